@@ -1,0 +1,241 @@
+"""The ``genlab`` command line: train, sample, list, demo.
+
+Bad input prints one line on stderr and exits with status 2; Ctrl-C during training
+finishes the step, checkpoints, and exits with 130.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import torch
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from genlab.atomic import atomic_write_bytes
+from genlab.config import TrainConfig, apply_overrides, from_dict, load_yaml, parse_sets
+from genlab.data import save_grid
+from genlab.errors import ConfigError, GenlabError
+from genlab.models.registry import family_names, get_family
+from genlab.train import RunConfig, train as run_training
+from genlab.train.loading import load_family, sample_in_batches
+from genlab.train.rundir import find_checkpoint, read_config
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="genlab: train, sample, evaluate and publish GANs, VAEs and diffusion models on a CPU.",
+)
+out = Console()
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder with the MNIST IDX files (default: $GENLAB_DATA, else the embedded copy).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or chatter (for scripts).")]
+
+
+@app.command("list")
+def list_families() -> None:
+    """List the registered model families."""
+    table = Table("family", "description", "presets")
+    for name in family_names():
+        spec = get_family(name)
+        table.add_row(name, spec.description, ", ".join(spec.presets) or "-")
+    out.print(table)
+
+
+@app.command()
+def train(
+    family: Annotated[str | None, typer.Argument(help="Model family (see `genlab list`); omit with --resume.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Data set name (default mnist).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Total optimisation steps (overrides --epochs).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Total epochs (default 1).")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size (default 128).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/FAMILY, numbered if taken).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML with family/model/train keys (a run's config.yaml works).")] = None,
+    preset: Annotated[str | None, typer.Option(help="Named size preset of the family, e.g. small (CPU-sized).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config key: --set key=value (repeatable).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory from its latest checkpoint.")] = None,
+    data_dir: DataDir = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train a model family; writes a run directory (config, checkpoints, sample grids, metrics)."""
+    if resume is not None:
+        if family is not None or config is not None or preset is not None or set_:
+            raise ConfigError("--resume continues a run as configured; only --steps/--epochs may change")
+        find_checkpoint(resume)  # fail early, with a clear message, when there is nothing to resume
+        run = _extend(read_config(resume), steps, epochs)
+        result = run_training(run, resume, resume=True, data_dir=data_dir, quiet=quiet)
+    else:
+        run = _resolve_run(family, config, preset, set_ or [], dataset=dataset, steps=steps, epochs=epochs, batch_size=batch_size, seed=seed)
+        run_dir = _fresh_run_dir(out_dir, run.family)
+        result = run_training(run, run_dir, data_dir=data_dir, quiet=quiet)
+    _report(result, quiet)
+
+
+@app.command()
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `genlab train`.")],
+    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output .npz (images uint8 N x H x W, labels for conditional models).")] = Path("samples.npz"),
+    grid: Annotated[Path | None, typer.Option(help="Also save a PNG grid of the samples.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest or a step number.")] = "latest",
+    labels: Annotated[str | None, typer.Option(help="Class labels for conditional models, e.g. 7 or 0,1,2.")] = None,
+) -> None:
+    """Draw samples from a trained run into an .npz (and optionally a PNG grid)."""
+    if n < 1:
+        raise ConfigError(f"-n must be >= 1, got {n}")
+    if output.suffix != ".npz":
+        raise ConfigError(f"-o must name a .npz file, got {output}")
+    family, run, _ = load_family(run_dir, checkpoint)
+    label_tensor = _parse_labels(labels, n, family)
+    images = sample_in_batches(family, n, labels=label_tensor, seed=seed)  # (N, C, H, W) uint8
+    arrays: dict[str, Any] = {"images": images[:, 0] if images.shape[1] == 1 else images}
+    if label_tensor is not None:
+        arrays["labels"] = label_tensor.numpy().astype(np.int64)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(output, buffer.getvalue())
+    if grid is not None:
+        save_grid(grid, images)
+    out.print(f"wrote {n} samples of {run.family} ({run_dir}) to {output}" + (f" and {grid}" if grid else ""))
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the demo runs go.")] = Path("runs/demo"),
+    steps: Annotated[int | None, typer.Option(help="Train each model this many steps instead of the demo's epochs (smoke tests).")] = None,
+    data_dir: DataDir = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train a small DCGAN and a small VAE on the embedded MNIST (a few minutes on 2 cores)."""
+    plan = [("dcgan", {"epochs": 3}), ("vae", {"epochs": 10})]
+    for family, sizes in plan:
+        run_dir = out_dir / family
+        target = {"steps": steps} if steps else sizes
+        if (run_dir / "config.yaml").is_file():
+            saved = read_config(run_dir)
+            if not quiet:
+                out.print(f"[bold]{family}[/]: continuing the demo run in {run_dir}")
+            result = run_training(_extend(saved, target.get("steps"), target.get("epochs")), run_dir, resume=True, data_dir=data_dir, quiet=quiet)
+        else:
+            run = _resolve_run(family, None, "small", [], dataset=None, steps=target.get("steps"), epochs=target.get("epochs"), batch_size=None, seed=None)
+            if not quiet:
+                out.print(f"[bold]{family}[/] (preset small, {get_family(family).family_cls(run.model, _mnist_info()).num_parameters():,} parameters): training into {run_dir}")
+            result = run_training(run, run_dir, data_dir=data_dir, quiet=quiet)
+        _report(result, quiet)
+    out.print(f"\nDone. Sample grids (same noise every epoch, the last is the final model):\n  {out_dir}/dcgan/samples/\n  {out_dir}/vae/samples/")
+    out.print(f"Losses per step: {out_dir}/*/metrics.jsonl.  Fresh samples: genlab sample {out_dir}/dcgan -n 64 -o dcgan.npz --grid dcgan.png")
+
+
+def _resolve_run(family, config, preset, sets, *, dataset, steps, epochs, batch_size, seed) -> RunConfig:
+    """defaults <- preset <- --config file <- flags <- --set, in that order."""
+    file_data = load_yaml(str(config)) if config else {}
+    name = family or file_data.get("family")
+    if name is None:
+        raise ConfigError("name a model family (see `genlab list`), or pass --resume DIR")
+    if family and file_data.get("family") not in (None, family):
+        raise ConfigError(f"--config is for family {file_data['family']!r}, not {family!r}")
+    spec = get_family(name)
+    if preset is not None and preset not in spec.presets:
+        raise ConfigError(f"{name} has no preset {preset!r}; presets: {', '.join(spec.presets) or 'none'}")
+    model = from_dict(spec.config_cls, {**spec.presets.get(preset or "", {}), **(file_data.get("model") or {})})
+    tc = from_dict(TrainConfig, file_data.get("train") or {})
+    flags = {"dataset": dataset, "batch_size": batch_size, "seed": seed, "epochs": epochs, "steps": steps}
+    flags = {k: v for k, v in flags.items() if v is not None}
+    if epochs is not None and steps is None:
+        flags["steps"] = 0
+    tc, model = apply_overrides([tc, model], flags)
+    tc, model = apply_overrides([tc, model], parse_sets(sets))
+    tc.check()
+    model.check()
+    return RunConfig(spec.name, model, tc)
+
+
+def _extend(run: RunConfig, steps: int | None, epochs: int | None) -> RunConfig:
+    if steps is None and epochs is None:
+        return run
+    tc = apply_overrides([run.train], {"steps": steps if steps is not None else 0, **({"epochs": epochs} if epochs is not None else {})})[0]
+    return RunConfig(run.family, run.model, tc)
+
+
+def _fresh_run_dir(out_dir: Path | None, family: str) -> Path:
+    if out_dir is not None:
+        if (out_dir / "config.yaml").exists():
+            raise ConfigError(f"{out_dir} already holds a run; continue it with --resume {out_dir} or choose another --out")
+        return out_dir
+    base = Path("runs") / family
+    candidate, k = base, 1
+    while candidate.exists():
+        k += 1
+        candidate = base.with_name(f"{family}-{k}")
+    return candidate
+
+
+def _parse_labels(labels: str | None, n: int, family) -> torch.Tensor | None:
+    if labels is None:
+        return torch.arange(n) % family.info.num_classes if family.conditional else None
+    if not family.conditional:
+        raise ConfigError(f"--labels needs a conditional family; {family.registry_name} is unconditional")
+    try:
+        values = [int(v) for v in labels.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--labels must be integers like 7 or 0,1,2; got {labels!r}") from None
+    if not values or any(not 0 <= v < family.info.num_classes for v in values):
+        raise ConfigError(f"--labels must lie in 0..{family.info.num_classes - 1}; got {labels!r}")
+    return torch.tensor(values).repeat(n // len(values) + 1)[:n]
+
+
+def _mnist_info():
+    from genlab.data import DataInfo
+
+    return DataInfo(1, 28, 28, 10)
+
+
+def _report(result, quiet: bool) -> None:
+    if result.interrupted:
+        out.print(f"stopped at step {result.step}/{result.total_steps}; checkpoint saved. Continue with: genlab train --resume {result.run_dir}")
+        raise typer.Exit(130)
+    if not quiet:
+        metrics = "  ".join(f"{k} {v:.4g}" for k, v in result.last_metrics.items())
+        out.print(f"finished {result.total_steps} steps in {result.wall_seconds:.0f} s -> {result.run_dir}  ({metrics})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one line on stderr and exit status 2 for any bad input."""
+    command = typer.main.get_command(app)
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        argv = ["--help"]
+    try:
+        command.main(args=argv, prog_name="genlab", standalone_mode=False)
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.Abort:
+        print("genlab: aborted", file=sys.stderr)
+        return 130
+    except typer.TyperException as e:  # usage errors: unknown option, bad value, missing argument
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        print(f"genlab: error: {' '.join(message.split())}", file=sys.stderr)
+        return 2
+    except GenlabError as e:
+        print(f"genlab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genlab: aborted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

@@ -1,0 +1,158 @@
+"""Typed, frozen, flat configs: dict/YAML round trip and type-checked ``--set key=value``.
+
+Every family has one frozen dataclass of model options; :class:`TrainConfig` holds what
+the trainer needs. Both are flat, so a ``--set`` key names exactly one field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import yaml
+
+from genlab.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What the trainer needs; the family's own options live in its config class."""
+
+    dataset: str = "mnist"
+    seed: int = 0
+    batch_size: int = 128
+    steps: int = 0  # total optimisation steps; 0 means "use epochs"
+    epochs: int = 1
+    log_every: int = 50  # steps between lines in metrics.jsonl
+    sample_every: int = 0  # steps between sample grids; 0 means once per epoch
+    checkpoint_every: int = 0  # steps between checkpoints; 0 means once per epoch
+    keep_last: int = 3  # step checkpoints kept besides the final one
+    grid_size: int = 64  # images in each fixed-noise sample grid
+    eval_batch_size: int = 500
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` for values that cannot work."""
+        for name in ("batch_size", "epochs", "log_every", "keep_last", "grid_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("steps", "sample_every", "checkpoint_every", "seed"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A config as a plain dict (tuples become lists, ready for JSON/YAML)."""
+    return {f.name: _plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Build ``cls`` from a dict, checking every key and value type."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cls.__name__} must be a mapping, got {type(data).__name__}")
+    known = field_types(cls)
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} key(s) {', '.join(unknown)}; known keys: {', '.join(known)}")
+    return cls(**{k: coerce(k, known[k], v) for k, v in data.items()})
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    """Field name -> resolved type annotation, in declaration order."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def coerce(key: str, tp: Any, value: Any) -> Any:
+    """Check ``value`` against annotation ``tp``; parse it first when it is a string."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{key} must be one of {', '.join(map(str, choices))}; got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        return coerce(key, args[0], value)
+    if origin is tuple:
+        (item_tp, *_rest) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v for v in value.strip("()[] ").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list of {item_tp.__name__}, got {value!r}")
+        return tuple(coerce(key, item_tp, v) for v in value)
+    if tp is bool:
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+            return value.lower() in ("true", "1", "yes")
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if tp in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        if isinstance(value, str):
+            try:
+                value = float(value) if tp is float else int(value)
+            except ValueError:
+                raise ConfigError(f"{key} must be {'a number' if tp is float else 'an integer'}, got {value!r}") from None
+        if tp is int and not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        if not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return tp(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key} has an unsupported type {tp!r}")
+
+
+def parse_sets(items: list[str]) -> dict[str, str]:
+    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}``; a malformed item is an error."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def apply_overrides(configs: list[Any], overrides: dict[str, Any]) -> list[Any]:
+    """Apply flat ``key -> value`` overrides to whichever config owns each key."""
+    remaining = dict(overrides)
+    result = []
+    for cfg in configs:
+        types_ = field_types(type(cfg))
+        mine = {k: coerce(k, types_[k], v) for k, v in remaining.items() if k in types_}
+        for k in mine:
+            remaining.pop(k)
+        result.append(dataclasses.replace(cfg, **mine))
+    if remaining:
+        known = sorted(k for cfg in configs for k in field_types(type(cfg)))
+        raise ConfigError(f"unknown config key(s) {', '.join(sorted(remaining))}; known keys: {', '.join(known)}")
+    return result
+
+
+def load_yaml(path: str) -> dict[str, Any]:
+    """Read a YAML mapping, with errors that name the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"cannot read config file {path}: {str(e).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of key: value")
+    return data
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,41 @@
+"""Data for genlab: MNIST, toy distributions, batching and image files.
+
+Images travel as uint8 until a batch is drawn; :class:`Batcher` scales each batch to
+float32 on the fly.
+"""
+
+from genlab.data.batcher import Batcher, iterate_batches
+from genlab.data.datasets import DataInfo, load_dataset
+from genlab.data.idx import read_idx, read_idx_bytes, write_idx
+from genlab.data.images import load_image, make_grid, save_grid, save_png, to_uint8
+from genlab.data.mnist import load_mnist
+from genlab.data.toy import (
+    bimodal_1d,
+    bimodal_1d_pdf,
+    grid25,
+    grid25_centres,
+    ring8,
+    ring8_centres,
+)
+
+__all__ = [
+    "Batcher",
+    "DataInfo",
+    "bimodal_1d",
+    "bimodal_1d_pdf",
+    "grid25",
+    "grid25_centres",
+    "iterate_batches",
+    "load_dataset",
+    "load_image",
+    "load_mnist",
+    "make_grid",
+    "read_idx",
+    "read_idx_bytes",
+    "ring8",
+    "ring8_centres",
+    "save_grid",
+    "save_png",
+    "to_uint8",
+    "write_idx",
+]

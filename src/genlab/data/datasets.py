@@ -1,0 +1,51 @@
+"""Load a named image data set in the one layout the trainers expect.
+
+Every loader returns uint8 images (N, C, H, W), int64 labels (N,) and a :class:`DataInfo`.
+Add a data set by adding one entry to ``LOADERS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genlab.data.mnist import load_mnist
+from genlab.errors import DataError
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a model needs to know about a data set: image shape and number of classes."""
+
+    channels: int
+    height: int
+    width: int
+    num_classes: int
+
+
+Loaded = tuple[np.ndarray, np.ndarray, DataInfo]
+
+
+def _load_mnist_nchw(split: str, data_dir: str | Path | None) -> Loaded:
+    images, labels = load_mnist(split, data_dir)  # type: ignore[arg-type]  # split checked there
+    # (N, 28, 28) -> (N, 1, 28, 28); a view, so it stays read-only like load_mnist's arrays.
+    return images[:, None], labels.astype(np.int64), DataInfo(1, 28, 28, 10)
+
+
+LOADERS: dict[str, Callable[[str, str | Path | None], Loaded]] = {
+    "mnist": _load_mnist_nchw,
+}
+
+
+def load_dataset(name: str, split: str, data_dir: str | Path | None = None) -> Loaded:
+    """Load split ``split`` of data set ``name``.
+
+    Shapes: images uint8 (N, C, H, W) (read-only), labels int64 (N,), plus its DataInfo.
+    """
+    loader = LOADERS.get(name)
+    if loader is None:
+        raise DataError(f"unknown data set {name!r}; known: {', '.join(sorted(LOADERS))}.")
+    return loader(split, data_dir)

@@ -1,0 +1,132 @@
+"""Read and write IDX files, the array format MNIST is distributed in.
+
+Format (LeCun et al., http://yann.lecun.com/exdb/mnist/), all big-endian:
+two zero bytes, a dtype code byte, an ndim byte, ``ndim`` int32 dimensions, then the
+data in C order. Files may be gzip-compressed; we detect that by the magic bytes
+``1f 8b`` rather than by the file name.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from genlab.atomic import atomic_write_bytes
+from genlab.errors import DataError
+
+# IDX dtype code -> big-endian NumPy dtype.
+IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+# Native dtype (byte order ignored) -> IDX dtype code.
+_CODES: dict[np.dtype, int] = {dt.newbyteorder("="): code for code, dt in IDX_DTYPES.items()}
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_maybe_gzip(path: str | os.PathLike) -> bytes:
+    """Return a file's bytes, gunzipped if they start with the gzip magic bytes."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"IDX file {path} does not exist; check the path.") from None
+    except OSError as e:
+        raise DataError(f"IDX file {path} could not be read ({e}).") from None
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(
+            f"IDX file {path} looks gzip-compressed but is corrupt or truncated ({e}); "
+            "restore it from a good copy."
+        ) from None
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (raw or gzip-compressed) into a native-endian array.
+
+    Raises DataError naming the file if it is missing, truncated or malformed.
+    """
+    return read_idx_bytes(read_maybe_gzip(path), name=str(path))
+
+
+def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Parse already-decompressed IDX bytes into a writable native-endian array.
+
+    ``name`` only appears in error messages.
+    """
+    # 1. Fixed 4-byte header: 0, 0, dtype code, ndim.
+    if len(data) < 4:
+        raise DataError(f"IDX file {name} is truncated: {len(data)} bytes, no full header.")
+    if data[0] != 0 or data[1] != 0:
+        raise DataError(
+            f"IDX file {name} has wrong magic {data[:4].hex()} (must start with 0000); "
+            "it is not an IDX file or it is corrupt."
+        )
+    code, ndim = data[2], data[3]
+    if code not in IDX_DTYPES:
+        known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
+        raise DataError(f"IDX file {name} has unknown dtype code 0x{code:02X}; known: {known}.")
+    # 2. Dimensions: ndim big-endian int32.
+    offset = 4 + 4 * ndim
+    if len(data) < offset:
+        raise DataError(f"IDX file {name} is truncated inside its {ndim} dimension sizes.")
+    shape = struct.unpack(f">{ndim}i", data[4:offset])
+    if any(d < 0 for d in shape):
+        raise DataError(f"IDX file {name} has a negative dimension in shape {shape}.")
+    # 3. Payload: exactly prod(shape) items.
+    dtype = IDX_DTYPES[code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    actual = len(data) - offset
+    if actual != expected:
+        problem = "truncated" if actual < expected else "followed by extra bytes"
+        raise DataError(
+            f"IDX file {name} size mismatch: shape {shape} of {dtype.name} needs {expected} "
+            f"data bytes but has {actual} (file is {problem}); restore it from a good copy."
+        )
+    array = np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))  # copies: writable, native byte order
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode an array as uncompressed IDX bytes."""
+    array = np.asarray(array)
+    code = _CODES.get(array.dtype.newbyteorder("="))
+    if code is None:
+        known = ", ".join(dt.name for dt in IDX_DTYPES.values())
+        raise DataError(f"cannot write dtype {array.dtype} as IDX; use one of: {known}.")
+    if array.ndim > 255:
+        raise DataError(f"cannot write a {array.ndim}-d array as IDX; at most 255 dims.")
+    if any(d >= 2**31 for d in array.shape):
+        raise DataError(f"cannot write shape {array.shape} as IDX; dims must be < 2**31.")
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
+    payload = np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
+    return header + payload
+
+
+def write_idx(
+    path: str | os.PathLike, array: np.ndarray, compress: bool | None = None
+) -> Path:
+    """Write ``array`` to ``path`` as IDX, atomically; gzip it if ``compress``.
+
+    ``compress=None`` means: compress when the path ends with ``.gz``.
+    """
+    path = Path(path)
+    if compress is None:
+        compress = path.name.endswith(".gz")
+    data = idx_bytes(array)
+    if compress:
+        data = gzip.compress(data, compresslevel=6, mtime=0)  # mtime=0: reproducible bytes
+    return atomic_write_bytes(path, data)

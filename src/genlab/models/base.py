@@ -1,0 +1,71 @@
+"""The family contract: the only thing the trainer knows about a model.
+
+A family bundles its networks, its losses and its sampler. The trainer calls
+``train_step`` and ``sample``; checkpoints go through ``state_dict``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from genlab.data import DataInfo
+
+
+class Family(ABC):
+    """Base class: networks in ``self.nets``, optimizers in ``self.opts``.
+
+    Subclasses build both in ``__init__(cfg, info)`` and implement ``train_step`` and
+    ``sample``. Images enter ``train_step`` scaled as ``data_scale`` says; ``sample``
+    always returns images in [-1, 1], shape (N, C, H, W).
+    """
+
+    registry_name: ClassVar[str] = ""
+    data_scale: ClassVar[Literal["-1,1", "0,1"]] = "-1,1"
+    conditional: ClassVar[bool] = False
+
+    def __init__(self, cfg: Any, info: DataInfo) -> None:
+        self.cfg = cfg
+        self.info = info
+        self.nets: dict[str, nn.Module] = {}
+        self.opts: dict[str, torch.optim.Optimizer] = {}
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.info.channels, self.info.height, self.info.width)
+
+    @abstractmethod
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator) -> dict[str, float]:
+        """One optimisation step on a batch; returns scalar metrics to log."""
+
+    @abstractmethod
+    def sample(self, n: int, *, labels: torch.Tensor | None = None, generator: torch.Generator) -> torch.Tensor:
+        """``n`` images in [-1, 1], shape (n, C, H, W), drawn with ``generator`` only."""
+
+    def evaluate(self, images: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
+        """Held-out metrics summed over a batch (the trainer averages per image); none by default."""
+        return {}
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for net in self.nets.values() for p in net.parameters())
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resume needs: network weights/buffers and optimizer states."""
+        return {
+            "nets": {k: net.state_dict() for k, net in self.nets.items()},
+            "opts": {k: opt.state_dict() for k, opt in self.opts.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any], *, weights_only: bool = False) -> None:
+        for k, net in self.nets.items():
+            net.load_state_dict(state["nets"][k])
+        if not weights_only:
+            for k, opt in self.opts.items():
+                opt.load_state_dict(state["opts"][k])
+
+    def train(self, mode: bool = True) -> None:
+        for net in self.nets.values():
+            net.train(mode)

@@ -1,0 +1,65 @@
+"""The one registry that maps family names to (Config, Family).
+
+The CLI, the checkpoint loader, the docs and the conformance tests all enumerate it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from genlab.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """A registered family: its name, config class, family class and presets."""
+
+    name: str
+    config_cls: type
+    family_cls: type
+    description: str
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tiny: dict[str, Any] = field(default_factory=dict)  # smallest useful size, for tests
+
+
+_REGISTRY: dict[str, FamilySpec] = {}
+
+
+def register(
+    name: str,
+    *,
+    config: type,
+    description: str,
+    presets: dict[str, dict[str, Any]] | None = None,
+    tiny: dict[str, Any] | None = None,
+) -> Callable[[type], type]:
+    """Class decorator: ``@register("vae", config=VAEConfig, description=...)``."""
+
+    def wrap(family_cls: type) -> type:
+        if name in _REGISTRY:
+            raise ValueError(f"family {name!r} registered twice")
+        _REGISTRY[name] = FamilySpec(name, config, family_cls, description, dict(presets or {}), dict(tiny or {}))
+        family_cls.registry_name = name
+        return family_cls
+
+    return wrap
+
+
+def get_family(name: str) -> FamilySpec:
+    """The spec registered under ``name``; an unknown name lists the known ones."""
+    _load_builtin_families()
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model family {name!r}; known families: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def family_names() -> list[str]:
+    """All registered family names, in registration order."""
+    _load_builtin_families()
+    return list(_REGISTRY)
+
+
+def _load_builtin_families() -> None:
+    import genlab.models  # noqa: F401  (importing registers the built-in families)

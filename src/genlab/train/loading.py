@@ -1,0 +1,50 @@
+"""Rebuild a trained family from a run directory (for sampling, evaluation, reports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genlab.data import DataInfo, to_uint8
+from genlab.errors import CheckpointError
+from genlab.models.base import Family
+from genlab.models.registry import get_family
+from genlab.train.checkpoint import load_checkpoint
+from genlab.train.rundir import RunConfig, find_checkpoint
+
+
+def load_family(run_dir: str | Path, which: str = "latest") -> tuple[Family, RunConfig, dict[str, Any]]:
+    """The family of a run with the weights of checkpoint ``which``; returns (family, run, meta)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory {run_dir} does not exist")
+    state, meta = load_checkpoint(find_checkpoint(run_dir, which))
+    try:
+        run = RunConfig.from_dict(meta["config"])
+        info = DataInfo(**meta["data_info"])
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"checkpoint of {run_dir} lacks its config or data info ({e})") from None
+    family = get_family(run.family).family_cls(run.model, info)
+    try:
+        family.load_state_dict(state["family"], weights_only=True)
+    except (KeyError, RuntimeError) as e:
+        first = str(e).splitlines()[0]
+        raise CheckpointError(f"checkpoint of {run_dir} does not match its {run.family} config: {first}") from None
+    family.train(False)
+    return family, run, meta
+
+
+def sample_in_batches(
+    family: Family, n: int, *, labels: torch.Tensor | None = None, seed: int = 0, batch_size: int = 500
+) -> np.ndarray:
+    """``n`` samples as uint8 (n, C, H, W), drawn in batches from one seeded generator."""
+    generator = torch.Generator().manual_seed(seed)
+    chunks = []
+    for start in range(0, n, batch_size):
+        stop = min(n, start + batch_size)
+        chunk_labels = None if labels is None else labels[start:stop]
+        chunks.append(to_uint8(family.sample(stop - start, labels=chunk_labels, generator=generator)))
+    return np.concatenate(chunks)

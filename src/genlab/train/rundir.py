@@ -1,0 +1,119 @@
+"""The run directory: config.yaml, checkpoints/, samples/, metrics.jsonl.
+
+Everything downstream of training (sample, eval, report) reads a run through here.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+import genlab
+from genlab.atomic import atomic_write_text
+from genlab.config import TrainConfig, from_dict, to_dict
+from genlab.errors import CheckpointError, ConfigError
+from genlab.models.registry import get_family
+from genlab.train.checkpoint import step_checkpoints
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a run directory's config.yaml holds: family name, model and train configs."""
+
+    family: str
+    model: Any
+    train: TrainConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, "model": to_dict(self.model), "train": to_dict(self.train)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        if not isinstance(data, dict) or "family" not in data:
+            raise ConfigError("a run config needs a 'family' key (and optional 'model' and 'train' mappings)")
+        spec = get_family(str(data["family"]))
+        return cls(spec.name, from_dict(spec.config_cls, data.get("model") or {}), from_dict(TrainConfig, data.get("train") or {}))
+
+
+def versions() -> dict[str, str]:
+    """Versions and commit that produced a run, saved beside its outputs."""
+    return {
+        "genlab": genlab.__version__,
+        "torch": str(torch.__version__),
+        "numpy": str(np.__version__),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": _git_commit(),
+    }
+
+
+def write_config(run_dir: Path, run: RunConfig) -> None:
+    doc = {**run.to_dict(), "versions": versions()}
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(doc, sort_keys=False))
+
+
+def read_config(run_dir: Path) -> RunConfig:
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} is not a run directory (no config.yaml)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise CheckpointError(f"{path} is corrupt: {str(e).splitlines()[0]}") from None
+    return RunConfig.from_dict(data)
+
+
+def find_checkpoint(run_dir: Path, which: str = "latest") -> Path:
+    """JSON path of a run's checkpoint: ``latest`` (the newest step) or a step number."""
+    steps = step_checkpoints(Path(run_dir) / "checkpoints")
+    if not steps:
+        raise CheckpointError(f"{run_dir} has no checkpoints yet")
+    if which == "latest":
+        return steps[-1][1]
+    by_step = {str(step): path for step, path in steps}
+    key = str(int(which)) if which.isdigit() else which
+    if key not in by_step:
+        have = ", ".join(["latest"] + list(by_step))
+        raise CheckpointError(f"{run_dir} has no checkpoint {which!r}; available: {have}")
+    return by_step[key]
+
+
+def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
+    with open(Path(run_dir) / "metrics.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """Every complete line of metrics.jsonl (a torn last line from a crash is skipped)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def truncate_metrics(run_dir: Path, step: int) -> None:
+    """Keep only records up to ``step`` (a resumed run logs the rest again)."""
+    kept = [r for r in read_metrics(run_dir) if r.get("step", 0) <= step]
+    atomic_write_text(Path(run_dir) / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

@@ -1,0 +1,215 @@
+"""The one trainer: it calls a family's ``train_step`` and knows nothing else about it.
+
+Seeded and resumable bit-for-bit: the model, optimizers, both random streams (the
+trainer's generator and torch's global one, used by dropout), the batcher position and
+the monitor all go into each checkpoint. The caller's global RNG is left untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.data import Batcher, iterate_batches, load_dataset, save_grid, to_uint8
+from genlab.errors import GenlabError
+from genlab.models.registry import get_family
+from genlab.train.checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint
+from genlab.train.monitor import DivergenceMonitor
+from genlab.train.progress import format_metrics, make_progress, stderr_console
+from genlab.train.rundir import RunConfig, append_metrics, find_checkpoint, read_config, truncate_metrics, versions, write_config
+
+GRID_SEED_OFFSET = 12_345  # fixed-noise grids use seed + this, never the training stream
+
+
+class TrainingDiverged(GenlabError):
+    """A loss became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    total_steps: int
+    wall_seconds: float
+    interrupted: bool
+    last_metrics: dict[str, float]
+
+
+def train(
+    run: RunConfig | None,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    data_dir: str | Path | None = None,
+    quiet: bool = False,
+    stop_at: int | None = None,
+) -> TrainResult:
+    """Train ``run`` into ``run_dir`` (or, with ``resume``, continue the run found there).
+
+    ``stop_at`` ends the session after that step with a checkpoint, as an interruption would.
+    """
+    run_dir = Path(run_dir)
+    if resume:
+        ckpt_state, ckpt_meta = load_checkpoint(find_checkpoint(run_dir))
+        saved = read_config(run_dir)
+        run = saved if run is None else run  # a caller may extend steps/epochs
+    assert run is not None
+    run.train.check()
+    spec = get_family(run.family)
+    tc = run.train
+    images, labels, info = load_dataset(tc.dataset, "train", data_dir)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(tc.seed)
+        family = spec.family_cls(run.model, info)
+        batcher = Batcher(images, labels, batch_size=tc.batch_size, seed=tc.seed, scale=family.data_scale)
+        generator = torch.Generator().manual_seed(tc.seed)
+        monitor = DivergenceMonitor()
+        step = 0
+        if resume:
+            family.load_state_dict(ckpt_state["family"])
+            generator.set_state(ckpt_state["rng"]["generator"])
+            torch.set_rng_state(ckpt_state["rng"]["torch"])
+            batcher.load_state_dict(ckpt_meta["batcher"])
+            monitor.load_state_dict(ckpt_meta["monitor"])
+            step = int(ckpt_meta["step"])
+            truncate_metrics(run_dir, step)
+        else:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "metrics.jsonl").write_text("")
+        write_config(run_dir, run)
+        loop = _Loop(run, run_dir, family, batcher, generator, monitor, data_dir, quiet)
+        if resume:
+            loop.window.update({k: list(v) for k, v in ckpt_meta.get("log_window", {}).items()})
+        return loop.execute(step, stop_at)
+
+
+class _Loop:
+    def __init__(self, run, run_dir, family, batcher, generator, monitor, data_dir, quiet) -> None:
+        self.run, self.run_dir, self.family = run, run_dir, family
+        self.batcher, self.generator, self.monitor = batcher, generator, monitor
+        self.data_dir, self.quiet = data_dir, quiet
+        tc = run.train
+        spe = batcher.steps_per_epoch
+        self.total = tc.steps or tc.epochs * spe
+        self.sample_every = tc.sample_every or spe
+        self.checkpoint_every = tc.checkpoint_every or spe
+        self.stop_requested = False
+        self.window: dict[str, list[float]] = defaultdict(list)  # metrics since the last log line
+
+    def execute(self, step: int, stop_at: int | None) -> TrainResult:
+        tc = self.run.train
+        window = self.window
+        last: dict[str, float] = {}
+        start = time.perf_counter()
+        window_start, window_images = start, 0
+        restore = self._catch_sigint()
+        try:
+            with make_progress(self.quiet) as progress:
+                task = progress.add_task(self.run.family, total=self.total, completed=step, info="")
+                while step < self.total and not self.stop_requested:
+                    x, y = self.batcher.next_batch()
+                    metrics = self.family.train_step(x, y, self.generator)
+                    step += 1
+                    self._check_finite(metrics, step)
+                    for k, v in metrics.items():
+                        window[k].append(v)
+                    window_images += x.shape[0]
+                    for message in self.monitor.update(metrics):
+                        stderr_console.print(f"[yellow]warning (step {step}): {message}")
+                        append_metrics(self.run_dir, {"step": step, "warning": message})
+                    now = time.perf_counter()
+                    rate = window_images / max(now - window_start, 1e-9)
+                    progress.update(task, completed=step, info=f"{format_metrics(metrics)}  {rate:.0f} img/s")
+                    if step % tc.log_every == 0 or step == self.total:
+                        last = {k: sum(v) / len(v) for k, v in window.items()}
+                        record = {"step": step, "epoch": step / self.batcher.steps_per_epoch, **last}
+                        append_metrics(self.run_dir, {**record, "images_per_s": rate, "elapsed_s": now - start})
+                        window.clear()
+                        window_start, window_images = now, 0
+                    if step % self.sample_every == 0 or step == self.total:
+                        self._sample_and_evaluate(step)
+                    if step % self.checkpoint_every == 0 or step == self.total:
+                        self._checkpoint(step, last)
+                    if step == stop_at:
+                        break
+            interrupted = step < self.total
+            if interrupted and step % self.checkpoint_every:
+                self._checkpoint(step, last)
+        finally:
+            restore()
+        return TrainResult(self.run_dir, step, self.total, time.perf_counter() - start, interrupted, last)
+
+    def _check_finite(self, metrics: dict[str, float], step: int) -> None:
+        bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
+        if bad:
+            raise TrainingDiverged(
+                f"{', '.join(f'{k}={v}' for k, v in bad.items())} at step {step}: training diverged; "
+                f"resume from the last checkpoint in {self.run_dir} with a lower lr (--set lr=...)"
+            )
+
+    def _sample_and_evaluate(self, step: int) -> None:
+        tc = self.run.train
+        n = tc.grid_size
+        labels = torch.arange(n) % self.family.info.num_classes if self.family.conditional else None
+        images = self.family.sample(n, labels=labels, generator=torch.Generator().manual_seed(tc.seed + GRID_SEED_OFFSET))
+        save_grid(self.run_dir / "samples" / f"step_{step:08d}.png", to_uint8(images))
+        held_out = self._evaluate()
+        if held_out:
+            append_metrics(self.run_dir, {"step": step, **held_out})
+
+    def _evaluate(self) -> dict[str, float]:
+        tc = self.run.train
+        images, labels, _ = load_dataset(tc.dataset, "test", self.data_dir)
+        totals: dict[str, float] = defaultdict(float)
+        for x, y in iterate_batches(images, labels, tc.eval_batch_size, scale=self.family.data_scale):
+            sums = self.family.evaluate(x, y)
+            if not sums:
+                return {}
+            for k, v in sums.items():
+                totals[k] += v
+        return {f"test_{k}": v / images.shape[0] for k, v in totals.items()}
+
+    def _checkpoint(self, step: int, last: dict[str, float]) -> None:
+        state = {
+            "family": self.family.state_dict(),
+            "rng": {"generator": self.generator.get_state(), "torch": torch.get_rng_state()},
+        }
+        meta: dict[str, Any] = {
+            "family": self.run.family,
+            "step": step,
+            "epoch": step / self.batcher.steps_per_epoch,
+            "batcher": self.batcher.state_dict(),
+            "data_info": dataclasses.asdict(self.family.info),
+            "monitor": self.monitor.state_dict(),
+            "config": self.run.to_dict(),
+            "versions": versions(),
+            "metrics": last,
+            "log_window": dict(self.window),
+        }
+        folder = self.run_dir / "checkpoints"
+        save_checkpoint(folder / f"step_{step:08d}", state, meta)
+        prune_checkpoints(folder, self.run.train.keep_last)
+
+    def _catch_sigint(self):
+        """Ctrl-C finishes the current step, checkpoints and stops (a second one aborts)."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame):
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            stderr_console.print("[yellow]interrupt: finishing this step and saving a checkpoint (Ctrl-C again to abort)")
+
+        signal.signal(signal.SIGINT, handler)
+        return lambda: signal.signal(signal.SIGINT, previous)

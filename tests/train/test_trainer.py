@@ -1,0 +1,99 @@
+"""The trainer on tiny models and the embedded MNIST: outputs, resume, failure."""
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from genlab.config import TrainConfig
+from genlab.models.registry import family_names, get_family
+from genlab.train import RunConfig, read_metrics, train
+from genlab.train.checkpoint import load_checkpoint, step_checkpoints
+from genlab.train.rundir import find_checkpoint
+from genlab.train.trainer import TrainingDiverged
+
+TIMING = {"images_per_s", "elapsed_s"}
+
+
+def tiny_run(name, steps=6, **train_overrides):
+    spec = get_family(name)
+    tc = TrainConfig(steps=steps, batch_size=16, log_every=2, sample_every=3, checkpoint_every=2, grid_size=4, **train_overrides)
+    return RunConfig(name, spec.config_cls(**spec.tiny), tc)
+
+
+def tensors_of(state):
+    if isinstance(state, torch.Tensor):
+        yield state
+    elif isinstance(state, dict):
+        for v in state.values():
+            yield from tensors_of(v)
+    elif isinstance(state, (list, tuple)):
+        for v in state:
+            yield from tensors_of(v)
+
+
+def without_timing(records):
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
+
+
+def test_run_directory_layout(tmp_path):
+    result = train(tiny_run("vae", keep_last=2), tmp_path / "run", quiet=True)
+    run_dir = tmp_path / "run"
+    assert result.step == 6 and not result.interrupted
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["family"] == "vae" and config["train"]["seed"] == 0
+    assert config["versions"]["torch"].startswith("2.13.0")
+    assert [s for s, _ in step_checkpoints(run_dir / "checkpoints")] == [4, 6]  # keep_last=2
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["step_00000003.png", "step_00000006.png"]
+    records = read_metrics(run_dir)
+    assert [r["step"] for r in records if "loss" in r] == [2, 4, 6]
+    assert [r["step"] for r in records if "test_loss" in r] == [3, 6]  # held-out loss, per image
+
+
+def test_fixed_noise_grids_use_the_same_z_every_time(tmp_path):
+    # With a negligible lr (and no BatchNorm statistics) the model never changes, so the
+    # same z must give byte-identical grids.
+    spec = get_family("gan")
+    run = RunConfig("gan", spec.config_cls(**{**spec.tiny, "lr": 1e-30}), TrainConfig(steps=4, batch_size=8, sample_every=2, grid_size=4))
+    train(run, tmp_path / "run", quiet=True)
+    grids = sorted((tmp_path / "run" / "samples").iterdir())
+    assert len(grids) == 2 and grids[0].read_bytes() == grids[1].read_bytes()
+
+
+@pytest.mark.parametrize("name", family_names())
+def test_resume_is_bit_exact(name, tmp_path):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    train(tiny_run(name), whole, quiet=True)
+    first = train(tiny_run(name), split, quiet=True, stop_at=3)
+    assert first.interrupted and first.step == 3
+    train(None, split, resume=True, quiet=True)
+    state_a, meta_a = load_checkpoint(find_checkpoint(whole))
+    state_b, meta_b = load_checkpoint(find_checkpoint(split))
+    assert meta_a["step"] == meta_b["step"] == 6
+    pairs = list(zip(tensors_of(state_a), tensors_of(state_b), strict=True))
+    assert pairs and all(torch.equal(a, b) for a, b in pairs)
+    assert without_timing(read_metrics(whole)) == without_timing(read_metrics(split))
+    assert (whole / "samples" / "step_00000006.png").read_bytes() == (split / "samples" / "step_00000006.png").read_bytes()
+
+
+def test_resume_can_extend_the_run(tmp_path):
+    train(tiny_run("gan", steps=2), tmp_path / "run", quiet=True)
+    result = train(tiny_run("gan", steps=4), tmp_path / "run", resume=True, quiet=True)
+    assert result.step == 4
+    assert json.loads(find_checkpoint(tmp_path / "run").read_text())["step"] == 4
+
+
+def test_training_leaves_the_callers_rng_alone(tmp_path):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train(tiny_run("gan", steps=2), tmp_path / "run", quiet=True)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_divergence_stops_with_a_clear_error(tmp_path, monkeypatch):
+    family_cls = get_family("vae").family_cls
+    monkeypatch.setattr(family_cls, "train_step", lambda self, x, y, g: {"loss": float("nan")})
+    with pytest.raises(TrainingDiverged, match="loss=nan at step 1"):
+        train(tiny_run("vae"), tmp_path / "run", quiet=True)
