@@ -136,3 +136,13 @@ def test_console_entry_point_reports_bad_input_without_traceback():
     proc = subprocess.run([sys.executable, "-m", "genlab", "train", "nope"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("genlab: error: unknown model family") and "Traceback" not in proc.stderr
+
+
+def test_resume_with_an_edited_config_that_no_longer_matches(trained, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    config = copy / "config.yaml"
+    config.write_text(config.read_text().replace("hidden: 8", "hidden: 16"))
+    assert_one_line_error(*run(capsys, "train", "--resume", str(copy))[::2], "does not match")

@@ -32,13 +32,15 @@ class TrainConfig:
     keep_last: int = 3  # step checkpoints kept besides the final one
     grid_size: int = 64  # images in each fixed-noise sample grid
     eval_batch_size: int = 500
+    eval_every: int = 0  # steps between FID evaluations (0 = off); keeps checkpoints/best by FID
+    eval_samples: int = 2000  # samples drawn for each of those evaluations
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values that cannot work."""
-        for name in ("batch_size", "epochs", "log_every", "keep_last", "grid_size", "eval_batch_size"):
+        for name in ("batch_size", "epochs", "log_every", "keep_last", "grid_size", "eval_batch_size", "eval_samples"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("steps", "sample_every", "checkpoint_every", "seed"):
+        for name in ("steps", "sample_every", "checkpoint_every", "seed", "eval_every"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 

@@ -9,6 +9,7 @@ from genlab.data.datasets import DataInfo, load_dataset
 from genlab.data.idx import read_idx, read_idx_bytes, write_idx
 from genlab.data.images import load_image, make_grid, save_grid, save_png, to_uint8
 from genlab.data.mnist import load_mnist
+from genlab.data.samples import load_samples, save_samples
 from genlab.data.toy import (
     bimodal_1d,
     bimodal_1d_pdf,
@@ -29,6 +30,7 @@ __all__ = [
     "load_dataset",
     "load_image",
     "load_mnist",
+    "load_samples",
     "make_grid",
     "read_idx",
     "read_idx_bytes",
@@ -36,6 +38,7 @@ __all__ = [
     "ring8_centres",
     "save_grid",
     "save_png",
+    "save_samples",
     "to_uint8",
     "write_idx",
 ]

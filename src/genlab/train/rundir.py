@@ -72,8 +72,13 @@ def read_config(run_dir: Path) -> RunConfig:
 
 
 def find_checkpoint(run_dir: Path, which: str = "latest") -> Path:
-    """JSON path of a run's checkpoint: ``latest`` (the newest step) or a step number."""
+    """JSON path of a run's checkpoint: ``latest`` (the newest step), ``best`` (lowest FID) or a step number."""
     steps = step_checkpoints(Path(run_dir) / "checkpoints")
+    if which == "best":
+        best = Path(run_dir) / "checkpoints" / "best.json"
+        if not best.is_file():
+            raise CheckpointError(f"{run_dir} has no best checkpoint: train with --set eval_every=N to keep one")
+        return best
     if not steps:
         raise CheckpointError(f"{run_dir} has no checkpoints yet")
     if which == "latest":

@@ -13,21 +13,28 @@ import signal
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from genlab.data import Batcher, iterate_batches, load_dataset, save_grid, to_uint8
-from genlab.errors import GenlabError
+from genlab.errors import CheckpointError, ConfigError, GenlabError
 from genlab.models.registry import get_family
 from genlab.train.checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint
 from genlab.train.monitor import DivergenceMonitor
-from genlab.train.progress import format_metrics, make_progress, stderr_console
+from genlab.train.loading import sample_in_batches
+from genlab.train.progress import TrainingProgress, stderr_console
 from genlab.train.rundir import RunConfig, append_metrics, find_checkpoint, read_config, truncate_metrics, versions, write_config
 
 GRID_SEED_OFFSET = 12_345  # fixed-noise grids use seed + this, never the training stream
+EVAL_SEED_OFFSET = 54_321  # in-training evaluations draw their samples from seed + this
+
+# Scores uint8 images (N, C, H, W) (+ labels) and returns metrics including "fid".
+Evaluate = Callable[[np.ndarray, np.ndarray | None], dict[str, Any]]
 
 
 class TrainingDiverged(GenlabError):
@@ -52,18 +59,24 @@ def train(
     data_dir: str | Path | None = None,
     quiet: bool = False,
     stop_at: int | None = None,
+    evaluate: Evaluate | None = None,
 ) -> TrainResult:
     """Train ``run`` into ``run_dir`` (or, with ``resume``, continue the run found there).
 
     ``stop_at`` ends the session after that step with a checkpoint, as an interruption would.
+    ``evaluate`` is called every ``eval_every`` steps (required when that is set); the
+    checkpoint with the lowest FID so far is kept as ``checkpoints/best``.
     """
     run_dir = Path(run_dir)
     if resume:
         ckpt_state, ckpt_meta = load_checkpoint(find_checkpoint(run_dir))
         saved = read_config(run_dir)
         run = saved if run is None else run  # a caller may extend steps/epochs
-    assert run is not None
+    if run is None:
+        raise ConfigError("train() needs a RunConfig, or resume=True with a run directory")
     run.train.check()
+    if run.train.eval_every and evaluate is None:
+        raise ConfigError("eval_every is set but no evaluator was given (the CLI builds one from the shipped extractor)")
     spec = get_family(run.family)
     tc = run.train
     images, labels, info = load_dataset(tc.dataset, "train", data_dir)
@@ -75,28 +88,34 @@ def train(
         monitor = DivergenceMonitor()
         step = 0
         if resume:
-            family.load_state_dict(ckpt_state["family"])
-            generator.set_state(ckpt_state["rng"]["generator"])
-            torch.set_rng_state(ckpt_state["rng"]["torch"])
-            batcher.load_state_dict(ckpt_meta["batcher"])
-            monitor.load_state_dict(ckpt_meta["monitor"])
-            step = int(ckpt_meta["step"])
+            try:
+                family.load_state_dict(ckpt_state["family"])
+                generator.set_state(ckpt_state["rng"]["generator"])
+                torch.set_rng_state(ckpt_state["rng"]["torch"])
+                batcher.load_state_dict(ckpt_meta["batcher"])
+                monitor.load_state_dict(ckpt_meta["monitor"])
+                step = int(ckpt_meta["step"])
+            except (KeyError, RuntimeError, TypeError, ValueError) as e:
+                first = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise CheckpointError(f"the latest checkpoint of {run_dir} does not match its config.yaml ({first})") from None
             truncate_metrics(run_dir, step)
         else:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "metrics.jsonl").write_text("")
         write_config(run_dir, run)
-        loop = _Loop(run, run_dir, family, batcher, generator, monitor, data_dir, quiet)
+        loop = _Loop(run, run_dir, family, batcher, generator, monitor, data_dir, quiet, evaluate)
         if resume:
             loop.window.update({k: list(v) for k, v in ckpt_meta.get("log_window", {}).items()})
+            loop.best_fid = ckpt_meta.get("best_fid")
         return loop.execute(step, stop_at)
 
 
 class _Loop:
-    def __init__(self, run, run_dir, family, batcher, generator, monitor, data_dir, quiet) -> None:
+    def __init__(self, run, run_dir, family, batcher, generator, monitor, data_dir, quiet, evaluate) -> None:
         self.run, self.run_dir, self.family = run, run_dir, family
         self.batcher, self.generator, self.monitor = batcher, generator, monitor
-        self.data_dir, self.quiet = data_dir, quiet
+        self.data_dir, self.quiet, self.evaluate = data_dir, quiet, evaluate
+        self.best_fid: float | None = None
         tc = run.train
         spe = batcher.steps_per_epoch
         self.total = tc.steps or tc.epochs * spe
@@ -113,8 +132,7 @@ class _Loop:
         window_start, window_images = start, 0
         restore = self._catch_sigint()
         try:
-            with make_progress(self.quiet) as progress:
-                task = progress.add_task(self.run.family, total=self.total, completed=step, info="")
+            with TrainingProgress(self.run.family, self.total, step, self.quiet) as progress:
                 while step < self.total and not self.stop_requested:
                     x, y = self.batcher.next_batch()
                     metrics = self.family.train_step(x, y, self.generator)
@@ -128,7 +146,7 @@ class _Loop:
                         append_metrics(self.run_dir, {"step": step, "warning": message})
                     now = time.perf_counter()
                     rate = window_images / max(now - window_start, 1e-9)
-                    progress.update(task, completed=step, info=f"{format_metrics(metrics)}  {rate:.0f} img/s")
+                    progress.update(step, metrics, rate)
                     if step % tc.log_every == 0 or step == self.total:
                         last = {k: sum(v) / len(v) for k, v in window.items()}
                         record = {"step": step, "epoch": step / self.batcher.steps_per_epoch, **last}
@@ -137,6 +155,9 @@ class _Loop:
                         window_start, window_images = now, 0
                     if step % self.sample_every == 0 or step == self.total:
                         self._sample_and_evaluate(step)
+                        progress.milestone(step, metrics, rate)
+                    if tc.eval_every and (step % tc.eval_every == 0 or step == self.total):
+                        self._evaluate_and_keep_best(step, last)
                     if step % self.checkpoint_every == 0 or step == self.total:
                         self._checkpoint(step, last)
                     if step == stop_at:
@@ -178,7 +199,19 @@ class _Loop:
                 totals[k] += v
         return {f"test_{k}": v / images.shape[0] for k, v in totals.items()}
 
-    def _checkpoint(self, step: int, last: dict[str, float]) -> None:
+    def _evaluate_and_keep_best(self, step: int, last: dict[str, float]) -> None:
+        tc = self.run.train
+        n, info = tc.eval_samples, self.family.info
+        labels = torch.arange(n) % info.num_classes if self.family.conditional else None
+        images = sample_in_batches(self.family, n, labels=labels, seed=tc.seed + EVAL_SEED_OFFSET)
+        result = self.evaluate(images, None if labels is None else labels.numpy())
+        scalars = {f"eval_{k}": v for k, v in result.items() if isinstance(v, (int, float))}
+        append_metrics(self.run_dir, {"step": step, **scalars})
+        if self.best_fid is None or result["fid"] < self.best_fid:
+            self.best_fid = float(result["fid"])
+            self._checkpoint(step, last, name="best")
+
+    def _checkpoint(self, step: int, last: dict[str, float], name: str | None = None) -> None:
         state = {
             "family": self.family.state_dict(),
             "rng": {"generator": self.generator.get_state(), "torch": torch.get_rng_state()},
@@ -194,10 +227,12 @@ class _Loop:
             "versions": versions(),
             "metrics": last,
             "log_window": dict(self.window),
+            "best_fid": self.best_fid,
         }
         folder = self.run_dir / "checkpoints"
-        save_checkpoint(folder / f"step_{step:08d}", state, meta)
-        prune_checkpoints(folder, self.run.train.keep_last)
+        save_checkpoint(folder / (name or f"step_{step:08d}"), state, meta)
+        if name is None:
+            prune_checkpoints(folder, self.run.train.keep_last)
 
     def _catch_sigint(self):
         """Ctrl-C finishes the current step, checkpoints and stops (a second one aborts)."""

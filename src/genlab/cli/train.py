@@ -1,41 +1,22 @@
-"""The ``genlab`` command line: train, sample, list, demo.
-
-Bad input prints one line on stderr and exits with status 2; Ctrl-C during training
-finishes the step, checkpoints, and exits with 130.
-"""
+"""``genlab train``, ``sample``, ``list`` and ``demo``."""
 
 from __future__ import annotations
 
-import io
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import numpy as np
 import torch
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from genlab.atomic import atomic_write_bytes
+from genlab.cli.app import DataDir, Quiet, app, out
 from genlab.config import TrainConfig, apply_overrides, from_dict, load_yaml, parse_sets
-from genlab.data import save_grid
-from genlab.errors import ConfigError, GenlabError
+from genlab.data import save_grid, save_samples
+from genlab.errors import ConfigError
 from genlab.models.registry import family_names, get_family
 from genlab.train import RunConfig, train as run_training
 from genlab.train.loading import load_family, sample_in_batches
 from genlab.train.rundir import find_checkpoint, read_config
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="genlab: train, sample, evaluate and publish GANs, VAEs and diffusion models on a CPU.",
-)
-out = Console()
-
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder with the MNIST IDX files (default: $GENLAB_DATA, else the embedded copy).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or chatter (for scripts).")]
 
 
 @app.command("list")
@@ -70,11 +51,11 @@ def train(
             raise ConfigError("--resume continues a run as configured; only --steps/--epochs may change")
         find_checkpoint(resume)  # fail early, with a clear message, when there is nothing to resume
         run = _extend(read_config(resume), steps, epochs)
-        result = run_training(run, resume, resume=True, data_dir=data_dir, quiet=quiet)
+        result = run_training(run, resume, resume=True, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir))
     else:
         run = _resolve_run(family, config, preset, set_ or [], dataset=dataset, steps=steps, epochs=epochs, batch_size=batch_size, seed=seed)
         run_dir = _fresh_run_dir(out_dir, run.family)
-        result = run_training(run, run_dir, data_dir=data_dir, quiet=quiet)
+        result = run_training(run, run_dir, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir))
     _report(result, quiet)
 
 
@@ -85,7 +66,7 @@ def sample(
     output: Annotated[Path, typer.Option("-o", "--output", help="Output .npz (images uint8 N x H x W, labels for conditional models).")] = Path("samples.npz"),
     grid: Annotated[Path | None, typer.Option(help="Also save a PNG grid of the samples.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest or a step number.")] = "latest",
+    checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest, best (lowest in-training FID) or a step number.")] = "latest",
     labels: Annotated[str | None, typer.Option(help="Class labels for conditional models, e.g. 7 or 0,1,2.")] = None,
 ) -> None:
     """Draw samples from a trained run into an .npz (and optionally a PNG grid)."""
@@ -96,12 +77,7 @@ def sample(
     family, run, _ = load_family(run_dir, checkpoint)
     label_tensor = _parse_labels(labels, n, family)
     images = sample_in_batches(family, n, labels=label_tensor, seed=seed)  # (N, C, H, W) uint8
-    arrays: dict[str, Any] = {"images": images[:, 0] if images.shape[1] == 1 else images}
-    if label_tensor is not None:
-        arrays["labels"] = label_tensor.numpy().astype(np.int64)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write_bytes(output, buffer.getvalue())
+    save_samples(output, images, None if label_tensor is None else label_tensor.numpy())
     if grid is not None:
         save_grid(grid, images)
     out.print(f"wrote {n} samples of {run.family} ({run_dir}) to {output}" + (f" and {grid}" if grid else ""))
@@ -158,6 +134,15 @@ def _resolve_run(family, config, preset, sets, *, dataset, steps, epochs, batch_
     return RunConfig(spec.name, model, tc)
 
 
+def _evaluator(run: RunConfig, data_dir: Path | None):
+    """The suite's scorer for in-training FID (``--set eval_every=N``), against the test split."""
+    if not run.train.eval_every:
+        return None
+    from genlab.eval.evaluate import Evaluator, load_reference
+
+    return Evaluator(load_reference(f"{run.train.dataset}-test", data_dir))
+
+
 def _extend(run: RunConfig, steps: int | None, epochs: int | None) -> RunConfig:
     if steps is None and epochs is None:
         return run
@@ -205,37 +190,3 @@ def _report(result, quiet: bool) -> None:
     if not quiet:
         metrics = "  ".join(f"{k} {v:.4g}" for k, v in result.last_metrics.items())
         out.print(f"finished {result.total_steps} steps in {result.wall_seconds:.0f} s -> {result.run_dir}  ({metrics})")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: one line on stderr and exit status 2 for any bad input."""
-    command = typer.main.get_command(app)
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        argv = ["--help"]
-    try:
-        command.main(args=argv, prog_name="genlab", standalone_mode=False)
-    except typer.Exit as e:
-        return e.exit_code
-    except typer.Abort:
-        print("genlab: aborted", file=sys.stderr)
-        return 130
-    except typer.TyperException as e:  # usage errors: unknown option, bad value, missing argument
-        message = e.format_message() if hasattr(e, "format_message") else str(e)
-        print(f"genlab: error: {' '.join(message.split())}", file=sys.stderr)
-        return 2
-    except GenlabError as e:
-        print(f"genlab: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("genlab: aborted", file=sys.stderr)
-        return 130
-    return 0
-
-
-def console_main() -> None:
-    sys.exit(main())
-
-
-if __name__ == "__main__":
-    console_main()

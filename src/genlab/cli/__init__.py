@@ -1,0 +1,49 @@
+"""The ``genlab`` command line: train, sample, eval, list, demo.
+
+Bad input prints one line on stderr and exits with status 2; Ctrl-C during training
+finishes the step, checkpoints, and exits with 130.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from genlab.cli.app import app
+from genlab.cli import eval as _eval  # noqa: F401  (registers the eval commands)
+from genlab.cli import train as _train  # noqa: F401  (registers train, sample, list, demo)
+from genlab.errors import GenlabError
+
+__all__ = ["app", "console_main", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one line on stderr and exit status 2 for any bad input."""
+    command = typer.main.get_command(app)
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        argv = ["--help"]
+    try:
+        command.main(args=argv, prog_name="genlab", standalone_mode=False)
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.Abort:
+        print("genlab: aborted", file=sys.stderr)
+        return 130
+    except typer.TyperException as e:  # usage errors: unknown option, bad value, missing argument
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        print(f"genlab: error: {' '.join(message.split())}", file=sys.stderr)
+        return 2
+    except GenlabError as e:
+        print(f"genlab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genlab: aborted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def console_main() -> None:
+    sys.exit(main())
+

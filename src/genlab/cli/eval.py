@@ -1,0 +1,136 @@
+"""``genlab eval``: score samples or a run; ``eval baseline``; ``eval train-extractor``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.table import Table
+from typer.core import TyperGroup
+
+from genlab.cli.app import DataDir, Quiet, app, out
+from genlab.data import load_samples
+from genlab.errors import ConfigError
+from genlab.eval.evaluate import METRICS, Evaluator, load_reference
+from genlab.eval.extractors import EXTRACTORS, get_extractor
+from genlab.train.loading import load_family, sample_in_batches
+
+
+class _ScoreByDefault(TyperGroup):
+    """``genlab eval PATH ...`` means ``genlab eval score PATH ...``."""
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["score", *args]
+        return super().resolve_command(ctx, args)
+
+
+HELP = (
+    "Score samples against a reference set: `genlab eval SAMPLES.npz|RUN_DIR` (short for `genlab eval score`). "
+    "Lower is better for fid and kid; higher for every other number. fid, kid and precision/recall/density/coverage "
+    "depend on the extractor, the reference and the number of samples: compare numbers only when all three match "
+    "(`genlab eval baseline` gives real data's numbers for the same setting).\n\n"
+) + "\n\n".join(
+    f"{name} ({better} is better): {meaning}" for name, (better, meaning) in METRICS.items()
+)
+eval_app = typer.Typer(cls=_ScoreByDefault, no_args_is_help=True, help=HELP)
+app.add_typer(eval_app, name="eval")
+
+Extractor = Annotated[str, typer.Option(help=f"Feature extractor for fid/kid/precision/recall: {', '.join(EXTRACTORS)}.")]
+ExtractorWeights = Annotated[Path | None, typer.Option("--extractor-weights", help="Weights file for the inception extractor (you supply it).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@eval_app.command(help="Score SAMPLES.npz or a RUN_DIR (sampled now) against a reference.\n\n" + HELP)
+def score(
+    path: Annotated[Path, typer.Argument(help="A samples .npz (images uint8 N x H x W, optional labels) or a run directory.")],
+    ref: Annotated[str, typer.Option(help="Reference: mnist-test, mnist-train or a samples .npz.")] = "mnist-test",
+    n: Annotated[int, typer.Option("-n", help="Number of samples to score (and to draw from a run).")] = 10_000,
+    extractor: Extractor = "digits",
+    extractor_weights: ExtractorWeights = None,
+    checkpoint: Annotated[str, typer.Option(help="For a run: latest, best or a step number.")] = "latest",
+    seed: Annotated[int, typer.Option(help="Seed for sampling a run and for KID's subsets.")] = 0,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    if n < 1:
+        raise ConfigError(f"-n must be >= 1, got {n}")
+    images, labels, what = _images_of(path, n, checkpoint, seed)
+    evaluator = Evaluator(load_reference(ref, data_dir), get_extractor(extractor, extractor_weights), seed=seed)
+    _show(evaluator(images, labels), what, as_json)
+
+
+@eval_app.command(help="Score real data: n MNIST train images against the test set, the floor every model is compared with.")
+def baseline(
+    n: Annotated[int, typer.Option("-n", help="Number of train images to score.")] = 10_000,
+    extractor: Extractor = "digits",
+    extractor_weights: ExtractorWeights = None,
+    seed: Annotated[int, typer.Option(help="Seed for KID's subsets.")] = 0,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+) -> None:
+    if n < 1:
+        raise ConfigError(f"-n must be >= 1, got {n}")
+    train = load_reference("mnist-train", data_dir, n=n)
+    evaluator = Evaluator(load_reference("mnist-test", data_dir), get_extractor(extractor, extractor_weights), seed=seed)
+    _show(evaluator(train.images), f"real data: {train.description}", as_json)
+
+
+@eval_app.command("train-extractor", help="Train the digit classifier used as the default extractor (seeded, deterministic on CPU).")
+def train_extractor(
+    epochs: Annotated[int, typer.Option(help="Training epochs over MNIST train.")] = 4,
+    steps: Annotated[int, typer.Option(help="Stop after this many steps instead (smoke tests).")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    output: Annotated[Path | None, typer.Option("--out", help="Weights file (default: the one genlab ships).")] = None,
+    data_dir: DataDir = None,
+    quiet: Quiet = False,
+) -> None:
+    from genlab.eval.features import WEIGHTS, ExtractorTraining, save_digit_cnn, train_digit_cnn
+
+    if epochs < 1 or steps < 0:
+        raise ConfigError(f"--epochs must be >= 1 and --steps >= 0, got {epochs} and {steps}")
+    model, report = train_digit_cnn(ExtractorTraining(epochs=epochs, seed=seed, steps=steps), data_dir, log=(lambda _: None) if quiet else out.print)
+    save_digit_cnn(model, report, output or WEIGHTS)
+    out.print(f"test accuracy {report['test_accuracy']:.4f} after {steps or epochs} {'steps' if steps else 'epochs'} ({report['train_seconds']:.0f} s) -> {output or WEIGHTS}")
+
+
+def _images_of(path: Path, n: int, checkpoint: str, seed: int) -> tuple[np.ndarray, np.ndarray | None, str]:
+    if path.is_dir():
+        family, run, meta = load_family(path, checkpoint)
+        labels = None
+        if family.conditional:
+            import torch
+
+            labels = torch.arange(n) % family.info.num_classes
+        images = sample_in_batches(family, n, labels=labels, seed=seed)
+        return images, None if labels is None else labels.numpy(), f"{run.family} run {path}, step {meta['step']}, {n} samples (seed {seed})"
+    images, labels = load_samples(path)
+    if images.shape[0] > n:
+        images, labels = images[:n], None if labels is None else labels[:n]
+    return images, labels, f"samples {path} ({images.shape[0]} images)"
+
+
+def _show(result: dict[str, Any], what: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"what": what, **result}, indent=1))
+        return
+    table = Table("metric", "value", "better", "meaning", title=what, caption=f"extractor: {result['extractor']}; reference: {result['reference']}")
+    for name, (better, meaning) in METRICS.items():
+        if name in result:
+            table.add_row(name, _format(name, result), better, meaning)
+    out.print(table)
+    if "class_histogram" in result:
+        out.print("class histogram (digit classifier): " + "  ".join(f"{k}:{c}" for k, c in enumerate(result["class_histogram"])))
+
+
+def _format(name: str, r: dict[str, Any]) -> str:
+    if name == "kid":
+        return f"{r['kid']:.5f} ± {r['kid_std']:.5f}"
+    if name == "inception_score":
+        return f"{r['inception_score']:.3f} ± {r['inception_score_std']:.3f}"
+    if name == "modes_covered":
+        return f"{r['modes_covered']}/10"
+    return f"{r[name]:.3f}"

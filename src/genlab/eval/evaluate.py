@@ -1,0 +1,101 @@
+"""One evaluation for every model: the same code scores a GAN, a VAE, a diffusion model or real data.
+
+An :class:`Evaluator` holds the reference set's features (computed once) and turns a set
+of uint8 images into every metric of the suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genlab.data import load_dataset, load_samples
+from genlab.errors import DataError
+from genlab.eval.extractors import Extractor, get_extractor
+from genlab.eval.features import DigitExtractor
+from genlab.eval.metrics import (
+    class_histogram,
+    conditional_accuracy,
+    feature_statistics,
+    frechet_distance,
+    inception_score,
+    kernel_inception_distance,
+    modes_covered,
+    precision_recall_density_coverage,
+)
+
+# name -> (better direction, what it means); the order is the table's order.
+METRICS: dict[str, tuple[str, str]] = {
+    "fid": ("lower", "Frechet distance between Gaussian fits of sample and reference features (0 = same mean and covariance)"),
+    "kid": ("lower", "kernel (MMD^2, cubic polynomial) distance, unbiased: about 0 for samples of the reference distribution"),
+    "inception_score": ("higher", "exp E KL(p(y|x) || p(y)) with genlab's digit classifier: confident and varied; max 10"),
+    "modes_covered": ("higher", "classes receiving >= 2% of the samples, by the digit classifier (of 10)"),
+    "precision": ("higher", "share of samples inside the reference manifold (k-NN balls, k=5): fidelity"),
+    "recall": ("higher", "share of reference images inside the sample manifold: diversity"),
+    "density": ("higher", "how many reference neighbourhoods contain a sample, on average; about 1 for real data"),
+    "coverage": ("higher", "share of reference images with a sample among their 5 nearest neighbours"),
+    "conditional_accuracy": ("higher", "share of samples the digit classifier assigns to the label they were asked for"),
+}
+
+
+@dataclass
+class Reference:
+    description: str
+    images: np.ndarray  # uint8 (N, C, H, W)
+
+
+def load_reference(ref: str, data_dir: str | Path | None = None, n: int | None = None) -> Reference:
+    """``mnist-test`` / ``mnist-train`` (first ``n`` images) or a samples .npz file."""
+    if ref.startswith("mnist-"):
+        split = ref.removeprefix("mnist-")
+        if split not in ("train", "test"):
+            raise DataError(f"unknown reference {ref!r}; use mnist-test, mnist-train or a .npz samples file")
+        images, _, _ = load_dataset("mnist", split, data_dir)
+    else:
+        images, _ = load_samples(ref)
+    if n is not None:
+        images = images[:n]
+    return Reference(f"{ref} ({images.shape[0]} images)", np.ascontiguousarray(images))
+
+
+class Evaluator:
+    """Reference features computed once; ``__call__`` scores a set of images against them."""
+
+    def __init__(self, reference: Reference, extractor: Extractor | None = None, *, seed: int = 0, nearest_k: int = 5) -> None:
+        self.reference = reference
+        self.extractor = extractor or get_extractor("digits")
+        self.classifier = DigitExtractor()
+        self.seed, self.nearest_k = seed, nearest_k
+        self.ref_features = self.extractor.features(reference.images)
+        self.ref_stats = feature_statistics(self.ref_features)
+
+    def __call__(self, images: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
+        if images.shape[1:] != self.reference.images.shape[1:]:
+            raise DataError(f"samples are {images.shape[1:]} images but the reference holds {self.reference.images.shape[1:]}")
+        feats = self.extractor.features(images)
+        kid_mean, kid_std = kernel_inception_distance(feats, self.ref_features, seed=self.seed)
+        result: dict[str, Any] = {
+            "n": int(images.shape[0]),
+            "reference": self.reference.description,
+            "extractor": self.extractor.name,
+            "fid": frechet_distance(*feature_statistics(feats), *self.ref_stats),
+            "kid": kid_mean,
+            "kid_std": kid_std,
+        }
+        if images.shape[1:] == (1, 28, 28):
+            probs = self.classifier.probs(images)
+            is_mean, is_std = inception_score(probs)
+            counts = class_histogram(probs, 10)
+            result.update(
+                inception_score=is_mean,
+                inception_score_std=is_std,
+                modes_covered=modes_covered(counts),
+                class_histogram=[int(c) for c in counts],
+            )
+            if labels is not None:
+                result["conditional_accuracy"] = conditional_accuracy(probs, labels)
+        result.update(precision_recall_density_coverage(self.ref_features, feats, nearest_k=self.nearest_k))
+        return result

@@ -1,0 +1,112 @@
+"""Feature extractors behind one small interface, chosen by name (``--extractor``).
+
+FID, KID and precision/recall/density/coverage depend on the features; report which
+extractor a number was measured with. ``digits`` (default) is the classifier genlab
+trains and ships; ``random-projection`` needs no training; ``inception`` is the standard
+FID network, loaded from a weights file the user supplies.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from genlab.data import iterate_batches
+from genlab.errors import ConfigError
+
+
+class Extractor(Protocol):
+    name: str
+    feature_dim: int
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """Shapes: uint8 (N, C, H, W) -> float64 (N, feature_dim)."""
+        ...
+
+
+class ClassifierExtractor(ABC):
+    """Base for extractors that are classifiers: features and class probabilities in one pass.
+
+    Subclasses set ``batch_size`` and implement ``forward`` on a float batch in [-1, 1].
+    """
+
+    batch_size: int
+
+    @abstractmethod
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Shapes: (B, C, H, W) in [-1, 1] -> features (B, D), logits (B, K)."""
+
+    @torch.no_grad()
+    def features_and_probs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Shapes: uint8 (N, H, W) or (N, C, H, W) -> float64 (N, D), (N, K)."""
+        feats, probs = [], []
+        for x, _ in iterate_batches(images, None, self.batch_size, scale="-1,1"):
+            f, logits = self.forward(x)
+            feats.append(f.double().numpy())
+            probs.append(torch.softmax(logits.double(), 1).numpy())
+        return np.concatenate(feats), np.concatenate(probs)
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        return self.features_and_probs(images)[0]
+
+    def probs(self, images: np.ndarray) -> np.ndarray:
+        return self.features_and_probs(images)[1]
+
+
+class RandomProjectionExtractor:
+    """Pixels in [0, 1] times a fixed Gaussian matrix (seed 0) scaled by 1/sqrt(D): no training.
+
+    Johnson-Lindenstrauss: distances between images are roughly preserved, so this is a
+    pixel-space baseline, blind to what makes a digit a digit.
+    """
+
+    name = "random-projection"
+    feature_dim = 128
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        x = torch.tensor(images.reshape(images.shape[0], -1), dtype=torch.float64) / 255.0  # (N, D)
+        g = torch.Generator().manual_seed(0)
+        projection = torch.randn(x.shape[1], self.feature_dim, generator=g, dtype=torch.float64) / x.shape[1] ** 0.5
+        return (x @ projection).numpy()
+
+
+def _digits(weights: Path | None) -> Extractor:
+    from genlab.eval.features import WEIGHTS, DigitExtractor
+
+    return DigitExtractor(weights or WEIGHTS)
+
+
+def _random_projection(weights: Path | None) -> Extractor:
+    if weights is not None:
+        raise ConfigError("the random-projection extractor takes no --extractor-weights")
+    return RandomProjectionExtractor()
+
+
+def _inception(weights: Path | None) -> Extractor:
+    if weights is None:
+        raise ConfigError(
+            "the inception extractor needs --extractor-weights PATH: the FID Inception weights "
+            "(pt_inception-2015-12-05-6726825d.pth from the pytorch-fid project), downloaded by you"
+        )
+    from genlab.eval.inception import InceptionExtractor
+
+    return InceptionExtractor(weights)
+
+
+EXTRACTORS: dict[str, Callable[[Path | None], Extractor]] = {
+    "digits": _digits,
+    "random-projection": _random_projection,
+    "inception": _inception,
+}
+
+
+def get_extractor(name: str, weights: str | Path | None = None) -> Extractor:
+    """Build the extractor registered as ``name``; unknown names list the known ones."""
+    if name not in EXTRACTORS:
+        raise ConfigError(f"unknown extractor {name!r}; known: {', '.join(EXTRACTORS)}")
+    return EXTRACTORS[name](None if weights is None else Path(weights))
