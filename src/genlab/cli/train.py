@@ -68,13 +68,20 @@ def sample(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest, best (lowest in-training FID) or a step number.")] = "latest",
     labels: Annotated[str | None, typer.Option(help="Class labels for conditional models, e.g. 7 or 0,1,2.")] = None,
+    sampler: Annotated[str | None, typer.Option(help="Diffusion sampler: ddim or ddpm (all T steps).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Diffusion: number of DDIM steps.")] = None,
+    guidance: Annotated[float | None, typer.Option(help="Diffusion: classifier-free guidance w (0 unconditional, 1 conditional, >1 guided).")] = None,
+    eta: Annotated[float | None, typer.Option(help="Diffusion: DDIM eta in [0, 1] (0 deterministic).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a sampling-time config key: --set key=value.")] = None,
 ) -> None:
     """Draw samples from a trained run into an .npz (and optionally a PNG grid)."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     if output.suffix != ".npz":
         raise ConfigError(f"-o must name a .npz file, got {output}")
-    family, run, _ = load_family(run_dir, checkpoint)
+    options = {"sampler": sampler, "sample_steps": steps, "guidance": guidance, "eta": eta}
+    overrides = {**{k: v for k, v in options.items() if v is not None}, **parse_sets(set_ or [])}
+    family, run, _ = load_family(run_dir, checkpoint, overrides)
     label_tensor = _parse_labels(labels, n, family)
     images = sample_in_batches(family, n, labels=label_tensor, seed=seed)  # (N, C, H, W) uint8
     save_samples(output, images, None if label_tensor is None else label_tensor.numpy())

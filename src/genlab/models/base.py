@@ -25,7 +25,7 @@ class Family(ABC):
 
     registry_name: ClassVar[str] = ""
     data_scale: ClassVar[Literal["-1,1", "0,1"]] = "-1,1"
-    conditional: ClassVar[bool] = False
+    conditional: bool = False  # a family may decide per config, in __init__
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         self.cfg = cfg

@@ -104,7 +104,7 @@ def load_checkpoint(json_path: Path) -> tuple[Any, dict[str, Any]]:
 
 
 def step_checkpoints(folder: Path) -> list[tuple[int, Path]]:
-    """(step, json path) of every ``step_XXXXXXXX.json`` in ``folder``, oldest first."""
+    """(step, json path) of every ``step_<8 digits>.json`` in ``folder``, oldest first."""
     if not folder.is_dir():
         return []
     found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP_RE.match(p.name))]

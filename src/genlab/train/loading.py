@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genlab.config import apply_overrides
 from genlab.data import DataInfo, to_uint8
 from genlab.errors import CheckpointError
 from genlab.models.base import Family
@@ -16,8 +17,12 @@ from genlab.train.checkpoint import load_checkpoint
 from genlab.train.rundir import RunConfig, find_checkpoint
 
 
-def load_family(run_dir: str | Path, which: str = "latest") -> tuple[Family, RunConfig, dict[str, Any]]:
-    """The family of a run with the weights of checkpoint ``which``; returns (family, run, meta)."""
+def load_family(run_dir: str | Path, which: str = "latest", overrides: dict[str, Any] | None = None) -> tuple[Family, RunConfig, dict[str, Any]]:
+    """The family of a run with the weights of checkpoint ``which``; returns (family, run, meta).
+
+    ``overrides`` change model-config keys that matter at sampling time (a diffusion
+    model's sampler, steps, guidance); a change to the architecture fails to load.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory {run_dir} does not exist")
@@ -27,6 +32,10 @@ def load_family(run_dir: str | Path, which: str = "latest") -> tuple[Family, Run
         info = DataInfo(**meta["data_info"])
     except (KeyError, TypeError) as e:
         raise CheckpointError(f"checkpoint of {run_dir} lacks its config or data info ({e})") from None
+    if overrides:
+        (model,) = apply_overrides([run.model], overrides)
+        model.check()
+        run = RunConfig(run.family, model, run.train)
     family = get_family(run.family).family_cls(run.model, info)
     try:
         family.load_state_dict(state["family"], weights_only=True)

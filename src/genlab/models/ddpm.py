@@ -1,0 +1,171 @@
+"""``ddpm``: denoising diffusion on pixels (Ho et al. 2020) with DDIM sampling and guidance.
+
+The U-Net (``genlab.nn.UNet``) is only the network; the diffusion process lives in
+``genlab.math.diffusion`` and the samplers in ``genlab.samplers``. Class-conditional by
+default, with labels dropped with p = 0.1 so one network also predicts unconditionally,
+which classifier-free guidance needs (Ho & Salimans 2022): eps = eps_u + w (eps_c - eps_u),
+w = 0 unconditional, w = 1 conditional, w > 1 guided. Samples come from an EMA of the weights.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.data import DataInfo
+from genlab.errors import ConfigError
+from genlab.math.diffusion import eps_from_v, eps_from_x0, q_sample, v_target
+from genlab.math.schedules import alpha_bar, named_betas
+from genlab.models.base import Family
+from genlab.models.registry import register
+from genlab.nn.unet import UNet
+from genlab.samplers import DDIMSampler, DDPMSampler, run_sampler
+
+
+@dataclass(frozen=True)
+class DDPMConfig:
+    base_channels: int = 32
+    channel_mults: tuple[int, ...] = (1, 2, 2)
+    attention: bool = True  # self-attention at the lowest resolution
+    schedule: Literal["linear", "cosine"] = "linear"
+    diffusion_steps: int = 1000
+    prediction: Literal["eps", "v", "x0"] = "eps"
+    class_conditional: bool = True
+    label_dropout: float = 0.1
+    ema_decay: float = 0.999
+    lr: float = 1e-3
+    sampler: Literal["ddim", "ddpm"] = "ddim"
+    sample_steps: int = 50
+    eta: float = 0.0
+    guidance: float = 1.0
+
+    def check(self) -> None:
+        if self.base_channels < 1 or not self.channel_mults or min(self.channel_mults) < 1:
+            raise ConfigError("base_channels and every channel_mults entry must be >= 1")
+        if not 0.0 <= self.label_dropout < 1.0 or not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError("label_dropout and ema_decay must be in [0, 1)")
+        if self.lr <= 0 or self.guidance < 0:
+            raise ConfigError("lr must be > 0 and guidance >= 0")
+        if not 0.0 <= self.eta <= 1.0:
+            raise ConfigError(f"eta must be in [0, 1], got {self.eta}")
+        if not 1 <= self.sample_steps <= self.diffusion_steps:
+            raise ConfigError(f"sample_steps must be in 1..{self.diffusion_steps}, got {self.sample_steps}")
+
+
+class EMA(nn.Module):
+    """Exponential moving average of a network's weights, with warm-up (decay <= (1 + n) / (10 + n))."""
+
+    def __init__(self, net: nn.Module, decay: float) -> None:
+        super().__init__()
+        self.net = copy.deepcopy(net).requires_grad_(False)
+        self.decay = decay
+        self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def update(self, net: nn.Module) -> None:
+        self.num_updates += 1
+        n = float(self.num_updates)
+        d = min(self.decay, (1 + n) / (10 + n))
+        for ema_p, p in zip(self.net.parameters(), net.parameters()):
+            ema_p.lerp_(p, 1 - d)
+        for ema_b, b in zip(self.net.buffers(), net.buffers()):
+            ema_b.copy_(b)
+
+
+@register(
+    "ddpm",
+    config=DDPMConfig,
+    description="Pixel-space DDPM/DDIM U-Net with classifier-free guidance; --set guidance=, sampler=, sample_steps=",
+    presets={"small": {"base_channels": 16, "channel_mults": (1, 2, 4)}},
+    tiny={"base_channels": 4, "channel_mults": (1, 2), "attention": False, "diffusion_steps": 20, "sample_steps": 4},
+)
+class DDPM(Family):
+    def __init__(self, cfg: DDPMConfig, info: DataInfo) -> None:
+        super().__init__(cfg, info)
+        cfg.check()
+        if info.height % 2 ** (len(cfg.channel_mults) - 1) or info.width % 2 ** (len(cfg.channel_mults) - 1):
+            raise ConfigError(f"{len(cfg.channel_mults)} U-Net levels need image sizes divisible by {2 ** (len(cfg.channel_mults) - 1)}")
+        self.conditional = cfg.class_conditional
+        self.num_classes = info.num_classes if cfg.class_conditional else 0
+        unet = UNet(info.channels, cfg.base_channels, cfg.channel_mults, self.num_classes, cfg.attention)
+        unet = unet.to(memory_format=torch.channels_last)  # about 25 % faster convolutions on CPU
+        self.nets = {"unet": unet, "ema": EMA(unet, cfg.ema_decay)}
+        self.opts = {"adam": torch.optim.Adam(unet.parameters(), lr=cfg.lr)}
+        self.betas = named_betas(cfg.schedule, cfg.diffusion_steps)  # float64 numpy
+        self.alpha_bar = torch.from_numpy(alpha_bar(self.betas))
+
+    def train_step(self, images, labels, generator):
+        unet = self.nets["unet"]
+        b = images.shape[0]
+        # 1. A random step and noise per image; x_t from q(x_t | x_0) in closed form.
+        i = torch.randint(0, self.cfg.diffusion_steps, (b,), generator=generator)
+        noise = torch.randn(images.shape, generator=generator)
+        xt = q_sample(images, i, noise, self.alpha_bar)
+        # 2. Labels, each replaced by the null label with p = label_dropout.
+        y = None
+        if self.conditional:
+            drop = torch.rand(b, generator=generator) < self.cfg.label_dropout
+            y = torch.where(drop, torch.full_like(labels, self.num_classes), labels)
+        # 3. Regress the chosen target (Ho et al. 2020's simplified loss, eq. 14).
+        target = {"eps": noise, "x0": images, "v": v_target(images, i, noise, self.alpha_bar)}[self.cfg.prediction]
+        loss = F.mse_loss(unet(xt.contiguous(memory_format=torch.channels_last), i, y), target)
+        self.opts["adam"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opts["adam"].step()
+        self.nets["ema"].update(unet)
+        return {"loss": loss.item()}
+
+    def eps_fn(self, labels: torch.Tensor | None, guidance: float, net: nn.Module | None = None):
+        """(x_t, i) -> guided noise prediction of the EMA network; guidance wraps the model call."""
+        net = net or self.nets["ema"].net
+        null = None if not self.conditional else torch.full((1,), self.num_classes, dtype=torch.long)
+
+        def predict(x: torch.Tensor, i: int, y: torch.Tensor | None) -> torch.Tensor:
+            idx = torch.full((x.shape[0],), i, dtype=torch.long)
+            out = net(x.contiguous(memory_format=torch.channels_last), idx, y)
+            if self.cfg.prediction == "x0":
+                return eps_from_x0(x, idx, out, self.alpha_bar)
+            if self.cfg.prediction == "v":
+                return eps_from_v(x, idx, out, self.alpha_bar)
+            return out
+
+        def eps(x: torch.Tensor, i: int) -> torch.Tensor:
+            if labels is None or guidance == 0:
+                return predict(x, i, None if null is None else null.expand(x.shape[0]))
+            if guidance == 1:
+                return predict(x, i, labels)
+            # One batched call for both predictions: (2B, C, H, W).
+            both = predict(torch.cat([x, x]), i, torch.cat([labels, null.expand(x.shape[0])]))
+            cond, uncond = both.chunk(2)
+            return uncond + guidance * (cond - uncond)
+
+        return eps
+
+    def make_sampler(self):
+        cfg = self.cfg
+        if cfg.sampler == "ddpm":
+            sampler = DDPMSampler(self.betas)
+            sampler.set_timesteps(cfg.diffusion_steps)
+            return sampler
+        sampler = DDIMSampler(self.betas, eta=cfg.eta)
+        sampler.set_timesteps(cfg.sample_steps)
+        return sampler
+
+    @torch.inference_mode()
+    def sample(self, n, *, labels=None, generator, trajectory=None):
+        if self.conditional and labels is None:
+            labels = torch.arange(n) % self.num_classes
+        if not self.conditional:
+            labels = None
+        x = torch.randn(n, *self.image_shape, generator=generator)
+        self.nets["ema"].eval()
+        try:
+            x0 = run_sampler(self.make_sampler(), self.eps_fn(labels, self.cfg.guidance), x, generator, trajectory)
+        finally:
+            self.nets["ema"].train()
+        return x0.clamp(-1, 1)

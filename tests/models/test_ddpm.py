@@ -1,0 +1,77 @@
+"""ddpm-specific behaviour beyond the registry-wide conformance suite."""
+
+import dataclasses
+
+import torch
+
+from genlab.data import DataInfo
+from genlab.models.registry import get_family
+from genlab.samplers import run_sampler
+
+INFO = DataInfo(1, 28, 28, 10)
+
+
+def tiny(**overrides):
+    spec = get_family("ddpm")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return spec.family_cls(dataclasses.replace(spec.config_cls(**spec.tiny), **overrides), INFO)
+
+
+def perturbed(family):
+    # Random weights everywhere (a fresh U-Net outputs exactly 0: its last conv starts at zero).
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in family.nets["ema"].net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    return family
+
+
+def test_guidance_weights_mean_what_they_say():
+    family = perturbed(tiny())
+    net = family.nets["ema"].net.eval()
+    x = torch.randn(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([1, 2, 3, 4])
+    idx = torch.full((4,), 7)
+    with torch.no_grad():
+        cond, uncond = net(x, idx, labels), net(x, idx, torch.full((4,), 10))
+        assert torch.allclose(family.eps_fn(labels, 1.0)(x, 7), cond, atol=1e-6)  # w = 1: conditional
+        assert torch.allclose(family.eps_fn(labels, 0.0)(x, 7), uncond, atol=1e-6)  # w = 0: unconditional
+        assert torch.allclose(family.eps_fn(labels, 3.0)(x, 7), uncond + 3 * (cond - uncond), atol=1e-5)
+
+
+def test_ddim_eta_0_sampling_is_a_deterministic_function_of_x_T():
+    family = perturbed(tiny(eta=0.0))
+    x_T = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    eps = family.eps_fn(torch.tensor([3, 4]), 1.0)
+    with torch.no_grad():
+        a = run_sampler(family.make_sampler(), eps, x_T, torch.Generator().manual_seed(1))
+        b = run_sampler(family.make_sampler(), eps, x_T, torch.Generator().manual_seed(2))
+    assert torch.equal(a, b)
+
+
+def test_every_prediction_target_and_sampler_runs():
+    for prediction in ("eps", "v", "x0"):
+        for sampler in ("ddim", "ddpm"):
+            family = tiny(prediction=prediction, sampler=sampler)
+            x = torch.rand(4, 1, 28, 28) * 2 - 1
+            assert torch.isfinite(torch.tensor(family.train_step(x, torch.arange(4), torch.Generator().manual_seed(0))["loss"]))
+            out = family.sample(2, generator=torch.Generator().manual_seed(0))
+            assert out.shape == (2, 1, 28, 28) and torch.isfinite(out).all()
+
+
+def test_unconditional_configuration():
+    family = tiny(class_conditional=False)
+    assert not family.conditional
+    assert family.sample(2, generator=torch.Generator()).shape == (2, 1, 28, 28)
+
+
+def test_ema_tracks_the_weights():
+    family = tiny(ema_decay=0.5)
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    for _ in range(3):
+        family.train_step(x, torch.arange(4), torch.Generator().manual_seed(0))
+    ema, live = family.nets["ema"], family.nets["unet"]
+    assert int(ema.num_updates) == 3
+    assert all(not p.requires_grad for p in ema.net.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(ema.net.parameters(), live.parameters()))
