@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from genlab.data import load_dataset, save_grid, to_uint8
-from genlab.eval.evaluate import Evaluator, load_reference
+from genlab.eval.evaluate import Evaluator, format_metric, load_reference
 from genlab.eval.features import DigitExtractor
 from genlab.math.diffusion import q_sample
 from genlab.samplers import DDPMSampler, run_sampler
@@ -132,18 +132,7 @@ def main() -> None:
         "|---|" + "---|" * len(metric_names),
     ]
     for label, r in rows.items():
-        cells = []
-        for m in metric_names:
-            if m not in r:
-                cells.append("–")
-            elif m == "kid":
-                cells.append(f"{1000 * r[m]:.2f}")
-            elif m == "modes_covered":
-                cells.append(f"{r[m]}/10")
-            elif m == "fid":
-                cells.append(f"{r[m]:.2f}")
-            else:
-                cells.append(f"{r[m]:.3f}")
+        cells = [format_metric(m, r) for m in metric_names]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += [
         "",

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from genlab.data import load_dataset
-from genlab.eval.evaluate import METRICS, Evaluator, Reference
+from genlab.eval.evaluate import METRICS, Evaluator, Reference, format_metric
 from genlab.eval.extractors import get_extractor
 from genlab.eval.features import WEIGHTS, DigitExtractor, classifier_accuracy
 
@@ -81,21 +81,11 @@ def baselines_page(n: int = 10_000) -> str:
         lines += [f"## extractor: {name}", "", "| samples | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
         for case, (images, case_labels) in cases.items():
             r = evaluator(images, case_labels)
-            cells = [_cell(m, r) for m in METRICS]
+            cells = [format_metric(m, r, kid_std=True) for m in METRICS]
             lines.append(f"| {case} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["Directions: " + "; ".join(f"{m} {better} is better" for m, (better, _) in METRICS.items()) + ".", ""]
     return "\n".join(lines)
-
-
-def _cell(metric: str, r: dict) -> str:
-    if metric not in r:
-        return "–"
-    if metric == "kid":
-        return f"{1000 * r['kid']:.2f} ± {1000 * r['kid_std']:.2f}"
-    if metric == "modes_covered":
-        return f"{r[metric]}/10"
-    return f"{r[metric]:.3f}" if metric != "fid" else f"{r[metric]:.2f}"
 
 
 def main() -> None:

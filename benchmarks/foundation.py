@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from genlab.eval.evaluate import METRICS, Evaluator, load_reference
+from genlab.eval.evaluate import METRICS, Evaluator, format_metric, load_reference
 from genlab.train import read_config, read_metrics
 from genlab.train.loading import load_family, sample_in_batches
 from genlab.train.rundir import find_checkpoint
@@ -96,14 +96,7 @@ def score_table(rows: dict[str, dict]) -> list[str]:
     names = [m for m in METRICS if any(m in r for r in rows.values())]
     out = ["| run | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for label, r in rows.items():
-        cells = []
-        for m in names:
-            if m == "kid":
-                cells.append(f"{1000 * r['kid']:.2f}")
-            elif m == "modes_covered":
-                cells.append(f"{r[m]}/10")
-            else:
-                cells.append(f"{r[m]:.2f}" if m == "fid" else f"{r[m]:.3f}")
+        cells = [format_metric(m, r) for m in names]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     return out
 

@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 from genlab.cli.app import DataDir, Quiet, app, out
 from genlab.data import load_samples
 from genlab.errors import ConfigError
-from genlab.eval.evaluate import METRICS, Evaluator, load_reference
+from genlab.eval.evaluate import METRICS, Evaluator, format_metric, load_reference
 from genlab.eval.extractors import EXTRACTORS, get_extractor
 from genlab.train.loading import load_family, sample_in_batches
 
@@ -117,20 +117,10 @@ def _show(result: dict[str, Any], what: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"what": what, **result}, indent=1))
         return
-    table = Table("metric", "value", "better", "meaning", title=what, caption=f"extractor: {result['extractor']}; reference: {result['reference']}")
+    table = Table("metric", "value", "better", "meaning", title=what, caption=f"extractor: {result['extractor']}; reference: {result['reference']}; KID shown x 1000")
     for name, (better, meaning) in METRICS.items():
         if name in result:
-            table.add_row(name, _format(name, result), better, meaning)
+            table.add_row(name, format_metric(name, result, kid_std=True, is_std=True), better, meaning)
     out.print(table)
     if "class_histogram" in result:
         out.print("class histogram (digit classifier): " + "  ".join(f"{k}:{c}" for k, c in enumerate(result["class_histogram"])))
-
-
-def _format(name: str, r: dict[str, Any]) -> str:
-    if name == "kid":
-        return f"{r['kid']:.5f} ± {r['kid_std']:.5f}"
-    if name == "inception_score":
-        return f"{r['inception_score']:.3f} ± {r['inception_score_std']:.3f}"
-    if name == "modes_covered":
-        return f"{r['modes_covered']}/10"
-    return f"{r[name]:.3f}"

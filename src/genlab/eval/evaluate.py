@@ -41,6 +41,19 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 
 
+def format_metric(name: str, result: dict[str, Any], *, kid_std: bool = False, is_std: bool = False) -> str:
+    """One metric of an evaluation result as table text; KID is shown x 1000, "–" when absent."""
+    if name not in result:
+        return "–"
+    if name == "kid":
+        return f"{1000 * result['kid']:.2f}" + (f" ± {1000 * result['kid_std']:.2f}" if kid_std else "")
+    if name == "inception_score" and is_std:
+        return f"{result[name]:.3f} ± {result['inception_score_std']:.3f}"
+    if name == "modes_covered":
+        return f"{result[name]}/10"
+    return f"{result[name]:.2f}" if name == "fid" else f"{result[name]:.3f}"
+
+
 @dataclass
 class Reference:
     description: str
