@@ -80,7 +80,8 @@ class Evaluator:
     def __init__(self, reference: Reference, extractor: Extractor | None = None, *, seed: int = 0, nearest_k: int = 5) -> None:
         self.reference = reference
         self.extractor = extractor or get_extractor("digits")
-        self.classifier = DigitExtractor()
+        # The digit classifier gives IS and the class metrics; when it is also the extractor, one pass gives both.
+        self.classifier = self.extractor if isinstance(self.extractor, DigitExtractor) else DigitExtractor()
         self.seed, self.nearest_k = seed, nearest_k
         self.ref_features = self.extractor.features(reference.images)
         self.ref_stats = feature_statistics(self.ref_features)
@@ -88,7 +89,12 @@ class Evaluator:
     def __call__(self, images: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
         if images.shape[1:] != self.reference.images.shape[1:]:
             raise DataError(f"samples are {images.shape[1:]} images but the reference holds {self.reference.images.shape[1:]}")
-        feats = self.extractor.features(images)
+        digits = images.shape[1:] == (1, 28, 28)
+        if digits and self.classifier is self.extractor:
+            feats, probs = self.classifier.features_and_probs(images)
+        else:
+            feats = self.extractor.features(images)
+            probs = self.classifier.probs(images) if digits else None
         kid_mean, kid_std = kernel_inception_distance(feats, self.ref_features, seed=self.seed)
         result: dict[str, Any] = {
             "n": int(images.shape[0]),
@@ -98,8 +104,7 @@ class Evaluator:
             "kid": kid_mean,
             "kid_std": kid_std,
         }
-        if images.shape[1:] == (1, 28, 28):
-            probs = self.classifier.probs(images)
+        if probs is not None:
             is_mean, is_std = inception_score(probs)
             counts = class_histogram(probs, 10)
             result.update(
