@@ -110,7 +110,7 @@ def demo(
         else:
             run = _resolve_run(family, None, "small", [], dataset=None, steps=target.get("steps"), epochs=target.get("epochs"), batch_size=None, seed=None)
             if not quiet:
-                out.print(f"[bold]{family}[/] (preset small, {get_family(family).family_cls(run.model, _mnist_info()).num_parameters():,} parameters): training into {run_dir}")
+                out.print(f"[bold]{family}[/] (preset small): training into {run_dir}")
             result = run_training(run, run_dir, data_dir=data_dir, quiet=quiet)
         _report(result, quiet)
     out.print(f"\nDone. Sample grids (same noise every epoch, the last is the final model):\n  {out_dir}/dcgan/samples/\n  {out_dir}/vae/samples/")
@@ -184,16 +184,10 @@ def _parse_labels(labels: str | None, n: int, family) -> torch.Tensor | None:
     return torch.tensor(values).repeat(n // len(values) + 1)[:n]
 
 
-def _mnist_info():
-    from genlab.data import DataInfo
-
-    return DataInfo(1, 28, 28, 10)
-
-
 def _report(result, quiet: bool) -> None:
     if result.interrupted:
         out.print(f"stopped at step {result.step}/{result.total_steps}; checkpoint saved. Continue with: genlab train --resume {result.run_dir}")
         raise typer.Exit(130)
     if not quiet:
         metrics = "  ".join(f"{k} {v:.4g}" for k, v in result.last_metrics.items())
-        out.print(f"finished {result.total_steps} steps in {result.wall_seconds:.0f} s -> {result.run_dir}  ({metrics})")
+        out.print(f"finished {result.total_steps} steps in {result.wall_seconds:.0f} s ({result.num_parameters:,} parameters) -> {result.run_dir}  ({metrics})")

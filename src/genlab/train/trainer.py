@@ -49,6 +49,7 @@ class TrainResult:
     wall_seconds: float
     interrupted: bool
     last_metrics: dict[str, float]
+    num_parameters: int
 
 
 def train(
@@ -167,7 +168,7 @@ class _Loop:
                 self._checkpoint(step, last)
         finally:
             restore()
-        return TrainResult(self.run_dir, step, self.total, time.perf_counter() - start, interrupted, last)
+        return TrainResult(self.run_dir, step, self.total, time.perf_counter() - start, interrupted, last, self.family.num_parameters())
 
     def _check_finite(self, metrics: dict[str, float], step: int) -> None:
         bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
