@@ -8,6 +8,7 @@ import pytest
 
 from genlab.cli import main
 from genlab.data import load_image
+from genlab.publish.visible import VisibleWatermark, band_height
 
 TINY_GAN = ["--set", "hidden=8", "--set", "z_dim=4", "--batch-size", "16", "--quiet"]
 
@@ -45,7 +46,8 @@ def test_sample_writes_uint8_images_and_a_grid(trained, tmp_path, capsys):
     assert code == 0
     images = np.load(out_file)["images"]
     assert images.shape == (7, 28, 28) and images.dtype == np.uint8
-    assert load_image(grid, grayscale=True).shape == (92, 92)  # 3 x 3 cells of 28 + 2 px padding
+    band = band_height(92, VisibleWatermark())  # the visible "AI GENERATED" band under the grid
+    assert load_image(grid, grayscale=True).shape == (92 + band, 92)  # 3 x 3 cells of 28 + 2 px padding
     again = tmp_path / "t.npz"
     run(capsys, "sample", str(trained), "-n", "7", "-o", str(again), "--seed", "3")
     assert np.array_equal(np.load(again)["images"], images)  # same seed, same samples

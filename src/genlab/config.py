@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 
 from genlab.errors import ConfigError
+from genlab.publish.visible import DEFAULT_TEXT, VisibleWatermark
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class TrainConfig:
     eval_batch_size: int = 500
     eval_every: int = 0  # steps between FID evaluations (0 = off); keeps checkpoints/best by FID
     eval_samples: int = 2000  # samples drawn for each of those evaluations
+    visible_watermark: bool = True  # "AI GENERATED" band and tiles on sample grids; off prints a warning
+    watermark_text: str = DEFAULT_TEXT  # the band's text
+    watermark_key: str = ""  # file from `genlab keys new` (watermark.key): embed the invisible mark too
+    sign_key: str = ""  # Ed25519 private key PEM (signing-key.pem): sign every PNG's provenance
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values that cannot work."""
@@ -43,6 +48,7 @@ class TrainConfig:
         for name in ("steps", "sample_every", "checkpoint_every", "seed", "eval_every"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        VisibleWatermark(text=self.watermark_text).check()
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from genlab.data import load_samples, save_samples
 from genlab.data.images import load_image, make_grid, save_grid, save_png, to_uint8
 from genlab.errors import DataError
+from genlab.publish.provenance import fields_of, read_text_chunks
+from genlab.publish.visible import VisibleWatermark, apply_visible, band_height
 
 
 def test_to_uint8_endpoints_clamping_and_rounding() -> None:
@@ -77,13 +80,13 @@ def test_grid_rejects_bad_input(images: np.ndarray) -> None:
 @pytest.mark.parametrize("shape", [(7, 9), (7, 9, 3)])
 def test_png_round_trip_is_exact(tmp_path: Path, shape: tuple[int, ...]) -> None:
     array = np.random.default_rng(1).integers(0, 256, size=shape, dtype=np.uint8)
-    path = save_png(tmp_path / "img.png", array)
+    path = save_png(tmp_path / "img.png", array, watermark=None)
     assert [p.name for p in tmp_path.iterdir()] == ["img.png"]  # no temp file left
     np.testing.assert_array_equal(load_image(path, grayscale=len(shape) == 2), array)
 
 
 def test_load_image_resizes_to_height_width(tmp_path: Path) -> None:
-    save_png(tmp_path / "img.png", np.full((8, 12, 3), 77, np.uint8))
+    save_png(tmp_path / "img.png", np.full((8, 12, 3), 77, np.uint8), watermark=None)
     assert load_image(tmp_path / "img.png", size=(4, 6)).shape == (4, 6, 3)
     square = load_image(tmp_path / "img.png", size=5, grayscale=True)
     assert square.shape == (5, 5) and (square == 77).all()
@@ -91,7 +94,7 @@ def test_load_image_resizes_to_height_width(tmp_path: Path) -> None:
 
 def test_save_grid_accepts_floats_in_minus_one_one(tmp_path: Path) -> None:
     images = torch.linspace(-1, 1, 4 * 3 * 3).reshape(4, 1, 3, 3)
-    save_grid(tmp_path / "grid.png", images, nrow=2)
+    save_grid(tmp_path / "grid.png", images, nrow=2, watermark=None)
     expected = make_grid(to_uint8(images), nrow=2)
     np.testing.assert_array_equal(load_image(tmp_path / "grid.png", grayscale=True), expected)
     assert expected.shape == (2 * 5 + 2, 2 * 5 + 2) and math.isclose(expected.max(), 255)
@@ -108,3 +111,27 @@ def test_missing_or_unreadable_file_raises(tmp_path: Path) -> None:
     (tmp_path / "junk.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="could not be read"):
         load_image(tmp_path / "junk.png")
+
+
+def test_pngs_carry_the_visible_mark_by_default(tmp_path: Path) -> None:
+    images = np.random.default_rng(3).integers(0, 256, size=(9, 28, 28), dtype=np.uint8)
+    path = save_grid(tmp_path / "grid.png", images)
+    grid = make_grid(images)
+    np.testing.assert_array_equal(load_image(path, grayscale=True), apply_visible(grid, VisibleWatermark()))
+    assert load_image(path, grayscale=True).shape == (grid.shape[0] + band_height(grid.shape[1], VisibleWatermark()), grid.shape[1])
+    assert fields_of(read_text_chunks(path.read_bytes()))["visible_watermark"] == "AI GENERATED"
+
+
+def test_mark_is_off_only_when_asked_and_the_metadata_says_so(tmp_path: Path) -> None:
+    images = np.random.default_rng(4).integers(0, 256, size=(4, 3, 8, 8), dtype=np.uint8)
+    path = save_grid(tmp_path / "plain.png", images, watermark=None)
+    np.testing.assert_array_equal(load_image(path), make_grid(images))
+    assert fields_of(read_text_chunks(path.read_bytes()))["visible_watermark"] == "off"
+    custom = save_grid(tmp_path / "custom.png", images, watermark=VisibleWatermark(text="SYNTHETIC"))
+    assert fields_of(read_text_chunks(custom.read_bytes()))["visible_watermark"] == "SYNTHETIC"
+
+
+def test_sample_arrays_for_metrics_stay_unmarked(tmp_path: Path) -> None:
+    images = np.random.default_rng(5).integers(0, 256, size=(5, 1, 28, 28), dtype=np.uint8)
+    save_samples(tmp_path / "s.npz", images)
+    np.testing.assert_array_equal(load_samples(tmp_path / "s.npz")[0], images)

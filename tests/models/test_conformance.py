@@ -11,7 +11,11 @@ from genlab.data import DataInfo
 from genlab.models.registry import family_names, get_family
 from genlab.train.checkpoint import load_checkpoint, save_checkpoint
 
-INFO = DataInfo(channels=1, height=28, width=28, num_classes=10)
+
+
+def info_for(spec):
+    c, h, w = spec.example_shape
+    return DataInfo(channels=c, height=h, width=w, num_classes=10)
 FAMILIES = family_names()
 
 
@@ -20,7 +24,7 @@ def build(name, seed=0, **overrides):
     cfg = spec.config_cls(**{**spec.tiny, **overrides})
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return spec.family_cls(cfg, INFO)
+        return spec.family_cls(cfg, info_for(spec))
 
 
 def batch(family, n=8, seed=0):
@@ -55,7 +59,7 @@ def test_sample_has_the_right_shape_range_and_is_deterministic(name):
     a = family.sample(5, labels=labels, generator=torch.Generator().manual_seed(1))
     b = family.sample(5, labels=labels, generator=torch.Generator().manual_seed(1))
     c = family.sample(5, labels=labels, generator=torch.Generator().manual_seed(2))
-    assert a.shape == (5, 1, 28, 28) and a.dtype == torch.float32
+    assert a.shape == (5, *get_family(name).example_shape) and a.dtype == torch.float32
     assert a.min() >= -1 and a.max() <= 1
     assert torch.equal(a, b)
     assert not torch.equal(a, c)

@@ -12,6 +12,8 @@ import typer
 
 from genlab.cli.app import app
 from genlab.cli import eval as _eval  # noqa: F401  (registers the eval commands)
+from genlab.cli import latent as _latent  # noqa: F401  (registers latent interpolate/traverse/scatter)
+from genlab.cli import publish as _publish  # noqa: F401  (registers watermark, keys, verify, card)
 from genlab.cli import train as _train  # noqa: F401  (registers train, sample, list, demo)
 from genlab.errors import GenlabError
 
@@ -25,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:
         argv = ["--help"]
     try:
-        command.main(args=argv, prog_name="genlab", standalone_mode=False)
+        # Without standalone mode click returns a raised typer.Exit's code instead of raising it.
+        result = command.main(args=argv, prog_name="genlab", standalone_mode=False)
     except typer.Exit as e:
         return e.exit_code
     except typer.Abort:
@@ -41,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("genlab: aborted", file=sys.stderr)
         return 130
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 def console_main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from genlab.config import TrainConfig, apply_overrides, from_dict, load_yaml, pa
 from genlab.data import save_grid, save_samples
 from genlab.errors import ConfigError
 from genlab.models.registry import family_names, get_family
+from genlab.publish.run import png_options
 from genlab.train import RunConfig, train as run_training
 from genlab.train.loading import load_family, sample_in_batches
 from genlab.train.rundir import find_checkpoint, read_config
@@ -73,20 +75,30 @@ def sample(
     guidance: Annotated[float | None, typer.Option(help="Diffusion: classifier-free guidance w (0 unconditional, 1 conditional, >1 guided).")] = None,
     eta: Annotated[float | None, typer.Option(help="Diffusion: DDIM eta in [0, 1] (0 deterministic).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a sampling-time config key: --set key=value.")] = None,
+    watermark_text: Annotated[str | None, typer.Option("--watermark-text", help="Text of the grid's visible mark (default: the run's, \"AI GENERATED\").")] = None,
+    no_visible_watermark: Annotated[bool, typer.Option("--no-visible-watermark", help="Leave the visible mark off the grid (prints a warning; the PNG metadata records it).")] = False,
+    sign_key: Annotated[Path | None, typer.Option("--sign-key", help="Sign the grid's provenance with this Ed25519 private key (PEM, from `genlab keys new`).")] = None,
+    watermark_key: Annotated[Path | None, typer.Option("--watermark-key", help="Embed the invisible mark in the grid with this key file (watermark.key).")] = None,
 ) -> None:
-    """Draw samples from a trained run into an .npz (and optionally a PNG grid)."""
+    """Draw samples from a trained run into an .npz (unmarked, for metrics) and optionally a PNG grid (marked, for people)."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     if output.suffix != ".npz":
         raise ConfigError(f"-o must name a .npz file, got {output}")
     options = {"sampler": sampler, "sample_steps": steps, "guidance": guidance, "eta": eta}
     overrides = {**{k: v for k, v in options.items() if v is not None}, **parse_sets(set_ or [])}
-    family, run, _ = load_family(run_dir, checkpoint, overrides)
+    family, run, meta = load_family(run_dir, checkpoint, overrides)
     label_tensor = _parse_labels(labels, n, family)
+    publishing = {"visible_watermark": False} if no_visible_watermark else {}
+    publishing.update({k: str(v) for k, v in (("watermark_text", watermark_text), ("sign_key", sign_key), ("watermark_key", watermark_key)) if v is not None})
+    tc = dataclasses.replace(run.train, **publishing)
+    tc.check()
     images = sample_in_batches(family, n, labels=label_tensor, seed=seed)  # (N, C, H, W) uint8
     save_samples(output, images, None if label_tensor is None else label_tensor.numpy())
     if grid is not None:
-        save_grid(grid, images)
+        settings = {k: getattr(run.model, k) for k in ("sampler", "sample_steps", "guidance", "eta") if hasattr(run.model, k)}
+        fields = {"checkpoint": f"step {meta['step']} ({checkpoint})", "checkpoint_hash": f"sha256:{meta['sha256']}", "seed": seed, "sampler": {**settings, "n": n, "labels": labels}}
+        save_grid(grid, images, **png_options(tc, read_config(run_dir).to_dict(), fields=fields, where=str(grid)))
     out.print(f"wrote {n} samples of {run.family} ({run_dir}) to {output}" + (f" and {grid}" if grid else ""))
 
 
@@ -129,7 +141,7 @@ def _resolve_run(family, config, preset, sets, *, dataset, steps, epochs, batch_
     if preset is not None and preset not in spec.presets:
         raise ConfigError(f"{name} has no preset {preset!r}; presets: {', '.join(spec.presets) or 'none'}")
     model = from_dict(spec.config_cls, {**spec.presets.get(preset or "", {}), **(file_data.get("model") or {})})
-    tc = from_dict(TrainConfig, file_data.get("train") or {})
+    tc = from_dict(TrainConfig, {"dataset": spec.dataset, **(file_data.get("train") or {})})
     flags = {"dataset": dataset, "batch_size": batch_size, "seed": seed, "epochs": epochs, "steps": steps}
     flags = {k: v for k, v in flags.items() if v is not None}
     if epochs is not None and steps is None:
@@ -147,7 +159,10 @@ def _evaluator(run: RunConfig, data_dir: Path | None):
         return None
     from genlab.eval.evaluate import Evaluator, load_reference
 
-    return Evaluator(load_reference(f"{run.train.dataset}-test", data_dir))
+    from genlab.eval.extractors import get_extractor
+
+    extractor = get_extractor("shapes" if run.train.dataset == "shapes64" else "digits")
+    return Evaluator(load_reference(f"{run.train.dataset}-test", data_dir), extractor)
 
 
 def _extend(run: RunConfig, steps: int | None, epochs: int | None) -> RunConfig:

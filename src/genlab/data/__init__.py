@@ -10,6 +10,7 @@ from genlab.data.idx import read_idx, read_idx_bytes, write_idx
 from genlab.data.images import load_image, make_grid, save_grid, save_png, to_uint8
 from genlab.data.mnist import load_mnist
 from genlab.data.samples import load_samples, save_samples
+from genlab.data.shapes64 import load_shapes64, render_shapes64, shapes64_factors
 from genlab.data.toy import (
     bimodal_1d,
     bimodal_1d_pdf,
@@ -31,14 +32,17 @@ __all__ = [
     "load_image",
     "load_mnist",
     "load_samples",
+    "load_shapes64",
     "make_grid",
     "read_idx",
     "read_idx_bytes",
+    "render_shapes64",
     "ring8",
     "ring8_centres",
     "save_grid",
     "save_png",
     "save_samples",
+    "shapes64_factors",
     "to_uint8",
     "write_idx",
 ]

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from genlab.data.mnist import load_mnist
+from genlab.data.shapes64 import NUM_CLASSES as SHAPES64_CLASSES, load_shapes64
 from genlab.errors import DataError
 
 
@@ -35,8 +36,14 @@ def _load_mnist_nchw(split: str, data_dir: str | Path | None) -> Loaded:
     return images[:, None], labels.astype(np.int64), DataInfo(1, 28, 28, 10)
 
 
+def _load_shapes64(split: str, data_dir: str | Path | None) -> Loaded:
+    images, labels = load_shapes64(split)  # procedural: data_dir does not apply
+    return images, labels, DataInfo(3, 64, 64, SHAPES64_CLASSES)
+
+
 LOADERS: dict[str, Callable[[str, str | Path | None], Loaded]] = {
     "mnist": _load_mnist_nchw,
+    "shapes64": _load_shapes64,
 }
 
 

@@ -1,17 +1,32 @@
-"""Turn model outputs into pictures: convert to uint8, tile into grids, save and load PNGs."""
+"""Turn model outputs into pictures: convert to uint8, tile into grids, save and load PNGs.
+
+Every PNG written here is for people, so by default it carries the visible "AI GENERATED"
+mark and the provenance text chunks (:mod:`genlab.publish`); ``watermark=None`` leaves
+the visible mark off, and the metadata says so. Arrays for metrics (``save_samples``)
+are never marked.
+"""
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from genlab.atomic import atomic_write
+from genlab.atomic import atomic_write_bytes
 from genlab.errors import DataError
+from genlab.publish.visible import VisibleWatermark
+
+if TYPE_CHECKING:
+    from genlab.publish.invisible import InvisibleMark
+    from genlab.publish.png import SignKey
+
+DEFAULT_WATERMARK = VisibleWatermark()
 
 
 def to_uint8(x: Tensor | np.ndarray) -> np.ndarray:
@@ -53,8 +68,25 @@ def make_grid(
     return grid[0] if c == 1 else grid.transpose(1, 2, 0)  # (H', W') or (H', W', 3)
 
 
-def save_png(path: str | os.PathLike, array: np.ndarray) -> Path:
-    """Write a uint8 (H, W) or (H, W, 3) array to ``path`` as a PNG, atomically."""
+def save_png(
+    path: str | os.PathLike,
+    array: np.ndarray,
+    *,
+    watermark: VisibleWatermark | None = DEFAULT_WATERMARK,
+    provenance: Mapping[str, Any] | None = None,
+    invisible: InvisibleMark | None = None,
+    sign_key: SignKey | None = None,
+) -> Path:
+    """Write a uint8 (H, W) or (H, W, 3) array to ``path`` as a PNG, atomically.
+
+    ``watermark`` adds the visible mark (a text band below the picture makes the file
+    taller, see :func:`genlab.publish.visible.band_height`); ``provenance`` adds fields to
+    the metadata (the AI-generated statement, genlab version and watermark settings are
+    always written); ``invisible`` embeds the keyed invisible mark; ``sign_key`` (an
+    Ed25519 private key or its PEM file) signs pixels and metadata.
+    """
+    from genlab.publish.png import publish_png  # imported late: it pulls in scipy and cryptography
+
     array = np.asarray(array)
     if array.dtype != np.uint8:
         raise DataError(f"save_png needs uint8 pixels, got {array.dtype}; use to_uint8 first.")
@@ -62,23 +94,30 @@ def save_png(path: str | os.PathLike, array: np.ndarray) -> Path:
         array = array[:, :, 0]  # (H, W, 1) -> (H, W)
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
         raise DataError(f"save_png needs shape (H, W) or (H, W, 3), got {array.shape}.")
-    image = Image.fromarray(np.ascontiguousarray(array))
-    return atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+    data = publish_png(array, watermark=watermark, provenance=provenance, invisible=invisible, sign_key=sign_key)
+    return atomic_write_bytes(path, data)
 
 
 def save_grid(
-    path: str | os.PathLike, images: np.ndarray | Tensor, nrow: int | None = None
+    path: str | os.PathLike,
+    images: np.ndarray | Tensor,
+    nrow: int | None = None,
+    *,
+    watermark: VisibleWatermark | None = DEFAULT_WATERMARK,
+    provenance: Mapping[str, Any] | None = None,
+    invisible: InvisibleMark | None = None,
+    sign_key: SignKey | None = None,
 ) -> Path:
-    """Save a batch of images as one PNG grid (see :func:`make_grid`).
+    """Save a batch of images as one PNG grid (see :func:`make_grid` and :func:`save_png`).
 
     Shapes: (N, H, W) or (N, C, H, W); uint8, or floats in [-1, 1] (converted with
-    :func:`to_uint8`).
+    :func:`to_uint8`). The marks and metadata apply to the grid as a whole.
     """
     if isinstance(images, Tensor):
         images = images.detach().cpu().numpy()
     if images.dtype != np.uint8:
         images = to_uint8(images)
-    return save_png(path, make_grid(images, nrow=nrow))
+    return save_png(path, make_grid(images, nrow=nrow), watermark=watermark, provenance=provenance, invisible=invisible, sign_key=sign_key)
 
 
 def load_image(

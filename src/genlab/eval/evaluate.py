@@ -14,8 +14,7 @@ import numpy as np
 
 from genlab.data import load_dataset, load_samples
 from genlab.errors import DataError
-from genlab.eval.extractors import Extractor, get_extractor
-from genlab.eval.features import DigitExtractor
+from genlab.eval.extractors import ClassifierExtractor, Extractor, get_extractor
 from genlab.eval.metrics import (
     class_histogram,
     conditional_accuracy,
@@ -23,6 +22,7 @@ from genlab.eval.metrics import (
     frechet_distance,
     inception_score,
     kernel_inception_distance,
+    kth_neighbour_sq_radii,
     modes_covered,
     precision_recall_density_coverage,
 )
@@ -31,13 +31,13 @@ from genlab.eval.metrics import (
 METRICS: dict[str, tuple[str, str]] = {
     "fid": ("lower", "Frechet distance between Gaussian fits of sample and reference features (0 = same mean and covariance)"),
     "kid": ("lower", "kernel (MMD^2, cubic polynomial) distance, unbiased: about 0 for samples of the reference distribution"),
-    "inception_score": ("higher", "exp E KL(p(y|x) || p(y)) with genlab's digit classifier: confident and varied; max 10"),
-    "modes_covered": ("higher", "classes receiving >= 2% of the samples, by the digit classifier (of 10)"),
+    "inception_score": ("higher", "exp E KL(p(y|x) || p(y)) with genlab's classifier (digits, or shapes64 motifs): confident and varied; max = classes"),
+    "modes_covered": ("higher", "classes receiving >= 2% of the samples, by the same classifier (of 10 digits / 6 motifs)"),
     "precision": ("higher", "share of samples inside the reference manifold (k-NN balls, k=5): fidelity"),
     "recall": ("higher", "share of reference images inside the sample manifold: diversity"),
     "density": ("higher", "how many reference neighbourhoods contain a sample, on average; about 1 for real data"),
     "coverage": ("higher", "share of reference images with a sample among their 5 nearest neighbours"),
-    "conditional_accuracy": ("higher", "share of samples the digit classifier assigns to the label they were asked for"),
+    "conditional_accuracy": ("higher", "share of samples the classifier assigns to the label they were asked for"),
 }
 
 
@@ -50,7 +50,7 @@ def format_metric(name: str, result: dict[str, Any], *, kid_std: bool = False, i
     if name == "inception_score" and is_std:
         return f"{result[name]:.3f} ± {result['inception_score_std']:.3f}"
     if name == "modes_covered":
-        return f"{result[name]}/10"
+        return f"{result[name]}/{result.get('num_classes', 10)}"
     return f"{result[name]:.2f}" if name == "fid" else f"{result[name]:.3f}"
 
 
@@ -61,17 +61,29 @@ class Reference:
 
 
 def load_reference(ref: str, data_dir: str | Path | None = None, n: int | None = None) -> Reference:
-    """``mnist-test`` / ``mnist-train`` (first ``n`` images) or a samples .npz file."""
-    if ref.startswith("mnist-"):
-        split = ref.removeprefix("mnist-")
+    """``mnist-test`` / ``mnist-train`` / ``shapes64-test`` / ``shapes64-train`` (first ``n`` images) or a samples .npz file."""
+    if ref.startswith(("mnist-", "shapes64-")):
+        name, split = ref.split("-", 1)
         if split not in ("train", "test"):
-            raise DataError(f"unknown reference {ref!r}; use mnist-test, mnist-train or a .npz samples file")
-        images, _, _ = load_dataset("mnist", split, data_dir)
+            raise DataError(f"unknown reference {ref!r}; use mnist-test, mnist-train, shapes64-test, shapes64-train or a .npz samples file")
+        images, _, _ = load_dataset(name, split, data_dir)
     else:
         images, _ = load_samples(ref)
     if n is not None:
         images = images[:n]
     return Reference(f"{ref} ({images.shape[0]} images)", np.ascontiguousarray(images))
+
+
+def classifier_for(shape: tuple[int, ...], extractor: Extractor) -> ClassifierExtractor | None:
+    """The classifier behind IS, class histograms and conditional accuracy for images of ``shape``:
+    the extractor itself when it is a classifier, else the shipped one for that image size."""
+    if isinstance(extractor, ClassifierExtractor):
+        return extractor
+    if tuple(shape) == (1, 28, 28):
+        return get_extractor("digits")  # type: ignore[return-value]
+    if tuple(shape) == (3, 64, 64):
+        return get_extractor("shapes")  # type: ignore[return-value]
+    return None
 
 
 class Evaluator:
@@ -81,20 +93,20 @@ class Evaluator:
         self.reference = reference
         self.extractor = extractor or get_extractor("digits")
         # The digit classifier gives IS and the class metrics; when it is also the extractor, one pass gives both.
-        self.classifier = self.extractor if isinstance(self.extractor, DigitExtractor) else DigitExtractor()
+        self.classifier = classifier_for(reference.images.shape[1:], self.extractor)
         self.seed, self.nearest_k = seed, nearest_k
         self.ref_features = self.extractor.features(reference.images)
         self.ref_stats = feature_statistics(self.ref_features)
+        self._ref_radii: np.ndarray | None = None  # k-NN radii of the reference, computed on first use
 
     def __call__(self, images: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
         if images.shape[1:] != self.reference.images.shape[1:]:
             raise DataError(f"samples are {images.shape[1:]} images but the reference holds {self.reference.images.shape[1:]}")
-        digits = images.shape[1:] == (1, 28, 28)
-        if digits and self.classifier is self.extractor:
+        if self.classifier is self.extractor:
             feats, probs = self.classifier.features_and_probs(images)
         else:
             feats = self.extractor.features(images)
-            probs = self.classifier.probs(images) if digits else None
+            probs = None if self.classifier is None else self.classifier.probs(images)
         kid_mean, kid_std = kernel_inception_distance(feats, self.ref_features, seed=self.seed)
         result: dict[str, Any] = {
             "n": int(images.shape[0]),
@@ -106,14 +118,17 @@ class Evaluator:
         }
         if probs is not None:
             is_mean, is_std = inception_score(probs)
-            counts = class_histogram(probs, 10)
+            counts = class_histogram(probs, probs.shape[1])
             result.update(
                 inception_score=is_mean,
                 inception_score_std=is_std,
                 modes_covered=modes_covered(counts),
+                num_classes=int(probs.shape[1]),
                 class_histogram=[int(c) for c in counts],
             )
             if labels is not None:
                 result["conditional_accuracy"] = conditional_accuracy(probs, labels)
-        result.update(precision_recall_density_coverage(self.ref_features, feats, nearest_k=self.nearest_k))
+        if self._ref_radii is None:
+            self._ref_radii = kth_neighbour_sq_radii(self.ref_features, self.nearest_k)
+        result.update(precision_recall_density_coverage(self.ref_features, feats, nearest_k=self.nearest_k, real_sq_radii=self._ref_radii))
         return result

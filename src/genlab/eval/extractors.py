@@ -2,8 +2,9 @@
 
 FID, KID and precision/recall/density/coverage depend on the features; report which
 extractor a number was measured with. ``digits`` (default) is the classifier genlab
-trains and ships; ``random-projection`` needs no training; ``inception`` is the standard
-FID network, loaded from a weights file the user supplies.
+trains and ships; ``shapes`` is its twin for the 64x64 RGB shapes64 images;
+``random-projection`` needs no training; ``inception`` is the standard FID network,
+loaded from a weights file the user supplies.
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ def _digits(weights: Path | None) -> Extractor:
     return DigitExtractor(weights or WEIGHTS)
 
 
+def _shapes(weights: Path | None) -> Extractor:
+    from genlab.eval.shapes_features import WEIGHTS, ShapesExtractor
+
+    return ShapesExtractor(weights or WEIGHTS)
+
+
 def _random_projection(weights: Path | None) -> Extractor:
     if weights is not None:
         raise ConfigError("the random-projection extractor takes no --extractor-weights")
@@ -100,6 +107,7 @@ def _inception(weights: Path | None) -> Extractor:
 
 EXTRACTORS: dict[str, Callable[[Path | None], Extractor]] = {
     "digits": _digits,
+    "shapes": _shapes,
     "random-projection": _random_projection,
     "inception": _inception,
 }

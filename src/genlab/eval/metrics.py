@@ -242,8 +242,10 @@ def _row_blocks(n_rows: int, n_cols: int) -> Iterator[slice]:
         yield slice(start, min(start + step, n_rows))
 
 
-def _kth_neighbour_sq_radii(x: np.ndarray, x_sq: np.ndarray, k: int) -> np.ndarray:
+def kth_neighbour_sq_radii(x: np.ndarray, k: int) -> np.ndarray:
     """Squared distance from each point to its k-th nearest other point. Shapes: x (N, D) -> (N,)."""
+    x = np.asarray(x, dtype=np.float64)
+    x_sq = (x * x).sum(axis=1)
     radii = np.empty(x.shape[0])
     for rows in _row_blocks(x.shape[0], x.shape[0]):
         d2 = _squared_distances(x[rows], x, x_sq[rows], x_sq)  # (b, N)
@@ -253,7 +255,9 @@ def _kth_neighbour_sq_radii(x: np.ndarray, x_sq: np.ndarray, k: int) -> np.ndarr
     return radii
 
 
-def precision_recall_density_coverage(real_features: np.ndarray, fake_features: np.ndarray, nearest_k: int = 5) -> dict[str, float]:
+def precision_recall_density_coverage(
+    real_features: np.ndarray, fake_features: np.ndarray, nearest_k: int = 5, *, real_sq_radii: np.ndarray | None = None
+) -> dict[str, float]:
     """Fidelity (precision, density) and diversity (recall, coverage) from k-NN balls in feature space.
 
     Precision and recall with k-NN radii: Kynkäänniemi et al. 2019, "Improved Precision and
@@ -262,7 +266,8 @@ def precision_recall_density_coverage(real_features: np.ndarray, fake_features: 
     package's ``compute_prdc``, but distances are computed in float64 blocks of at most
     64 MB, never as full (N, M) matrices.
 
-    Shapes: real_features (N, D), fake_features (M, D), N, M > nearest_k.
+    Shapes: real_features (N, D), fake_features (M, D), N, M > nearest_k. ``real_sq_radii``
+    (N,) may carry :func:`kth_neighbour_sq_radii` of the real set, computed once for many calls.
     """
     if nearest_k < 1:
         raise DataError(f"nearest_k must be >= 1, got {nearest_k}")
@@ -274,8 +279,8 @@ def precision_recall_density_coverage(real_features: np.ndarray, fake_features: 
 
     # 1. Each point's ball: radius = distance to its k-th nearest neighbour in its own set.
     #    Squared distances and radii throughout: the comparisons are the same as on distances.
-    real_r2 = _kth_neighbour_sq_radii(real, real_sq, nearest_k)  # (N,)
-    fake_r2 = _kth_neighbour_sq_radii(fake, fake_sq, nearest_k)  # (M,)
+    real_r2 = kth_neighbour_sq_radii(real, nearest_k) if real_sq_radii is None else real_sq_radii  # (N,)
+    fake_r2 = kth_neighbour_sq_radii(fake, nearest_k)  # (M,)
 
     # 2. One pass over real-fake distances, a block of real rows at a time.
     fake_in_real_balls = np.zeros(fake.shape[0], dtype=np.int64)  # per fake: real balls containing it

@@ -26,6 +26,8 @@ class Family(ABC):
     registry_name: ClassVar[str] = ""
     data_scale: ClassVar[Literal["-1,1", "0,1"]] = "-1,1"
     conditional: bool = False  # a family may decide per config, in __init__
+    batches_per_step: int = 1  # real batches per train_step, concatenated (a GAN's n_critic)
+    monitor_losses: bool = True  # let the trainer warn on loss_d collapse / loss_g explosion (BCE games)
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         self.cfg = cfg

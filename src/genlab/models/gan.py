@@ -1,11 +1,17 @@
-"""``gan``: the MLP GAN of Goodfellow et al. 2014, with both generator objectives.
+"""The adversarial game every GAN family plays, and the MLP GANs ``gan`` and ``cgan``.
 
-G: z (100) -> 256 -> 512 -> 1024 -> C*H*W, tanh.  D: C*H*W -> 1024 -> 512 -> 256 -> 1 logit,
-LeakyReLU 0.2 and dropout. ``hidden`` scales every width (256 is the textbook).
+``AdversarialFamily`` runs n_critic discriminator steps (each on a fresh real batch) and
+one generator step, with the loss and stabilisers of :class:`GANOptions`. Subclasses
+supply the networks: ``make_generator`` and ``make_features`` (the critic's body).
+
+``gan`` (Goodfellow et al. 2014): G z (100) -> 256 -> 512 -> 1024 -> C*H*W, tanh;
+D C*H*W -> 1024 -> 512 -> 256 -> 1 logit, LeakyReLU 0.2 and dropout. ``hidden`` scales
+every width (256 is the textbook). ``cgan`` (Mirza & Osindero 2014) adds the label.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,119 +20,245 @@ from torch import nn
 
 from genlab.data import DataInfo
 from genlab.errors import ConfigError
-from genlab.math.gan import discriminator_loss, generator_loss
+from genlab.math.gan import BCE_LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from genlab.models.base import Family
+from genlab.models.gan_options import GANOptions
+from genlab.models.gan_parts import Critic, LabelInput, apply_spectral_norm, clip_weights_, ema_update_
 from genlab.models.registry import register
+from genlab.nn.diffaug import diff_augment
 
 
 @dataclass(frozen=True)
-class GANConfig:
+class GANConfig(GANOptions):
     z_dim: int = 100
     hidden: int = 256  # G widths hidden, 2*hidden, 4*hidden; D mirrors them
     dropout: float = 0.3
-    loss: Literal["non-saturating", "minimax"] = "non-saturating"
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    output: Literal["tanh", "identity"] = "tanh"  # G's last activation; identity for unbounded toy data
 
     def check(self) -> None:
+        super().check()
         if self.z_dim < 1 or self.hidden < 1:
             raise ConfigError(f"z_dim and hidden must be >= 1, got {self.z_dim} and {self.hidden}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
+
+
+@dataclass(frozen=True)
+class CGANConfig(GANConfig):
+    conditional: bool = True
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, z_dim: int, hidden: int, out_shape: tuple[int, int, int]) -> None:
+    def __init__(
+        self, z_dim: int, hidden: int, out_shape: tuple[int, int, int], num_classes: int = 0, embed_dim: int = 10, output: str = "tanh"
+    ) -> None:
         super().__init__()
         self.out_shape = out_shape
-        widths = [z_dim, hidden, 2 * hidden, 4 * hidden]
+        self.label = LabelInput(num_classes, embed_dim) if num_classes else None
+        widths = [z_dim + (embed_dim if num_classes else 0), hidden, 2 * hidden, 4 * hidden]
         layers: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:]):
             layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
-        layers += [nn.Linear(widths[-1], out_shape[0] * out_shape[1] * out_shape[2]), nn.Tanh()]
+        layers += [nn.Linear(widths[-1], out_shape[0] * out_shape[1] * out_shape[2]), nn.Tanh() if output == "tanh" else nn.Identity()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        # (B, z_dim) -> (B, C, H, W)
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        # (B, z_dim) [+ labels (B,)] -> (B, C, H, W)
+        if self.label is not None:
+            z = self.label(z, labels)
         return self.net(z).view(z.shape[0], *self.out_shape)
 
 
-class MLPDiscriminator(nn.Module):
-    def __init__(self, hidden: int, in_shape: tuple[int, int, int], dropout: float) -> None:
-        super().__init__()
-        widths = [in_shape[0] * in_shape[1] * in_shape[2], 4 * hidden, 2 * hidden, hidden]
-        layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
-            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
-        layers.append(nn.Linear(widths[-1], 1))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (B, C, H, W) -> (B,) logits
-        return self.net(x.flatten(1)).squeeze(1)
+def mlp_features(in_dim: int, hidden: int, dropout: float) -> tuple[nn.Module, int]:
+    """The MLP critic body: (B, C, H, W) -> flatten -> 4h -> 2h -> h features (LeakyReLU 0.2, dropout)."""
+    widths = [in_dim, 4 * hidden, 2 * hidden, hidden]
+    layers: list[nn.Module] = [nn.Flatten()]
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [nn.Linear(a, b), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+    return nn.Sequential(*layers), hidden
 
 
 class AdversarialFamily(Family):
-    """Alternating D/G steps with the BCE game; subclasses supply the two networks."""
+    """n_critic D steps and one G step per training step; every option of GANOptions."""
 
     def __init__(self, cfg, info: DataInfo) -> None:
         super().__init__(cfg, info)
         cfg.check()
-        self.nets = {"generator": self.make_generator(), "discriminator": self.make_discriminator()}
-        betas = (cfg.beta1, cfg.beta2)
-        self.opts = {
-            "generator": torch.optim.Adam(self.nets["generator"].parameters(), lr=cfg.lr, betas=betas),
-            "discriminator": torch.optim.Adam(self.nets["discriminator"].parameters(), lr=cfg.lr, betas=betas),
-        }
+        self.conditional = cfg.conditional
+        if cfg.conditional and info.num_classes < 2:
+            raise ConfigError(f"a conditional GAN needs a labelled data set; this one has {info.num_classes} classes")
+        self.monitor_losses = cfg.loss in BCE_LOSSES  # the collapse/explosion warnings assume BCE losses
+        classes = info.num_classes if cfg.conditional else 0
+        g = self.make_generator(classes)
+        body, feat_dim = self.make_features(info.channels * cfg.pack)
+        d = Critic(body, feat_dim, num_classes=classes, minibatch=cfg.minibatch, minibatch_kernels=cfg.minibatch_kernels, pack=cfg.pack)
+        self.init_weights(g, d)
+        if cfg.spectral_norm:
+            apply_spectral_norm(d)
+        self.nets = {"generator": g, "discriminator": d}
+        if cfg.ema:
+            self.nets["generator_ema"] = copy.deepcopy(g).requires_grad_(False)
+        self.opts = {"generator": self._optimizer(g, cfg.lr), "discriminator": self._optimizer(d, cfg.d_lr)}
+        self.step = 0  # generator steps taken; drives the instance-noise schedule
 
-    def make_generator(self) -> nn.Module:
-        return MLPGenerator(self.cfg.z_dim, self.cfg.hidden, self.image_shape)
+    # -- architecture hooks -------------------------------------------------
+    def make_generator(self, num_classes: int) -> nn.Module:
+        return MLPGenerator(self.cfg.z_dim, self.cfg.hidden, self.image_shape, num_classes, self.cfg.embed_dim, self.cfg.output)
 
-    def make_discriminator(self) -> nn.Module:
-        return MLPDiscriminator(self.cfg.hidden, self.image_shape, self.cfg.dropout)
+    def make_features(self, in_channels: int) -> tuple[nn.Module, int]:
+        return mlp_features(in_channels * self.info.height * self.info.width, self.cfg.hidden, self.cfg.dropout)
+
+    def init_weights(self, g: nn.Module, d: nn.Module) -> None:
+        """PyTorch's default initialisation unless a family says otherwise."""
+
+    # -- the game -------------------------------------------------------------
+    @property
+    def batches_per_step(self) -> int:
+        return self.cfg.n_critic
 
     def train_step(self, images, labels, generator):
-        g, d = self.nets["generator"], self.nets["discriminator"]
-        z = torch.randn(images.shape[0], self.cfg.z_dim, generator=generator)
-        fake = g(z)
-        # 1. Discriminator: ascend log D(x) + log(1 - D(G(z))).
-        real_logits, fake_logits = d(images), d(fake.detach())
-        loss_d = discriminator_loss(real_logits, fake_logits)
-        self.opts["discriminator"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opts["discriminator"].step()
-        # 2. Generator: the chosen objective on the same z, through the updated D.
-        loss_g = generator_loss(d(fake), self.cfg.loss)
-        self.opts["generator"].zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opts["generator"].step()
-        return {
-            "loss_d": loss_d.item(),
-            "loss_g": loss_g.item(),
-            "d_real": torch.sigmoid(real_logits).mean().item(),
-            "d_fake": torch.sigmoid(fake_logits).mean().item(),
-        }
+        cfg = self.cfg
+        if self.conditional and labels is None:
+            raise ConfigError("a conditional GAN needs labels; this data set has none")
+        if images.shape[0] < cfg.n_critic:
+            raise ConfigError(f"a step needs at least n_critic={cfg.n_critic} images, got {images.shape[0]}")
+        xs = torch.tensor_split(images, cfg.n_critic)  # the trainer passes n_critic batches back to back
+        ys = torch.tensor_split(labels, cfg.n_critic) if self.conditional else [None] * cfg.n_critic
+        if any(x.shape[0] % cfg.pack for x in xs):
+            raise ConfigError(f"the batch size ({xs[0].shape[0]}) must be a multiple of pack ({cfg.pack})")
+        if cfg.lr_decay_steps:
+            self._decay_learning_rates()
+        metrics: dict[str, float] = {}
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            fake, metrics = self._critic_step(x, y, generator, keep_graph=i == cfg.n_critic - 1)
+        metrics.update(self._generator_step(fake, ys[-1], generator))
+        if cfg.ema:
+            ema_update_(self.nets["generator_ema"], self.nets["generator"], cfg.ema)
+        self.step += 1
+        return metrics
 
+    def _critic_step(self, x, y, generator, *, keep_graph: bool):
+        cfg, g, d = self.cfg, self.nets["generator"], self.nets["discriminator"]
+        z = torch.randn(x.shape[0], cfg.z_dim, generator=generator)
+        with torch.set_grad_enabled(keep_graph):  # the last fake batch is reused by the G step
+            fake = g(z, y)
+        real_in, fake_in = self._d_input(x, generator), self._d_input(fake.detach(), generator)
+        real_s, fake_s = d(real_in, y), d(fake_in, y)
+        t_real, t_fake = self._targets(real_s, generator)
+        loss = discriminator_loss(real_s, fake_s, t_real, kind=cfg.loss, fake_target=t_fake)
+        metrics = {"loss_d": loss.item()}
+        if cfg.gp:
+            eps = torch.rand(x.shape[0], generator=generator)
+            gp = gradient_penalty(lambda v: d(v, y), real_in, fake_in, eps)
+            loss = loss + cfg.gp * gp
+            metrics["gp"] = gp.item()
+        if cfg.r1:
+            r1 = r1_penalty(lambda v: d(v, y), real_in)
+            loss = loss + cfg.r1 * r1
+            metrics["r1"] = r1.item()
+        self.opts["discriminator"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opts["discriminator"].step()
+        if cfg.clip:
+            clip_weights_(d, cfg.clip)
+        if cfg.loss in BCE_LOSSES:
+            metrics.update(d_real=torch.sigmoid(real_s).mean().item(), d_fake=torch.sigmoid(fake_s).mean().item())
+        else:
+            metrics.update(d_real=real_s.mean().item(), d_fake=fake_s.mean().item())
+        if cfg.loss == "wasserstein":
+            metrics["w_estimate"] = metrics["d_real"] - metrics["d_fake"]  # E D(x) - E D(G(z)), before the step
+        return fake, metrics
+
+    def _generator_step(self, fake, y, generator) -> dict[str, float]:
+        d = self.nets["discriminator"]
+        d.requires_grad_(False)  # G's step needs gradients w.r.t. the images only
+        try:
+            loss_g = generator_loss(d(self._d_input(fake, generator), y), self.cfg.loss)
+            self.opts["generator"].zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opts["generator"].step()
+        finally:
+            d.requires_grad_(True)
+        return {"loss_g": loss_g.item()}
+
+    def _d_input(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """What D sees: DiffAugment, then instance noise with a linearly decaying std."""
+        cfg = self.cfg
+        if cfg.diffaug_policies:
+            x = diff_augment(x, cfg.diffaug_policies, generator)
+        if cfg.instance_noise:
+            std = cfg.instance_noise * max(0.0, 1.0 - self.step / cfg.instance_noise_steps)
+            if std > 0:
+                x = x + std * torch.randn(x.shape, generator=generator)
+        return x
+
+    def _targets(self, scores: torch.Tensor, generator: torch.Generator):
+        """Real/fake targets: one-sided smoothing of the real target, then random flips."""
+        cfg = self.cfg
+        real = torch.full_like(scores, 1.0 - cfg.label_smoothing)
+        fake = torch.zeros_like(scores)
+        if cfg.label_noise:
+            flip_r = torch.rand(scores.shape, generator=generator) < cfg.label_noise
+            flip_f = torch.rand(scores.shape, generator=generator) < cfg.label_noise
+            real, fake = torch.where(flip_r, 0.0, real), torch.where(flip_f, 1.0, fake)
+        return real, fake
+
+    def _decay_learning_rates(self) -> None:
+        """Linear decay to 0 over lr_decay_steps generator steps (then held at 0)."""
+        frac = max(0.0, 1.0 - self.step / self.cfg.lr_decay_steps)
+        for name, base in (("generator", self.cfg.lr), ("discriminator", self.cfg.d_lr)):
+            for group in self.opts[name].param_groups:
+                group["lr"] = base * frac
+
+    def _optimizer(self, net: nn.Module, lr: float) -> torch.optim.Optimizer:
+        if self.cfg.optimizer == "rmsprop":
+            return torch.optim.RMSprop(net.parameters(), lr=lr)
+        return torch.optim.Adam(net.parameters(), lr=lr, betas=(self.cfg.beta1, self.cfg.beta2))
+
+    # -- sampling and state ----------------------------------------------------
     @torch.no_grad()
     def sample(self, n, *, labels=None, generator):
-        g = self.nets["generator"]
+        use_ema = self.cfg.ema and self.cfg.sample_ema
+        g = self.nets["generator_ema" if use_ema else "generator"]
+        if self.conditional and labels is None:
+            labels = torch.arange(n) % self.info.num_classes
+        z = torch.randn(n, self.cfg.z_dim, generator=generator)
         was_training = g.training
         g.eval()
         try:
-            return g(torch.randn(n, self.cfg.z_dim, generator=generator)).clamp(-1, 1)
+            x = g(z, labels if self.conditional else None)
+            return x if getattr(self.cfg, "output", "tanh") == "identity" else x.clamp(-1, 1)
         finally:
             g.train(was_training)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for k, net in self.nets.items() if k != "generator_ema" for p in net.parameters())
+
+    def state_dict(self):
+        return {**super().state_dict(), "step": self.step}
+
+    def load_state_dict(self, state, *, weights_only: bool = False) -> None:
+        super().load_state_dict(state, weights_only=weights_only)
+        self.step = int(state.get("step", 0))
 
 
 @register(
     "gan",
     config=GANConfig,
-    description="MLP GAN (Goodfellow et al. 2014); --set loss=minimax|non-saturating",
+    description="MLP GAN (Goodfellow et al. 2014); any loss and stabiliser via --set (see docs/gan.md)",
     presets={"small": {"hidden": 128}},
     tiny={"z_dim": 4, "hidden": 8},
 )
 class GAN(AdversarialFamily):
+    pass
+
+
+@register(
+    "cgan",
+    config=CGANConfig,
+    description="Conditional MLP GAN (Mirza & Osindero 2014): label embedding into G, projection in D",
+    presets={"small": {"hidden": 128}},
+    tiny={"z_dim": 4, "hidden": 8, "embed_dim": 3},
+)
+class CGAN(AdversarialFamily):
     pass

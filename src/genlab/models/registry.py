@@ -22,6 +22,8 @@ class FamilySpec:
     description: str
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     tiny: dict[str, Any] = field(default_factory=dict)  # smallest useful size, for tests
+    dataset: str = "mnist"  # the data set `genlab train` uses when --dataset is not given
+    example_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W) the tests build it for
 
 
 _REGISTRY: dict[str, FamilySpec] = {}
@@ -34,13 +36,15 @@ def register(
     description: str,
     presets: dict[str, dict[str, Any]] | None = None,
     tiny: dict[str, Any] | None = None,
+    dataset: str = "mnist",
+    example_shape: tuple[int, int, int] = (1, 28, 28),
 ) -> Callable[[type], type]:
     """Class decorator: ``@register("vae", config=VAEConfig, description=...)``."""
 
     def wrap(family_cls: type) -> type:
         if name in _REGISTRY:
             raise ValueError(f"family {name!r} registered twice")
-        _REGISTRY[name] = FamilySpec(name, config, family_cls, description, dict(presets or {}), dict(tiny or {}))
+        _REGISTRY[name] = FamilySpec(name, config, family_cls, description, dict(presets or {}), dict(tiny or {}), dataset, example_shape)
         family_cls.registry_name = name
         return family_cls
 

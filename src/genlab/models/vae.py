@@ -1,123 +1,260 @@
-"""``vae``: the MLP VAE of Kingma & Welling 2014 (784 -> 400 -> z=20 and back).
+"""``vae``: the MLP VAE of Kingma & Welling 2014 (784 -> 400 -> z=20 and back), and what every VAE shares.
 
 Loss per image, in nats: reconstruction NLL (Bernoulli = BCE, or Gaussian = MSE with a
-fixed sigma) + beta * KL(q(z|x) || N(0, I)) in closed form.
+fixed sigma) + w_t * KL(q(z|x) || N(0, I)) in closed form, where the KL weight w_t follows
+``kl_anneal`` up to ``beta`` (``genlab.math.anneal``) and ``free_bits`` keeps every latent
+dimension at >= that many nats. ``binarize=dynamic`` trains on binarised MNIST: each batch
+is resampled as Bernoulli pixels from the training stream's generator.
+
+:class:`VAEFamily` holds the objective, sampling, the held-out diagnostics (KL per latent
+dimension, active units) and the two hooks the importance-sampled likelihood
+(``genlab.eval.nll``) needs: ``encode`` and ``log_px_given_z``. ``conv-vae`` and ``cvae``
+(vae_conv.py, vae_cond.py) only bring their own networks.
 """
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from genlab.data import DataInfo
 from genlab.errors import ConfigError
-from genlab.math.kl import kl_normal_std
+from genlab.math.anneal import free_bits_kl, kl_weight
+from genlab.math.kl import kl_normal_std_per_dim
 from genlab.math.likelihoods import bernoulli_nll, gaussian_nll
 from genlab.models.base import Family
 from genlab.models.registry import register
 
+EVAL_BINARIZE_SEED = 1  # held-out metrics binarise each test batch with this seed (not 0: the sampling seed)
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016, section 5.2: Cov_x(E_q[z_u]) > 0.01
+
 
 @dataclass(frozen=True)
-class VAEConfig:
-    hidden: int = 400
+class VAEOptions:
+    """Options every VAE shares: latent size, likelihood, KL weighting, binarisation, lr."""
+
     latent_dim: int = 20
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     gaussian_sigma: float = 0.1  # fixed decoder std for the Gaussian likelihood, in [0, 1] pixel units
-    beta: float = 1.0
+    beta: float = 1.0  # the KL weight once any annealing is over
+    kl_anneal: Literal["none", "linear", "cyclical"] = "none"
+    kl_warmup_steps: int = 0  # span of the linear warm-up, or of all cycles together
+    kl_cycles: int = 4  # cyclical: number of cycles within kl_warmup_steps (Fu et al. 2019, M)
+    kl_cycle_ratio: float = 0.5  # cyclical: share of each cycle spent increasing (Fu et al. 2019, R)
+    free_bits: float = 0.0  # minimum KL per latent dimension in nats (Kingma et al. 2016); 0 = off
+    binarize: Literal["none", "dynamic"] = "none"  # dynamic: fresh Bernoulli pixels every batch
     lr: float = 1e-3
 
     def check(self) -> None:
-        if self.hidden < 1 or self.latent_dim < 1:
-            raise ConfigError(f"hidden and latent_dim must be >= 1, got {self.hidden} and {self.latent_dim}")
+        if self.latent_dim < 1:
+            raise ConfigError(f"latent_dim must be >= 1, got {self.latent_dim}")
         if self.gaussian_sigma <= 0 or self.beta < 0 or self.lr <= 0:
             raise ConfigError("gaussian_sigma and lr must be > 0 and beta >= 0")
+        if self.kl_warmup_steps < 0 or self.free_bits < 0:
+            raise ConfigError(f"kl_warmup_steps and free_bits must be >= 0, got {self.kl_warmup_steps} and {self.free_bits}")
+        if self.kl_anneal != "none" and self.kl_warmup_steps < 1:
+            raise ConfigError(f"kl_anneal={self.kl_anneal} needs kl_warmup_steps >= 1 (the steps it anneals over)")
+        if self.kl_cycles < 1 or not 0 < self.kl_cycle_ratio <= 1:
+            raise ConfigError(f"kl_cycles must be >= 1 and kl_cycle_ratio in (0, 1], got {self.kl_cycles} and {self.kl_cycle_ratio}")
+        if self.kl_anneal == "cyclical" and self.kl_cycles > self.kl_warmup_steps:
+            raise ConfigError(f"kl_cycles ({self.kl_cycles}) cannot exceed kl_warmup_steps ({self.kl_warmup_steps})")
+        if self.binarize == "dynamic" and self.likelihood != "bernoulli":
+            raise ConfigError("binarize=dynamic makes binary pixels: use it with likelihood=bernoulli")
+
+
+@dataclass(frozen=True)
+class VAEConfig(VAEOptions):
+    hidden: int = 400
+    hidden_layers: int = 1  # hidden layers in the encoder and in the decoder
+
+    def check(self) -> None:
+        super().check()
+        if self.hidden < 1 or self.hidden_layers < 1:
+            raise ConfigError(f"hidden and hidden_layers must be >= 1, got {self.hidden} and {self.hidden_layers}")
+
+
+def mlp_body(d_in: int, hidden: int, layers: int) -> list[nn.Module]:
+    """Linear + ReLU, ``layers`` times: d_in -> hidden -> ... -> hidden."""
+    out: list[nn.Module] = []
+    for i in range(layers):
+        out += [nn.Linear(d_in if i == 0 else hidden, hidden), nn.ReLU()]
+    return out
 
 
 class MLPEncoder(nn.Module):
-    def __init__(self, d_in: int, hidden: int, latent_dim: int) -> None:
+    """q(z | x[, c]): flattened image (and a condition vector, for the CVAE) -> mu, log sigma^2."""
+
+    def __init__(self, d_in: int, hidden: int, latent_dim: int, layers: int = 1, cond_dim: int = 0) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU())
+        self.body = nn.Sequential(*mlp_body(d_in + cond_dim, hidden, layers))
         self.mu = nn.Linear(hidden, latent_dim)
         self.logvar = nn.Linear(hidden, latent_dim)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # (B, C, H, W) -> (B, Z), (B, Z)
-        h = self.body(x.flatten(1))
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        # (B, C, H, W) [+ (B, K)] -> (B, Z), (B, Z)
+        h = x.flatten(1) if cond is None else torch.cat([x.flatten(1), cond], 1)
+        h = self.body(h)
         return self.mu(h), self.logvar(h)
 
 
 class MLPDecoder(nn.Module):
-    def __init__(self, latent_dim: int, hidden: int, out_shape: tuple[int, int, int]) -> None:
+    """p(x | z[, c]): latent (and condition) -> per-pixel logits (Bernoulli) or means (Gaussian)."""
+
+    def __init__(self, latent_dim: int, hidden: int, out_shape: tuple[int, int, int], layers: int = 1, cond_dim: int = 0) -> None:
         super().__init__()
         self.out_shape = out_shape
         d_out = out_shape[0] * out_shape[1] * out_shape[2]
-        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, d_out))
+        self.net = nn.Sequential(*mlp_body(latent_dim + cond_dim, hidden, layers), nn.Linear(hidden, d_out))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        # (B, Z) -> (B, C, H, W) logits (Bernoulli) or means (Gaussian)
-        return self.net(z).view(z.shape[0], *self.out_shape)
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        # (B, Z) [+ (B, K)] -> (B, C, H, W)
+        h = z if cond is None else torch.cat([z, cond], 1)
+        return self.net(h).view(z.shape[0], *self.out_shape)
 
 
-@register(
-    "vae",
-    config=VAEConfig,
-    description="MLP VAE (Kingma & Welling 2014); --set likelihood=bernoulli|gaussian, beta",
-    presets={"small": {"hidden": 256}},
-    tiny={"hidden": 8, "latent_dim": 2},
-)
-class VAE(Family):
+def active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+    """Dimensions u with Var_x(E_q[z_u | x]) > threshold (Burda et al. 2016). Shapes: mu (N, Z)."""
+    if mu.shape[0] < 2:
+        return 0
+    return int((mu.double().var(dim=0, unbiased=False) > threshold).sum())
+
+
+class VAEFamily(Family):
+    """A VAE with a diagonal-Gaussian posterior and a N(0, I) prior; subclasses supply the networks.
+
+    ``self.step`` counts training steps (the KL schedule's clock); it is part of
+    ``state_dict`` so a resumed run continues bit-exactly.
+    """
+
     data_scale = "0,1"
 
-    def __init__(self, cfg: VAEConfig, info: DataInfo) -> None:
+    def __init__(self, cfg: VAEOptions, info: DataInfo, *, conditional: bool = False) -> None:
         super().__init__(cfg, info)
         cfg.check()
-        d_in = info.channels * info.height * info.width
-        self.nets = {
-            "encoder": MLPEncoder(d_in, cfg.hidden, cfg.latent_dim),
-            "decoder": MLPDecoder(cfg.latent_dim, cfg.hidden, self.image_shape),
-        }
+        self.conditional = conditional
+        encoder, decoder = self.make_networks(cfg, info, info.num_classes if conditional else 0)
+        self.nets = {"encoder": encoder, "decoder": decoder}
         params = [p for net in self.nets.values() for p in net.parameters()]
         self.opts = {"adam": torch.optim.Adam(params, lr=cfg.lr)}
+        self.step = 0
 
-    def losses(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """Per-image recon NLL, KL and loss = recon + beta * KL, each of shape (B,)."""
-        mu, logvar = self.nets["encoder"](x)
+    @abstractmethod
+    def make_networks(self, cfg: Any, info: DataInfo, cond_dim: int) -> tuple[nn.Module, nn.Module]:
+        """(encoder, decoder); ``cond_dim`` > 0 adds a one-hot label input to both."""
+
+    def one_hot(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """The decoder/encoder condition: one-hot labels (n, K) for a conditional VAE, else None."""
+        if not self.conditional:
+            return None
+        if labels is None:
+            labels = torch.arange(n) % self.info.num_classes
+        return F.one_hot(labels.long(), self.info.num_classes).float()
+
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior parameters. Shapes: x (B, C, H, W) in [0, 1] -> mu, logvar (B, Z)."""
+        return self.nets["encoder"](x, self.one_hot(labels, x.shape[0]))
+
+    def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x | z) for S latent samples per image. Shapes: x (B, C, H, W), z (S, B, Z) -> (S, B)."""
+        s, b = z.shape[:2]
+        cond = self.one_hot(labels, b)
+        cond = None if cond is None else cond.expand(s, *cond.shape).reshape(s * b, -1)  # (B, K) -> (S*B, K)
+        out = self.nets["decoder"](z.reshape(s * b, -1), cond)  # (S*B, C, H, W)
+        xs = x.expand(s, *x.shape).reshape(s * b, *x.shape[1:])
+        return -self.recon_nll(out, xs).view(s, b)
+
+    def recon_nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """-log p(x | decoder output) per image, (B,)."""
+        if self.cfg.likelihood == "bernoulli":
+            return bernoulli_nll(out, x)
+        return gaussian_nll(out, x, self.cfg.gaussian_sigma)
+
+    def losses(self, x: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Per-image recon NLL and KL (B,), KL per dimension (B, Z) and posterior means (B, Z)."""
+        mu, logvar = self.encode(x, labels)
         # Reparameterisation: z = mu + sigma * eps keeps the sample differentiable in mu, sigma.
         z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator)
-        out = self.nets["decoder"](z)
-        if self.cfg.likelihood == "bernoulli":
-            recon = bernoulli_nll(out, x)
-        else:
-            recon = gaussian_nll(out, x, self.cfg.gaussian_sigma)
-        kl = kl_normal_std(mu, logvar)
-        return {"loss": recon + self.cfg.beta * kl, "recon": recon, "kl": kl}
+        recon = self.recon_nll(self.nets["decoder"](z, self.one_hot(labels, x.shape[0])), x)
+        kl_dims = kl_normal_std_per_dim(mu, logvar)
+        return {"recon": recon, "kl": kl_dims.sum(1), "kl_dims": kl_dims, "mu": mu}
+
+    def kl_weight(self) -> float:
+        cfg = self.cfg
+        return kl_weight(cfg.kl_anneal, self.step, beta=cfg.beta, warmup_steps=cfg.kl_warmup_steps, cycles=cfg.kl_cycles, ratio=cfg.kl_cycle_ratio)
 
     def train_step(self, images, labels, generator):
-        parts = self.losses(images, generator)
+        if self.cfg.binarize == "dynamic":
+            images = torch.bernoulli(images, generator=generator)
+        parts = self.losses(images, labels, generator)
+        weight = self.kl_weight()
+        kl_term = free_bits_kl(parts["kl_dims"], self.cfg.free_bits)
+        loss = parts["recon"].mean() + weight * kl_term
         opt = self.opts["adam"]
         opt.zero_grad(set_to_none=True)
-        parts["loss"].mean().backward()
+        loss.backward()
         opt.step()
-        return {k: v.mean().item() for k, v in parts.items()}
+        self.step += 1
+        return {"loss": loss.item(), "recon": parts["recon"].mean().item(), "kl": parts["kl"].mean().item(), "kl_weight": weight}
 
     @torch.no_grad()
     def evaluate(self, images, labels):
+        """Sums over the batch of: loss (recon + beta KL), nelbo (recon + KL), recon, kl, KL per dimension
+        (``kl_dim_00``...) and ``active_units`` counted within this batch, times its size (so the
+        trainer's per-image average is the batch-size-weighted mean count)."""
         self.train(False)
         try:
-            parts = self.losses(images, torch.Generator().manual_seed(0))
+            if self.cfg.binarize == "dynamic":
+                images = torch.bernoulli(images, generator=torch.Generator().manual_seed(EVAL_BINARIZE_SEED))
+            parts = self.losses(images, labels, torch.Generator().manual_seed(0))
         finally:
             self.train(True)
-        return {k: v.sum().item() for k, v in parts.items()}
+        recon, kl = parts["recon"], parts["kl"]
+        sums = {"loss": (recon + self.cfg.beta * kl).sum().item(), "nelbo": (recon + kl).sum().item(), "recon": recon.sum().item(), "kl": kl.sum().item()}
+        sums.update({f"kl_dim_{j:02d}": v for j, v in enumerate(parts["kl_dims"].sum(0).tolist())})
+        sums["active_units"] = float(active_units(parts["mu"]) * images.shape[0])
+        return sums
 
-    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+    def decode_mean(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Decoder mean image in [-1, 1]. Shapes: (B, Z) -> (B, C, H, W)."""
-        out = self.nets["decoder"](z)
+        out = self.nets["decoder"](z, self.one_hot(labels, z.shape[0]))
         mean = torch.sigmoid(out) if self.cfg.likelihood == "bernoulli" else out.clamp(0, 1)
         return mean * 2 - 1
 
     @torch.no_grad()
     def sample(self, n, *, labels=None, generator):
-        return self.decode_mean(torch.randn(n, self.cfg.latent_dim, generator=generator))
+        return self.decode_mean(torch.randn(n, self.cfg.latent_dim, generator=generator), labels)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "step": self.step}
+
+    def load_state_dict(self, state: dict[str, Any], *, weights_only: bool = False) -> None:
+        super().load_state_dict(state, weights_only=weights_only)
+        # Runs saved before the step counter existed had no KL schedule, so 0 is exact for them.
+        self.step = int(state.get("step", 0))
+
+
+@register(
+    "vae",
+    config=VAEConfig,
+    description="MLP VAE (Kingma & Welling 2014); --set likelihood=, beta=, kl_anneal=, free_bits=, binarize=, hidden_layers=",
+    presets={
+        "small": {"hidden": 256},
+        # Two hidden layers of 500 and z = 50, dynamically binarised MNIST (docs/results/vae.md).
+        "binarized": {"hidden": 500, "hidden_layers": 2, "latent_dim": 50, "binarize": "dynamic"},
+    },
+    tiny={"hidden": 8, "latent_dim": 2},
+)
+class VAE(VAEFamily):
+    def __init__(self, cfg: VAEConfig, info: DataInfo) -> None:
+        super().__init__(cfg, info)
+
+    def make_networks(self, cfg: VAEConfig, info: DataInfo, cond_dim: int) -> tuple[nn.Module, nn.Module]:
+        d_in = info.channels * info.height * info.width
+        encoder = MLPEncoder(d_in, cfg.hidden, cfg.latent_dim, cfg.hidden_layers, cond_dim)
+        decoder = MLPDecoder(cfg.latent_dim, cfg.hidden, self.image_shape, cfg.hidden_layers, cond_dim)
+        return encoder, decoder

@@ -24,6 +24,8 @@ import torch
 from genlab.data import Batcher, iterate_batches, load_dataset, save_grid, to_uint8
 from genlab.errors import CheckpointError, ConfigError, GenlabError
 from genlab.models.registry import get_family
+from genlab.publish.provenance import weights_hash
+from genlab.publish.run import png_options
 from genlab.train.checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint
 from genlab.train.monitor import DivergenceMonitor
 from genlab.train.loading import sample_in_batches
@@ -35,6 +37,18 @@ EVAL_SEED_OFFSET = 54_321  # in-training evaluations draw their samples from see
 
 # Scores uint8 images (N, C, H, W) (+ labels) and returns metrics including "fid".
 Evaluate = Callable[[np.ndarray, np.ndarray | None], dict[str, Any]]
+
+
+def grid_labels(n: int, num_classes: int) -> torch.Tensor:
+    """Labels for a conditional sample grid: one row per class when n fills whole rows.
+
+    The grid has ceil(sqrt(n)) columns (see make_grid); a 100-image grid of 10 classes is
+    ten rows of ten images of one class each. Otherwise labels cycle 0, 1, ..., K-1.
+    """
+    cols = math.ceil(math.sqrt(n))
+    if n % cols == 0 and n // cols == num_classes:
+        return torch.arange(n) // cols
+    return torch.arange(n) % num_classes
 
 
 class TrainingDiverged(GenlabError):
@@ -108,7 +122,12 @@ def train(
         if resume:
             loop.window.update({k: list(v) for k, v in ckpt_meta.get("log_window", {}).items()})
             loop.best_fid = ckpt_meta.get("best_fid")
-        return loop.execute(step, stop_at)
+        result = loop.execute(step, stop_at)
+    if not result.interrupted:
+        from genlab.publish.card import write_card  # late import: the card reads runs through genlab.train
+
+        write_card(run_dir)
+    return result
 
 
 class _Loop:
@@ -118,12 +137,15 @@ class _Loop:
         self.data_dir, self.quiet, self.evaluate = data_dir, quiet, evaluate
         self.best_fid: float | None = None
         tc = run.train
-        spe = batcher.steps_per_epoch
+        self.k = max(1, int(family.batches_per_step))  # e.g. a GAN's n_critic real batches
+        spe = max(1, batcher.steps_per_epoch // self.k)  # training steps per pass over the data
+        self.steps_per_epoch = spe
         self.total = tc.steps or tc.epochs * spe
         self.sample_every = tc.sample_every or spe
         self.checkpoint_every = tc.checkpoint_every or spe
         self.stop_requested = False
         self.window: dict[str, list[float]] = defaultdict(list)  # metrics since the last log line
+        self.png = png_options(tc, run.to_dict())  # visible/invisible marks, provenance, signing key
 
     def execute(self, step: int, stop_at: int | None) -> TrainResult:
         tc = self.run.train
@@ -135,14 +157,14 @@ class _Loop:
         try:
             with TrainingProgress(self.run.family, self.total, step, self.quiet) as progress:
                 while step < self.total and not self.stop_requested:
-                    x, y = self.batcher.next_batch()
+                    x, y = self._next_batches()
                     metrics = self.family.train_step(x, y, self.generator)
                     step += 1
                     self._check_finite(metrics, step)
                     for k, v in metrics.items():
                         window[k].append(v)
                     window_images += x.shape[0]
-                    for message in self.monitor.update(metrics):
+                    for message in self.monitor.update(metrics) if self.family.monitor_losses else ():
                         stderr_console.print(f"[yellow]warning (step {step}): {message}")
                         append_metrics(self.run_dir, {"step": step, "warning": message})
                     now = time.perf_counter()
@@ -150,7 +172,7 @@ class _Loop:
                     progress.update(step, metrics, rate)
                     if step % tc.log_every == 0 or step == self.total:
                         last = {k: sum(v) / len(v) for k, v in window.items()}
-                        record = {"step": step, "epoch": step / self.batcher.steps_per_epoch, **last}
+                        record = {"step": step, "epoch": step / self.steps_per_epoch, **last}
                         append_metrics(self.run_dir, {**record, "images_per_s": rate, "elapsed_s": now - start})
                         window.clear()
                         window_start, window_images = now, 0
@@ -170,6 +192,14 @@ class _Loop:
             restore()
         return TrainResult(self.run_dir, step, self.total, time.perf_counter() - start, interrupted, last, self.family.num_parameters())
 
+    def _next_batches(self):
+        """One batch, or k consecutive ones concatenated when the family asks for k per step."""
+        if self.k == 1:
+            return self.batcher.next_batch()
+        batches = [self.batcher.next_batch() for _ in range(self.k)]
+        xs, ys = zip(*batches)
+        return torch.cat(xs), None if ys[0] is None else torch.cat(ys)
+
     def _check_finite(self, metrics: dict[str, float], step: int) -> None:
         bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
         if bad:
@@ -181,9 +211,15 @@ class _Loop:
     def _sample_and_evaluate(self, step: int) -> None:
         tc = self.run.train
         n = tc.grid_size
-        labels = torch.arange(n) % self.family.info.num_classes if self.family.conditional else None
+        labels = grid_labels(n, self.family.info.num_classes) if self.family.conditional else None
         images = self.family.sample(n, labels=labels, generator=torch.Generator().manual_seed(tc.seed + GRID_SEED_OFFSET))
-        save_grid(self.run_dir / "samples" / f"step_{step:08d}.png", to_uint8(images))
+        fields = {
+            "step": step,
+            "checkpoint_hash": weights_hash(self.family.state_dict()["nets"]),
+            "seed": tc.seed + GRID_SEED_OFFSET,
+            "sampler": {"n": n, "labels": None if labels is None else "grid"},
+        }
+        save_grid(self.run_dir / "samples" / f"step_{step:08d}.png", to_uint8(images), **{**self.png, "provenance": {**self.png["provenance"], **fields}})
         held_out = self._evaluate()
         if held_out:
             append_metrics(self.run_dir, {"step": step, **held_out})
@@ -207,6 +243,8 @@ class _Loop:
         images = sample_in_batches(self.family, n, labels=labels, seed=tc.seed + EVAL_SEED_OFFSET)
         result = self.evaluate(images, None if labels is None else labels.numpy())
         scalars = {f"eval_{k}": v for k, v in result.items() if isinstance(v, (int, float))}
+        if "class_histogram" in result:  # for collapse diagnosis: which classes the samples fall in
+            scalars["eval_class_histogram"] = [int(c) for c in result["class_histogram"]]
         append_metrics(self.run_dir, {"step": step, **scalars})
         if self.best_fid is None or result["fid"] < self.best_fid:
             self.best_fid = float(result["fid"])
@@ -220,7 +258,7 @@ class _Loop:
         meta: dict[str, Any] = {
             "family": self.run.family,
             "step": step,
-            "epoch": step / self.batcher.steps_per_epoch,
+            "epoch": step / self.steps_per_epoch,
             "batcher": self.batcher.state_dict(),
             "data_info": dataclasses.asdict(self.family.info),
             "monitor": self.monitor.state_dict(),

@@ -1,0 +1,114 @@
+"""One view of every family's latent space: draw, encode (where possible) and decode.
+
+- GANs: z ~ N(0, I) is the latent; there is no encoder (interpolate between seeds).
+- VAEs: the posterior mean E[z | x] encodes, the decoder's mean decodes.
+- Diffusion: DDIM inversion (eta = 0 run backwards) encodes an image into x_T and
+  deterministic DDIM sampling decodes it (Song et al. 2021, section 5).
+
+Images go in as uint8 (N, C, H, W) and come out in [-1, 1] float (N, C, H, W).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from genlab.errors import ConfigError
+from genlab.models.base import Family
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class LatentCodec:
+    what: str  # one line: what the latent is
+    draw: Callable[[int, torch.Generator], Tensor]  # n latents from the prior
+    decode: Callable[[Tensor, Tensor | None], Tensor]  # latents (+ labels) -> images in [-1, 1]
+    encode: Callable[[Tensor, Tensor | None], Tensor] | None  # uint8 images (+ labels) -> latents
+    needs_label: bool = False  # a conditional model that cannot run without a class
+
+
+def to_family_scale(images: Tensor, family: Family) -> Tensor:
+    x = images.float() / 255.0
+    return x if family.data_scale == "0,1" else x * 2 - 1
+
+
+def latent_codec(family: Family) -> LatentCodec:
+    """The codec of ``family``; a family without an accessible latent space raises ConfigError."""
+    from genlab.models.ddpm import DDPM
+    from genlab.models.gan import AdversarialFamily
+    from genlab.models.vae import VAEFamily
+
+    if isinstance(family, AdversarialFamily):
+        return _gan_codec(family)
+    if isinstance(family, VAEFamily):
+        return _vae_codec(family)
+    if isinstance(family, DDPM):
+        return _ddim_codec(family)
+    raise ConfigError(f"{family.registry_name} has no latent-space tools (GAN, VAE and diffusion families do)")
+
+
+def _gan_codec(family) -> LatentCodec:
+    cfg = family.cfg
+    g = family.nets["generator_ema" if cfg.ema and cfg.sample_ema else "generator"]
+
+    @torch.no_grad()
+    def decode(z: Tensor, labels: Tensor | None) -> Tensor:
+        g.eval()
+        try:
+            return g(z, labels if family.conditional else None).clamp(-1, 1)
+        finally:
+            g.train()
+
+    return LatentCodec(f"generator noise z ~ N(0, I), {cfg.z_dim} dimensions", lambda n, gen: torch.randn(n, cfg.z_dim, generator=gen), decode, None, family.conditional)
+
+
+def _vae_codec(family) -> LatentCodec:
+    dim = family.cfg.latent_dim
+
+    @torch.no_grad()
+    def encode(images: Tensor, labels: Tensor | None) -> Tensor:
+        family.train(False)
+        try:
+            return family.encode(to_family_scale(images, family), labels)[0]
+        finally:
+            family.train(True)
+
+    @torch.no_grad()
+    def decode(z: Tensor, labels: Tensor | None) -> Tensor:
+        family.train(False)
+        try:
+            return family.decode_mean(z, labels)
+        finally:
+            family.train(True)
+
+    return LatentCodec(f"posterior mean E[z|x], {dim} dimensions", lambda n, gen: torch.randn(n, dim, generator=gen), decode, encode, family.conditional)
+
+
+def _ddim_codec(family) -> LatentCodec:
+    from genlab.samplers import DDIMSampler, run_sampler
+
+    shape = family.image_shape
+    steps = family.cfg.sample_steps
+
+    def sampler() -> DDIMSampler:
+        s = DDIMSampler(family.betas, eta=0.0)
+        s.set_timesteps(steps)
+        return s
+
+    def eps_for(labels: Tensor | None):
+        # Without a label a conditional model runs unconditionally (its null class, w = 0).
+        labels = labels if family.conditional else None
+        return family.eps_fn(labels, family.cfg.guidance if labels is not None else 0.0)
+
+    @torch.inference_mode()
+    def encode(images: Tensor, labels: Tensor | None) -> Tensor:
+        return sampler().invert(eps_for(labels), to_family_scale(images, family))
+
+    @torch.inference_mode()
+    def decode(x_t: Tensor, labels: Tensor | None) -> Tensor:
+        return run_sampler(sampler(), eps_for(labels), x_t.clone(), torch.Generator().manual_seed(0)).clamp(-1, 1)
+
+    return LatentCodec(f"DDIM latent x_T ({steps} steps, eta 0), shape {shape}", lambda n, gen: torch.randn(n, *shape, generator=gen), decode, encode)
