@@ -73,15 +73,21 @@ def main() -> None:
     parser.add_argument("--bench", type=Path, default=Path("runs/gan-bench"))
     parser.add_argument("--healthy", default="dcgan", help="a run of the families benchmark to compare with")
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--only", choices=["wgan", "collapse"], help="draw one of the two figures")
     args = parser.parse_args()
-    print("wrote", wasserstein_vs_fid(args.bench / "wgan-gp"))
+    if args.only != "collapse":
+        print("wrote", wasserstein_vs_fid(args.bench / "wgan-gp"))
+    if args.only == "wgan":
+        return
     spec = get_family(COLLAPSE["family"])
     run_dir = args.bench / "collapse"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    tc = TrainConfig(seed=0, batch_size=64, steps=args.steps, eval_every=args.steps // 6, eval_samples=1000,
-                     sample_every=args.steps, checkpoint_every=args.steps, grid_size=100)
-    train(RunConfig(spec.name, spec.config_cls(**COLLAPSE["model"]), tc), run_dir, quiet=True, evaluate=Evaluator(load_reference("mnist-test")))
-    print("wrote", collapse_figure(run_dir, args.bench / args.healthy))
+    if not (run_dir / "card.md").is_file():  # the trainer writes the card when a run completes
+        shutil.rmtree(run_dir, ignore_errors=True)
+        tc = TrainConfig(seed=0, batch_size=64, steps=args.steps, eval_every=args.steps // 6, eval_samples=1000,
+                         sample_every=args.steps, checkpoint_every=args.steps, grid_size=100)
+        train(RunConfig(spec.name, spec.config_cls(**COLLAPSE["model"]), tc), run_dir, quiet=True, evaluate=Evaluator(load_reference("mnist-test")))
+    if (args.bench / args.healthy / "metrics.jsonl").is_file():
+        print("wrote", collapse_figure(run_dir, args.bench / args.healthy))
 
 
 if __name__ == "__main__":

@@ -49,9 +49,9 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a ta
 @eval_app.command(help="Score SAMPLES.npz or a RUN_DIR (sampled now) against a reference.\n\n" + HELP)
 def score(
     path: Annotated[Path, typer.Argument(help="A samples .npz (images uint8 N x H x W, optional labels) or a run directory.")],
-    ref: Annotated[str, typer.Option(help="Reference: mnist-test, mnist-train or a samples .npz.")] = "mnist-test",
+    ref: Annotated[str | None, typer.Option(help="Reference: mnist-test, mnist-train, shapes64-test, shapes64-train or a samples .npz (default: the test split of the images' data set).")] = None,
     n: Annotated[int, typer.Option("-n", help="Number of samples to score (and to draw from a run).")] = 10_000,
-    extractor: Extractor = "digits",
+    extractor: Annotated[str | None, typer.Option(help=f"Feature extractor: {', '.join(EXTRACTORS)} (default: digits for 28x28, shapes for 64x64 RGB).")] = None,
     extractor_weights: ExtractorWeights = None,
     checkpoint: Annotated[str, typer.Option(help="For a run: latest, best or a step number.")] = "latest",
     seed: Annotated[int, typer.Option(help="Seed for sampling a run and for KID's subsets.")] = 0,
@@ -61,6 +61,9 @@ def score(
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     images, labels, what = _images_of(path, n, checkpoint, seed)
+    shapes = images.shape[1:] == (3, 64, 64)
+    ref = ref or ("shapes64-test" if shapes else "mnist-test")
+    extractor = extractor or ("shapes" if shapes else "digits")
     evaluator = Evaluator(load_reference(ref, data_dir), get_extractor(extractor, extractor_weights), seed=seed)
     _show(evaluator(images, labels), what, as_json)
 
@@ -172,4 +175,4 @@ def _show(result: dict[str, Any], what: str, as_json: bool) -> None:
             table.add_row(name, format_metric(name, result, kid_std=True, is_std=True), better, meaning)
     out.print(table)
     if "class_histogram" in result:
-        out.print("class histogram (digit classifier): " + "  ".join(f"{k}:{c}" for k, c in enumerate(result["class_histogram"])))
+        out.print("class histogram (the extractor's classifier): " + "  ".join(f"{k}:{c}" for k, c in enumerate(result["class_histogram"])))

@@ -14,11 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+import json
+
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
 
+from genlab.atomic import atomic_write, atomic_write_text
 from genlab.data import iterate_batches
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, DataError
 
 
 class Extractor(Protocol):
@@ -57,6 +62,24 @@ class ClassifierExtractor(ABC):
 
     def probs(self, images: np.ndarray) -> np.ndarray:
         return self.features_and_probs(images)[1]
+
+
+def save_classifier(model: nn.Module, report: dict, path: Path) -> None:
+    """A shipped classifier: weights as safetensors, its training report as JSON beside them (both atomic)."""
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata={"report": json.dumps(report)}))
+    atomic_write_text(Path(path).with_suffix(".json"), json.dumps(report, indent=1) + "\n")
+
+
+def load_classifier(model: nn.Module, path: Path, what: str, retrain: str) -> nn.Module:
+    """Load ``path`` into ``model`` (eval mode); a missing or damaged file says how to recreate it."""
+    if not Path(path).is_file():
+        raise DataError(f"{what} weights {path} are missing; recreate them with `{retrain}`")
+    try:
+        model.load_state_dict(load_file(str(path)))
+    except Exception as e:  # safetensors raises several types for damaged files
+        raise DataError(f"{what} weights {path} are unreadable ({str(e).splitlines()[0]}); recreate them with `{retrain}`") from None
+    return model.eval()
 
 
 class RandomProjectionExtractor:

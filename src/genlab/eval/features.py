@@ -11,7 +11,6 @@ FID read in units of "training-set standard deviations squared".
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -20,13 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from genlab.atomic import atomic_write, atomic_write_text
 from genlab.data import Batcher, iterate_batches, load_dataset
 from genlab.errors import DataError
-from genlab.eval.extractors import ClassifierExtractor
+from genlab.eval.extractors import ClassifierExtractor, load_classifier, save_classifier
 
 WEIGHTS = Path(__file__).parent / "weights" / "digits_cnn.safetensors"
 STATS_IMAGES = 10_000  # feature mean/std are measured on the first 10 000 MNIST training images
@@ -139,21 +136,12 @@ def classifier_accuracy(model: DigitCNN, data_dir: str | Path | None = None) -> 
 
 def save_digit_cnn(model: DigitCNN, report: dict, path: Path = WEIGHTS) -> None:
     """Weights as safetensors, the training report as JSON beside them (both atomic)."""
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata={"report": json.dumps(report)}))
-    atomic_write_text(path.with_suffix(".json"), json.dumps(report, indent=1) + "\n")
+    save_classifier(model, report, path)
 
 
 def load_digit_cnn(path: Path = WEIGHTS) -> DigitCNN:
     """The shipped (or a given) classifier, in eval mode."""
-    if not Path(path).is_file():
-        raise DataError(f"classifier weights {path} are missing; recreate them with `genlab eval train-extractor`")
-    model = DigitCNN()
-    try:
-        model.load_state_dict(load_file(str(path)))
-    except Exception as e:  # safetensors raises several types for damaged files
-        raise DataError(f"classifier weights {path} are unreadable ({str(e).splitlines()[0]}); recreate them with `genlab eval train-extractor`") from None
-    return model.eval()
+    return load_classifier(DigitCNN(), path, "classifier", "genlab eval train-extractor")  # type: ignore[return-value]
 
 
 class DigitExtractor(ClassifierExtractor):

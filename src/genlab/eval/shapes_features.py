@@ -19,14 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch import nn
 
 from genlab.data import Batcher, iterate_batches
 from genlab.data.shapes64 import FACTOR_NAMES, FACTOR_SIZES, load_shapes64, shapes64_factors
 from genlab.errors import ConfigError, DataError
-from genlab.eval.extractors import ClassifierExtractor
-from genlab.eval.features import STATS_IMAGES, save_digit_cnn, set_feature_statistics
+from genlab.eval.extractors import ClassifierExtractor, load_classifier, save_classifier
+from genlab.eval.features import STATS_IMAGES, set_feature_statistics
 
 WEIGHTS = Path(__file__).parent / "weights" / "shapes_cnn.safetensors"
 RETRAIN = "python benchmarks/train_shapes_extractor.py"
@@ -150,19 +149,12 @@ def factor_accuracy(model: ShapesCNN, images: np.ndarray, factors: np.ndarray) -
 
 def save_shapes_cnn(model: ShapesCNN, report: dict, path: Path = WEIGHTS) -> None:
     """Weights as safetensors, the training report as JSON beside them (both atomic)."""
-    save_digit_cnn(model, report, path)  # the same two files as the digit classifier's
+    save_classifier(model, report, path)
 
 
 def load_shapes_cnn(path: Path = WEIGHTS) -> ShapesCNN:
     """The shipped (or a given) shapes64 classifier, in eval mode."""
-    if not Path(path).is_file():
-        raise DataError(f"shapes classifier weights {path} are missing; recreate them with `{RETRAIN}`")
-    model = ShapesCNN()
-    try:
-        model.load_state_dict(load_file(str(path)))
-    except Exception as e:  # safetensors raises several types for damaged files
-        raise DataError(f"shapes classifier weights {path} are unreadable ({str(e).splitlines()[0]}); recreate them with `{RETRAIN}`") from None
-    return model.eval()
+    return load_classifier(ShapesCNN(), path, "shapes classifier", RETRAIN)  # type: ignore[return-value]
 
 
 class ShapesExtractor(ClassifierExtractor):

@@ -34,6 +34,7 @@ class Family(ABC):
         self.info = info
         self.nets: dict[str, nn.Module] = {}
         self.opts: dict[str, torch.optim.Optimizer] = {}
+        self.step = 0  # training steps, counted by families whose schedules depend on it; saved in checkpoints
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -59,6 +60,7 @@ class Family(ABC):
         return {
             "nets": {k: net.state_dict() for k, net in self.nets.items()},
             "opts": {k: opt.state_dict() for k, opt in self.opts.items()},
+            "step": self.step,
         }
 
     def load_state_dict(self, state: dict[str, Any], *, weights_only: bool = False) -> None:
@@ -67,6 +69,8 @@ class Family(ABC):
         if not weights_only:
             for k, opt in self.opts.items():
                 opt.load_state_dict(state["opts"][k])
+        # Checkpoints from before the counter existed had no step-dependent schedules: 0 is exact.
+        self.step = int(state.get("step", 0))
 
     def train(self, mode: bool = True) -> None:
         for net in self.nets.values():

@@ -99,7 +99,6 @@ class AdversarialFamily(Family):
         if cfg.ema:
             self.nets["generator_ema"] = copy.deepcopy(g).requires_grad_(False)
         self.opts = {"generator": self._optimizer(g, cfg.lr), "discriminator": self._optimizer(d, cfg.d_lr)}
-        self.step = 0  # generator steps taken; drives the instance-noise schedule
 
     # -- architecture hooks -------------------------------------------------
     def make_generator(self, num_classes: int) -> nn.Module:
@@ -233,13 +232,6 @@ class AdversarialFamily(Family):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for k, net in self.nets.items() if k != "generator_ema" for p in net.parameters())
-
-    def state_dict(self):
-        return {**super().state_dict(), "step": self.step}
-
-    def load_state_dict(self, state, *, weights_only: bool = False) -> None:
-        super().load_state_dict(state, weights_only=weights_only)
-        self.step = int(state.get("step", 0))
 
 
 @register(

@@ -141,7 +141,6 @@ class VAEFamily(Family):
         self.nets = {"encoder": encoder, "decoder": decoder}
         params = [p for net in self.nets.values() for p in net.parameters()]
         self.opts = {"adam": torch.optim.Adam(params, lr=cfg.lr)}
-        self.step = 0
 
     @abstractmethod
     def make_networks(self, cfg: Any, info: DataInfo, cond_dim: int) -> tuple[nn.Module, nn.Module]:
@@ -228,14 +227,6 @@ class VAEFamily(Family):
     @torch.no_grad()
     def sample(self, n, *, labels=None, generator):
         return self.decode_mean(torch.randn(n, self.cfg.latent_dim, generator=generator), labels)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "step": self.step}
-
-    def load_state_dict(self, state: dict[str, Any], *, weights_only: bool = False) -> None:
-        super().load_state_dict(state, weights_only=weights_only)
-        # Runs saved before the step counter existed had no KL schedule, so 0 is exact for them.
-        self.step = int(state.get("step", 0))
 
 
 @register(
