@@ -1,12 +1,12 @@
 """Figures from GAN runs: the WGAN-GP critic's Wasserstein estimate against FID, and a
 collapsing run beside a healthy one (class histogram and coverage over training).
 
-    python benchmarks/gan_families.py --minutes 3      # first: trains runs/gan-bench/*
+    python benchmarks/gan_families.py --steps 1000 -n 1000      # first: trains runs/gan-bench/*
     python benchmarks/gan_figures.py                   # trains the collapsing run, draws both figures
 
 Every number plotted is read from the runs' metrics.jsonl, where the trainer's in-training
 evaluations (genlab's evaluation suite: FID, coverage, class histogram from the digit
-classifier on 1 000 samples) and the logged losses land.
+classifier) and the logged losses land.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def wasserstein_vs_fid(run_dir: Path) -> Path:
     ax.set_xlabel("generator step")
     ax.set_ylabel("W estimate", color="tab:blue")
     right = ax.twinx()
-    right.plot(*zip(*fid), "o-", color="tab:red", label="FID (1 000 samples)")
+    right.plot(*zip(*fid), "o-", color="tab:red", label="FID (in-training evaluations)")
     right.set_ylabel("FID (digits extractor)", color="tab:red")
     ax.set_title(f"wgan-gp ({run_dir.name}): the critic's estimate falls with FID", fontsize=9)
     return save_figure(fig, RESULTS / "gan-wgan-gp-w-vs-fid.png")
