@@ -63,7 +63,7 @@ def collapse_figure(collapsing: Path, healthy: Path) -> Path:
     for run_dir, style in ((collapsing, "o-"), (healthy, "s-")):
         steps, _, cov = class_fractions(run_dir)
         axes[2].plot(steps, cov, style, label=run_dir.name)
-    axes[2].set(xlabel="step", ylabel="coverage (k=5)", title="coverage over training", ylim=(0, 1))
+    axes[2].set(xlabel="step", ylabel="coverage (k=5)", title="coverage over training (share of test images)")
     axes[2].legend(fontsize=8)
     return save_figure(fig, RESULTS / "gan-collapse.png")
 
