@@ -119,11 +119,18 @@ def test_instance_noise_decays_linearly_to_zero():
 
 def test_spectral_norm_keeps_each_critic_layer_near_unit_norm():
     family = build("gan", spectral_norm=True, hidden=16)
-    for seed in range(30):  # power iterations happen on training-mode forwards
+    for seed in range(30):
         step(family, seed=seed)
-    for m in family.nets["discriminator"].modules():
+    # Power iteration runs once per training-mode forward, so the estimate of sigma
+    # lags the optimiser by a step; a few forwards with the weights held fixed catch up.
+    critic = family.nets["discriminator"]
+    critic.train()
+    with torch.no_grad():
+        for _ in range(20):
+            critic(torch.randn(8, 1, 28, 28))
+    for m in critic.modules():
         if isinstance(m, torch.nn.Linear):
-            assert torch.linalg.matrix_norm(m.weight, ord=2).item() == pytest.approx(1.0, abs=0.05)
+            assert torch.linalg.matrix_norm(m.weight, ord=2).item() == pytest.approx(1.0, abs=0.02)
 
 
 def test_packing_scores_m_samples_at_once_and_needs_a_multiple():
