@@ -53,6 +53,16 @@ def textbook_ddpm_1000(family, n: int) -> torch.Tensor:
         return run_sampler(sampler, eps, torch.randn(n, 1, 28, 28), torch.Generator().manual_seed(0))
 
 
+SEE_ALSO = [
+    "## See also",
+    "",
+    "- [diffusion-sweep.md](diffusion-sweep.md): quality and time per image against sampler, steps and guidance scale.",
+    "- [ldm.md](ldm.md): latent diffusion in a trained VAE's latent space, compared with this model at equal steps.",
+    "- [diffusion-vs-gan.md](diffusion-vs-gan.md): this model against the best GAN runs, scored the same way.",
+    "",
+]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, default=Path("runs/ddpm-small"))
@@ -150,6 +160,7 @@ def main() -> None:
         "",
         "![reverse](ddpm-reverse.png)",
         "",
+        *SEE_ALSO,
     ]
     (RESULTS / "diffusion.md").write_text("\n".join(lines))
     print(f"wrote {RESULTS / 'diffusion.md'}")

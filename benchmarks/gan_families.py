@@ -73,10 +73,12 @@ def write_doc(rows: list[dict], steps: int, batch_size: int, n_eval: int, comman
     lines = [
         "# GAN families under one training budget",
         "",
-        f"Produced by `{command}` on {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads. Each family: preset `small`, seed 0, batch {batch_size}, {steps} generator steps "
+        f"Produced by `{command}` on {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}"
+        f". Each family: preset `small`, seed 0, batch {batch_size}, {steps} generator steps "
         "(n_critic = 5 critic steps each for `wgan` and `wgan-gp`). Wall time is what the run took on this machine, including its "
-        "four in-training evaluations, and depends on the load: other jobs shared the 2 cores during this run. "
+        "four in-training evaluations, and depends on the load: other jobs shared the 2 cores, and the rows were trained at different "
+        "times under different loads (from an idle machine to load 8), so wall times are not comparable across rows; the equal "
+        "budget is the step count. "
         f"Scores: {n_eval} samples vs the MNIST test set with the digits extractor (FID, KID x 1000, precision/recall/coverage k=5), "
         "`dcgan64` vs the shapes64 test set with the shapes classifier. Conditional families sample labels 0..9 in turn; conditional "
         "accuracy is the share the classifier assigns to the requested label. Compare FID only within one data set.",

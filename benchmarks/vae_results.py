@@ -1,4 +1,6 @@
-"""VAE results on this CPU: binarised-MNIST likelihoods, the conditional VAE, posterior collapse.
+"""VAE results on this CPU: binarised-MNIST likelihoods, the conditional VAE, posterior collapse,
+the β sweep on shapes64 (runs and scores: benchmarks/vae_beta.py) and anomaly detection
+(benchmarks/vae_anomaly.py); ``report`` gathers them all into docs/results/vae.md.
 
 Train the runs first (runs/ is git-ignored; `OMP_NUM_THREADS=1 nice -n 5` on the shared 2-core box).
 The two likelihood runs were stopped with Ctrl-C (SIGINT: checkpoint, then stop) when their
@@ -36,6 +38,8 @@ from genlab.plots import figure, save_figure
 from genlab.train import read_metrics
 from genlab.train.loading import load_family
 from vae_cache import cached_nll, wall_minutes
+from vae_anomaly import anomaly_section
+from vae_beta import beta_section
 from vae_sections import collapse_section, cvae_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +110,7 @@ REFERENCE = [
 def report(args) -> None:
     machine = f"{os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''}), Python {platform.python_version()}"
     lines = [
-        "# VAEs on a 2-core CPU: binarised-MNIST likelihoods, conditional VAE, posterior collapse",
+        "# VAEs on a 2-core CPU: binarised-MNIST likelihoods, conditional VAE, posterior collapse, β sweep, anomaly detection",
         "",
         f"Made by `python benchmarks/vae_results.py report` on {machine}; the runs and their commands are listed in that",
         "script's docstring. The machine was shared with other jobs while these ran: wall times are as measured, not best cases.",
@@ -129,6 +133,9 @@ def report(args) -> None:
         *cvae_section(args.cvae, RESULTS),
         "",
         *collapse_section(args.runs, RESULTS),
+        "",
+        *beta_section(RESULTS),
+        *anomaly_section(RESULTS),
         "",
     ]
     atomic_write_text(RESULTS / "vae.md", "\n".join(lines))

@@ -77,3 +77,22 @@ def test_bad_vae_option_from_the_command_line(capsys):
     code = main(["train", "vae", "--steps", "1", "--set", "kl_anneal=cyclical"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "kl_warmup_steps" in err[0]
+
+
+def test_eval_disentangle_scores_a_shapes64_vae(tmp_path, capsys):
+    run_dir = tmp_path / "shapes"
+    argv = ["train", "conv-vae", "--dataset", "shapes64", "--steps", "2", "--batch-size", "8", "--out", str(run_dir), "--quiet",
+            "--set", "width=4", "--set", "hidden=8", "--set", "latent_dim=3"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["eval", "disentangle", str(run_dir), "-n", "400", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 400
+    for key in ("mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "factorvae"):
+        assert 0.0 <= result[key] <= 1.0, key
+
+
+def test_eval_disentangle_needs_a_data_set_with_factors(vae_run, capsys):
+    assert main(["eval", "disentangle", str(vae_run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no ground-truth factors" in err

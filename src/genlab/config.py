@@ -39,6 +39,7 @@ class TrainConfig:
     watermark_text: str = DEFAULT_TEXT  # the band's text
     watermark_key: str = ""  # file from `genlab keys new` (watermark.key): embed the invisible mark too
     sign_key: str = ""  # Ed25519 private key PEM (signing-key.pem): sign every PNG's provenance
+    exclude_classes: tuple[int, ...] = ()  # labels left out of the train split (anomaly detection); test stays whole
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values that cannot work."""
@@ -49,6 +50,8 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         VisibleWatermark(text=self.watermark_text).check()
+        if any(c < 0 for c in self.exclude_classes) or len(set(self.exclude_classes)) != len(self.exclude_classes):
+            raise ConfigError(f"exclude_classes must be distinct class labels >= 0, got {list(self.exclude_classes)}")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -6,6 +6,8 @@ import torch
 from genlab.data import DataInfo
 from genlab.errors import ConfigError
 from genlab.models.registry import get_family
+from genlab.models import vae as vae_module
+from genlab.models.vae import active_units
 from genlab.models.vae_conv import conv_levels
 from genlab.train.checkpoint import load_checkpoint, save_checkpoint
 
@@ -124,8 +126,24 @@ def test_evaluate_reports_kl_per_dimension_and_active_units(name):
     assert sums == family.evaluate(x, y)  # fixed binarisation and sampling seeds
     assert sums["nelbo"] == pytest.approx(sums["recon"] + sums["kl"])
     assert sum(sums[f"kl_dim_{j:02d}"] for j in range(3)) == pytest.approx(sums["kl"], rel=1e-5)
-    assert sums["active_units"] % 20 == 0 and 0 <= sums["active_units"] / 20 <= 3
+    means = family.summarise_evaluation({k: v / 20 for k, v in sums.items()})
+    assert 0 <= means["active_units"] <= 3 and not any(k.startswith("_") for k in means)
     assert all(net.training for net in family.nets.values())
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.01, 1e9])
+def test_active_units_are_counted_over_all_batches_not_per_batch(threshold, monkeypatch):
+    """Summed moments over two batches give the variance over all 40 images exactly."""
+    family = build("vae", latent_dim=3)
+    x, y = batch(n=40)
+    halves = [family.evaluate(x[i : i + 20], y[i : i + 20]) for i in (0, 20)]
+    means = {k: (halves[0][k] + halves[1][k]) / 40 for k in halves[0]}
+    monkeypatch.setattr(vae_module, "ACTIVE_UNIT_THRESHOLD", threshold)
+    family.train(False)
+    with torch.no_grad():
+        mu = family.losses(x, y, torch.Generator().manual_seed(0))["mu"]
+    family.train(True)
+    assert family.summarise_evaluation(means)["active_units"] == active_units(mu, threshold)
 
 
 def test_cvae_samples_follow_the_labels():

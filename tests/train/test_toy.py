@@ -36,3 +36,10 @@ def test_a_packed_gan_learns_most_of_the_ring():
     model, _ = train_toy_gan("ring8", {"hidden": 64, "z_dim": 16, "dropout": 0.0, "pack": 4}, steps=3000, batch_size=128)
     score = score_toy(model, "ring8")
     assert score["modes"] >= 6 and score["high_quality"] > 0.2
+
+
+def test_rejection_sampling_scores_through_the_toy_trainer():
+    model, _ = train_toy_gan("ring8", {**TINY, "rejection": "drs", "output": "identity"}, seed=1, steps=3, batch_size=16)
+    pts = toy_samples(model, "ring8", n=50)
+    assert pts.shape == (50, 2) and 0.0 < model.drs_acceptance < 1.0
+    np.testing.assert_array_equal(pts, toy_samples(model, "ring8", n=50))

@@ -11,6 +11,8 @@ import sys
 import typer
 
 from genlab.cli.app import app
+from genlab.cli import anomaly as _anomaly  # noqa: F401  (registers anomaly fit/score)
+from genlab.cli import detect as _detect  # noqa: F401  (registers detect train/eval/score)
 from genlab.cli import eval as _eval  # noqa: F401  (registers the eval commands)
 from genlab.cli import latent as _latent  # noqa: F401  (registers latent interpolate/traverse/scatter)
 from genlab.cli import publish as _publish  # noqa: F401  (registers watermark, keys, verify, card)

@@ -149,6 +149,42 @@ def nll(
     out.print("KL per latent dimension (nats): " + "  ".join(f"{j:02d}:{v:.2f}" for j, v in enumerate(result.kl_per_dim)))
 
 
+DISENTANGLE_HELP = (
+    "Disentanglement of a VAE run's representation: the posterior means of the test images of a data set with "
+    "known generating factors (shapes64: motif, hue, background, x, y, size, count), scored with MIG (Chen et al. 2018), "
+    "DCI (Eastwood & Williams 2018, random forests) and the FactorVAE score (Kim & Mnih 2018). Higher is better; all in [0, 1]."
+)
+DISENTANGLE_MEANING = {
+    "mig": "mutual information gap: per factor, (top - second) MI with a latent / H(factor), averaged",
+    "dci_disentanglement": "each latent predicts one factor (1 - entropy of its importance row)",
+    "dci_completeness": "each factor is captured by one latent",
+    "dci_informativeness": "factor classification accuracy from the codes (held-out quarter)",
+    "factorvae": "majority-vote accuracy of 'least-varying latent -> fixed factor'",
+}
+
+
+@eval_app.command(help=DISENTANGLE_HELP)
+def disentangle(
+    run_dir: Annotated[Path, typer.Argument(help="A VAE run trained on shapes64.")],
+    n: Annotated[int | None, typer.Option("-n", help="Score only the first n test images (default: all 5 000).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the DCI forests and the FactorVAE votes.")] = 0,
+    checkpoint: Annotated[str, typer.Option(help="latest, best or a step number.")] = "latest",
+    as_json: AsJson = False,
+) -> None:
+    from genlab.eval.factors import score_disentanglement
+
+    family, run, meta = load_family(run_dir, checkpoint)
+    result = score_disentanglement(family, run.train.dataset, n=n, seed=seed)
+    what = f"{run.family} run {run_dir}, step {meta['step']}, {result['n']} {run.train.dataset} test images"
+    if as_json:
+        print(json.dumps({"what": what, **result}, indent=1))
+        return
+    table = Table("metric", "value", "meaning", title=escape(what))
+    for name, meaning in DISENTANGLE_MEANING.items():
+        table.add_row(name, f"{result[name]:.3f}", escape(meaning))
+    out.print(table)
+
+
 def _images_of(path: Path, n: int, checkpoint: str, seed: int) -> tuple[np.ndarray, np.ndarray | None, str]:
     if path.is_dir():
         family, run, meta = load_family(path, checkpoint)

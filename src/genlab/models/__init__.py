@@ -1,6 +1,7 @@
 """Model families; importing this package registers the built-in ones."""
 
 from genlab.models import dcgan, ddpm, gan, gan_numpy, vae, vae_conv, vae_cond  # noqa: F401  (registration side effect)
+from genlab.models import ldm  # noqa: F401  (after vae_conv and ddpm, whose parts it uses)
 from genlab.models import dcgan64  # noqa: F401  (after dcgan, whose nets it shares)
 from genlab.models.base import Family
 from genlab.models.registry import FamilySpec, family_names, get_family, register

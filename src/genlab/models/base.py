@@ -52,6 +52,14 @@ class Family(ABC):
         """Held-out metrics summed over a batch (the trainer averages per image); none by default."""
         return {}
 
+    def summarise_evaluation(self, means: dict[str, float]) -> dict[str, float]:
+        """Turn the per-image means of ``evaluate``'s sums into the metrics to log.
+
+        The default logs them as they are; a family whose statistic is not a mean (a
+        variance over the whole test set, say) returns the moments it needs from
+        ``evaluate`` and finishes the statistic here."""
+        return means
+
     def num_parameters(self) -> int:
         return sum(p.numel() for net in self.nets.values() for p in net.parameters())
 

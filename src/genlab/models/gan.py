@@ -24,6 +24,7 @@ from genlab.math.gan import BCE_LOSSES, discriminator_loss, generator_loss, grad
 from genlab.models.base import Family
 from genlab.models.gan_options import GANOptions
 from genlab.models.gan_parts import Critic, LabelInput, apply_spectral_norm, clip_weights_, ema_update_
+from genlab.models.gan_rejection import discriminator_rejection_sample, drs_critic_step
 from genlab.models.registry import register
 from genlab.nn.diffaug import diff_augment
 
@@ -99,6 +100,10 @@ class AdversarialFamily(Family):
         if cfg.ema:
             self.nets["generator_ema"] = copy.deepcopy(g).requires_grad_(False)
         self.opts = {"generator": self._optimizer(g, cfg.lr), "discriminator": self._optimizer(d, cfg.d_lr)}
+        if cfg.rejection == "drs":  # built last, so G and D start as they would without it
+            self.nets["drs_critic"] = Critic(*self.make_features(info.channels))
+            self.opts["drs_critic"] = self._optimizer(self.nets["drs_critic"], cfg.d_lr)
+        self.drs_acceptance = float("nan")  # fraction of G's proposals the last DRS sample() kept
 
     # -- architecture hooks -------------------------------------------------
     def make_generator(self, num_classes: int) -> nn.Module:
@@ -131,6 +136,8 @@ class AdversarialFamily(Family):
         for i, (x, y) in enumerate(zip(xs, ys)):
             fake, metrics = self._critic_step(x, y, generator, keep_graph=i == cfg.n_critic - 1)
         metrics.update(self._generator_step(fake, ys[-1], generator))
+        if cfg.rejection == "drs":
+            metrics["loss_drs"] = drs_critic_step(self.nets["drs_critic"], self.opts["drs_critic"], xs[-1], fake.detach())
         if cfg.ema:
             ema_update_(self.nets["generator_ema"], self.nets["generator"], cfg.ema)
         self.step += 1
@@ -221,14 +228,21 @@ class AdversarialFamily(Family):
         g = self.nets["generator_ema" if use_ema else "generator"]
         if self.conditional and labels is None:
             labels = torch.arange(n) % self.info.num_classes
-        z = torch.randn(n, self.cfg.z_dim, generator=generator)
-        was_training = g.training
+        d = self.nets.get("drs_critic", self.nets["discriminator"])
+        modes = g.training, d.training
         g.eval()
         try:
-            x = g(z, labels if self.conditional else None)
+            if self.cfg.rejection == "drs":  # post-hoc: keep the samples the per-sample critic accepts
+                d.eval()
+                x, self.drs_acceptance = discriminator_rejection_sample(
+                    lambda m, gen: g(torch.randn(m, self.cfg.z_dim, generator=gen)), d, n, generator=generator, quantile=self.cfg.drs_quantile
+                )
+            else:
+                x = g(torch.randn(n, self.cfg.z_dim, generator=generator), labels if self.conditional else None)
             return x if getattr(self.cfg, "output", "tanh") == "identity" else x.clamp(-1, 1)
         finally:
-            g.train(was_training)
+            g.train(modes[0])
+            d.train(modes[1])
 
     def num_parameters(self) -> int:
         return sum(p.numel() for k, net in self.nets.items() if k != "generator_ema" for p in net.parameters())

@@ -42,6 +42,8 @@ class GANOptions:
     ema: float = 0.0  # decay of an EMA copy of G's weights (e.g. 0.999); 0 off
     sample_ema: bool = True  # sample from the EMA copy when ema > 0
     diffaug: str = ""  # DiffAugment policies, comma-separated: color,translation,cutout
+    rejection: Literal["none", "drs"] = "none"  # sample by Discriminator Rejection Sampling (Azadi et al. 2019) with a per-sample critic
+    drs_quantile: float = 0.95  # DRS: gamma puts this quantile of each batch's scores at acceptance 1/2
 
     def check(self) -> None:
         if self.loss not in GAN_LOSSES:
@@ -65,6 +67,12 @@ class GANOptions:
             raise ConfigError(f"instance_noise_steps must be >= 1, got {self.instance_noise_steps}")
         if self.pack > 1 and self.conditional:
             raise ConfigError("pack > 1 (PacGAN) is for unconditional GANs; set conditional=false or pack=1")
+        if self.rejection not in ("none", "drs"):
+            raise ConfigError(f"rejection must be none or drs, got {self.rejection!r}")
+        if not 0.0 < self.drs_quantile < 1.0:
+            raise ConfigError(f"drs_quantile must be in (0, 1), got {self.drs_quantile}")
+        if self.rejection == "drs" and self.conditional:
+            raise ConfigError("rejection=drs samples unconditionally (it cannot keep the requested labels); set conditional=false")
         unknown = set(self.diffaug_policies) - set(DIFFAUG_POLICIES)
         if unknown:
             raise ConfigError(f"unknown diffaug policy {sorted(unknown)[0]!r}; known: {', '.join(DIFFAUG_POLICIES)}")

@@ -4,6 +4,8 @@
 - VAEs: the posterior mean E[z | x] encodes, the decoder's mean decodes.
 - Diffusion: DDIM inversion (eta = 0 run backwards) encodes an image into x_T and
   deterministic DDIM sampling decodes it (Song et al. 2021, section 5).
+- Latent diffusion: the same, in the autoencoder's latent space: encode to the scaled
+  posterior mean, then invert DDIM to z_T; decode by DDIM to z_0, then the decoder mean.
 
 Images go in as uint8 (N, C, H, W) and come out in [-1, 1] float (N, C, H, W).
 """
@@ -39,6 +41,7 @@ def latent_codec(family: Family) -> LatentCodec:
     """The codec of ``family``; a family without an accessible latent space raises ConfigError."""
     from genlab.models.ddpm import DDPM
     from genlab.models.gan import AdversarialFamily
+    from genlab.models.ldm import LatentDiffusion
     from genlab.models.vae import VAEFamily
 
     if isinstance(family, AdversarialFamily):
@@ -47,6 +50,8 @@ def latent_codec(family: Family) -> LatentCodec:
         return _vae_codec(family)
     if isinstance(family, DDPM):
         return _ddim_codec(family)
+    if isinstance(family, LatentDiffusion):
+        return _ldm_codec(family)
     raise ConfigError(f"{family.registry_name} has no latent-space tools (GAN, VAE and diffusion families do)")
 
 
@@ -112,3 +117,31 @@ def _ddim_codec(family) -> LatentCodec:
         return run_sampler(sampler(), eps_for(labels), x_t.clone(), torch.Generator().manual_seed(0)).clamp(-1, 1)
 
     return LatentCodec(f"DDIM latent x_T ({steps} steps, eta 0), shape {shape}", lambda n, gen: torch.randn(n, *shape, generator=gen), decode, encode)
+
+
+def _ldm_codec(family) -> LatentCodec:
+    from genlab.samplers import DDIMSampler, run_sampler
+
+    dim, steps = family.latent_dim, family.cfg.sample_steps
+
+    def sampler() -> DDIMSampler:
+        s = DDIMSampler(family.betas, eta=0.0, clip_x0=False)  # latents have no [-1, 1] range
+        s.set_timesteps(steps)
+        return s
+
+    def eps_for(labels: Tensor | None):
+        # Without a label a conditional model runs unconditionally (its null class, w = 0).
+        labels = labels if family.conditional else None
+        return family.eps_fn(labels, family.cfg.guidance if labels is not None else 0.0)
+
+    @torch.inference_mode()
+    def encode(images: Tensor, labels: Tensor | None) -> Tensor:
+        return sampler().invert(eps_for(labels), family.encode_latents(to_family_scale(images, family)))
+
+    @torch.inference_mode()
+    def decode(z_t: Tensor, labels: Tensor | None) -> Tensor:
+        z0 = run_sampler(sampler(), eps_for(labels), z_t.clone(), torch.Generator().manual_seed(0))
+        return family.decode_latents(z0)
+
+    what = f"DDIM latent z_T ({steps} steps, eta 0) of the diffusion in the autoencoder's {dim}-dimensional latent space"
+    return LatentCodec(what, lambda n, gen: torch.randn(n, dim, generator=gen), decode, encode)

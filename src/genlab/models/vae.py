@@ -32,6 +32,7 @@ from genlab.models.registry import register
 
 EVAL_BINARIZE_SEED = 1  # held-out metrics binarise each test batch with this seed (not 0: the sampling seed)
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016, section 5.2: Cov_x(E_q[z_u]) > 0.01
+MU_SUM, MU_SQ_SUM = "_mu_sum_", "_mu_sq_sum_"  # evaluate()'s private moments, consumed by summarise_evaluation
 
 
 @dataclass(frozen=True)
@@ -203,8 +204,8 @@ class VAEFamily(Family):
     @torch.no_grad()
     def evaluate(self, images, labels):
         """Sums over the batch of: loss (recon + beta KL), nelbo (recon + KL), recon, kl, KL per dimension
-        (``kl_dim_00``...) and ``active_units`` counted within this batch, times its size (so the
-        trainer's per-image average is the batch-size-weighted mean count)."""
+        (``kl_dim_00``...), and the first two moments of the posterior mean per dimension, from
+        which ``summarise_evaluation`` counts the active units over the whole test set."""
         self.train(False)
         try:
             if self.cfg.binarize == "dynamic":
@@ -215,8 +216,20 @@ class VAEFamily(Family):
         recon, kl = parts["recon"], parts["kl"]
         sums = {"loss": (recon + self.cfg.beta * kl).sum().item(), "nelbo": (recon + kl).sum().item(), "recon": recon.sum().item(), "kl": kl.sum().item()}
         sums.update({f"kl_dim_{j:02d}": v for j, v in enumerate(parts["kl_dims"].sum(0).tolist())})
-        sums["active_units"] = float(active_units(parts["mu"]) * images.shape[0])
+        mu = parts["mu"].double()
+        sums.update({f"{MU_SUM}{j:02d}": v for j, v in enumerate(mu.sum(0).tolist())})
+        sums.update({f"{MU_SQ_SUM}{j:02d}": v for j, v in enumerate((mu * mu).sum(0).tolist())})
         return sums
+
+    def summarise_evaluation(self, means):
+        """Replace the posterior-mean moments with ``active_units``: dimensions u with
+        Var_x(E_q[z_u | x]) > 0.01 over the whole test set (Burda et al. 2016)."""
+        out = {k: v for k, v in means.items() if not k.startswith((MU_SUM, MU_SQ_SUM))}
+        d = self.cfg.latent_dim
+        if f"{MU_SUM}00" in means:
+            variances = [means[f"{MU_SQ_SUM}{j:02d}"] - means[f"{MU_SUM}{j:02d}"] ** 2 for j in range(d)]
+            out["active_units"] = float(sum(v > ACTIVE_UNIT_THRESHOLD for v in variances))
+        return out
 
     def decode_mean(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Decoder mean image in [-1, 1]. Shapes: (B, Z) -> (B, C, H, W)."""

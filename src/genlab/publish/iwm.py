@@ -1,6 +1,6 @@
 """Optional: the ``invisible-watermark`` package's dwtDctSvd method (Stable Diffusion's default).
 
-An extra, not a dependency (``pip install invisible-watermark==0.2.0``). Only its
+An extra, not a dependency (``pip install -e ".[iwm]"``, pinned in pyproject.toml). Only its
 dwtDctSvd module is loaded, straight from its file: the package's ``__init__`` also
 imports torch and a GAN model (rivaGan) that this method does not use. It carries 32
 bits, has no key and no presence statistic: detection is "at least k of the 32 decoded

@@ -51,6 +51,24 @@ def grid_labels(n: int, num_classes: int) -> torch.Tensor:
     return torch.arange(n) % num_classes
 
 
+def drop_classes(images: np.ndarray, labels: np.ndarray, classes: tuple[int, ...], dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """The images whose label is not in ``classes`` (``exclude_classes``: train on all digits but one).
+
+    A class the data lacks, or leaving nothing to train on, is a ConfigError.
+    Shapes: images (N, C, H, W), labels (N,) -> (M, C, H, W), (M,), M <= N.
+    """
+    if not classes:
+        return images, labels
+    present = set(np.unique(labels).tolist())
+    missing = sorted(set(classes) - present)
+    if missing:
+        raise ConfigError(f"exclude_classes {missing} not in {dataset}, whose classes are {sorted(present)}")
+    keep = ~np.isin(labels, classes)
+    if not keep.any():
+        raise ConfigError(f"exclude_classes {list(classes)} removes every class of {dataset}: nothing left to train on")
+    return images[keep], labels[keep]
+
+
 class TrainingDiverged(GenlabError):
     """A loss became NaN or infinite."""
 
@@ -95,6 +113,7 @@ def train(
     spec = get_family(run.family)
     tc = run.train
     images, labels, info = load_dataset(tc.dataset, "train", data_dir)
+    images, labels = drop_classes(images, labels, tc.exclude_classes, tc.dataset)  # train split only
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(tc.seed)
         family = spec.family_cls(run.model, info)
@@ -234,7 +253,8 @@ class _Loop:
                 return {}
             for k, v in sums.items():
                 totals[k] += v
-        return {f"test_{k}": v / images.shape[0] for k, v in totals.items()}
+        means = self.family.summarise_evaluation({k: v / images.shape[0] for k, v in totals.items()})
+        return {f"test_{k}": v for k, v in means.items()}
 
     def _evaluate_and_keep_best(self, step: int, last: dict[str, float]) -> None:
         tc = self.run.train
