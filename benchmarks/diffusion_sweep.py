@@ -2,7 +2,7 @@
 
     python benchmarks/diffusion_sweep.py --run runs/ddpm-small -n 500
 
-Writes docs/results/diffusion-sweep.md: FID, KID, coverage and time per image vs sampler
+Writes docs/results/diffusion-sweep.md (+ .json, and the figure diffusion-sweep.png): FID, KID, coverage and time per image vs sampler
 and number of steps (DDIM 10/20/50/100/250, DDPM 1000), and FID and conditional accuracy
 vs guidance scale w in {0, 1, 2, 3, 5, 7.5}. With n samples per setting (default 500),
 FID is biased upwards; the real-data row at the same n is the floor to read it against.
@@ -11,6 +11,7 @@ FID is biased upwards; the real-data row at the same n is the floor to read it a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -18,7 +19,9 @@ from pathlib import Path
 
 import torch
 
+from genlab.atomic import atomic_write_text
 from genlab.eval.evaluate import Evaluator, load_reference
+from genlab.plots import figure, save_figure
 from genlab.train.loading import load_family, sample_in_batches
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
@@ -30,6 +33,27 @@ def timed_samples(run: Path, n: int, overrides: dict) -> tuple[torch.Tensor, tor
     start = time.perf_counter()
     images = sample_in_batches(family, n, labels=labels, seed=1, batch_size=250)
     return images, labels, (time.perf_counter() - start) / n
+
+
+def plot(steps_rows: list, guidance_rows: list) -> None:
+    fig, (left, right) = figure(1, 2, size=(10, 3.6))
+    for name, marker in (("DDIM", "o-"), ("DDPM", "s")):
+        rows = [r for r in steps_rows if r[0] == name]
+        left.plot([1000 * r[3] for r in rows], [r[4]["fid"] for r in rows], marker, label=name)
+        for r in rows:
+            left.annotate(str(r[1]), (1000 * r[3], r[4]["fid"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    left.set(xscale="log", xlabel="ms per image (this CPU)", ylabel="FID (digits extractor)", title="sampler steps: quality vs speed (w = 1)")
+    left.legend()
+    ws = [w for w, _, _ in guidance_rows]
+    right.plot(ws, [r["fid"] for _, _, r in guidance_rows], "o-", color="tab:red", label="FID")
+    right.set(xlabel="guidance scale w", ylabel="FID", title="guidance: fidelity vs diversity (DDIM-50)")
+    twin = right.twinx()
+    for key, colour in (("recall", "tab:blue"), ("precision", "tab:green"), ("conditional_accuracy", "tab:purple")):
+        twin.plot(ws, [r[key] for _, _, r in guidance_rows], "o--", color=colour, label=key.replace("_", " "))
+    twin.set(ylabel="share", ylim=(0, 1.05))
+    right.legend(loc="upper left", fontsize=8)
+    twin.legend(loc="lower right", fontsize=8)
+    save_figure(fig, RESULTS / "diffusion-sweep.png")
 
 
 def main() -> None:
@@ -92,8 +116,13 @@ def main() -> None:
             f"| {w:g} | {per_image * 1000:.0f} | {r['fid']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | {r['coverage']:.3f} | "
             f"{r['conditional_accuracy']:.3f} | {r['inception_score']:.2f} |"
         )
-    lines.append("")
-    (RESULTS / "diffusion-sweep.md").write_text("\n".join(lines))
+    lines += ["", "Quality against time per image (left; labels: sampler steps) and against the guidance scale (right):", "",
+              "![sweep](diffusion-sweep.png)", ""]
+    plot(steps_rows, guidance_rows)
+    record = {"steps": [{"sampler": a, "steps": b, "n": c, "s_per_image": d, "scores": e} for a, b, c, d, e in steps_rows],
+              "guidance": [{"w": w, "s_per_image": t, "scores": r} for w, t, r in guidance_rows], "real": real}
+    atomic_write_text(RESULTS / "diffusion-sweep.json", json.dumps(record, indent=1, default=float))
+    atomic_write_text(RESULTS / "diffusion-sweep.md", "\n".join(lines))
     print(f"wrote {RESULTS / 'diffusion-sweep.md'}")
 
 
