@@ -9,6 +9,7 @@ import yaml
 
 from genlab.config import TrainConfig
 from genlab.data import load_image
+from genlab.errors import CheckpointError
 from genlab.models.registry import family_names, get_family
 from genlab.train import RunConfig, read_metrics, train
 from genlab.train.checkpoint import load_checkpoint, step_checkpoints
@@ -119,3 +120,33 @@ def test_resume_is_bit_exact_with_several_critic_batches_and_generator_ema(tmp_p
     records = without_timing(read_metrics(whole))
     assert records == without_timing(read_metrics(split))
     assert all("w_estimate" in r for r in records if "loss_d" in r)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete-tensors"])
+def test_resume_skips_a_damaged_newest_checkpoint_and_stays_bit_exact(damage, tmp_path, capsys):
+    """A crash mid-write can leave the newest checkpoint torn: resume reports it in one line,
+    falls back to the one before, and still ends bit for bit where an unbroken run ends."""
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    train(tiny_run("vae"), whole, quiet=True)
+    train(tiny_run("vae"), split, quiet=True, stop_at=4)  # checkpoints at steps 2 and 4
+    newest = split / "checkpoints" / "step_00000004.safetensors"
+    if damage == "truncate":
+        newest.write_bytes(newest.read_bytes()[:-100])
+    else:
+        newest.unlink()
+    capsys.readouterr()
+    train(None, split, resume=True, quiet=True)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "step 4" in warnings[0]
+    state_a, _ = load_checkpoint(find_checkpoint(whole))
+    state_b, _ = load_checkpoint(find_checkpoint(split))
+    assert all(torch.equal(a, b) for a, b in zip(tensors_of(state_a), tensors_of(state_b), strict=True))
+    assert without_timing(read_metrics(whole)) == without_timing(read_metrics(split))
+
+
+def test_resume_with_every_checkpoint_damaged_fails_in_one_clear_error(tmp_path):
+    train(tiny_run("vae"), tmp_path / "run", quiet=True, stop_at=4)
+    for path in (tmp_path / "run" / "checkpoints").glob("*.safetensors"):
+        path.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="every checkpoint .* is damaged"):
+        train(None, tmp_path / "run", resume=True, quiet=True)

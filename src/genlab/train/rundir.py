@@ -10,6 +10,7 @@ import platform
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from genlab.atomic import atomic_write_text
 from genlab.config import TrainConfig, from_dict, to_dict
 from genlab.errors import CheckpointError, ConfigError
 from genlab.models.registry import get_family
-from genlab.train.checkpoint import step_checkpoints
+from genlab.train.checkpoint import load_checkpoint, step_checkpoints
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,25 @@ def find_checkpoint(run_dir: Path, which: str = "latest") -> Path:
         have = ", ".join(["latest"] + list(by_step))
         raise CheckpointError(f"{run_dir} has no checkpoint {which!r}; available: {have}")
     return by_step[key]
+
+
+def load_resumable_checkpoint(run_dir: Path, warn: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(state, meta) of the newest step checkpoint that loads; a damaged one is reported with
+    ``warn`` (one line) and the one before it is tried (a crash can leave the newest torn)."""
+    steps = step_checkpoints(Path(run_dir) / "checkpoints")
+    if not steps:
+        raise CheckpointError(f"{run_dir} has no checkpoints yet")
+    skipped: list[str] = []
+    for step, path in reversed(steps):
+        try:
+            loaded = load_checkpoint(path)
+        except CheckpointError as e:
+            skipped.append(f"skipping damaged checkpoint at step {step}: {e}")
+            continue
+        for line in skipped:
+            warn(line)
+        return loaded
+    raise CheckpointError(f"every checkpoint of {run_dir} is damaged ({len(steps)} tried; the newest: {skipped[0].split(': ', 1)[1]})")
 
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import signal
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -26,11 +27,11 @@ from genlab.errors import CheckpointError, ConfigError, GenlabError
 from genlab.models.registry import get_family
 from genlab.publish.provenance import weights_hash
 from genlab.publish.run import png_options
-from genlab.train.checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint
+from genlab.train.checkpoint import prune_checkpoints, save_checkpoint
 from genlab.train.monitor import DivergenceMonitor
 from genlab.train.loading import sample_in_batches
 from genlab.train.progress import TrainingProgress, stderr_console
-from genlab.train.rundir import RunConfig, append_metrics, find_checkpoint, read_config, truncate_metrics, versions, write_config
+from genlab.train.rundir import RunConfig, append_metrics, load_resumable_checkpoint, read_config, truncate_metrics, versions, write_config
 
 GRID_SEED_OFFSET = 12_345  # fixed-noise grids use seed + this, never the training stream
 EVAL_SEED_OFFSET = 54_321  # in-training evaluations draw their samples from seed + this
@@ -102,7 +103,7 @@ def train(
     """
     run_dir = Path(run_dir)
     if resume:
-        ckpt_state, ckpt_meta = load_checkpoint(find_checkpoint(run_dir))
+        ckpt_state, ckpt_meta = load_resumable_checkpoint(run_dir, warn=lambda line: print(f"genlab: warning: {line}", file=sys.stderr))
         saved = read_config(run_dir)
         run = saved if run is None else run  # a caller may extend steps/epochs
     if run is None:
