@@ -40,10 +40,12 @@ class TrainConfig:
     watermark_key: str = ""  # file from `genlab keys new` (watermark.key): embed the invisible mark too
     sign_key: str = ""  # Ed25519 private key PEM (signing-key.pem): sign every PNG's provenance
     exclude_classes: tuple[int, ...] = ()  # labels left out of the train split (anomaly detection); test stays whole
+    nonfinite: Literal["stop", "skip"] = "stop"  # a NaN/Inf loss: stop at once, or undo that step and go on
+    nonfinite_patience: int = 10  # skip: stop after this many non-finite steps in a row
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values that cannot work."""
-        for name in ("batch_size", "epochs", "log_every", "keep_last", "grid_size", "eval_batch_size", "eval_samples"):
+        for name in ("batch_size", "epochs", "log_every", "keep_last", "grid_size", "eval_batch_size", "eval_samples", "nonfinite_patience"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("steps", "sample_every", "checkpoint_every", "seed", "eval_every"):

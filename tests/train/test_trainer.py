@@ -150,3 +150,46 @@ def test_resume_with_every_checkpoint_damaged_fails_in_one_clear_error(tmp_path)
         path.write_bytes(b"")
     with pytest.raises(CheckpointError, match="every checkpoint .* is damaged"):
         train(None, tmp_path / "run", resume=True, quiet=True)
+
+
+def _poison_call(family_cls, monkeypatch, bad_calls):
+    """Wrap train_step: on the listed calls (1-based) take the real step, then fill every
+    parameter with NaN and report a NaN loss, as a blown-up update would."""
+    real, calls = family_cls.train_step, [0]
+
+    def step(self, x, y, g):
+        calls[0] += 1
+        metrics = real(self, x, y, g)
+        if calls[0] in bad_calls:
+            with torch.no_grad():
+                for net in self.nets.values():
+                    for p in net.parameters():
+                        p.fill_(float("nan"))
+            metrics = {**metrics, "loss": float("nan")}
+        return metrics
+
+    monkeypatch.setattr(family_cls, "train_step", step)
+
+
+def test_nonfinite_skip_undoes_the_bad_step_and_finishes(tmp_path, monkeypatch):
+    _poison_call(get_family("vae").family_cls, monkeypatch, bad_calls={3, 4})
+    result = train(tiny_run("vae", nonfinite="skip", nonfinite_patience=3), tmp_path / "run", quiet=True)
+    assert result.step == 6 and not result.interrupted
+    state, _ = load_checkpoint(find_checkpoint(tmp_path / "run"))
+    assert all(torch.isfinite(t).all() for t in tensors_of(state["family"]["nets"]))  # the NaN weights were undone
+    assert state["family"]["step"] == 6  # skipped steps do not count
+    skipped = [r for r in read_metrics(tmp_path / "run") if "skipped_nonfinite" in r]
+    assert [(r["step"], r["skipped_total"]) for r in skipped] == [(3, 1), (3, 2)]
+    assert all(np.isfinite(r["loss"]) for r in read_metrics(tmp_path / "run") if "loss" in r)
+
+
+def test_nonfinite_skip_stops_after_patience_steps_in_a_row(tmp_path, monkeypatch):
+    _poison_call(get_family("vae").family_cls, monkeypatch, bad_calls=set(range(3, 100)))
+    with pytest.raises(TrainingDiverged, match="3 non-finite steps in a row"):
+        train(tiny_run("vae", nonfinite="skip", nonfinite_patience=3), tmp_path / "run", quiet=True)
+
+
+def test_nonfinite_stop_is_the_default(tmp_path, monkeypatch):
+    _poison_call(get_family("vae").family_cls, monkeypatch, bad_calls={2})
+    with pytest.raises(TrainingDiverged, match="loss=nan at step 2"):
+        train(tiny_run("vae"), tmp_path / "run", quiet=True)

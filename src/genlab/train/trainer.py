@@ -7,6 +7,7 @@ the monitor all go into each checkpoint. The caller's global RNG is left untouch
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import signal
@@ -166,6 +167,7 @@ class _Loop:
         self.stop_requested = False
         self.window: dict[str, list[float]] = defaultdict(list)  # metrics since the last log line
         self.png = png_options(tc, run.to_dict())  # visible/invisible marks, provenance, signing key
+        self.nonfinite_run = self.nonfinite_total = 0  # nonfinite=skip: bad steps in a row / in this process
 
     def execute(self, step: int, stop_at: int | None) -> TrainResult:
         tc = self.run.train
@@ -178,7 +180,10 @@ class _Loop:
             with TrainingProgress(self.run.family, self.total, step, self.quiet) as progress:
                 while step < self.total and not self.stop_requested:
                     x, y = self._next_batches()
+                    undo = copy.deepcopy(self.family.state_dict()) if tc.nonfinite == "skip" else None
                     metrics = self.family.train_step(x, y, self.generator)
+                    if undo is not None and self._skipped_nonfinite(metrics, step + 1, undo):
+                        continue
                     step += 1
                     self._check_finite(metrics, step)
                     for k, v in metrics.items():
@@ -219,6 +224,28 @@ class _Loop:
         batches = [self.batcher.next_batch() for _ in range(self.k)]
         xs, ys = zip(*batches)
         return torch.cat(xs), None if ys[0] is None else torch.cat(ys)
+
+    def _skipped_nonfinite(self, metrics: dict[str, float], step: int, undo: dict[str, Any]) -> bool:
+        """``nonfinite=skip``: after a step with a NaN/Inf metric, put weights, optimiser states
+        and the step counter back as they were, log it, and say so; too many in a row stop the run.
+        The batch is used up (the next step gets the next one), so a skip is reproducible."""
+        bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
+        if not bad:
+            self.nonfinite_run = 0
+            return False
+        self.family.load_state_dict(undo)
+        self.nonfinite_run += 1
+        self.nonfinite_total += 1
+        what = ", ".join(f"{k}={v}" for k, v in bad.items())
+        append_metrics(self.run_dir, {"step": step, "skipped_nonfinite": what, "skipped_total": self.nonfinite_total})
+        stderr_console.print(f"[yellow]warning (step {step}): {what}: step undone and skipped ({self.nonfinite_total} so far)")
+        patience = self.run.train.nonfinite_patience
+        if self.nonfinite_run >= patience:
+            raise TrainingDiverged(
+                f"{patience} non-finite steps in a row (last: {what}) at step {step}: training diverged; "
+                f"resume from the last checkpoint in {self.run_dir} with a lower lr (--set lr=...)"
+            )
+        return True
 
     def _check_finite(self, metrics: dict[str, float], step: int) -> None:
         bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
