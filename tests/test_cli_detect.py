@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from cli_helpers import one_line_error, run
 from genlab.cli import main
 from genlab.data import load_dataset, save_png, save_samples
 
@@ -15,18 +16,6 @@ def checkerboard(images: np.ndarray) -> np.ndarray:
     n, c, h, w = images.shape
     means = images.reshape(n, c, h // 2, 2, w // 2, 2).astype(np.float64).mean(axis=(3, 5))
     return np.round(means).astype(np.uint8).repeat(2, axis=2).repeat(2, axis=3)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(code, err, *words):
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("genlab: error:") and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -5,20 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from cli_helpers import one_line_error, run
 from genlab.cli import main
 from genlab.data import load_dataset, save_samples
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(code, err, *words):
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("genlab: error:") and "Traceback" not in err, err
-    assert all(w in lines[0] for w in words), lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -93,40 +93,32 @@ def _vae_codec(family) -> LatentCodec:
 
 
 def _ddim_codec(family) -> LatentCodec:
-    from genlab.samplers import DDIMSampler, run_sampler
-
-    shape = family.image_shape
-    steps = family.cfg.sample_steps
-
-    def sampler() -> DDIMSampler:
-        s = DDIMSampler(family.betas, eta=0.0)
-        s.set_timesteps(steps)
-        return s
-
-    def eps_for(labels: Tensor | None):
-        # Without a label a conditional model runs unconditionally (its null class, w = 0).
-        labels = labels if family.conditional else None
-        return family.eps_fn(labels, family.cfg.guidance if labels is not None else 0.0)
-
-    @torch.inference_mode()
-    def encode(images: Tensor, labels: Tensor | None) -> Tensor:
-        return sampler().invert(eps_for(labels), to_family_scale(images, family))
-
-    @torch.inference_mode()
-    def decode(x_t: Tensor, labels: Tensor | None) -> Tensor:
-        return run_sampler(sampler(), eps_for(labels), x_t.clone(), torch.Generator().manual_seed(0)).clamp(-1, 1)
-
-    return LatentCodec(f"DDIM latent x_T ({steps} steps, eta 0), shape {shape}", lambda n, gen: torch.randn(n, *shape, generator=gen), decode, encode)
+    shape, steps = family.image_shape, family.cfg.sample_steps
+    return _inverted_ddim_codec(
+        family, f"DDIM latent x_T ({steps} steps, eta 0), shape {shape}", shape,
+        to_space=lambda x: x, from_space=lambda x0: x0.clamp(-1, 1), clip_x0=True,
+    )
 
 
 def _ldm_codec(family) -> LatentCodec:
+    dim, steps = family.latent_dim, family.cfg.sample_steps
+    return _inverted_ddim_codec(
+        family, f"DDIM latent z_T ({steps} steps, eta 0) of the diffusion in the autoencoder's {dim}-dimensional latent space", (dim,),
+        to_space=family.encode_latents, from_space=family.decode_latents, clip_x0=False,  # latents have no [-1, 1] range
+    )
+
+
+def _inverted_ddim_codec(family, what: str, shape: tuple[int, ...], *, to_space, from_space, clip_x0: bool) -> LatentCodec:
+    """DDIM (eta 0) run backwards from the diffusion space to x_T, and forwards back.
+
+    ``to_space`` maps images in the family's scale into the space the diffusion runs in
+    (identity for pixels, the autoencoder's encoder for latent diffusion); ``from_space``
+    maps a denoised x_0 back to images in [-1, 1]."""
     from genlab.samplers import DDIMSampler, run_sampler
 
-    dim, steps = family.latent_dim, family.cfg.sample_steps
-
     def sampler() -> DDIMSampler:
-        s = DDIMSampler(family.betas, eta=0.0, clip_x0=False)  # latents have no [-1, 1] range
-        s.set_timesteps(steps)
+        s = DDIMSampler(family.betas, eta=0.0, clip_x0=clip_x0)
+        s.set_timesteps(family.cfg.sample_steps)
         return s
 
     def eps_for(labels: Tensor | None):
@@ -136,12 +128,10 @@ def _ldm_codec(family) -> LatentCodec:
 
     @torch.inference_mode()
     def encode(images: Tensor, labels: Tensor | None) -> Tensor:
-        return sampler().invert(eps_for(labels), family.encode_latents(to_family_scale(images, family)))
+        return sampler().invert(eps_for(labels), to_space(to_family_scale(images, family)))
 
     @torch.inference_mode()
-    def decode(z_t: Tensor, labels: Tensor | None) -> Tensor:
-        z0 = run_sampler(sampler(), eps_for(labels), z_t.clone(), torch.Generator().manual_seed(0))
-        return family.decode_latents(z0)
+    def decode(x_t: Tensor, labels: Tensor | None) -> Tensor:
+        return from_space(run_sampler(sampler(), eps_for(labels), x_t.clone(), torch.Generator().manual_seed(0)))
 
-    what = f"DDIM latent z_T ({steps} steps, eta 0) of the diffusion in the autoencoder's {dim}-dimensional latent space"
-    return LatentCodec(what, lambda n, gen: torch.randn(n, dim, generator=gen), decode, encode)
+    return LatentCodec(what, lambda n, gen: torch.randn(n, *shape, generator=gen), decode, encode)
