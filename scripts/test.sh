@@ -3,4 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The browser tests drive Debian's chromium through chromium-driver. Install them when missing
+# and we may (root with apt-get, as in CI); otherwise those tests skip and say why.
+if ! command -v chromedriver >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test: installing chromium and chromium-driver from Debian's packages" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
+    || echo "test: could not install chromium; the browser tests will skip" >&2
+fi
 exec .venv/bin/python -m pytest "$@"

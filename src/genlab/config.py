@@ -7,6 +7,7 @@ the trainer needs. Both are flat, so a ``--set`` key names exactly one field.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -40,8 +41,11 @@ class TrainConfig:
     watermark_key: str = ""  # file from `genlab keys new` (watermark.key): embed the invisible mark too
     sign_key: str = ""  # Ed25519 private key PEM (signing-key.pem): sign every PNG's provenance
     exclude_classes: tuple[int, ...] = ()  # labels left out of the train split (anomaly detection); test stays whole
-    nonfinite: Literal["stop", "skip"] = "stop"  # a NaN/Inf loss: stop at once, or undo that step and go on
-    nonfinite_patience: int = 10  # skip: stop after this many non-finite steps in a row
+    nonfinite: Literal["stop", "skip", "rollback"] = "stop"  # a NaN/Inf loss: stop at once, undo that step and go on, or also roll back (genlab.train.faults)
+    nonfinite_patience: int = 10  # skip: stop after this many non-finite steps in a row; rollback: roll back then
+    rollback_lr_factor: float = 0.5  # rollback: every optimiser's lr is multiplied by this at each rollback
+    max_rollbacks: int = 3  # rollback: stop when the run needs more rollbacks than this
+    max_minutes: float = 0.0  # wall-clock training budget summed over resumes (0 = none); ends the run early
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values that cannot work."""
@@ -51,6 +55,12 @@ class TrainConfig:
         for name in ("steps", "sample_every", "checkpoint_every", "seed", "eval_every"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.max_minutes >= 0 or self.max_minutes == float("inf"):
+            raise ConfigError(f"max_minutes must be a finite number >= 0, got {self.max_minutes}")
+        if not 0 < self.rollback_lr_factor < 1:
+            raise ConfigError(f"rollback_lr_factor must lie strictly between 0 and 1 (it lowers the lr), got {self.rollback_lr_factor}")
+        if self.max_rollbacks < 1:
+            raise ConfigError(f"max_rollbacks must be >= 1, got {self.max_rollbacks}")
         VisibleWatermark(text=self.watermark_text).check()
         if any(c < 0 for c in self.exclude_classes) or len(set(self.exclude_classes)) != len(self.exclude_classes):
             raise ConfigError(f"exclude_classes must be distinct class labels >= 0, got {list(self.exclude_classes)}")
@@ -116,6 +126,8 @@ def coerce(key: str, tp: Any, value: Any) -> Any:
             raise ConfigError(f"{key} must be an integer, got {value!r}")
         if not isinstance(value, (int, float)):
             raise ConfigError(f"{key} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value!r}")
         return tp(value)
     if tp is str:
         if not isinstance(value, str):
@@ -152,7 +164,11 @@ def apply_overrides(configs: list[Any], overrides: dict[str, Any]) -> list[Any]:
 
 
 def load_yaml(path: str) -> dict[str, Any]:
-    """Read a YAML mapping, with errors that name the file."""
+    """Read a run config file (a YAML mapping), with errors that name the file.
+
+    Only the shape is checked here: ``family`` a name, ``model`` and ``train`` mappings;
+    their keys and values are checked by :func:`from_dict`.
+    """
     try:
         with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f)
@@ -164,6 +180,11 @@ def load_yaml(path: str) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of key: value")
+    if data.get("family") is not None and not isinstance(data["family"], str):
+        raise ConfigError(f"config file {path}: family must be a family name (see `genlab list`), got {data['family']!r}")
+    for section in ("model", "train"):
+        if data.get(section) is not None and not isinstance(data[section], dict):
+            raise ConfigError(f"config file {path}: {section} must be a mapping of key: value, got {data[section]!r}")
     return data
 
 

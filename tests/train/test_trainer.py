@@ -1,5 +1,6 @@
 """The trainer on tiny models and the embedded MNIST: outputs, resume, failure."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,14 +10,14 @@ import yaml
 
 from genlab.config import TrainConfig
 from genlab.data import load_image
-from genlab.errors import CheckpointError
+from genlab.errors import CheckpointError, ConfigError
 from genlab.models.registry import family_names, get_family
 from genlab.train import RunConfig, read_metrics, train
 from genlab.train.checkpoint import load_checkpoint, step_checkpoints
 from genlab.train.rundir import find_checkpoint
 from genlab.train.trainer import TrainingDiverged
 
-TIMING = {"images_per_s", "elapsed_s"}
+TIMING = {"images_per_s", "elapsed_s", "peak_rss_mb"}
 
 
 def tiny_run(name, steps=6, **train_overrides):
@@ -193,3 +194,27 @@ def test_nonfinite_stop_is_the_default(tmp_path, monkeypatch):
     _poison_call(get_family("vae").family_cls, monkeypatch, bad_calls={2})
     with pytest.raises(TrainingDiverged, match="loss=nan at step 2"):
         train(tiny_run("vae"), tmp_path / "run", quiet=True)
+
+
+def test_max_minutes_stops_the_run_and_a_resume_takes_no_further_step(tmp_path, monkeypatch):
+    import genlab.train.trainer as trainer_module
+
+    clock = iter(range(0, 10**6, 7))  # every perf_counter() call moves 7 s on
+    monkeypatch.setattr(trainer_module.time, "perf_counter", lambda: float(next(clock)))
+    run = tiny_run("vae")
+    run = RunConfig(run.family, run.model, dataclasses.replace(run.train, steps=1000, max_minutes=1.0))
+    result = train(run, tmp_path / "run", quiet=True)
+    assert result.budget_reached and 0 < result.step < 1000
+    rows = read_metrics(tmp_path / "run")
+    assert rows[-1]["stopped"] == "max_minutes" and rows[-1]["train_seconds"] >= 60
+    assert (tmp_path / "run" / "card.md").exists()
+    _, meta = load_checkpoint(find_checkpoint(tmp_path / "run"))
+    assert meta["step"] == result.step and meta["train_seconds"] >= 60
+    again = train(None, tmp_path / "run", resume=True, quiet=True)
+    assert again.budget_reached and again.step == result.step
+
+
+def test_max_minutes_must_be_finite_and_not_negative():
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="max_minutes"):
+            TrainConfig(max_minutes=bad).check()

@@ -12,10 +12,15 @@ import typer
 
 from genlab.cli.app import app
 from genlab.cli import anomaly as _anomaly  # noqa: F401  (registers anomaly fit/score)
+from genlab.cli import bench as _bench  # noqa: F401  (registers bench run/quality)
+from genlab.cli import compare as _compare  # noqa: F401  (registers compare and report)
 from genlab.cli import detect as _detect  # noqa: F401  (registers detect train/eval/score)
+from genlab.cli import docs as _docs  # noqa: F401  (registers docs build)
+from genlab.cli import doctor as _doctor  # noqa: F401  (registers doctor)
 from genlab.cli import eval as _eval  # noqa: F401  (registers the eval commands)
 from genlab.cli import latent as _latent  # noqa: F401  (registers latent interpolate/traverse/scatter)
 from genlab.cli import publish as _publish  # noqa: F401  (registers watermark, keys, verify, card)
+from genlab.cli import serve as _serve  # noqa: F401  (registers serve, survey export)
 from genlab.cli import train as _train  # noqa: F401  (registers train, sample, list, demo)
 from genlab.errors import GenlabError
 

@@ -160,7 +160,7 @@ def _read_image(path: Path) -> tuple[np.ndarray, dict[str, str]]:
             pixels = np.asarray(image.convert("L" if image.mode in ("1", "L", "LA", "I", "I;16") else "RGB"), np.uint8).copy()
     except FileNotFoundError:
         raise DataError(f"image {path} does not exist") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{path} could not be read as an image ({e})") from None
     chunks = read_text_chunks(data, str(path)) if data.startswith(b"\x89PNG") else {}
     chunks.pop(SIGNATURE_KEY, None)  # new pixels, so the old signature no longer applies

@@ -15,8 +15,10 @@ from genlab.config import TrainConfig, apply_overrides, from_dict, load_yaml, pa
 from genlab.data import save_grid, save_samples
 from genlab.errors import ConfigError
 from genlab.models.registry import family_names, get_family
+from genlab.models.text_ddpm import sample_prompt
 from genlab.publish.run import png_options
 from genlab.train import RunConfig, train as run_training
+from genlab.train import distributed
 from genlab.train.loading import load_family, sample_in_batches
 from genlab.train.rundir import find_checkpoint, read_config
 
@@ -33,6 +35,7 @@ def list_families() -> None:
 
 @app.command()
 def train(
+    ctx: typer.Context,
     family: Annotated[str | None, typer.Argument(help="Model family (see `genlab list`); omit with --resume.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Data set name (default mnist).")] = None,
     steps: Annotated[int | None, typer.Option(help="Total optimisation steps (overrides --epochs).")] = None,
@@ -44,10 +47,14 @@ def train(
     preset: Annotated[str | None, typer.Option(help="Named size preset of the family, e.g. small (CPU-sized).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config key: --set key=value (repeatable).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory from its latest checkpoint.")] = None,
+    nproc: Annotated[int, typer.Option("--nproc", help="Data-parallel processes on this machine (torch.distributed DDP, gloo; see docs/distributed.md).")] = 1,
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
     """Train a model family; writes a run directory (config, checkpoints, sample grids, metrics)."""
+    if nproc != 1:
+        return distributed.launch(nproc, argv_of(ctx, without=("nproc",)))
+    quiet = distributed.join_from_env() > 0 or quiet  # under torchrun: join the ranks; rank 0 alone talks
     if resume is not None:
         if family is not None or config is not None or preset is not None or set_:
             raise ConfigError("--resume continues a run as configured; only --steps/--epochs may change")
@@ -57,6 +64,7 @@ def train(
     else:
         run = _resolve_run(family, config, preset, set_ or [], dataset=dataset, steps=steps, epochs=epochs, batch_size=batch_size, seed=seed)
         run_dir = _fresh_run_dir(out_dir, run.family)
+        distributed.barrier()  # every rank has chosen the run directory before rank 0 creates it
         result = run_training(run, run_dir, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir))
     _report(result, quiet)
 
@@ -70,9 +78,11 @@ def sample(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest, best (lowest in-training FID) or a step number.")] = "latest",
     labels: Annotated[str | None, typer.Option(help="Class labels for conditional models, e.g. 7 or 0,1,2.")] = None,
+    prompt: Annotated[str | None, typer.Option(help="Text-conditioned families (text-ddpm, attr-gan): what to draw, e.g. \"a red star motif on a cream background\".")] = None,
     sampler: Annotated[str | None, typer.Option(help="Diffusion sampler: ddim or ddpm (all T steps).")] = None,
     steps: Annotated[int | None, typer.Option(help="Diffusion: number of DDIM steps.")] = None,
     guidance: Annotated[float | None, typer.Option(help="Diffusion: classifier-free guidance w (0 unconditional, 1 conditional, >1 guided).")] = None,
+    truncation: Annotated[float | None, typer.Option(help="StyleGAN: truncation psi in [0, 1] around the mean w (1 = none).")] = None,
     eta: Annotated[float | None, typer.Option(help="Diffusion: DDIM eta in [0, 1] (0 deterministic).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a sampling-time config key: --set key=value.")] = None,
     watermark_text: Annotated[str | None, typer.Option("--watermark-text", help="Text of the grid's visible mark (default: the run's, \"AI GENERATED\").")] = None,
@@ -85,19 +95,24 @@ def sample(
         raise ConfigError(f"-n must be >= 1, got {n}")
     if output.suffix != ".npz":
         raise ConfigError(f"-o must name a .npz file, got {output}")
-    options = {"sampler": sampler, "sample_steps": steps, "guidance": guidance, "eta": eta}
+    options = {"sampler": sampler, "sample_steps": steps, "guidance": guidance, "eta": eta, "truncation": truncation}
     overrides = {**{k: v for k, v in options.items() if v is not None}, **parse_sets(set_ or [])}
     family, run, meta = load_family(run_dir, checkpoint, overrides)
-    label_tensor = _parse_labels(labels, n, family)
+    if prompt is not None and labels is not None:
+        raise ConfigError("--prompt and --labels exclude each other: a prompt says what to draw")
+    label_tensor = None if prompt is not None else _parse_labels(labels, n, family)
     publishing = {"visible_watermark": False} if no_visible_watermark else {}
     publishing.update({k: str(v) for k, v in (("watermark_text", watermark_text), ("sign_key", sign_key), ("watermark_key", watermark_key)) if v is not None})
     tc = dataclasses.replace(run.train, **publishing)
     tc.check()
-    images = sample_in_batches(family, n, labels=label_tensor, seed=seed)  # (N, C, H, W) uint8
+    if prompt is not None:
+        images = sample_prompt(family, prompt, n, seed=seed)  # an unknown word is a one-line error
+    else:
+        images = sample_in_batches(family, n, labels=label_tensor, seed=seed)  # (N, C, H, W) uint8
     save_samples(output, images, None if label_tensor is None else label_tensor.numpy())
     if grid is not None:
-        settings = {k: getattr(run.model, k) for k in ("sampler", "sample_steps", "guidance", "eta") if hasattr(run.model, k)}
-        fields = {"checkpoint": f"step {meta['step']} ({checkpoint})", "checkpoint_hash": f"sha256:{meta['sha256']}", "seed": seed, "sampler": {**settings, "n": n, "labels": labels}}
+        settings = {k: getattr(run.model, k) for k in ("sampler", "sample_steps", "guidance", "eta", "truncation") if hasattr(run.model, k)}
+        fields = {"checkpoint": f"step {meta['step']} ({checkpoint})", "checkpoint_hash": f"sha256:{meta['sha256']}", "seed": seed, "sampler": {**settings, "n": n, "labels": labels, **({"prompt": prompt} if prompt is not None else {})}}
         save_grid(grid, images, **png_options(tc, read_config(run_dir).to_dict(), fields=fields, where=str(grid)))
     out.print(f"wrote {n} samples of {run.family} ({run_dir}) to {output}" + (f" and {grid}" if grid else ""))
 
@@ -172,6 +187,23 @@ def _extend(run: RunConfig, steps: int | None, epochs: int | None) -> RunConfig:
     return RunConfig(run.family, run.model, tc)
 
 
+def argv_of(ctx: typer.Context, *, without: tuple[str, ...] = ()) -> list[str]:
+    """The running command's invocation as arguments (less the options named in ``without``),
+    e.g. what each rank of ``genlab train --nproc N`` runs, or the command a results page names."""
+    argv = [ctx.info_name or ""]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if param.name in without or value is None or value is False:
+            continue
+        if param.param_type_name == "argument":
+            argv.append(str(value))
+        elif getattr(param, "is_flag", False):
+            argv.append(param.opts[0])
+        else:
+            argv += [a for v in (value if getattr(param, "multiple", False) else [value]) for a in (param.opts[0], str(v))]
+    return argv
+
+
 def _fresh_run_dir(out_dir: Path | None, family: str) -> Path:
     if out_dir is not None:
         if (out_dir / "config.yaml").exists():
@@ -200,6 +232,9 @@ def _parse_labels(labels: str | None, n: int, family) -> torch.Tensor | None:
 
 
 def _report(result, quiet: bool) -> None:
+    if result.budget_reached:
+        out.print(f"time budget reached at step {result.step}/{result.total_steps} ({result.wall_seconds:.0f} s this session) -> {result.run_dir}")
+        return
     if result.interrupted:
         out.print(f"stopped at step {result.step}/{result.total_steps}; checkpoint saved. Continue with: genlab train --resume {result.run_dir}")
         raise typer.Exit(130)

@@ -8,7 +8,10 @@ data in C order. Files may be gzip-compressed; we detect that by the magic bytes
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
+import math
 import os
 import struct
 import zlib
@@ -32,40 +35,53 @@ IDX_DTYPES: dict[int, np.dtype] = {
 _CODES: dict[np.dtype, int] = {dt.newbyteorder("="): code for code, dt in IDX_DTYPES.items()}
 
 GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 20  # gzip streams are read this many bytes at a time
 
 
-def read_maybe_gzip(path: str | os.PathLike) -> bytes:
-    """Return a file's bytes, gunzipped if they start with the gzip magic bytes."""
+def read_maybe_gzip(path: str | os.PathLike, max_bytes: int | None = None) -> bytes:
+    """Return a file's bytes, gunzipped if they start with the gzip magic bytes.
+
+    ``max_bytes`` caps the uncompressed size: a file (or a gzip bomb) that holds more is a
+    DataError, found after decompressing at most ``max_bytes + 1`` bytes.
+    """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"IDX file {path} does not exist; check the path.") from None
-    except OSError as e:
-        raise DataError(f"IDX file {path} could not be read ({e}).") from None
+    data = _read_file(path)
     if not data.startswith(GZIP_MAGIC):
+        if max_bytes is not None and len(data) > max_bytes:
+            raise DataError(f"IDX file {path} holds {len(data)} bytes, more than the {max_bytes} expected.")
         return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(
-            f"IDX file {path} looks gzip-compressed but is corrupt or truncated ({e}); "
-            "restore it from a good copy."
-        ) from None
+    with _gunzip(data, path) as stream:
+        return _read_capped(stream, max_bytes, path)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (raw or gzip-compressed) into a native-endian array.
 
-    Raises DataError naming the file if it is missing, truncated or malformed.
+    Raises DataError naming the file if it is missing, truncated or malformed. A gzip
+    file is decompressed only as far as its header says the data goes (plus one byte, to
+    notice extra data), so a small file that claims or inflates to gigabytes is refused
+    without holding them in memory.
     """
-    return read_idx_bytes(read_maybe_gzip(path), name=str(path))
+    path = Path(path)
+    data = _read_file(path)
+    if data.startswith(GZIP_MAGIC):
+        with _gunzip(data, path) as stream:
+            head = _read_capped(stream, 4, path, exact=False)
+            dims = _read_capped(stream, 4 * head[3], path, exact=False) if len(head) == 4 else b""
+            header = head + dims
+            try:
+                _, _, expected = parse_header(header, str(path))
+            except DataError:
+                return read_idx_bytes(header, name=str(path))  # raises the header's error
+            data = header + _read_capped(stream, expected + 1, path, exact=False)
+    return read_idx_bytes(data, name=str(path))
 
 
-def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Parse already-decompressed IDX bytes into a writable native-endian array.
+def parse_header(data: bytes, name: str = "<bytes>") -> tuple[np.dtype, tuple[int, ...], int]:
+    """(dtype, shape, payload bytes) declared by the header at the start of ``data``.
 
-    ``name`` only appears in error messages.
+    Only the header is read and nothing is allocated from it; raises DataError when the
+    magic, dtype code or dimensions are wrong or cut off.
     """
     # 1. Fixed 4-byte header: 0, 0, dtype code, ndim.
     if len(data) < 4:
@@ -86,9 +102,21 @@ def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
     shape = struct.unpack(f">{ndim}i", data[4:offset])
     if any(d < 0 for d in shape):
         raise DataError(f"IDX file {name} has a negative dimension in shape {shape}.")
-    # 3. Payload: exactly prod(shape) items.
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if math.prod(max(d, 1) for d in shape) * dtype.itemsize > np.iinfo(np.intp).max:  # NumPy refuses such shapes, even empty
+        raise DataError(f"IDX file {name} declares shape {shape}, too large for any array; it is corrupt.")
+    return dtype, shape, math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+
+
+def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Parse already-decompressed IDX bytes into a writable native-endian array.
+
+    ``name`` only appears in error messages. The size the header declares is compared
+    with the bytes present before anything is allocated.
+    """
+    dtype, shape, expected = parse_header(data, name)
+    # 3. Payload: exactly prod(shape) items.
+    offset = 4 + 4 * len(shape)
     actual = len(data) - offset
     if actual != expected:
         problem = "truncated" if actual < expected else "followed by extra bytes"
@@ -98,6 +126,47 @@ def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
         )
     array = np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape)
     return array.astype(dtype.newbyteorder("="))  # copies: writable, native byte order
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"IDX file {path} does not exist; check the path.") from None
+    except OSError as e:
+        raise DataError(f"IDX file {path} could not be read ({e}).") from None
+
+
+@contextlib.contextmanager
+def _gunzip(data: bytes, path: Path):
+    """A decompressing stream over gzip ``data``; corrupt or truncated data is a DataError."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            yield stream
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(
+            f"IDX file {path} looks gzip-compressed but is corrupt or truncated ({e}); "
+            "restore it from a good copy."
+        ) from None
+
+
+def _read_capped(stream: gzip.GzipFile, limit: int | None, path: Path, exact: bool = True) -> bytes:
+    """Up to ``limit`` bytes (all when None) of ``stream``, read 1 MiB at a time.
+
+    With ``exact``, more than ``limit`` bytes in the stream is a DataError; otherwise the
+    caller sees how many came.
+    """
+    chunks, size = [], 0
+    while limit is None or size < limit + exact:
+        want = _CHUNK if limit is None else min(_CHUNK, limit + exact - size)
+        chunk = stream.read(want)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if exact and limit is not None and size > limit:
+        raise DataError(f"IDX file {path} decompresses to more than the {limit} bytes expected.")
+    return b"".join(chunks)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -49,12 +49,17 @@ class DDPMConfig:
             raise ConfigError("base_channels and every channel_mults entry must be >= 1")
         if not 0.0 <= self.label_dropout < 1.0 or not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError("label_dropout and ema_decay must be in [0, 1)")
-        if self.lr <= 0 or self.guidance < 0:
-            raise ConfigError("lr must be > 0 and guidance >= 0")
-        if not 0.0 <= self.eta <= 1.0:
-            raise ConfigError(f"eta must be in [0, 1], got {self.eta}")
-        if not 1 <= self.sample_steps <= self.diffusion_steps:
-            raise ConfigError(f"sample_steps must be in 1..{self.diffusion_steps}, got {self.sample_steps}")
+        check_diffusion_fields(self)
+
+
+def check_diffusion_fields(cfg) -> None:
+    """The checks every diffusion config shares: lr, guidance w, DDIM's eta, sampling steps."""
+    if cfg.lr <= 0 or cfg.guidance < 0:
+        raise ConfigError("lr must be > 0 and guidance >= 0")
+    if not 0.0 <= cfg.eta <= 1.0:
+        raise ConfigError(f"eta must be in [0, 1], got {cfg.eta}")
+    if not 1 <= cfg.sample_steps <= cfg.diffusion_steps:
+        raise ConfigError(f"sample_steps must be in 1..{cfg.diffusion_steps}, got {cfg.sample_steps}")
 
 
 class EMA(nn.Module):

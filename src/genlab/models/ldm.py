@@ -32,7 +32,7 @@ from genlab.errors import ConfigError
 from genlab.math.diffusion import q_sample
 from genlab.math.schedules import alpha_bar, named_betas
 from genlab.models.base import Family
-from genlab.models.ddpm import EMA
+from genlab.models.ddpm import EMA, check_diffusion_fields
 from genlab.models.ldm_net import LatentDenoiser
 from genlab.models.registry import register
 from genlab.models.vae import VAEFamily
@@ -64,12 +64,7 @@ class LDMConfig:
             raise ConfigError(f"width must be >= 1 and depth >= 0, got {self.width} and {self.depth}")
         if not 0.0 <= self.label_dropout < 1.0 or not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError("label_dropout and ema_decay must be in [0, 1)")
-        if self.lr <= 0 or self.guidance < 0:
-            raise ConfigError("lr must be > 0 and guidance >= 0")
-        if not 0.0 <= self.eta <= 1.0:
-            raise ConfigError(f"eta must be in [0, 1], got {self.eta}")
-        if not 1 <= self.sample_steps <= self.diffusion_steps:
-            raise ConfigError(f"sample_steps must be in 1..{self.diffusion_steps}, got {self.sample_steps}")
+        check_diffusion_fields(self)
 
 
 def latent_scale_factor(latents: torch.Tensor) -> torch.Tensor:

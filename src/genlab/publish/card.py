@@ -110,7 +110,7 @@ def _metric_lines(records: list[dict[str, Any]], evaluation: dict[str, Any] | No
     lines = []
     if train:
         last = train[-1]
-        losses = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("step", "epoch", "images_per_s", "elapsed_s"))
+        losses = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("step", "epoch", "images_per_s", "elapsed_s", "peak_rss_mb"))
         lines.append(f"- Training losses at step {last['step']}: {losses}. {MEASUREMENT['train']}")
     if held_out:
         last = held_out[-1]

@@ -26,6 +26,7 @@ SIGNATURE_KEY = "genlab:signature"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,60}$")
+MAX_TEXT_BYTES = 1 << 20  # a text chunk over 1 MiB (after inflating) is refused: genlab writes a few kB
 
 
 class ProvenanceError(GenlabError):
@@ -142,16 +143,35 @@ def _parse_text_chunk(kind: bytes, body: bytes, name: str) -> tuple[str, str]:
     try:
         key, _, rest = body.partition(b"\0")
         if kind == b"tEXt":
-            return key.decode("latin-1"), rest.decode("latin-1")
+            return key.decode("latin-1"), _capped(rest).decode("latin-1")
         if kind == b"zTXt":
             if rest[:1] != b"\0":
                 raise ValueError("unknown compression method")
-            return key.decode("latin-1"), zlib.decompress(rest[1:]).decode("latin-1")
+            return key.decode("latin-1"), _inflate(rest[1:]).decode("latin-1")
         flag, method, rest = rest[0], rest[1], rest[2:]
-        _language, _, rest = rest.partition(b"\0")
-        _translated, _, text = rest.partition(b"\0")
-        if flag not in (0, 1) or (flag == 1 and method != 0):
+        language, _, rest = rest.partition(b"\0")
+        translated, _, text = rest.partition(b"\0")
+        if flag not in (0, 1) or method != 0:
             raise ValueError("unknown compression")
-        return key.decode("latin-1"), (zlib.decompress(text) if flag else text).decode("utf-8")
+        if key.startswith(PREFIX.encode()) and (language or translated):  # not signed, so genlab's own chunks carry none
+            raise ValueError("a genlab field with a language tag or translated keyword")
+        return key.decode("latin-1"), (_inflate(text) if flag else _capped(text)).decode("utf-8")
     except (ValueError, IndexError, zlib.error) as e:
         raise ProvenanceError(f"{name} has a malformed {kind.decode()} chunk ({e})") from None
+
+
+def _capped(text: bytes) -> bytes:
+    if len(text) > MAX_TEXT_BYTES:
+        raise ValueError(f"its text is over {MAX_TEXT_BYTES} bytes")
+    return text
+
+
+def _inflate(data: bytes) -> bytes:
+    """zlib-decompress ``data``, stopping (and failing) past MAX_TEXT_BYTES: no decompression bomb."""
+    stream = zlib.decompressobj()
+    text = stream.decompress(data, MAX_TEXT_BYTES + 1)
+    if len(text) > MAX_TEXT_BYTES:
+        raise ValueError(f"its text inflates to over {MAX_TEXT_BYTES} bytes")
+    if not stream.eof:
+        raise ValueError("its compressed text is truncated")
+    return text

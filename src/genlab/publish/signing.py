@@ -51,11 +51,7 @@ def signed_message(chunks: dict[str, str], pixels: bytes) -> bytes:
 def signature_text(key: Ed25519PrivateKey, chunks: dict[str, str], image: Image.Image) -> str:
     """The ``genlab:signature`` chunk for ``chunks`` (without a signature) and ``image``."""
     signature = key.sign(signed_message(chunks, pixel_digest(image)))
-    return canonical_json({
-        "algorithm": ALGORITHM,
-        "public_key": base64.b64encode(public_bytes(key.public_key())).decode(),
-        "signature": base64.b64encode(signature).decode(),
-    })
+    return signature_json(public_bytes(key.public_key()), signature)
 
 
 def verify_png(path: str | os.PathLike, trusted: Ed25519PublicKey | None = None) -> Verified:
@@ -79,7 +75,7 @@ def verify_png(path: str | os.PathLike, trusted: Ed25519PublicKey | None = None)
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             digest = pixel_digest(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ProvenanceError(f"{path}: the pixel data cannot be decoded ({e})") from None
     if trusted is not None and public_bytes(public) != public_bytes(trusted):
         raise ProvenanceError(f"{path} is signed by {fingerprint(public)}, not by the trusted key {fingerprint(trusted)}")
@@ -107,4 +103,15 @@ def _parse_signature(text: str, path: Path) -> tuple[Ed25519PublicKey, bytes]:
         raise ProvenanceError(f"{path}: the signature chunk holds a malformed key or signature") from None
     if len(signature) != 64:
         raise ProvenanceError(f"{path}: an Ed25519 signature has 64 bytes, this one {len(signature)}")
+    if text != signature_json(raw_key, signature):  # one spelling only: the chunk is not itself signed
+        raise ProvenanceError(f"{path}: the signature chunk is not in canonical form (was it edited?)")
     return public, signature
+
+
+def signature_json(raw_public_key: bytes, signature: bytes) -> str:
+    """The text of a ``genlab:signature`` chunk: canonical JSON, standard base64."""
+    return canonical_json({
+        "algorithm": ALGORITHM,
+        "public_key": base64.b64encode(raw_public_key).decode(),
+        "signature": base64.b64encode(signature).decode(),
+    })

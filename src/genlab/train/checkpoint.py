@@ -88,7 +88,10 @@ def load_checkpoint(json_path: Path) -> tuple[Any, dict[str, Any]]:
         raise CheckpointError(f"checkpoint {json_path} is corrupt (unreadable JSON: {e})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise CheckpointError(f"{json_path} is not a genlab checkpoint (expected format {FORMAT})")
-    tensor_path = json_path.parent / str(doc.get("tensors", ""))
+    name = doc.get("tensors")
+    if name != json_path.with_suffix(".safetensors").name:  # never a path elsewhere (../x, /dev/zero)
+        raise CheckpointError(f"{json_path} is corrupt: its tensors must be {json_path.with_suffix('.safetensors').name!r} beside it, got {name!r}")
+    tensor_path = json_path.parent / name
     try:
         blob = tensor_path.read_bytes()
     except OSError:
@@ -99,7 +102,12 @@ def load_checkpoint(json_path: Path) -> tuple[Any, dict[str, Any]]:
         tensors = st_load(blob)
     except (SafetensorError, ValueError) as e:
         raise CheckpointError(f"checkpoint tensors {tensor_path} are corrupt ({e})") from None
-    state = unflatten_state(doc.pop("state"), tensors)
+    try:
+        state = unflatten_state(doc.pop("state"), tensors)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"{json_path} is corrupt: its state skeleton is malformed ({type(e).__name__}: {e})") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{json_path} is corrupt: its state must be a mapping, got {type(state).__name__}")
     return state, doc
 
 

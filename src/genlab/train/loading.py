@@ -39,7 +39,7 @@ def load_family(run_dir: str | Path, which: str = "latest", overrides: dict[str,
     family = get_family(run.family).family_cls(run.model, info)
     try:
         family.load_state_dict(state["family"], weights_only=True)
-    except (KeyError, RuntimeError) as e:
+    except (KeyError, RuntimeError, TypeError, ValueError) as e:
         first = str(e).splitlines()[0]
         raise CheckpointError(f"checkpoint of {run_dir} does not match its {run.family} config: {first}") from None
     family.train(False)

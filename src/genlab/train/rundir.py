@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +19,13 @@ import torch
 import yaml
 
 import genlab
-from genlab.atomic import atomic_write_text
+from genlab.atomic import atomic_write_text, write_error
 from genlab.config import TrainConfig, from_dict, to_dict
 from genlab.errors import CheckpointError, ConfigError
 from genlab.models.registry import get_family
 from genlab.train.checkpoint import load_checkpoint, step_checkpoints
+
+_ATOMIC_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # tempfile.mkstemp(prefix=".<name>.", suffix=".tmp")
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,9 @@ def find_checkpoint(run_dir: Path, which: str = "latest") -> Path:
 
 def load_resumable_checkpoint(run_dir: Path, warn: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(state, meta) of the newest step checkpoint that loads; a damaged one is reported with
-    ``warn`` (one line) and the one before it is tried (a crash can leave the newest torn)."""
+    ``warn`` (one line) and the one before it is tried (a crash can leave the newest torn).
+    What a killed writer left behind is removed first (:func:`remove_write_debris`)."""
+    remove_write_debris(Path(run_dir))
     steps = step_checkpoints(Path(run_dir) / "checkpoints")
     if not steps:
         raise CheckpointError(f"{run_dir} has no checkpoints yet")
@@ -111,9 +116,31 @@ def load_resumable_checkpoint(run_dir: Path, warn: Callable[[str], None]) -> tup
     raise CheckpointError(f"every checkpoint of {run_dir} is damaged ({len(steps)} tried; the newest: {skipped[0].split(': ', 1)[1]})")
 
 
+def remove_write_debris(run_dir: Path) -> list[Path]:
+    """Delete what a process killed mid-write leaves in a run directory, and return it:
+    temp files of :mod:`genlab.atomic` (``.<name>.<8 random chars>.tmp``) in the run, its
+    checkpoints and its samples, and checkpoint tensors whose JSON was never written (or
+    whose JSON was pruned first). Only the trainer writes there, and it is not running."""
+    removed = []
+    for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+        if folder.is_dir():
+            removed += [p for p in folder.iterdir() if _ATOMIC_TEMP.match(p.name) and p.is_file()]
+    if (run_dir / "checkpoints").is_dir():
+        removed += [p for p in (run_dir / "checkpoints").glob("*.safetensors") if not p.with_suffix(".json").exists()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
-    with open(Path(run_dir) / "metrics.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+    """Add one line to metrics.jsonl; a failed write (disk full, ...) is a :class:`WriteError`
+    (a torn line it may leave is skipped by :func:`read_metrics` and dropped on resume)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+    except OSError as e:
+        raise write_error(path, e) from None
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import resource
 import signal
 import sys
 import threading
@@ -23,12 +24,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from genlab.atomic import atomic_write_text
 from genlab.data import Batcher, iterate_batches, load_dataset, save_grid, to_uint8
-from genlab.errors import CheckpointError, ConfigError, GenlabError
+from genlab.errors import CheckpointError, ConfigError
 from genlab.models.registry import get_family
 from genlab.publish.provenance import weights_hash
 from genlab.publish.run import png_options
 from genlab.train.checkpoint import prune_checkpoints, save_checkpoint
+from genlab.train.distributed import Replicas
+from genlab.train.faults import NonfiniteGuard, TrainingDiverged
 from genlab.train.monitor import DivergenceMonitor
 from genlab.train.loading import sample_in_batches
 from genlab.train.progress import TrainingProgress, stderr_console
@@ -71,10 +75,6 @@ def drop_classes(images: np.ndarray, labels: np.ndarray, classes: tuple[int, ...
     return images[keep], labels[keep]
 
 
-class TrainingDiverged(GenlabError):
-    """A loss became NaN or infinite."""
-
-
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -84,6 +84,7 @@ class TrainResult:
     interrupted: bool
     last_metrics: dict[str, float]
     num_parameters: int
+    budget_reached: bool = False  # stopped by train.max_minutes; the run counts as finished
 
 
 def train(
@@ -116,7 +117,9 @@ def train(
     tc = run.train
     images, labels, info = load_dataset(tc.dataset, "train", data_dir)
     images, labels = drop_classes(images, labels, tc.exclude_classes, tc.dataset)  # train split only
-    with torch.random.fork_rng(devices=[]):
+    replicas = Replicas()  # the data-parallel ranks under torchrun, else just this process; rank 0 alone writes run_dir
+    quiet = quiet or not replicas.is_main
+    with torch.random.fork_rng(devices=[]), replicas.output_dir(run_dir) as run_dir:
         torch.manual_seed(tc.seed)
         family = spec.family_cls(run.model, info)
         batcher = Batcher(images, labels, batch_size=tc.batch_size, seed=tc.seed, scale=family.data_scale)
@@ -136,19 +139,25 @@ def train(
                 raise CheckpointError(f"the latest checkpoint of {run_dir} does not match its config.yaml ({first})") from None
             truncate_metrics(run_dir, step)
         else:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "metrics.jsonl").write_text("")
+            atomic_write_text(run_dir / "metrics.jsonl", "")  # creates run_dir; an unwritable --out is one clear line
         write_config(run_dir, run)
         loop = _Loop(run, run_dir, family, batcher, generator, monitor, data_dir, quiet, evaluate)
         if resume:
             loop.window.update({k: list(v) for k, v in ckpt_meta.get("log_window", {}).items()})
             loop.best_fid = ckpt_meta.get("best_fid")
+            loop.seconds_before = float(ckpt_meta.get("train_seconds", 0.0))
+            loop.guard.load_state_dict(ckpt_meta)
         result = loop.execute(step, stop_at)
-    if not result.interrupted:
+    if (not result.interrupted or result.budget_reached) and replicas.is_main:
         from genlab.publish.card import write_card  # late import: the card reads runs through genlab.train
 
         write_card(run_dir)
     return result
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class _Loop:
@@ -167,22 +176,30 @@ class _Loop:
         self.stop_requested = False
         self.window: dict[str, list[float]] = defaultdict(list)  # metrics since the last log line
         self.png = png_options(tc, run.to_dict())  # visible/invisible marks, provenance, signing key
-        self.nonfinite_run = self.nonfinite_total = 0  # nonfinite=skip: bad steps in a row / in this process
+        self.guard = NonfiniteGuard(self)  # nonfinite=skip|rollback (genlab.train.faults)
+        self.seconds_before = 0.0  # training wall time of earlier sessions of this run (from the checkpoint)
+        self.start = time.perf_counter()
+        self.budget_reached = False
+        self.replicas = Replicas()  # runs each step data-parallel when torch.distributed is initialised
 
     def execute(self, step: int, stop_at: int | None) -> TrainResult:
         tc = self.run.train
         window = self.window
         last: dict[str, float] = {}
-        start = time.perf_counter()
+        start = self.start = time.perf_counter()
         window_start, window_images = start, 0
         restore = self._catch_sigint()
+        spent = self.run.train.max_minutes and self.seconds_before >= self.run.train.max_minutes * 60
+        self.budget_reached = bool(spent)  # a resumed run whose budget is already used takes no step
         try:
             with TrainingProgress(self.run.family, self.total, step, self.quiet) as progress:
-                while step < self.total and not self.stop_requested:
+                while step < self.total and not self.replicas.any(self.stop_requested) and not self.budget_reached:
                     x, y = self._next_batches()
-                    undo = copy.deepcopy(self.family.state_dict()) if tc.nonfinite == "skip" else None
-                    metrics = self.family.train_step(x, y, self.generator)
-                    if undo is not None and self._skipped_nonfinite(metrics, step + 1, undo):
+                    undo = copy.deepcopy(self.family.state_dict()) if self.guard.undoes_steps else None
+                    metrics = self.replicas.train_step(self.family, x, y, self.generator)
+                    carry_on = self.guard.after_step(metrics, step, last, undo) if undo is not None else None
+                    if carry_on is not None:  # a bad step was undone (and maybe the run rolled back)
+                        step, last = carry_on
                         continue
                     step += 1
                     self._check_finite(metrics, step)
@@ -198,7 +215,7 @@ class _Loop:
                     if step % tc.log_every == 0 or step == self.total:
                         last = {k: sum(v) / len(v) for k, v in window.items()}
                         record = {"step": step, "epoch": step / self.steps_per_epoch, **last}
-                        append_metrics(self.run_dir, {**record, "images_per_s": rate, "elapsed_s": now - start})
+                        append_metrics(self.run_dir, {**record, "images_per_s": rate, "elapsed_s": now - start, "peak_rss_mb": peak_rss_mb()})
                         window.clear()
                         window_start, window_images = now, 0
                     if step % self.sample_every == 0 or step == self.total:
@@ -210,12 +227,35 @@ class _Loop:
                         self._checkpoint(step, last)
                     if step == stop_at:
                         break
+                    if self._over_budget(step, last):
+                        break
             interrupted = step < self.total
-            if interrupted and step % self.checkpoint_every:
+            if interrupted and step % self.checkpoint_every and not self.budget_reached and step:
                 self._checkpoint(step, last)
         finally:
             restore()
-        return TrainResult(self.run_dir, step, self.total, time.perf_counter() - start, interrupted, last, self.family.num_parameters())
+        elapsed = time.perf_counter() - start
+        return TrainResult(self.run_dir, step, self.total, elapsed, interrupted, last, self.family.num_parameters(), self.budget_reached)
+
+    def _over_budget(self, step: int, last: dict[str, float]) -> bool:
+        """``max_minutes``: stop once the run's training time (all sessions) reaches the budget.
+
+        The step count at which that happens depends on the machine's speed, so a budgeted run
+        is reproducible from its config only up to where it stopped; ``metrics.jsonl`` records it.
+        """
+        budget = self.run.train.max_minutes
+        if not budget or step >= self.total or not self.replicas.any(self.train_seconds() >= budget * 60):
+            return False
+        self.budget_reached = True
+        append_metrics(self.run_dir, {"step": step, "stopped": "max_minutes", "train_seconds": self.train_seconds()})
+        stderr_console.print(f"[yellow]time budget of {budget:g} min reached at step {step}: checkpointing and stopping")
+        if step % self.checkpoint_every:
+            self._checkpoint(step, last)
+        return True
+
+    def train_seconds(self) -> float:
+        """Training wall time of this run so far, over every session."""
+        return self.seconds_before + time.perf_counter() - self.start
 
     def _next_batches(self):
         """One batch, or k consecutive ones concatenated when the family asks for k per step."""
@@ -224,28 +264,6 @@ class _Loop:
         batches = [self.batcher.next_batch() for _ in range(self.k)]
         xs, ys = zip(*batches)
         return torch.cat(xs), None if ys[0] is None else torch.cat(ys)
-
-    def _skipped_nonfinite(self, metrics: dict[str, float], step: int, undo: dict[str, Any]) -> bool:
-        """``nonfinite=skip``: after a step with a NaN/Inf metric, put weights, optimiser states
-        and the step counter back as they were, log it, and say so; too many in a row stop the run.
-        The batch is used up (the next step gets the next one), so a skip is reproducible."""
-        bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
-        if not bad:
-            self.nonfinite_run = 0
-            return False
-        self.family.load_state_dict(undo)
-        self.nonfinite_run += 1
-        self.nonfinite_total += 1
-        what = ", ".join(f"{k}={v}" for k, v in bad.items())
-        append_metrics(self.run_dir, {"step": step, "skipped_nonfinite": what, "skipped_total": self.nonfinite_total})
-        stderr_console.print(f"[yellow]warning (step {step}): {what}: step undone and skipped ({self.nonfinite_total} so far)")
-        patience = self.run.train.nonfinite_patience
-        if self.nonfinite_run >= patience:
-            raise TrainingDiverged(
-                f"{patience} non-finite steps in a row (last: {what}) at step {step}: training diverged; "
-                f"resume from the last checkpoint in {self.run_dir} with a lower lr (--set lr=...)"
-            )
-        return True
 
     def _check_finite(self, metrics: dict[str, float], step: int) -> None:
         bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
@@ -315,6 +333,9 @@ class _Loop:
             "metrics": last,
             "log_window": dict(self.window),
             "best_fid": self.best_fid,
+            "train_seconds": self.train_seconds(),
+            **self.replicas.checkpoint_meta(self.family),  # every rank's weights hash, under torchrun
+            **self.guard.state_dict(),
         }
         folder = self.run_dir / "checkpoints"
         save_checkpoint(folder / (name or f"step_{step:08d}"), state, meta)

@@ -1,0 +1,135 @@
+"""``docs/results/performance.md``: rendered from the benchmark results JSON beside it, with figures.
+
+Each ``genlab bench`` command stores its section (results + the command + the machine stamp)
+in ``performance.json`` and re-renders the whole page, so the page never mixes numbers with
+commands that did not make them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from genlab.atomic import atomic_write_text
+from genlab.bench.quality import CONFIDENCE, MIN_CLASS_FRACTION, MIN_CONFIDENT_FRACTION
+from genlab.plots import figure, save_figure
+
+TRAINING_TARGET = 2.0  # issue 11: ours >= 2x the textbook DataLoader loop
+PEAK_TARGET = 0.30  # issue 11: conv models >= 30 % of the matmul peak
+
+
+def update_results(json_path: Path, section: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Store ``payload`` as ``section`` of the results file (atomically) and return all sections."""
+    results = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    results[section] = payload
+    atomic_write_text(json_path, json.dumps(results, indent=1, sort_keys=True) + "\n")
+    return results
+
+
+def _stamp(payload: dict[str, Any]) -> list[str]:
+    m, after = payload["machine"], payload.get("load_average_after")
+    load = f"{m['load_average']} at the start" + (f", {after} at the end" if after else "")
+    return [
+        f"Command: `{payload['command']}`",
+        "",
+        f"Machine: {m['cores']} cores ({m['cpu']}), torch {m['torch']}, {m['threads']} torch thread(s), {m['date']}; "
+        f"load average (1, 5, 15 min) {load}. The machine was shared with other jobs: compare ratios measured in the same run, not absolute speeds.",
+        "",
+    ]
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return out + [""]
+
+
+def _f(x: float | None, digits: int = 1) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def render_run(run: dict[str, Any], figures: dict[str, str]) -> list[str]:
+    lines = ["## Throughput, profile and scaling", "", *_stamp(run)]
+    lines += ["### Training throughput: ours (in-memory Batcher) vs the textbook loop (Dataset + DataLoader, default collate)", ""]
+    lines += [f"Same network, optimiser, seed and example order on both sides, interleaved in one process; images/s from the median step time "
+              f"(data included); 'ratio of totals' uses the summed times instead. Target >= {TRAINING_TARGET:g}x.", ""]
+    rows = [
+        [r["family"], r["batch_size"], r["timed_steps"], _f(r["ours_images_per_s"]), _f(r["reference_images_per_s"]), f"{r['ratio']:.2f}x",
+         f"{r['ratio_of_totals']:.2f}x", "yes" if r["ratio"] >= TRAINING_TARGET else "no", _f(r["ours_data_ms_per_batch"], 3), _f(r["reference_data_ms_per_batch"], 3), f"{r['max_metric_difference']:.3g}"]
+        for r in run["training"]
+    ]
+    lines += _table(["family", "batch", "timed steps", "ours images/s", "reference images/s", "ratio", "ratio of totals", f">= {TRAINING_TARGET:g}x", "ours data ms/batch", "reference data ms/batch", "max metric difference"], rows)
+    lines += [f"![loss curves]({figures['loss']})", ""]
+    lines += ["### Sampling throughput (batched, inference mode; untrained networks at the benchmark preset)", ""]
+    lines += _table(["model", "sampler", "images", "images/s", "seconds"], [[r["model"], r["sampler"], r["n"], _f(r["images_per_s"], 2), _f(r["seconds"], 2)] for r in run["sampling"]])
+    if run.get("sampler_fids"):
+        lines += [f"Trained run `{run['ddpm_run']}`: FID (digits features) of each sampler", ""]
+        lines += _table(["sampler", "images", "images/s", "FID"], [[r["sampler"], r["n"], _f(r["images_per_s"], 2), _f(r["fid"], 2)] for r in run["sampler_fids"]])
+    e = run["evaluation"]
+    lines += ["### Evaluation throughput (digits classifier features, then FID)", ""]
+    lines += _table(["images", "reference images", "feature seconds", "images/s", "FID seconds"], [[e["n"], e["reference_n"], _f(e["feature_seconds"], 2), _f(e["images_per_s"]), _f(e["fid_seconds"], 3)]])
+    lines += ["### Where a training step's time goes", ""]
+    lines += [f"Float32 matmul ({run['matmul_n']}x{run['matmul_n']}) on the same threads, same run: {run['matmul_gflops']:.1f} GFLOP/s. "
+              f"FLOPs counted by FlopCounterMode (matmuls and convolutions, forward and backward). Target for the conv models: >= {PEAK_TARGET:.0%} of the matmul rate.", ""]
+    rows = [[p["family"], p["batch_size"], _f(p["step_ms"]), _f(p["gflop_per_step"], 3), _f(p["gflop_per_s"], 2), f"{p['fraction_of_matmul_peak']:.0%}",
+             "; ".join(f"{o['op']} {o['share']:.0%}" for o in p["top_ops"])] for p in run["profile"]]
+    lines += _table(["family", "batch", "step ms", "GFLOP/step", "GFLOP/s", "of matmul", "top operators (self CPU share)"], rows)
+    lines += ["### Step time vs batch size (28x28) and vs image size", ""]
+    sizes = sorted({int(s) for g in run["scaling"] for s in g["ms_by_size"]})
+    batches = sorted({int(b) for g in run["scaling"] for b in g["ms_by_batch"]})
+    rows = [[g["family"], *(_f(g["ms_by_batch"].get(str(b), g["ms_by_batch"].get(b))) for b in batches), *(_f(g["ms_by_size"].get(str(s), g["ms_by_size"].get(s))) for s in sizes)] for g in run["scaling"]]
+    lines += _table(["family", *(f"batch {b} ms" for b in batches), *(f"{s}x{s} ms (batch {run['scaling'][0]['batch_for_sizes']})" for s in sizes)], rows)
+    lines += ["n/a: the architecture is fixed to 28x28.", "", f"![step time]({figures['scaling']})", ""]
+    lines += ["Not benchmarked by this command: `torch.compile`, bfloat16 autocast and channels-last variants of each step "
+              "(ddpm already trains channels-last), so this page makes no claim about them.", ""]
+    return lines
+
+
+def render_quality(q: dict[str, Any]) -> list[str]:
+    lines = ["## Quality per CPU-minute", "", *_stamp(q)]
+    lines += [f"Bar: every class >= {MIN_CLASS_FRACTION:.0%} of the samples and >= {MIN_CONFIDENT_FRACTION:.0%} of samples classified with confidence > {CONFIDENCE}. "
+              "Training time excludes the checks; CPU time is the process's own. A budget of a minute or so only shows the "
+              "measurement working: the real numbers need an idle machine and the issue's budgets.", ""]
+    for r in q["results"]:
+        reached = r["reached"]
+        verdict = f"met at step {reached['step']} after {reached['train_cpu_s'] / 60:.2f} CPU-minutes" if reached else f"not met within {r['budget_minutes']:g} min"
+        lines += [f"**{r['family']}** (preset {r['preset']}, {r['samples']} samples per check): {verdict}.", ""]
+        lines += _table(["step", "train wall s", "train CPU s", "smallest class", "confident", "FID"],
+                        [[c["step"], _f(c["train_wall_s"]), _f(c["train_cpu_s"]), f"{c['smallest_class_fraction']:.1%}", f"{c['confident_fraction']:.1%}", _f(c["fid"])] for c in r["checks"]])
+    return lines
+
+
+def plot_figures(run: dict[str, Any], folder: Path) -> dict[str, str]:
+    """Loss curves (ours solid, reference dashed) and step time vs batch / image size; returns file names."""
+    fams = run["training"]
+    fig, axes = figure(1, len(fams), size=(3.2 * len(fams), 3.0))
+    for ax, r in zip(axes if len(fams) > 1 else [axes], fams):
+        ax.plot(r["ours_losses"], "-", lw=2.5, alpha=0.6, label="ours")
+        ax.plot(r["reference_losses"], "k--", lw=1, label="reference")
+        ax.set_title(f"{r['family']} ({r['loss_key']})")
+        ax.set_xlabel("step")
+    (axes[0] if len(fams) > 1 else axes).legend()
+    save_figure(fig, folder / "performance_loss_curves.png")
+    fig, (a, b) = figure(1, 2, size=(9, 3.4))
+    for g in run["scaling"]:
+        xs = sorted(int(k) for k in g["ms_by_batch"])
+        a.plot(xs, [g["ms_by_batch"].get(str(x), g["ms_by_batch"].get(x)) for x in xs], "o-", label=g["family"])
+        ss = [int(k) for k, v in g["ms_by_size"].items() if v is not None]
+        b.plot(sorted(ss), [g["ms_by_size"].get(str(s), g["ms_by_size"].get(s)) for s in sorted(ss)], "o-", label=g["family"])
+    a.set(xlabel="batch size (28x28)", ylabel="ms per training step", xscale="log", yscale="log")
+    b.set(xlabel="image size (square)", ylabel="ms per training step", yscale="log")
+    a.legend(fontsize=7)
+    save_figure(fig, folder / "performance_scaling.png")
+    return {"loss": "performance_loss_curves.png", "scaling": "performance_scaling.png"}
+
+
+def write_report(doc: Path, results: dict[str, Any]) -> Path:
+    """Render every stored section into ``doc`` (Markdown, atomic), figures beside it."""
+    lines = ["# Performance", "", "Written by `genlab bench run` and `genlab bench quality` (src/genlab/bench/); the numbers live in "
+             f"`{doc.with_suffix('.json').name}` beside this page. Distributed training: see docs/distributed.md.", ""]
+    if "run" in results:
+        lines += render_run(results["run"], plot_figures(results["run"], doc.parent))
+    if "quality" in results:
+        lines += render_quality(results["quality"])
+    return atomic_write_text(doc, "\n".join(lines))

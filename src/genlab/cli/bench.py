@@ -1,0 +1,154 @@
+"""``genlab bench run|quality``: performance benchmarks, printed and written to docs/results/performance.md."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import torch
+import typer
+from rich.table import Table
+
+from genlab.cli.app import DataDir, app, out
+from genlab.cli.train import argv_of
+from genlab.errors import ConfigError
+from genlab.models.registry import get_family
+
+bench_app = typer.Typer(
+    no_args_is_help=True,
+    help="Performance benchmarks: ours vs the textbook reference interleaved in one process (ratios survive a busy machine), "
+    "sampling and evaluation throughput, per-step profiles vs the matmul peak, step time vs batch and image size, "
+    "and training time to a quality bar. Results go to docs/results/performance.md (+ .json, figures).",
+)
+app.add_typer(bench_app, name="bench")
+
+Doc = Annotated[Path, typer.Option("--doc", help="Results page to (re)write; its .json beside it keeps every section.")]
+Threads = Annotated[int | None, typer.Option(help="torch threads (default: as torch starts, i.e. OMP_NUM_THREADS or the cores).")]
+DEFAULT_DOC = Path("docs/results/performance.md")
+
+
+def _families(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError("--families needs at least one family name, e.g. gan,dcgan,vae,conv-vae,ddpm")
+    for name in names:
+        get_family(name)  # an unknown name is a ConfigError listing the known ones
+    return names
+
+
+def _ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{option} must be comma-separated integers like 16,32,64; got {text!r}") from None
+    if not values or min(values) < 1:
+        raise ConfigError(f"{option} must list positive integers; got {text!r}")
+    return values
+
+
+def _setup(ctx: typer.Context, threads: int | None) -> str:
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+    return "genlab bench " + shlex.join(argv_of(ctx))
+
+
+@bench_app.command("run", help="Training throughput vs the DataLoader reference, sampling, evaluation, profiles and scaling.")
+def run_benchmarks(
+    ctx: typer.Context,
+    families: Annotated[str, typer.Option(help="Comma-separated families to benchmark.")] = "gan,dcgan,vae,conv-vae,ddpm",
+    preset: Annotated[str, typer.Option(help="Size preset of every family (a family without it uses its defaults).")] = "small",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Batch size of the training comparison and the profiles.")] = 64,
+    rounds: Annotated[int, typer.Option(help="Interleaved rounds per family (the first is an untimed warm-up).")] = 4,
+    steps_per_round: Annotated[int, typer.Option("--steps-per-round", help="Training steps per side per round.")] = 10,
+    sample_n: Annotated[int, typer.Option("--sample-n", help="Images per GAN/VAE sampling measurement.")] = 1000,
+    diffusion_n: Annotated[int, typer.Option("--diffusion-n", help="Images per DDIM-50 / DDPM-1000 measurement.")] = 64,
+    eval_n: Annotated[int, typer.Option("--eval-n", help="Images scored in the evaluation benchmark.")] = 10_000,
+    ddpm_run: Annotated[Path | None, typer.Option("--ddpm-run", help="A trained ddpm run: also the FID of its DDIM-50 and DDPM-1000 samples.")] = None,
+    fid_n: Annotated[int, typer.Option("--fid-n", help="Samples per sampler for --ddpm-run's FID.")] = 1000,
+    scaling_batches: Annotated[str, typer.Option("--scaling-batches", help="Batch sizes of the step-time scaling (at 28x28).")] = "16,32,64,128",
+    scaling_sizes: Annotated[str, typer.Option("--scaling-sizes", help="Image sizes of the step-time scaling (at batch 32).")] = "28,32,64",
+    threads: Threads = None,
+    doc: Doc = DEFAULT_DOC,
+    data_dir: DataDir = None,
+) -> None:
+    from genlab.bench.inference import evaluation_throughput, sampler_fids, sampling_throughput
+    from genlab.bench.machine import machine_info, matmul_flops
+    from genlab.bench.profiling import profile_step, step_time_grid
+    from genlab.bench.report import update_results, write_report
+    from genlab.bench.training import compare_training
+    from genlab.data import load_dataset
+
+    names = _families(families)
+    batches, sizes = _ints(scaling_batches, "--scaling-batches"), _ints(scaling_sizes, "--scaling-sizes")
+    if min(batch_size, rounds - 1, steps_per_round, sample_n, diffusion_n, eval_n, fid_n) < 1:
+        raise ConfigError("--batch-size, --steps-per-round, --sample-n, --diffusion-n, --eval-n and --fid-n must be >= 1, and --rounds >= 2")
+    command = _setup(ctx, threads)
+    payload = {"command": command, "machine": machine_info(), "matmul_n": 1024}
+    images, labels, info = load_dataset("mnist", "train", data_dir)
+    test_images, _, _ = load_dataset("mnist", "test", data_dir)
+    payload["matmul_gflops"] = matmul_flops(payload["matmul_n"]) / 1e9
+    payload["training"] = [compare_training(n, images, labels, info, preset=preset, batch_size=batch_size, rounds=rounds, steps_per_round=steps_per_round) for n in names]
+    table = Table("family", "ours images/s", "reference images/s", "ratio", "max metric difference")
+    for r in payload["training"]:
+        table.add_row(r["family"], f"{r['ours_images_per_s']:.1f}", f"{r['reference_images_per_s']:.1f}", f"{r['ratio']:.2f}x", f"{r['max_metric_difference']:.3g}")
+    out.print(table)
+    payload["sampling"] = sampling_throughput(info, n_fast=sample_n, n_diffusion=diffusion_n, preset=preset)
+    for r in payload["sampling"]:
+        out.print(f"sampling {r['model']} {r['sampler']}: {r['images_per_s']:.2f} images/s")
+    if ddpm_run is not None:
+        payload["ddpm_run"] = str(ddpm_run)
+        payload["sampler_fids"] = sampler_fids(ddpm_run, test_images, n=fid_n)
+        for r in payload["sampler_fids"]:
+            out.print(f"{ddpm_run} {r['sampler']}: FID {r['fid']:.2f} at {r['images_per_s']:.2f} images/s")
+    reference = test_images[: min(eval_n, test_images.shape[0])]
+    scored = test_images[-min(eval_n, test_images.shape[0]) :]
+    payload["evaluation"] = evaluation_throughput(scored, reference)
+    out.print(f"evaluation: {payload['evaluation']['images_per_s']:.1f} images/s of features, FID in {payload['evaluation']['fid_seconds']:.3f} s")
+    peak = payload["matmul_gflops"] * 1e9
+    payload["profile"] = [profile_step(n, info, preset=preset, batch_size=batch_size, peak_flops=peak) for n in names]
+    for p in payload["profile"]:
+        out.print(f"profile {p['family']}: {p['step_ms']:.1f} ms/step, {p['gflop_per_s']:.2f} GFLOP/s = {p['fraction_of_matmul_peak']:.0%} of matmul ({payload['matmul_gflops']:.1f} GFLOP/s)")
+    payload["scaling"] = [step_time_grid(n, batch_sizes=batches, image_sizes=sizes, preset=preset) for n in names]
+    payload["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
+    results = update_results(doc.with_suffix(".json"), "run", payload)
+    out.print(f"wrote {write_report(doc, results)}")
+
+
+@bench_app.command("quality", help="Training time (CPU and wall) until the classifier sees every digit (>= 2 %) and >= 80 % confident samples.")
+def quality(
+    ctx: typer.Context,
+    families: Annotated[str, typer.Option(help="Comma-separated MNIST families.")] = "dcgan,ddpm",
+    preset: Annotated[str, typer.Option(help="Size preset of every family.")] = "small",
+    budget_minutes: Annotated[float, typer.Option("--budget-minutes", help="Training wall-time budget per family (checked at each check).")] = 25.0,
+    check_every: Annotated[int, typer.Option("--check-every", help="Training steps between checks.")] = 200,
+    samples: Annotated[int, typer.Option(help="Samples classified per check.")] = 1000,
+    reference_n: Annotated[int, typer.Option("--reference-n", help="Test images the FID compares with.")] = 10_000,
+    runs: Annotated[Path, typer.Option("--runs", help="Folder for the training runs (one per family).")] = Path("runs/bench-quality"),
+    threads: Threads = None,
+    doc: Doc = DEFAULT_DOC,
+    data_dir: DataDir = None,
+) -> None:
+    from genlab.bench.machine import machine_info
+    from genlab.bench.quality import time_to_quality
+    from genlab.bench.report import update_results, write_report
+
+    names = _families(families)
+    if budget_minutes <= 0 or min(check_every, samples, reference_n) < 1:
+        raise ConfigError("--budget-minutes must be > 0 and --check-every, --samples, --reference-n >= 1")
+    if runs.exists() and any(runs.iterdir()):
+        raise ConfigError(f"{runs} is not empty; choose another --runs folder")
+    command = _setup(ctx, threads)
+    payload = {"command": command, "machine": machine_info(), "results": []}
+    for name in names:
+        r = time_to_quality(name, runs / name, preset=preset, budget_minutes=budget_minutes, check_every=check_every, samples=samples, reference_n=reference_n, data_dir=data_dir)
+        payload["results"].append(r)
+        last = r["checks"][-1] if r["checks"] else None
+        status = f"met at step {r['reached']['step']} ({r['reached']['train_cpu_s'] / 60:.2f} CPU-min)" if r["reached"] else "not met"
+        out.print(f"{name}: {status}" + (f"; last check step {last['step']}: smallest class {last['smallest_class_fraction']:.1%}, confident {last['confident_fraction']:.1%}, FID {last['fid']:.1f}" if last else ""))
+    payload["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
+    results = update_results(doc.with_suffix(".json"), "quality", payload)
+    out.print(f"wrote {write_report(doc, results)}")

@@ -1,0 +1,81 @@
+"""``genlab serve`` (the local web app) and ``genlab survey export`` (its survey's answers)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from genlab.cli.app import DataDir, app, out
+from genlab.errors import ConfigError
+
+survey_app = typer.Typer(no_args_is_help=True, help="The web app's human-rating survey: export the answers.")
+app.add_typer(survey_app, name="survey")
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command()
+def serve(
+    runs: Annotated[Path, typer.Option("--runs", help="Folder of run directories to show (runs/<name> and runs/<group>/<name>).")] = Path("runs"),
+    host: Annotated[str, typer.Option(help="Address to bind; anything but 127.0.0.1/localhost/::1 prints a warning.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    db: Annotated[Path, typer.Option("--db", help="SQLite file for the survey's answers (made on first use).")] = Path("survey.sqlite"),
+    survey_runs: Annotated[str | None, typer.Option("--survey-runs", help="Comma-separated run names the survey samples from (default: every MNIST run with a checkpoint).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the gallery, sampler, latent explorer and survey at http://HOST:PORT/ (Ctrl-C stops)."""
+    import uvicorn
+
+    from genlab.web import create_app
+
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port must be in 1..65535, got {port}")
+    if not runs.is_dir():
+        raise ConfigError(f"--runs {runs} is not a folder; train a model first (genlab demo --out {runs}/demo) or point --runs at your runs")
+    if host not in LOOPBACK:
+        print(f"genlab: warning: serving on {host} makes the app reachable from other machines; it has no login (use 127.0.0.1 unless you mean it)", file=sys.stderr)
+    _check_can_listen(host, port)
+    names = [n.strip() for n in survey_runs.split(",") if n.strip()] if survey_runs else None
+    web = create_app(runs, db, survey_runs=names, data_dir=data_dir)
+    shown = f"[{host}]" if ":" in host else host
+    out.print(f"genlab serve: {runs} at http://{shown}:{port}/  (survey answers in {db}; Ctrl-C stops)")
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Fail in one line when the port is taken or the address is not this machine's
+    (uvicorn itself would log the error and exit with status 1)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise ConfigError(f"--host {host}: {e.strerror or e}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+
+
+@survey_app.command("export")
+def export(
+    db: Annotated[Path, typer.Option("--db", help="The survey's SQLite file (genlab serve --db).")] = Path("survey.sqlite"),
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for answers.csv, summary.json and summary.md.")] = Path("survey-export"),
+) -> None:
+    """Write every answer as CSV, and a summary (JSON + Markdown): mean ± 95 % CI of each rating per
+    model and the human real-vs-generated accuracy."""
+    from genlab.web.survey_db import SurveyDB
+    from genlab.web.survey_stats import summarise, write_export
+
+    if not db.is_file():
+        raise ConfigError(f"--db {db} does not exist; `genlab serve --db {db}` creates it when the survey is first opened")
+    rows = SurveyDB(db).answer_rows()
+    paths = write_export(rows, output, db.name)
+    accuracy = summarise(rows)["accuracy"]
+    rate = "n/a" if accuracy["rate"] is None else f"{accuracy['rate']:.3f}"
+    out.print(f"{len(rows)} answers -> {', '.join(str(p) for p in paths)}  (human real-vs-generated accuracy {rate})")

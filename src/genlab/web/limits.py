@@ -1,0 +1,97 @@
+"""ASGI middleware: cap request bodies, and send the security headers on every response.
+
+Plain ASGI (not Starlette's BaseHTTPMiddleware) so a too-large body is refused while it
+streams in, whether or not the client declared a Content-Length: a declared length over
+the cap is answered at once, a counted one raises :class:`BodyTooLarge` inside the read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genlab.errors import GenlabError
+
+MAX_BODY = 64 * 1024  # bytes: the largest form the app accepts is a few hundred bytes
+
+# Everything the pages load comes from this server: no inline script, no external fonts or CSS.
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class BodyTooLarge(GenlabError):
+    """A request body over the limit, found while reading it (the app answers 413)."""
+
+    status = 413
+
+
+async def _send_413(send, limit: int) -> None:
+    body = f"request body too large: at most {limit} bytes".encode()
+    await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413 (declared or counted while reading)."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > self.limit
+            except ValueError:
+                too_big = True  # a malformed length is refused like an oversized one
+            if too_big:
+                await _send_413(send, self.limit)
+                return
+        seen, started = 0, False
+
+        async def counted_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise BodyTooLarge(f"request body too large: at most {self.limit} bytes")
+            return message
+
+        async def tracked_send(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except BodyTooLarge:  # raised outside a route (the routes' handler answers it otherwise)
+            if not started:
+                await _send_413(send, self.limit)
+
+
+class SecurityHeaders:
+    """Add :data:`SECURITY_HEADERS` to every HTTP response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                message = {**message, "headers": [*message.get("headers", []), *(h for h in SECURITY_HEADERS if h[0] not in names)]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -1,0 +1,131 @@
+"""Pages and images of the runs: gallery, model card, sampler, latent explorer.
+
+Handlers are plain ``def`` (FastAPI runs them in its thread pool), because sampling is
+CPU work; query values are read as text and checked by :mod:`genlab.web.forms`, so a
+malformed value is a 400 with a message naming the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from genlab.errors import CheckpointError
+from genlab.publish.provenance import fields_of, read_text_chunks
+from genlab.web.app import WebState, page
+from genlab.web.runs import UnknownRun, gallery, latest_grid, resolve_run
+from genlab.web.sampling import KNOBS, parse_explore_request, parse_sample_request, render_interpolation, render_samples, knobs_of
+
+router = APIRouter()
+EXPLORER_FRAMES = 9  # images in the explorer's strip, ends included
+
+
+class NotThere(CheckpointError):
+    """A run that exists lacks the file asked for (no grid yet, no card)."""
+
+    status = 404
+
+
+def _state(request: Request) -> WebState:
+    return request.app.state.web
+
+
+def _query(request: Request) -> dict[str, str]:
+    """The query as one string per name (the last, when a name repeats)."""
+    return {k: v for k, v in request.query_params.items()}
+
+
+def _inside(path: Path, root: Path) -> Path:
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise UnknownRun(f"{path.name} lies outside the runs folder")
+    return path
+
+
+@router.get("/", response_class=HTMLResponse)
+def gallery_page(request: Request):
+    state = _state(request)
+    return page(request, "gallery.html", runs=gallery(state.runs_root), root=str(state.runs_root))
+
+
+@router.get("/runs/grid.png")
+def run_grid(request: Request):
+    state = _state(request)
+    name = _query(request).get("run", "")
+    grid = latest_grid(resolve_run(state.runs_root, name))
+    if grid is None:
+        raise NotThere(f"run {name!r} has no sample grid yet (samples/step_*.png appear during training)")
+    return FileResponse(_inside(grid, state.runs_root), media_type="image/png")
+
+
+@router.get("/runs/card", response_class=HTMLResponse)
+def run_card(request: Request):
+    state = _state(request)
+    name = _query(request).get("run", "")
+    card = resolve_run(state.runs_root, name) / "card.md"
+    if not card.is_file():
+        raise NotThere(f"run {name!r} has no card.md yet (training writes it at the end; `genlab card RUN` writes one now)")
+    return page(request, "card.html", run=name, text=_inside(card, state.runs_root).read_text(encoding="utf-8", errors="replace"))
+
+
+def _runs_to_sample(state: WebState) -> list[str]:
+    return [r.name for r in gallery(state.runs_root) if r.can_sample]
+
+
+@router.get("/sample", response_class=HTMLResponse)
+def sampler_page(request: Request):
+    state, form = _state(request), _query(request)
+    runs = _runs_to_sample(state)
+    if not form.get("run"):
+        return page(request, "sampler.html", runs=runs, req=None)
+    req = parse_sample_request(form)
+    run_dir = resolve_run(state.runs_root, req.run)
+    rendered = render_samples(state.cache, run_dir, req)
+    base = state.cache.family(run_dir, req.checkpoint)[0]
+    defaults = {name: getattr(base.cfg, key) for name, key in KNOBS.items() if hasattr(base.cfg, key)}
+    query = urlencode({k: v for k, v in form.items() if v and k != "download"})
+    return page(
+        request, "sampler.html", runs=runs, req=req, rendered=rendered, knobs=knobs_of(base), defaults=defaults,
+        num_classes=base.info.num_classes, embedded=fields_of(read_text_chunks(rendered.png)),
+        image_url=f"/sample.png?{query}", download_url=f"/sample.png?{query}&download=1",
+    )
+
+
+@router.get("/sample.png")
+def sample_png(request: Request):
+    state, form = _state(request), _query(request)
+    req = parse_sample_request(form)
+    rendered = render_samples(state.cache, resolve_run(state.runs_root, req.run), req)
+    headers = {"Cache-Control": "no-store"}
+    if form.get("download") == "1":
+        name = f"genlab-{req.run.replace('/', '_')}-seed{req.seed}-n{req.n}.png"  # run names are [A-Za-z0-9._-/]
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return Response(rendered.png, media_type="image/png", headers=headers)
+
+
+@router.get("/explore", response_class=HTMLResponse)
+def explorer_page(request: Request):
+    state, form = _state(request), _query(request)
+    runs = _runs_to_sample(state)
+    if not form.get("run"):
+        return page(request, "explore.html", runs=runs, req=None)
+    req = parse_explore_request(form)
+    run_dir = resolve_run(state.runs_root, req.run)
+    frame = render_interpolation(state.cache, run_dir, req)  # fails here, as a 400, for a family without a latent space
+    family = state.cache.family(run_dir, req.checkpoint)[0]
+    common = {k: v for k, v in (("run", req.run), ("a", req.a), ("b", req.b), ("label", req.label), ("checkpoint", req.checkpoint)) if v is not None}
+    return page(
+        request, "explore.html", runs=runs, req=req, rendered=frame, conditional=family.conditional, num_classes=family.info.num_classes,
+        base_query=urlencode(common), frame_url=f"/explore.png?{urlencode({**common, 't': req.t})}",
+        strip_url=f"/explore.png?{urlencode({**common, 'frames': EXPLORER_FRAMES})}", frames=EXPLORER_FRAMES,
+    )
+
+
+@router.get("/explore.png")
+def explore_png(request: Request):
+    state = _state(request)
+    req = parse_explore_request(_query(request))
+    rendered = render_interpolation(state.cache, resolve_run(state.runs_root, req.run), req)
+    return Response(rendered.png, media_type="image/png", headers={"Cache-Control": "no-store"})

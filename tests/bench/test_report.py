@@ -1,0 +1,50 @@
+"""The results page: sections merge in one JSON, the page shows every number with its command."""
+
+import json
+
+from cli_helpers import one_line_error, run
+from genlab.bench.machine import machine_info
+from genlab.bench.report import update_results, write_report
+
+
+def run_section():
+    training = [
+        {"family": f, "batch_size": 8, "timed_steps": 2, "ours_images_per_s": 300.0, "reference_images_per_s": 100.0 * (i + 1), "ratio": 3.0 / (i + 1), "ratio_of_totals": 3.0 / (i + 1),
+         "ours_data_ms_per_batch": 0.1, "reference_data_ms_per_batch": 0.5, "max_metric_difference": 0.0, "loss_key": "loss",
+         "ours_losses": [3.0, 2.0, 1.5], "reference_losses": [3.0, 2.0, 1.5]}
+        for i, f in enumerate(("vae", "gan"))
+    ]
+    return {
+        "command": "genlab bench run --families vae,gan", "machine": machine_info(), "load_average_after": [1.0, 1.0, 1.0], "matmul_n": 64, "matmul_gflops": 10.0,
+        "training": training,
+        "sampling": [{"model": "ddpm", "sampler": "DDIM-50", "n": 2, "images_per_s": 4.0, "seconds": 0.5}],
+        "evaluation": {"n": 10, "reference_n": 10, "feature_seconds": 0.1, "images_per_s": 100.0, "fid_seconds": 0.01, "fid": 1.0},
+        "profile": [{"family": "vae", "batch_size": 8, "step_ms": 2.0, "gflop_per_step": 0.004, "gflop_per_s": 2.0, "fraction_of_matmul_peak": 0.2, "top_ops": [{"op": "aten::mm", "share": 0.5}]}],
+        "scaling": [{"family": "vae", "ms_by_batch": {"16": 1.0, "32": 2.0}, "batch_for_sizes": 32, "ms_by_size": {"28": 2.0, "64": 5.0}},
+                    {"family": "dcgan", "ms_by_batch": {"16": 3.0, "32": 5.0}, "batch_for_sizes": 32, "ms_by_size": {"28": 5.0, "64": None}}],
+    }
+
+
+def test_sections_merge_and_the_page_shows_them(tmp_path):
+    doc = tmp_path / "performance.md"
+    update_results(doc.with_suffix(".json"), "run", run_section())
+    quality = {"command": "genlab bench quality", "machine": machine_info(), "results": [
+        {"family": "vae", "preset": "small", "budget_minutes": 0.5, "samples": 100, "reached": None,
+         "checks": [{"step": 50, "train_wall_s": 3.0, "train_cpu_s": 2.0, "smallest_class_fraction": 0.0, "confident_fraction": 0.9, "fid": 80.0}]}]}
+    results = update_results(doc.with_suffix(".json"), "quality", quality)
+    assert set(json.loads(doc.with_suffix(".json").read_text())) == {"run", "quality"} == set(results)
+    text = write_report(doc, results).read_text()
+    assert "`genlab bench run --families vae,gan`" in text and "`genlab bench quality`" in text
+    assert "| vae | 8 | 2 | 300.0 | 100.0 | 3.00x | 3.00x | yes |" in text and "| gan | 8 | 2 | 300.0 | 200.0 | 1.50x | 1.50x | no |" in text
+    assert "| dcgan | 3.0 | 5.0 | 5.0 | n/a |" in text
+    assert "not met within 0.5 min" in text and "load average" in text
+    assert (tmp_path / "performance_loss_curves.png").stat().st_size > 0 and (tmp_path / "performance_scaling.png").stat().st_size > 0
+
+
+def test_bad_options_are_one_line_errors(capsys, tmp_path):
+    code, _, err = run(capsys, "bench", "run", "--families", "nope", "--doc", tmp_path / "p.md")
+    one_line_error(code, err, "nope")
+    code, _, err = run(capsys, "bench", "run", "--threads", "0", "--doc", tmp_path / "p.md")
+    one_line_error(code, err, "--threads")
+    code, _, err = run(capsys, "bench", "quality", "--budget-minutes", "0", "--doc", tmp_path / "p.md")
+    one_line_error(code, err, "--budget-minutes")
