@@ -96,6 +96,10 @@ def write_doc(rows: list[dict], n: int) -> None:
             + "; ".join(f"{r['label']}: FID {'better' if r['scores']['fid'] < best_g['scores']['fid'] else 'worse'}, "
                         f"recall {'better' if r['scores']['recall'] > best_g['scores']['recall'] else 'worse'}" for r in diffusion) + ".",
         ]
+    if any(r["run"] == "runs/ddpm-2h" for r in rows):
+        lines += ["", "`runs/ddpm-2h` trained with one thread (`OMP_NUM_THREADS=1`, one of the two cores) while other jobs shared the machine (for its first ~30 minutes it got about half a core: 1850 steps in 30 min, against ~0.5 s/step afterwards), "
+                  "and was stopped with Ctrl-C (checkpoint, exit) when its wall time reached 2 hours; its train wall column is that run's own "
+                  "`elapsed_s`. Its step count is what 2 hours bought under those conditions (an idle machine with both cores buys more)."]
     lines += ["", "Raw numbers: `diffusion-vs-gan.json` beside this file.", ""]
     atomic_write_text(RESULTS / "diffusion-vs-gan.md", "\n".join(lines))
 
