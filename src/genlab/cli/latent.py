@@ -13,7 +13,7 @@ from genlab.cli.app import DataDir, app, out
 from genlab.data import load_dataset, load_image, save_grid, to_uint8
 from genlab.errors import ConfigError
 from genlab.math.interpolate import lerp, slerp
-from genlab.models.latent import LatentCodec, latent_codec
+from genlab.models.latent import LatentCodec, codec_labels, latent_codec
 from genlab.train.loading import load_family
 
 latent_app = typer.Typer(no_args_is_help=True, help="Latent-space tools: interpolation, traversal, 2-D scatter of the test set.")
@@ -47,18 +47,9 @@ def _endpoint(spec: str, codec: LatentCodec, family, dataset: str, data_dir, lab
         c, h, w = family.image_shape
         array = load_image(spec, size=(h, w), grayscale=c == 1)
         image = torch.from_numpy(array[None, None] if c == 1 else array.transpose(2, 0, 1)[None].copy())
-    labels_t = _labels(family, codec, label, 1)
+    labels_t = codec_labels(family, codec, label, 1)
     original = image.float() / 127.5 - 1.0  # (1, C, H, W) in [-1, 1], like decoded images
     return codec.encode(image, labels_t), original, label
-
-
-def _labels(family, codec: LatentCodec, label: int | None, n: int) -> torch.Tensor | None:
-    """The class for every image, or None: unconditional models, and diffusion without --label."""
-    if not family.conditional or (label is None and not codec.needs_label):
-        return None
-    if label is not None and not 0 <= label < family.info.num_classes:
-        raise ConfigError(f"--label must be in 0..{family.info.num_classes - 1}, got {label}")
-    return torch.full((n,), 0 if label is None else label, dtype=torch.long)
 
 
 @latent_app.command()
@@ -80,12 +71,12 @@ def interpolate(
     z0, x0, label = _endpoint(from_, codec, family, run.train.dataset, data_dir, label)
     z1, x1, _ = _endpoint(to, codec, family, run.train.dataset, data_dir, label)
     t = torch.linspace(0, 1, steps)
-    labels = _labels(family, codec, label, steps)
+    labels = codec_labels(family, codec, label, steps)
     rows = [codec.decode(path(z0[0], z1[0], t), labels) for path in (lerp, slerp)]
     save_grid(output, to_uint8(torch.cat(rows)), nrow=steps)
     out.print(f"{codec.what}: wrote {output} (top: linear, bottom: spherical; {steps} steps)")
     if x0 is not None:
-        recon = codec.decode(torch.cat([z0, z1]), _labels(family, codec, label, 2))
+        recon = codec.decode(torch.cat([z0, z1]), codec_labels(family, codec, label, 2))
         mse = ((recon - torch.cat([x0, x1])) / 2).square().mean(dim=(1, 2, 3))  # in [0, 1] pixel units
         psnr = [f"{-10 * np.log10(max(m.item(), 1e-12)):.1f} dB" for m in mse]
         out.print(f"reconstruction of the two ends: MSE {mse[0].item():.5f}, {mse[1].item():.5f} (pixels in [0, 1]); PSNR {psnr[0]}, {psnr[1]}")
@@ -115,7 +106,7 @@ def traverse(
         raise ConfigError(f"--dim must be in 0..{start.shape[1] - 1}, got {dim}")
     z = start.repeat_interleave(steps, dim=0)  # (rows * steps, Z)
     z[:, dim] = start[:, dim].repeat_interleave(steps) + torch.linspace(-span, span, steps).repeat(rows)
-    images = codec.decode(z, _labels(family, codec, label, rows * steps))
+    images = codec.decode(z, codec_labels(family, codec, label, rows * steps))
     save_grid(output, to_uint8(images), nrow=steps)
     out.print(f"{codec.what}: dimension {dim} over ±{span:g}, {rows} rows -> {output}")
 

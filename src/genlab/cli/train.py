@@ -16,7 +16,7 @@ from genlab.data import save_grid, save_samples
 from genlab.errors import ConfigError
 from genlab.models.registry import family_names, get_family
 from genlab.models.text_ddpm import sample_prompt
-from genlab.publish.run import png_options
+from genlab.publish.run import png_options, sample_fields
 from genlab.train import RunConfig, train as run_training
 from genlab.train import distributed
 from genlab.train.loading import load_family, sample_in_batches
@@ -111,8 +111,7 @@ def sample(
         images = sample_in_batches(family, n, labels=label_tensor, seed=seed)  # (N, C, H, W) uint8
     save_samples(output, images, None if label_tensor is None else label_tensor.numpy())
     if grid is not None:
-        settings = {k: getattr(run.model, k) for k in ("sampler", "sample_steps", "guidance", "eta", "truncation") if hasattr(run.model, k)}
-        fields = {"checkpoint": f"step {meta['step']} ({checkpoint})", "checkpoint_hash": f"sha256:{meta['sha256']}", "seed": seed, "sampler": {**settings, "n": n, "labels": labels, **({"prompt": prompt} if prompt is not None else {})}}
+        fields = sample_fields(run.model, meta, checkpoint, seed, n, labels, **({"prompt": prompt} if prompt is not None else {}))
         save_grid(grid, images, **png_options(tc, read_config(run_dir).to_dict(), fields=fields, where=str(grid)))
     out.print(f"wrote {n} samples of {run.family} ({run_dir}) to {output}" + (f" and {grid}" if grid else ""))
 

@@ -55,6 +55,17 @@ def latent_codec(family: Family) -> LatentCodec:
     raise ConfigError(f"{family.registry_name} has no latent-space tools (GAN, VAE and diffusion families do)")
 
 
+def codec_labels(family: Family, codec: LatentCodec, label: int | None, n: int, *, name: str = "--label") -> Tensor | None:
+    """The class of each of ``n`` decoded images, or None: unconditional models, and codecs that
+    decode without a class when none is given (diffusion); a codec that needs one gets class 0.
+    An out-of-range ``label`` is a ConfigError naming ``name``."""
+    if not family.conditional or (label is None and not codec.needs_label):
+        return None
+    if label is not None and not 0 <= label < family.info.num_classes:
+        raise ConfigError(f"{name} must be in 0..{family.info.num_classes - 1}, got {label}")
+    return torch.full((n,), 0 if label is None else label, dtype=torch.long)
+
+
 def _gan_codec(family) -> LatentCodec:
     cfg = family.cfg
     g = family.nets["generator_ema" if cfg.ema and cfg.sample_ema else "generator"]

@@ -48,3 +48,21 @@ def png_options(
         invisible = InvisibleMark(load_watermark_key(tc.watermark_key), payload_for(str(config["family"]), provenance["run_id"]))
     sign_key = load_private_key(tc.sign_key) if tc.sign_key else None
     return {"watermark": watermark, "provenance": provenance, "invisible": invisible, "sign_key": sign_key}
+
+
+SAMPLER_KEYS = ("sampler", "sample_steps", "guidance", "eta", "truncation")
+
+
+def sample_fields(model: Any, meta: Mapping[str, Any], checkpoint: str, seed: int, n: int, labels: Any, **extra: Any) -> dict[str, Any]:
+    """The provenance fields of images sampled from a checkpoint (``genlab sample`` and the web app).
+
+    ``model`` is the run's model config (its sampler settings are recorded), ``meta`` the
+    checkpoint's JSON (its step and SHA-256), ``extra`` more sampler fields (e.g. a prompt).
+    """
+    settings = {k: getattr(model, k) for k in SAMPLER_KEYS if hasattr(model, k)}
+    return {
+        "checkpoint": f"step {meta['step']} ({checkpoint})",
+        "checkpoint_hash": f"sha256:{meta['sha256']}",
+        "seed": seed,
+        "sampler": {**settings, "n": n, "labels": labels, **extra},
+    }

@@ -22,9 +22,9 @@ import torch
 from genlab.data import make_grid, to_uint8
 from genlab.errors import ConfigError
 from genlab.math.interpolate import slerp
-from genlab.models.latent import latent_codec
+from genlab.models.latent import codec_labels, latent_codec
 from genlab.publish.png import publish_png
-from genlab.publish.run import png_options
+from genlab.publish.run import png_options, sample_fields
 from genlab.train.loading import sample_in_batches
 from genlab.train.rundir import find_checkpoint
 from genlab.train.trainer import grid_labels
@@ -182,13 +182,7 @@ def render_samples(cache: ModelCache, run_dir: Path, req: SampleRequest) -> Rend
                 labels = torch.full((req.n,), req.label) if req.label is not None else grid_labels(req.n, k)
                 nrow = None if req.label is not None else min(k, req.n)  # one column per class
             images = sample_in_batches(family, req.n, labels=labels, seed=req.seed)  # (N, C, H, W) uint8
-        settings = {key: getattr(run.model, key) for key in KNOBS.values() if hasattr(run.model, key)}
-        fields = {
-            "checkpoint": f"step {meta['step']} ({req.checkpoint})",
-            "checkpoint_hash": f"sha256:{meta['sha256']}",
-            "seed": req.seed,
-            "sampler": {**settings, "n": req.n, "labels": req.label},
-        }
+        fields = sample_fields(run.model, meta, req.checkpoint, req.seed, req.n, req.label)
         png = _publish(run_dir, run, make_grid(images, nrow=nrow), fields, "web sampler images")
         return Rendered(png, run.family, fields, tuple(notes))
 
@@ -206,13 +200,9 @@ def render_interpolation(cache: ModelCache, run_dir: Path, req: ExploreRequest) 
             z0 = codec.draw(1, torch.Generator().manual_seed(req.a))  # (1, ...) from the prior
             z1 = codec.draw(1, torch.Generator().manual_seed(req.b))
             t = torch.tensor([req.t]) if req.frames is None else torch.linspace(0, 1, req.frames)
-            labels, notes = None, []
-            if family.conditional and (req.label is not None or codec.needs_label):
-                k = family.info.num_classes
-                if req.label is not None and not 0 <= req.label < k:
-                    raise ConfigError(f"class must be in 0..{k - 1} for {run.family}, got {req.label}")
-                labels = torch.full((len(t),), req.label or 0, dtype=torch.long)
-            elif req.label is not None:
+            notes = []
+            labels = codec_labels(family, codec, req.label, len(t), name="class")
+            if labels is None and req.label is not None:
                 notes.append(f"class ignored: {run.family} {'is unconditional' if not family.conditional else 'decodes without a class'}")
             images = to_uint8(codec.decode(slerp(z0[0], z1[0], t), labels))  # (S, C, H, W)
         fields = {
