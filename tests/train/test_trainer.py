@@ -218,3 +218,21 @@ def test_max_minutes_must_be_finite_and_not_negative():
     for bad in (-1.0, float("nan"), float("inf")):
         with pytest.raises(ConfigError, match="max_minutes"):
             TrainConfig(max_minutes=bad).check()
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_step_0(tmp_path, capsys):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    train(tiny_run("vae"), whole, quiet=True)
+    train(tiny_run("vae"), killed, quiet=True)
+    for path in (killed / "checkpoints").iterdir():  # as if killed before the first checkpoint was written
+        path.unlink()
+    (killed / "metrics.jsonl").write_text('{"step": 1, "loss": 1.0}\n{"step": 2, "lo')  # and mid-line
+    (killed / "checkpoints" / ".step_00000002.safetensors.abcd1234.tmp").write_bytes(b"torn")
+    result = train(None, killed, resume=True, quiet=True)
+    assert "no checkpoint yet; starting it again from step 0" in capsys.readouterr().err
+    assert result.step == 6 and not result.interrupted
+    state_a, _ = load_checkpoint(find_checkpoint(whole))
+    state_b, _ = load_checkpoint(find_checkpoint(killed))
+    assert all(torch.equal(a, b) for a, b in zip(tensors_of(state_a), tensors_of(state_b), strict=True))
+    assert without_timing(read_metrics(whole)) == without_timing(read_metrics(killed))
+    assert not list((killed / "checkpoints").glob(".*.tmp"))

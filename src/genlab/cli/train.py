@@ -58,7 +58,8 @@ def train(
     if resume is not None:
         if family is not None or config is not None or preset is not None or set_:
             raise ConfigError("--resume continues a run as configured; only --steps/--epochs may change")
-        find_checkpoint(resume)  # fail early, with a clear message, when there is nothing to resume
+        if not (resume / "config.yaml").is_file():
+            find_checkpoint(resume)  # fail early, with a clear message, when there is nothing to resume
         run = _extend(read_config(resume), steps, epochs)
         result = run_training(run, resume, resume=True, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir))
     else:

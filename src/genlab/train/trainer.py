@@ -30,13 +30,15 @@ from genlab.errors import CheckpointError, ConfigError
 from genlab.models.registry import get_family
 from genlab.publish.provenance import weights_hash
 from genlab.publish.run import png_options
-from genlab.train.checkpoint import prune_checkpoints, save_checkpoint
+from genlab.train.checkpoint import prune_checkpoints, save_checkpoint, step_checkpoints
 from genlab.train.distributed import Replicas
 from genlab.train.faults import NonfiniteGuard, TrainingDiverged
 from genlab.train.monitor import DivergenceMonitor
 from genlab.train.loading import sample_in_batches
 from genlab.train.progress import TrainingProgress, stderr_console
-from genlab.train.rundir import RunConfig, append_metrics, load_resumable_checkpoint, read_config, truncate_metrics, versions, write_config
+from genlab.train.rundir import (
+    RunConfig, append_metrics, load_resumable_checkpoint, read_config, remove_write_debris, truncate_metrics, versions, write_config,
+)
 
 GRID_SEED_OFFSET = 12_345  # fixed-noise grids use seed + this, never the training stream
 EVAL_SEED_OFFSET = 54_321  # in-training evaluations draw their samples from seed + this
@@ -104,6 +106,11 @@ def train(
     checkpoint with the lowest FID so far is kept as ``checkpoints/best``.
     """
     run_dir = Path(run_dir)
+    if resume and not step_checkpoints(run_dir / "checkpoints") and (run_dir / "config.yaml").is_file():
+        # Killed before its first checkpoint: there is nothing to continue, so start again from step 0.
+        remove_write_debris(run_dir)
+        print(f"genlab: warning: {run_dir} has no checkpoint yet; starting it again from step 0 with its config.yaml", file=sys.stderr)
+        run, resume = (read_config(run_dir) if run is None else run), False
     if resume:
         ckpt_state, ckpt_meta = load_resumable_checkpoint(run_dir, warn=lambda line: print(f"genlab: warning: {line}", file=sys.stderr))
         saved = read_config(run_dir)
