@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from genlab.models.registry import get_family
+from nan_helpers import poison_train_step
 
 
 @pytest.fixture
@@ -13,21 +14,7 @@ def poison(monkeypatch):
     blown-up update would."""
 
     def install(name, bad_calls):
-        family_cls = get_family(name).family_cls
-        real, count = family_cls.train_step, [0]
-
-        def step(self, x, y, g):
-            count[0] += 1
-            metrics = real(self, x, y, g)
-            if count[0] in bad_calls:
-                with torch.no_grad():
-                    for net in self.nets.values():
-                        for p in net.parameters():
-                            p.fill_(float("nan"))
-                metrics = {**metrics, "loss": float("nan")}
-            return metrics
-
-        monkeypatch.setattr(family_cls, "train_step", step)
+        poison_train_step(get_family(name).family_cls, monkeypatch, bad_calls)
 
     return install
 

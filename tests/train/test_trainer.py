@@ -16,6 +16,7 @@ from genlab.train import RunConfig, read_metrics, train
 from genlab.train.checkpoint import load_checkpoint, step_checkpoints
 from genlab.train.rundir import find_checkpoint
 from genlab.train.trainer import TrainingDiverged
+from nan_helpers import poison_train_step
 
 TIMING = {"images_per_s", "elapsed_s", "peak_rss_mb"}
 
@@ -153,27 +154,8 @@ def test_resume_with_every_checkpoint_damaged_fails_in_one_clear_error(tmp_path)
         train(None, tmp_path / "run", resume=True, quiet=True)
 
 
-def _poison_call(family_cls, monkeypatch, bad_calls):
-    """Wrap train_step: on the listed calls (1-based) take the real step, then fill every
-    parameter with NaN and report a NaN loss, as a blown-up update would."""
-    real, calls = family_cls.train_step, [0]
-
-    def step(self, x, y, g):
-        calls[0] += 1
-        metrics = real(self, x, y, g)
-        if calls[0] in bad_calls:
-            with torch.no_grad():
-                for net in self.nets.values():
-                    for p in net.parameters():
-                        p.fill_(float("nan"))
-            metrics = {**metrics, "loss": float("nan")}
-        return metrics
-
-    monkeypatch.setattr(family_cls, "train_step", step)
-
-
 def test_nonfinite_skip_undoes_the_bad_step_and_finishes(tmp_path, monkeypatch):
-    _poison_call(get_family("vae").family_cls, monkeypatch, bad_calls={3, 4})
+    poison_train_step(get_family("vae").family_cls, monkeypatch, bad_calls={3, 4})
     result = train(tiny_run("vae", nonfinite="skip", nonfinite_patience=3), tmp_path / "run", quiet=True)
     assert result.step == 6 and not result.interrupted
     state, _ = load_checkpoint(find_checkpoint(tmp_path / "run"))
@@ -185,13 +167,13 @@ def test_nonfinite_skip_undoes_the_bad_step_and_finishes(tmp_path, monkeypatch):
 
 
 def test_nonfinite_skip_stops_after_patience_steps_in_a_row(tmp_path, monkeypatch):
-    _poison_call(get_family("vae").family_cls, monkeypatch, bad_calls=set(range(3, 100)))
+    poison_train_step(get_family("vae").family_cls, monkeypatch, bad_calls=set(range(3, 100)))
     with pytest.raises(TrainingDiverged, match="3 non-finite steps in a row"):
         train(tiny_run("vae", nonfinite="skip", nonfinite_patience=3), tmp_path / "run", quiet=True)
 
 
 def test_nonfinite_stop_is_the_default(tmp_path, monkeypatch):
-    _poison_call(get_family("vae").family_cls, monkeypatch, bad_calls={2})
+    poison_train_step(get_family("vae").family_cls, monkeypatch, bad_calls={2})
     with pytest.raises(TrainingDiverged, match="loss=nan at step 2"):
         train(tiny_run("vae"), tmp_path / "run", quiet=True)
 
