@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Set up, then run the default test suite (slow tests excluded; add -m slow for those).
+# Set up, then run the default test suite (slow tests excluded), then the slow tests (-m slow:
+# SIGKILL at many seeded points, 50 web clients for 30 s, long CLI runs). CI runs both.
+# With arguments, only `pytest ARGS` runs (e.g. `bash scripts/test.sh -q` = the default suite alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,4 +12,9 @@ if ! command -v chromedriver >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
     || echo "test: could not install chromium; the browser tests will skip" >&2
 fi
-exec .venv/bin/python -m pytest "$@"
+if [ "$#" -gt 0 ]; then
+  exec .venv/bin/python -m pytest "$@"
+fi
+.venv/bin/python -m pytest
+echo "test: the default suite passed; now the slow tests (-m slow)" >&2
+exec .venv/bin/python -m pytest -m slow

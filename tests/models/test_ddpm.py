@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import pytest
 import torch
 
 from genlab.data import DataInfo
@@ -75,3 +76,35 @@ def test_ema_tracks_the_weights():
     assert int(ema.num_updates) == 3
     assert all(not p.requires_grad for p in ema.net.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(ema.net.parameters(), live.parameters()))
+
+
+def test_bfloat16_sampling_stays_close_to_float32_and_returns_float32():
+    """sample_dtype=bfloat16 autocasts the U-Net; the result is float32 in [-1, 1], near the float32 samples."""
+    base = perturbed(tiny())
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    x32 = base.sample(4, generator=g())
+    base.cfg = dataclasses.replace(base.cfg, sample_dtype="bfloat16")
+    x16 = base.sample(4, generator=g())
+    assert x16.dtype == torch.float32 and x16.shape == x32.shape and x16.abs().max() <= 1
+    assert 0 < (x16 - x32).abs().mean() < 0.05  # bfloat16 changes the numbers, a little
+    assert torch.equal(x16, base.sample(4, generator=g()))  # still deterministic under a seed
+
+
+def test_a_bad_sample_dtype_is_refused_by_name():
+    from genlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="sample_dtype must be float32 or bfloat16"):
+        tiny(sample_dtype="float16").cfg.check()
+
+
+@pytest.mark.slow
+def test_compiled_sampling_matches_eager_and_is_reused():
+    """sample_compile=true: torch.compile of the sampling U-Net gives the float32 samples (slow: it compiles)."""
+    family = perturbed(tiny())
+    eager = family.sample(4, generator=torch.Generator().manual_seed(0))
+    family.cfg = dataclasses.replace(family.cfg, sample_compile=True)
+    compiled = family.sample(4, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(compiled, eager, atol=1e-4, rtol=0)
+    first = family._compiled[1]
+    family.sample(2, generator=torch.Generator().manual_seed(1))
+    assert family._compiled[1] is first  # compiled once per family

@@ -27,6 +27,8 @@ def test_scale_learning_rates_multiplies_every_group():
     opts = {"g": torch.optim.Adam([{"params": [a], "lr": 0.1}, {"params": [b], "lr": 0.02}]), "d": torch.optim.SGD([b], lr=1.0)}
     assert scale_learning_rates(opts, 0.5) == {"g": [0.05, 0.01], "d": [0.5]}
     assert [g["lr"] for g in opts["g"].param_groups] == [0.05, 0.01]
+    scale_learning_rates(opts, 0.5)
+    assert [g["lr_scale"] for g in opts["g"].param_groups] == [0.25, 0.25] and opts["d"].param_groups[0]["lr_scale"] == 0.25
 
 
 def test_rollback_equals_a_resume_from_the_checkpoint_with_half_the_lr(tmp_path, poison):
@@ -74,6 +76,22 @@ def test_the_lowered_lr_survives_a_resume_bit_for_bit(tmp_path, poison):
     assert meta_a["step"] == meta_b["step"] == 8 and meta_a["sha256"] == meta_b["sha256"]
     assert same_tensors(state_a, state_b) and lrs_of(state_b["family"]) == {"adam": [LR * 0.5]}
     assert without_timing(read_metrics(whole)) == without_timing(read_metrics(split))
+
+
+def test_a_gans_lr_schedule_keeps_the_rollbacks_factor(tmp_path, poison):
+    """The GANs set lr = base * (1 - step / lr_decay_steps) every step; after a rollback that
+    rate is halved for the rest of the run (lr_scale in the optimiser state), not for one step."""
+    poison("gan", {5, 6})
+    cfg = tiny_run("gan", nonfinite="rollback", nonfinite_patience=2, model={"lr_decay_steps": 100})
+    train(cfg, tmp_path / "run", quiet=True)
+    state, _ = load_checkpoint(find_checkpoint(tmp_path / "run"))
+    base = cfg.model.lr
+    # Step 8 was trained with the rate set at its start: base * (1 - 7 / 100), halved by the rollback.
+    want = base * (1 - 7 / 100) * 0.5
+    for name in ("generator", "discriminator"):
+        (lr,) = lrs_of(state["family"])[name]
+        assert math.isclose(lr, want, rel_tol=1e-12), (name, lr, want)
+        assert state["family"]["opts"][name]["param_groups"][0]["lr_scale"] == 0.5
 
 
 def test_rollback_gives_up_after_max_rollbacks(tmp_path, poison):

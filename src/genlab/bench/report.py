@@ -81,8 +81,9 @@ def render_run(run: dict[str, Any], figures: dict[str, str]) -> list[str]:
     rows = [[g["family"], *(_f(g["ms_by_batch"].get(str(b), g["ms_by_batch"].get(b))) for b in batches), *(_f(g["ms_by_size"].get(str(s), g["ms_by_size"].get(s))) for s in sizes)] for g in run["scaling"]]
     lines += _table(["family", *(f"batch {b} ms" for b in batches), *(f"{s}x{s} ms (batch {run['scaling'][0]['batch_for_sizes']})" for s in sizes)], rows)
     lines += ["n/a: the architecture is fixed to 28x28.", "", f"![step time]({figures['scaling']})", ""]
-    lines += ["Not benchmarked by this command: `torch.compile`, bfloat16 autocast and channels-last variants of each step "
-              "(ddpm already trains channels-last), so this page makes no claim about them.", ""]
+    lines += ["Not benchmarked by this command: `torch.compile`, bfloat16 autocast and memory-format variants of each training "
+              "step, so this page makes no claim about them. For DDIM sampling they are measured side by side in "
+              "[ddim-speed.md](ddim-speed.md) (`python benchmarks/ddim_speed.py`).", ""]
     return lines
 
 

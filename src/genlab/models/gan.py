@@ -210,11 +210,12 @@ class AdversarialFamily(Family):
         return real, fake
 
     def _decay_learning_rates(self) -> None:
-        """Linear decay to 0 over lr_decay_steps generator steps (then held at 0)."""
+        """Linear decay to 0 over lr_decay_steps generator steps (then held at 0), times the
+        group's ``lr_scale`` (the product of the trainer's rollback factors; 1 when none)."""
         frac = max(0.0, 1.0 - self.step / self.cfg.lr_decay_steps)
         for name, base in (("generator", self.cfg.lr), ("discriminator", self.cfg.d_lr)):
             for group in self.opts[name].param_groups:
-                group["lr"] = base * frac
+                group["lr"] = base * frac * group.get("lr_scale", 1.0)
 
     def _optimizer(self, net: nn.Module, lr: float) -> torch.optim.Optimizer:
         if self.cfg.optimizer == "rmsprop":

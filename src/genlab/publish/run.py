@@ -50,7 +50,7 @@ def png_options(
     return {"watermark": watermark, "provenance": provenance, "invisible": invisible, "sign_key": sign_key}
 
 
-SAMPLER_KEYS = ("sampler", "sample_steps", "guidance", "eta", "truncation")
+SAMPLER_KEYS = ("sampler", "sample_steps", "guidance", "eta", "truncation", "sample_dtype", "sample_compile")
 
 
 def sample_fields(model: Any, meta: Mapping[str, Any], checkpoint: str, seed: int, n: int, labels: Any, **extra: Any) -> dict[str, Any]:

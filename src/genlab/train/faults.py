@@ -8,7 +8,9 @@
   ``rollback_lr_factor``; after ``max_rollbacks`` rollbacks the run stops.
 
 The lowered learning rate lives in the optimisers' state dicts, so the next checkpoint
-carries it and a resume keeps it. The skip and rollback counts go into every checkpoint
+carries it and a resume keeps it. Each parameter group also records the product of the
+factors applied so far as ``lr_scale``, so a family that recomputes its learning rate
+every step from a schedule (the GANs' ``lr_decay_steps``) keeps the rollback's factor. The skip and rollback counts go into every checkpoint
 too, so a resumed run logs exactly what an unbroken one logs.
 """
 
@@ -37,12 +39,15 @@ def nonfinite_metrics(metrics: dict[str, float]) -> dict[str, float]:
 def scale_learning_rates(opts: dict[str, torch.optim.Optimizer], factor: float) -> dict[str, list[float]]:
     """Multiply the ``lr`` of every parameter group of every optimiser by ``factor``.
 
-    Returns the new learning rates, by optimiser name, one per parameter group.
+    Returns the new learning rates, by optimiser name, one per parameter group. The group's
+    ``lr_scale`` (1 when absent) is multiplied too: a schedule that sets ``lr`` every step
+    multiplies its rate by it (see ``genlab.models.gan``), so the lowering lasts.
     """
     new: dict[str, list[float]] = {}
     for name, opt in opts.items():
         for group in opt.param_groups:
             group["lr"] = group["lr"] * factor
+            group["lr_scale"] = group.get("lr_scale", 1.0) * factor
         new[name] = [group["lr"] for group in opt.param_groups]
     return new
 
@@ -111,11 +116,11 @@ class NonfiniteGuard:
                 f"{tc.nonfinite_patience} non-finite steps in a row (last: {what}) at step {step} and no checkpoint to roll back to ({e}); "
                 "checkpoint more often (--set checkpoint_every=N) or lower the lr"
             ) from None
-        lrs = {name: [group["lr"] for group in opt.param_groups] for name, opt in loop.family.opts.items()}
+        lrs = {name: [(g["lr"], g.get("lr_scale", 1.0)) for g in opt.param_groups] for name, opt in loop.family.opts.items()}
         back_to = restore_training_state(loop, state, meta)
         for name, opt in loop.family.opts.items():  # the rate in use now, not the checkpoint's, is lowered
-            for group, lr in zip(opt.param_groups, lrs[name], strict=True):
-                group["lr"] = lr
+            for group, (lr, scale) in zip(opt.param_groups, lrs[name], strict=True):
+                group["lr"], group["lr_scale"] = lr, scale
         new_lrs = scale_learning_rates(loop.family.opts, tc.rollback_lr_factor)
         self.run = 0
         self.rollbacks += 1
