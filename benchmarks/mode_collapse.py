@@ -193,7 +193,7 @@ def write_doc(store: dict, seeds: int) -> None:
         "",
         "Budgets differ by row and are in the steps column: the baselines are short runs that show how each loss or stabiliser",
         "behaves; the best configuration was given more generator steps, and more again in the *longer* rows (which also keep",
-        "fewer proposals, `drs_quantile=0.99`, chosen on seed 100); the *wider and longer* row (run on the grid only) doubles",
+        "fewer proposals, `drs_quantile=0.99`, chosen on seed 100); the *wider and longer* row doubles",
         "every width of G and D (`hidden=128`: 128-256-512) and trains 30 000 steps, chosen on seed 100. This is not a",
         "fixed-budget comparison.",
         "",
