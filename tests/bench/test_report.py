@@ -4,7 +4,7 @@ import json
 
 from cli_helpers import one_line_error, run
 from genlab.bench.machine import machine_info
-from genlab.bench.report import update_results, write_report
+from genlab.bench.report import merge_quality, update_results, write_report
 
 
 def run_section():
@@ -28,16 +28,22 @@ def run_section():
 def test_sections_merge_and_the_page_shows_them(tmp_path):
     doc = tmp_path / "performance.md"
     update_results(doc.with_suffix(".json"), "run", run_section())
-    quality = {"command": "genlab bench quality", "machine": machine_info(), "results": [
-        {"family": "vae", "preset": "small", "budget_minutes": 0.5, "samples": 100, "reached": None,
-         "checks": [{"step": 50, "train_wall_s": 3.0, "train_cpu_s": 2.0, "smallest_class_fraction": 0.0, "confident_fraction": 0.9, "fid": 80.0}]}]}
-    results = update_results(doc.with_suffix(".json"), "quality", quality)
+    check = {"step": 50, "train_wall_s": 3.0, "train_cpu_s": 2.0, "smallest_class_fraction": 0.0, "confident_fraction": 0.9, "fid": 80.0}
+    vae = {"label": "vae", "family": "vae", "preset": "small", "batch_size": 128, "budget_minutes": 0.5, "samples": 100, "reached": None,
+           "checks": [check], "command": "genlab bench quality", "machine": machine_info()}
+    merge_quality(doc.with_suffix(".json"), [vae])
+    met = {**check, "smallest_class_fraction": 0.05, "fid": 20.0, "train_wall_s": 120.0}
+    lr = {**vae, "label": "vae (lr=0.01)", "reached": met, "checks": [met], "command": "genlab bench quality --set lr=0.01"}
+    merge_quality(doc.with_suffix(".json"), [lr])
+    results = merge_quality(doc.with_suffix(".json"), [{**lr, "command": "genlab bench quality --set lr=0.01 --again"}])  # same label: replaced
+    assert [r["label"] for r in results["quality"]["results"]] == ["vae", "vae (lr=0.01)"]
     assert set(json.loads(doc.with_suffix(".json").read_text())) == {"run", "quality"} == set(results)
     text = write_report(doc, results).read_text()
     assert "`genlab bench run --families vae,gan`" in text and "`genlab bench quality`" in text
     assert "| vae | 8 | 2 | 300.0 | 100.0 | 3.00x | 3.00x | yes |" in text and "| gan | 8 | 2 | 300.0 | 200.0 | 1.50x | 1.50x | no |" in text
     assert "| dcgan | 3.0 | 5.0 | 5.0 | n/a |" in text
     assert "not met within 0.5 min" in text and "load average" in text
+    assert "| vae (lr=0.01) | small | 128 | 50 | 2.00 | 0.03 | 20.0 |" in text and "--again`" in text
     assert (tmp_path / "performance_loss_curves.png").stat().st_size > 0 and (tmp_path / "performance_scaling.png").stat().st_size > 0
 
 

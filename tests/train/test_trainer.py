@@ -218,3 +218,21 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_from_step_0(tmp_path, 
     assert all(torch.equal(a, b) for a, b in zip(tensors_of(state_a), tensors_of(state_b), strict=True))
     assert without_timing(read_metrics(whole)) == without_timing(read_metrics(killed))
     assert not list((killed / "checkpoints").glob(".*.tmp"))
+
+
+def test_the_step_clock_counts_training_steps_but_not_evaluations(tmp_path):
+    import time
+
+    from genlab.train import StepClock
+
+    clock, seen = StepClock(), []
+
+    def slow_evaluate(images, labels):  # an evaluation that takes 0.3 s must not count as training
+        seen.append((clock.wall, clock.cpu))
+        time.sleep(0.3)
+        return {"fid": 1.0}
+
+    result = train(tiny_run("vae", eval_every=2, eval_samples=8), tmp_path / "run", quiet=True, evaluate=slow_evaluate, clock=clock)
+    assert len(seen) == 3 and 0 < seen[0][0] < seen[1][0] < seen[2][0] == clock.wall
+    assert seen[0][1] < seen[2][1] == clock.cpu
+    assert clock.wall < result.wall_seconds - 0.9  # the three sleeps (and sampling, grids, checkpoints) are outside

@@ -2,27 +2,27 @@
 
 The bar (issue 11): all 10 classes each hold >= 2 % of the samples and >= 80 % of the
 samples are classified with confidence > 0.9. The real trainer trains the run with
-in-training evaluation every ``check_every`` steps; the evaluation's own time is not
-counted. CPU time is this process's (all its threads), which a shared machine disturbs
-much less than wall time; both are reported.
+in-training evaluation every ``check_every`` steps. Training time is the trainer's
+StepClock: the training steps alone (batch fetch + ``train_step``), so drawing the check's
+samples, scoring them, sample grids and checkpoints are not counted. CPU time is this
+process's (all its threads), which a shared machine disturbs much less than wall time;
+both are reported.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from genlab.config import TrainConfig, from_dict
+from genlab.config import TrainConfig, apply_overrides, from_dict
 from genlab.eval.evaluate import load_reference
 from genlab.eval.extractors import get_extractor
 from genlab.eval.metrics import class_histogram, feature_statistics, frechet_distance
-from genlab.errors import GenlabError
+from genlab.errors import ConfigError, GenlabError
 from genlab.models.registry import get_family
-from genlab.train import RunConfig, train
+from genlab.train import RunConfig, StepClock, train
 
 MIN_CLASS_FRACTION = 0.02
 MIN_CONFIDENT_FRACTION = 0.8
@@ -41,19 +41,6 @@ class _Stop(GenlabError):
     """Raised from the evaluation callback to end training: the bar is met or the budget used."""
 
 
-@dataclass
-class _Clock:
-    """Training time so far: wall and process CPU seconds, less the evaluations'."""
-
-    wall0: float
-    cpu0: float
-    eval_wall: float = 0.0
-    eval_cpu: float = 0.0
-
-    def training(self) -> tuple[float, float]:
-        return time.perf_counter() - self.wall0 - self.eval_wall, time.process_time() - self.cpu0 - self.eval_cpu
-
-
 def time_to_quality(
     family: str,
     run_dir: str | Path,
@@ -64,39 +51,47 @@ def time_to_quality(
     samples: int = 1000,
     reference_n: int = 10_000,
     data_dir: str | Path | None = None,
-    **train_keys: Any,
+    sets: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Train ``family`` until the bar is met or a check finds ``budget_minutes`` of training
     wall time used. FID is against the first ``reference_n`` test images (digits features).
+    ``sets`` overrides model or training config keys (the recipe), as ``--set`` does.
 
     Returns the checks made (step, training wall/CPU seconds, the bar's numbers, FID) and,
-    when met, the first check that met it.
+    when met, the first check that met it; ``label`` names the family and its overrides.
     """
+    sets = dict(sets or {})
+    owned = sorted(set(sets) & {"steps", "epochs", "eval_every", "eval_samples", "max_minutes"})
+    if owned:
+        raise ConfigError(f"the quality benchmark sets {', '.join(owned)} itself; leave it out of --set")
     spec = get_family(family)
+    if preset is not None and preset not in spec.presets:
+        raise ConfigError(f"{family} has no preset {preset!r}; presets: {', '.join(spec.presets) or 'none'}")
     model = spec.config_cls(**spec.presets.get(preset or "", {}))
-    tc = from_dict(TrainConfig, {"dataset": spec.dataset, "steps": 10**7, "eval_every": check_every, "eval_samples": samples, **train_keys})
+    tc = from_dict(TrainConfig, {"dataset": spec.dataset, "steps": 10**7, "eval_every": check_every, "eval_samples": samples})
+    tc, model = apply_overrides([tc, model], sets)
+    tc.check()
+    model.check()
     run = RunConfig(spec.name, model, tc)
     extractor = get_extractor("digits")
     ref_stats = feature_statistics(extractor.features(load_reference(f"{tc.dataset}-test", data_dir, n=reference_n).images))
-    clock = _Clock(time.perf_counter(), time.process_time())
+    clock = StepClock()
     checks: list[dict[str, Any]] = []
 
     def evaluate(images: np.ndarray, labels: np.ndarray | None) -> dict[str, Any]:
-        wall, cpu = clock.training()
-        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        wall = clock.wall
         features, probs = extractor.features_and_probs(images)
         fid = frechet_distance(*feature_statistics(features), *ref_stats)
         bar = quality_bar(probs)
-        checks.append({"step": (len(checks) + 1) * check_every, "train_wall_s": wall, "train_cpu_s": cpu, "fid": fid, **bar})
-        clock.eval_wall += time.perf_counter() - start_wall
-        clock.eval_cpu += time.process_time() - start_cpu
+        checks.append({"step": (len(checks) + 1) * check_every, "train_wall_s": wall, "train_cpu_s": clock.cpu, "fid": fid, **bar})
         if bar["met"] or wall >= budget_minutes * 60:
             raise _Stop("quality bar met" if bar["met"] else "budget used")
         return {"fid": fid}
 
     try:
-        train(run, run_dir, quiet=True, data_dir=data_dir, evaluate=evaluate)
+        train(run, run_dir, quiet=True, data_dir=data_dir, evaluate=evaluate, clock=clock)
     except _Stop:
         pass
     reached = next((c for c in checks if c["met"]), None)
-    return {"family": family, "preset": preset, "budget_minutes": budget_minutes, "check_every": check_every, "samples": samples, "checks": checks, "reached": reached}
+    label = family + (f" ({', '.join(f'{k}={v}' for k, v in sets.items())})" if sets else "")
+    return {"label": label, "family": family, "preset": preset, "sets": sets, "batch_size": tc.batch_size, "budget_minutes": budget_minutes, "check_every": check_every, "samples": samples, "checks": checks, "reached": reached}

@@ -129,26 +129,28 @@ def quality(
     reference_n: Annotated[int, typer.Option("--reference-n", help="Test images the FID compares with.")] = 10_000,
     runs: Annotated[Path, typer.Option("--runs", help="Folder for the training runs (one per family).")] = Path("runs/bench-quality"),
     threads: Threads = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Recipe override for every family: --set key=value (model or training config key; repeatable).")] = None,
     doc: Doc = DEFAULT_DOC,
     data_dir: DataDir = None,
 ) -> None:
     from genlab.bench.machine import machine_info
     from genlab.bench.quality import time_to_quality
-    from genlab.bench.report import update_results, write_report
+    from genlab.bench.report import merge_quality, write_report
+    from genlab.config import parse_sets
 
     names = _families(families)
     if budget_minutes <= 0 or min(check_every, samples, reference_n) < 1:
         raise ConfigError("--budget-minutes must be > 0 and --check-every, --samples, --reference-n >= 1")
     if runs.exists() and any(runs.iterdir()):
         raise ConfigError(f"{runs} is not empty; choose another --runs folder")
+    sets = parse_sets(set_ or [])
     command = _setup(ctx, threads)
-    payload = {"command": command, "machine": machine_info(), "results": []}
-    for name in names:
-        r = time_to_quality(name, runs / name, preset=preset, budget_minutes=budget_minutes, check_every=check_every, samples=samples, reference_n=reference_n, data_dir=data_dir)
-        payload["results"].append(r)
+    for name in names:  # each family's result is stored as soon as it is measured
+        machine = machine_info()
+        r = time_to_quality(name, runs / name, preset=preset, budget_minutes=budget_minutes, check_every=check_every, samples=samples, reference_n=reference_n, data_dir=data_dir, sets=sets)
+        entry = {**r, "command": command, "machine": machine, "load_average_after": [round(v, 2) for v in os.getloadavg()]}
+        written = write_report(doc, merge_quality(doc.with_suffix(".json"), [entry]))
         last = r["checks"][-1] if r["checks"] else None
         status = f"met at step {r['reached']['step']} ({r['reached']['train_cpu_s'] / 60:.2f} CPU-min)" if r["reached"] else "not met"
         out.print(f"{name}: {status}" + (f"; last check step {last['step']}: smallest class {last['smallest_class_fraction']:.1%}, confident {last['confident_fraction']:.1%}, FID {last['fid']:.1f}" if last else ""))
-    payload["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
-    results = update_results(doc.with_suffix(".json"), "quality", payload)
-    out.print(f"wrote {write_report(doc, results)}")
+        out.print(f"wrote {written}")

@@ -78,6 +78,19 @@ def drop_classes(images: np.ndarray, labels: np.ndarray, classes: tuple[int, ...
 
 
 @dataclass
+class StepClock:
+    """Wall and process-CPU seconds spent in training steps alone (batch fetch + ``train_step``).
+
+    Sample grids, held-out and in-training evaluations and checkpoints are left out, so
+    "training time until X" means the steps' cost. Pass one to ``train(clock=...)``; it
+    counts this session's steps only.
+    """
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+
+@dataclass
 class TrainResult:
     run_dir: Path
     step: int
@@ -98,12 +111,14 @@ def train(
     quiet: bool = False,
     stop_at: int | None = None,
     evaluate: Evaluate | None = None,
+    clock: StepClock | None = None,
 ) -> TrainResult:
     """Train ``run`` into ``run_dir`` (or, with ``resume``, continue the run found there).
 
     ``stop_at`` ends the session after that step with a checkpoint, as an interruption would.
     ``evaluate`` is called every ``eval_every`` steps (required when that is set); the
-    checkpoint with the lowest FID so far is kept as ``checkpoints/best``.
+    checkpoint with the lowest FID so far is kept as ``checkpoints/best``. ``clock``, when
+    given, accumulates the time of the training steps alone (see StepClock).
     """
     run_dir = Path(run_dir)
     if resume and not step_checkpoints(run_dir / "checkpoints") and (run_dir / "config.yaml").is_file():
@@ -148,7 +163,7 @@ def train(
         else:
             atomic_write_text(run_dir / "metrics.jsonl", "")  # creates run_dir; an unwritable --out is one clear line
         write_config(run_dir, run)
-        loop = _Loop(run, run_dir, family, batcher, generator, monitor, data_dir, quiet, evaluate)
+        loop = _Loop(run, run_dir, family, batcher, generator, monitor, data_dir, quiet, evaluate, clock or StepClock())
         if resume:
             loop.window.update({k: list(v) for k, v in ckpt_meta.get("log_window", {}).items()})
             loop.best_fid = ckpt_meta.get("best_fid")
@@ -168,8 +183,8 @@ def peak_rss_mb() -> float:
 
 
 class _Loop:
-    def __init__(self, run, run_dir, family, batcher, generator, monitor, data_dir, quiet, evaluate) -> None:
-        self.run, self.run_dir, self.family = run, run_dir, family
+    def __init__(self, run, run_dir, family, batcher, generator, monitor, data_dir, quiet, evaluate, clock) -> None:
+        self.run, self.run_dir, self.family, self.clock = run, run_dir, family, clock
         self.batcher, self.generator, self.monitor = batcher, generator, monitor
         self.data_dir, self.quiet, self.evaluate = data_dir, quiet, evaluate
         self.best_fid: float | None = None
@@ -201,10 +216,13 @@ class _Loop:
         try:
             with TrainingProgress(self.run.family, self.total, step, self.quiet) as progress:
                 while step < self.total and not self.replicas.any(self.stop_requested) and not self.budget_reached:
+                    wall0, cpu0 = time.perf_counter(), time.process_time()
                     x, y = self._next_batches()
                     undo = copy.deepcopy(self.family.state_dict()) if self.guard.undoes_steps else None
                     metrics = self.replicas.train_step(self.family, x, y, self.generator)
                     carry_on = self.guard.after_step(metrics, step, last, undo) if undo is not None else None
+                    self.clock.wall += time.perf_counter() - wall0
+                    self.clock.cpu += time.process_time() - cpu0
                     if carry_on is not None:  # a bad step was undone (and maybe the run rolled back)
                         step, last = carry_on
                         continue
