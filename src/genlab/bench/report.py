@@ -13,6 +13,7 @@ from typing import Any
 
 from genlab.atomic import atomic_write_text
 from genlab.bench.quality import CONFIDENCE, MIN_CLASS_FRACTION, MIN_CONFIDENT_FRACTION
+from genlab.bench.variants import LOSS_TOLERANCE, SPEEDUP_TO_WIN, verdict
 from genlab.plots import figure, save_figure
 
 TRAINING_TARGET = 2.0  # issue 11: ours >= 2x the textbook DataLoader loop
@@ -42,7 +43,7 @@ def merge_quality(json_path: Path, entries: list[dict[str, Any]]) -> dict[str, A
 def _stamp(payload: dict[str, Any]) -> list[str]:
     m, after = payload["machine"], payload.get("load_average_after")
     load = f"{m['load_average']} at the start" + (f", {after} at the end" if after else "")
-    busy = max(m["load_average"][0], *(after or [0.0])[:1]) > 0.5 * m["threads"] + 0.5
+    busy = max(m["load_average"][0], *(after or [0.0])[:1]) > m["threads"] + 0.75  # the run's own threads load the machine too
     note = ("Other work was running (see the load): compare ratios measured in the same run, not absolute speeds." if busy
             else "Nothing else was running.")
     return [
@@ -64,7 +65,7 @@ def _f(x: float | None, digits: int = 1) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
-def render_run(run: dict[str, Any], figures: dict[str, str]) -> list[str]:
+def render_run(run: dict[str, Any], figures: dict[str, str], variants_measured: bool = False) -> list[str]:
     lines = ["## Throughput, profile and scaling", "", *_stamp(run)]
     lines += ["### Training throughput: ours (in-memory Batcher) vs the textbook loop (Dataset + DataLoader, default collate)", ""]
     lines += [f"Same network, optimiser, seed and example order on both sides, interleaved in one process; images/s from the median step time "
@@ -96,10 +97,55 @@ def render_run(run: dict[str, Any], figures: dict[str, str]) -> list[str]:
     rows = [[g["family"], *(_f(g["ms_by_batch"].get(str(b), g["ms_by_batch"].get(b))) for b in batches), *(_f(g["ms_by_size"].get(str(s), g["ms_by_size"].get(s))) for s in sizes)] for g in run["scaling"]]
     lines += _table(["family", *(f"batch {b} ms" for b in batches), *(f"{s}x{s} ms (batch {run['scaling'][0]['batch_for_sizes']})" for s in sizes)], rows)
     lines += ["n/a: the architecture is fixed to 28x28.", "", f"![step time]({figures['scaling']})", ""]
-    lines += ["Not benchmarked by this command: `torch.compile`, bfloat16 autocast and memory-format variants of each training "
-              "step, so this page makes no claim about them. For DDIM sampling they are measured side by side in "
-              "[ddim-speed.md](ddim-speed.md) (`python benchmarks/ddim_speed.py`).", ""]
+    if variants_measured:
+        lines += ["Not benchmarked by this command: `torch.compile`, bfloat16 autocast and channels-last variants of each training step; "
+                  "`genlab bench variants` measures them in [Training-step variants](#training-step-variants) below. For DDIM sampling "
+                  "they are measured side by side in [ddim-speed.md](ddim-speed.md) (`python benchmarks/ddim_speed.py`).", ""]
+    else:
+        lines += ["Not benchmarked by this command: `torch.compile`, bfloat16 autocast and memory-format variants of each training "
+                  "step, so this page makes no claim about them (`genlab bench variants` measures them). For DDIM sampling they are measured side by side in "
+                  "[ddim-speed.md](ddim-speed.md) (`python benchmarks/ddim_speed.py`).", ""]
     return lines
+
+
+def render_variants(v: dict[str, Any], level: str = "###") -> list[str]:
+    """The training-step variants table and, per family, which variants win under the stated rule."""
+    lines = [f"{level} Training-step variants", "", *_stamp(v)]
+    bf16 = "yes" if v["bf16_supported"] else "no"
+    lines += [f"Each variant's family is built from the same seed at preset {v['preset']}, reads the same batches (batch {v['batch_size']}) and draws with the same "
+              f"generator, so losses are comparable step by step. From that common start each variant runs {max(v['warmup'], v['agree_steps'])} untimed steps: "
+              f"the first {v['agree_steps']} losses are compared with eager's; the first {v['warmup']} are the warm-up, and for a compiled variant their time less "
+              f"as many timed steps is its compile time. Then {v['rounds']} interleaved rounds of {v['steps_per_round']} timed steps per variant; ms/step is the median "
+              f"(data included), images/s = images per step / median. Native bfloat16 on this CPU (`torch.ops.mkldnn._is_mkldnn_bf16_supported()`): {bf16}.", ""]
+    if v.get("compiler_startup_seconds") is not None:
+        cache = ("into a fresh, empty inductor cache, so they are what a first run pays (a later run that finds its kernels in the on-disk cache compiles faster)"
+                 if v.get("fresh_compile_cache") else "with inductor's on-disk cache as earlier runs left it (`--warm-cache`), so they can be far below a first run's")
+        lines += [f"The compiler's once-per-process start-up ({v['compiler_startup_seconds']:.1f} s to compile a small conv net) was paid before any family and "
+                  f"is not in the compile times below. Compiles went {cache}.", ""]
+    for name, why in v.get("skipped", {}).items():
+        lines += [f"Not measured: {name}: {why}.", ""]
+    described = {row["variant"]: row["description"] for r in v["results"] for row in r["variants"]}
+    lines += ["Variants: " + "; ".join(f"{name} = {text}" for name, text in described.items()) + ".", ""]
+    rows = [[r["family"], row["variant"], _f(row["ms_per_step"], 2), _f(row["images_per_s"]), f"{row['vs_eager']:.2f}x",
+             "" if row["compile_seconds"] is None else f"{row['compile_seconds']:.1f} ({row['graphs']} graphs)", "" if row["compile_seconds"] is None else ("never" if row["break_even_steps"] is None else f"{row['break_even_steps']:.0f}"),
+             f"{row['max_loss_difference']:.3g}", f"{row['max_relative_difference']:.2g}", f"{row['final_relative_difference']:.2g}"]
+            for r in v["results"] for row in r["variants"]]
+    lines += _table(["family", "variant", "ms/step", "images/s", "vs eager", "compile s", "break-even steps", "max loss difference", "max relative", "final-step relative"], rows)
+    lines += [f"Loss: `loss` (GANs: `loss_d`) over the first {v['agree_steps']} steps; relative = difference / eager's largest |loss| over those steps (final step: / eager's final loss). "
+              "Break-even steps = compile s / (eager s - compiled s per step); never when the compiled step is not faster. "
+              "Graphs: FX graphs dynamo built for the variant (more than one per net and call pattern means graph breaks or recompiles).", ""]
+    lines += [f"Rule: a variant wins when its median step is >= {SPEEDUP_TO_WIN:.2f}x eager's and its loss stays within {LOSS_TOLERANCE:.0%} (max relative) of eager's.", ""]
+    for r in v["results"]:
+        rows_by_name = {row["variant"]: row for row in r["variants"]}
+        verdicts = verdict(r)
+
+        def why(name: str) -> str:
+            row = rows_by_name[name]
+            off = f", loss off by {row['max_relative_difference']:.1%}" if row["max_relative_difference"] > LOSS_TOLERANCE else ""
+            return f"{name} ({row['vs_eager']:.2f}x{off})"
+
+        lines += [f"- {r['family']}: wins: {', '.join(why(n) for n in verdicts['wins']) or 'none'}; does not win: {', '.join(why(n) for n in verdicts['does_not_win']) or 'none'}."]
+    return lines + [""]
 
 
 def render_quality(q: dict[str, Any]) -> list[str]:
@@ -146,10 +192,12 @@ def plot_figures(run: dict[str, Any], folder: Path) -> dict[str, str]:
 
 def write_report(doc: Path, results: dict[str, Any]) -> Path:
     """Render every stored section into ``doc`` (Markdown, atomic), figures beside it."""
-    lines = ["# Performance", "", "Written by `genlab bench run` and `genlab bench quality` (src/genlab/bench/); the numbers live in "
+    lines = ["# Performance", "", "Written by `genlab bench run`, `genlab bench variants` and `genlab bench quality` (src/genlab/bench/); the numbers live in "
              f"`{doc.with_suffix('.json').name}` beside this page. Distributed training: see docs/distributed.md.", ""]
     if "run" in results:
-        lines += render_run(results["run"], plot_figures(results["run"], doc.parent))
+        lines += render_run(results["run"], plot_figures(results["run"], doc.parent), variants_measured="variants" in results)
+    if "variants" in results:
+        lines += render_variants(results["variants"], "###" if "run" in results else "##")
     if "quality" in results:
         lines += render_quality(results["quality"])
     return atomic_write_text(doc, "\n".join(lines))

@@ -12,7 +12,7 @@ import typer
 
 from genlab.cli.app import app
 from genlab.cli import anomaly as _anomaly  # noqa: F401  (registers anomaly fit/score)
-from genlab.cli import bench as _bench  # noqa: F401  (registers bench run/quality)
+from genlab.cli import bench as _bench  # noqa: F401  (registers bench run/variants/quality)
 from genlab.cli import compare as _compare  # noqa: F401  (registers compare and report)
 from genlab.cli import detect as _detect  # noqa: F401  (registers detect train/eval/score)
 from genlab.cli import docs as _docs  # noqa: F401  (registers docs build)

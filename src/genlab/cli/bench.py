@@ -1,7 +1,8 @@
-"""``genlab bench run|quality``: performance benchmarks, printed and written to docs/results/performance.md."""
+"""``genlab bench run|variants|quality``: performance benchmarks, printed and written to docs/results/performance.md."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 from pathlib import Path
@@ -115,6 +116,61 @@ def run_benchmarks(
     payload["scaling"] = [step_time_grid(n, batch_sizes=batches, image_sizes=sizes, preset=preset) for n in names]
     payload["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     results = update_results(doc.with_suffix(".json"), "run", payload)
+    out.print(f"wrote {write_report(doc, results)}")
+
+
+@bench_app.command("variants", help="Training-step variants (channels-last, bfloat16 autocast, torch.compile) vs the plain float32 step: ms/step, loss agreement, verdict.")
+def training_variants(
+    ctx: typer.Context,
+    families: Annotated[str, typer.Option(help="Comma-separated MNIST families.")] = "dcgan,conv-vae,ddpm",
+    variants: Annotated[str, typer.Option("--variants", help="Comma-separated variants (eager, the baseline, is always run): eager, channels_last, bf16, compile, compile+channels_last.")] = "eager,channels_last,bf16,compile",
+    preset: Annotated[str, typer.Option(help="Size preset of every family (a family without it uses its defaults).")] = "small",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch.")] = 128,
+    warmup: Annotated[int, typer.Option(help="Untimed warm-up steps per variant (a compiled variant compiles here).")] = 3,
+    rounds: Annotated[int, typer.Option(help="Interleaved timed rounds.")] = 4,
+    steps_per_round: Annotated[int, typer.Option("--steps-per-round", help="Timed steps per variant per round.")] = 5,
+    agree_steps: Annotated[int, typer.Option("--agree-steps", help="Steps from the common start whose losses are compared with eager's.")] = 20,
+    warm_cache: Annotated[bool, typer.Option("--warm-cache", help="Let torch.compile reuse inductor's on-disk cache (default: a fresh, empty one, so compile times are a first run's).")] = False,
+    threads: Threads = None,
+    doc: Doc = DEFAULT_DOC,
+    data_dir: DataDir = None,
+) -> None:
+    from genlab.bench.machine import machine_info
+    from genlab.bench.report import update_results, write_report
+    from genlab.bench.variants import bf16_supported, compare_variants, compiler_startup_seconds, fresh_compile_cache, offered, parse_variants, verdict
+    from genlab.data import load_dataset
+
+    names = _families(families)
+    for name in names:
+        if get_family(name).dataset != "mnist":
+            raise ConfigError(f"bench variants trains on MNIST; {name} trains on {get_family(name).dataset}: choose MNIST families such as dcgan,conv-vae,ddpm")
+    chosen, skipped = offered(parse_variants([v.strip() for v in variants.split(",") if v.strip()]))
+    if min(batch_size, warmup, rounds, steps_per_round, agree_steps) < 1:
+        raise ConfigError("--batch-size, --warmup, --rounds, --steps-per-round and --agree-steps must be >= 1")
+    command = _setup(ctx, threads)
+    compiles = any(v.compile for v in chosen)
+    payload = {"command": command, "machine": machine_info(), "bf16_supported": bf16_supported(), "skipped": skipped, "preset": preset, "batch_size": batch_size,
+               "warmup": warmup, "rounds": rounds, "steps_per_round": steps_per_round, "agree_steps": agree_steps, "fresh_compile_cache": compiles and not warm_cache}
+    for name, why in skipped.items():
+        out.print(f"skipped {name}: {why}")
+    images, labels, info = load_dataset("mnist", "train", data_dir)
+    with fresh_compile_cache() if payload["fresh_compile_cache"] else contextlib.nullcontext():
+        payload["compiler_startup_seconds"] = compiler_startup_seconds() if compiles else None
+        payload["results"] = [compare_variants(n, images, labels, info, variants=chosen, preset=preset, batch_size=batch_size, warmup=warmup, rounds=rounds,
+                                               steps_per_round=steps_per_round, agree_steps=agree_steps) for n in names]
+    table = Table("family", "variant", "ms/step", "images/s", "vs eager", "compile s", "break-even steps", "max loss difference")
+    for r in payload["results"]:
+        for row in r["variants"]:
+            compiled = row["compile_seconds"] is not None
+            table.add_row(r["family"], row["variant"], f"{row['ms_per_step']:.2f}", f"{row['images_per_s']:.1f}", f"{row['vs_eager']:.2f}x",
+                          f"{row['compile_seconds']:.1f}" if compiled else "", ("never" if row["break_even_steps"] is None else f"{row['break_even_steps']:.0f}") if compiled else "",
+                          f"{row['max_loss_difference']:.3g}")
+    out.print(table)
+    for r in payload["results"]:
+        v = verdict(r)
+        out.print(f"{r['family']}: wins: {', '.join(v['wins']) or 'none'}; does not win: {', '.join(v['does_not_win']) or 'none'}")
+    payload["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
+    results = update_results(doc.with_suffix(".json"), "variants", payload)
     out.print(f"wrote {write_report(doc, results)}")
 
 

@@ -19,6 +19,7 @@ from genlab.models.text_ddpm import sample_prompt
 from genlab.publish.run import png_options, sample_fields
 from genlab.train import RunConfig, train as run_training
 from genlab.train import distributed
+from genlab.train.device import resolve_device, resolve_device_for
 from genlab.train.loading import load_family, sample_in_batches
 from genlab.train.rundir import find_checkpoint, read_config
 
@@ -48,25 +49,30 @@ def train(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config key: --set key=value (repeatable).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory from its latest checkpoint.")] = None,
     nproc: Annotated[int, typer.Option("--nproc", help="Data-parallel processes on this machine (torch.distributed DDP, gloo; see docs/distributed.md).")] = 1,
+    device: Annotated[str, typer.Option("--device", help="auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps.")] = "auto",
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
     """Train a model family; writes a run directory (config, checkpoints, sample grids, metrics)."""
+    resolve_device(device)  # an unknown or missing device fails here, before anything starts
     if nproc != 1:
         return distributed.launch(nproc, argv_of(ctx, without=("nproc",)))
-    quiet = distributed.join_from_env() > 0 or quiet  # under torchrun: join the ranks; rank 0 alone talks
     if resume is not None:
         if family is not None or config is not None or preset is not None or set_:
             raise ConfigError("--resume continues a run as configured; only --steps/--epochs may change")
         if not (resume / "config.yaml").is_file():
             find_checkpoint(resume)  # fail early, with a clear message, when there is nothing to resume
         run = _extend(read_config(resume), steps, epochs)
-        result = run_training(run, resume, resume=True, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir))
     else:
         run = _resolve_run(family, config, preset, set_ or [], dataset=dataset, steps=steps, epochs=epochs, batch_size=batch_size, seed=seed)
+    where = resolve_device_for(device, get_family(run.family).family_cls.device_types)  # auto: the CPU for NumPy families
+    quiet = distributed.join_from_env(where) > 0 or quiet  # under torchrun: join the ranks; rank 0 alone talks
+    if resume is not None:
+        result = run_training(run, resume, resume=True, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir), device=where)
+    else:
         run_dir = _fresh_run_dir(out_dir, run.family)
         distributed.barrier()  # every rank has chosen the run directory before rank 0 creates it
-        result = run_training(run, run_dir, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir))
+        result = run_training(run, run_dir, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir), device=where)
     _report(result, quiet)
 
 
@@ -90,6 +96,7 @@ def sample(
     no_visible_watermark: Annotated[bool, typer.Option("--no-visible-watermark", help="Leave the visible mark off the grid (prints a warning; the PNG metadata records it).")] = False,
     sign_key: Annotated[Path | None, typer.Option("--sign-key", help="Sign the grid's provenance with this Ed25519 private key (PEM, from `genlab keys new`).")] = None,
     watermark_key: Annotated[Path | None, typer.Option("--watermark-key", help="Embed the invisible mark in the grid with this key file (watermark.key).")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps.")] = "auto",
 ) -> None:
     """Draw samples from a trained run into an .npz (unmarked, for metrics) and optionally a PNG grid (marked, for people)."""
     if n < 1:
@@ -98,7 +105,7 @@ def sample(
         raise ConfigError(f"-o must name a .npz file, got {output}")
     options = {"sampler": sampler, "sample_steps": steps, "guidance": guidance, "eta": eta, "truncation": truncation}
     overrides = {**{k: v for k, v in options.items() if v is not None}, **parse_sets(set_ or [])}
-    family, run, meta = load_family(run_dir, checkpoint, overrides)
+    family, run, meta = load_family(run_dir, checkpoint, overrides, device=device)
     if prompt is not None and labels is not None:
         raise ConfigError("--prompt and --labels exclude each other: a prompt says what to draw")
     label_tensor = None if prompt is not None else _parse_labels(labels, n, family)

@@ -7,12 +7,14 @@ A family bundles its networks, its losses and its sampler. The trainer calls
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import defaultdict
 from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
 
 from genlab.data import DataInfo
+from genlab.errors import ConfigError
 
 
 class Family(ABC):
@@ -28,6 +30,7 @@ class Family(ABC):
     conditional: bool = False  # a family may decide per config, in __init__
     batches_per_step: int = 1  # real batches per train_step, concatenated (a GAN's n_critic)
     monitor_losses: bool = True  # let the trainer warn on loss_d collapse / loss_g explosion (BCE games)
+    device_types: ClassVar[tuple[str, ...]] = ("cpu", "cuda", "mps")  # where it can run (NumPy families: cpu)
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         self.cfg = cfg
@@ -59,6 +62,39 @@ class Family(ABC):
         variance over the whole test set, say) returns the moments it needs from
         ``evaluate`` and finishes the statistic here."""
         return means
+
+    @property
+    def device(self) -> torch.device:
+        """Where the networks live: the device of the first parameter (or buffer); cpu when there is none."""
+        for net in self.nets.values():
+            for tensor in (*net.parameters(), *net.buffers()):
+                return tensor.device
+        return torch.device("cpu")
+
+    def to(self, device: str | torch.device) -> Family:
+        """Move every network, and any optimizer state already there, to ``device``; returns self.
+
+        Optimizer state follows through a load of its own state dict, which casts it to the
+        parameters' device as torch does on resume (Adam's step counters stay on the CPU).
+        A family that holds other tensors overrides this and calls it.
+        """
+        device = torch.device(device)
+        if device.type not in self.device_types:
+            raise ConfigError(f"{self.registry_name} runs on {' or '.join(self.device_types)} only, not {device}; use --device cpu")
+        before = [dict(net.named_parameters()) for net in self.nets.values()]
+        for net in self.nets.values():
+            net.to(device)
+        # A move between devices whose tensors cannot share a type replaces the Parameter
+        # objects themselves (torch's Module._apply); the optimizers must then hold the new ones.
+        replaced = {id(old[name]): new for old, net in zip(before, self.nets.values()) for name, new in net.named_parameters() if new is not old[name]}
+        for opt in self.opts.values():
+            if replaced:
+                for group in opt.param_groups:
+                    group["params"] = [replaced.get(id(p), p) for p in group["params"]]
+                opt.state = defaultdict(dict, {replaced.get(id(p), p): s for p, s in opt.state.items()})
+            if opt.state:
+                opt.load_state_dict(opt.state_dict())
+        return self
 
     def num_parameters(self) -> int:
         return sum(p.numel() for net in self.nets.values() for p in net.parameters())

@@ -115,7 +115,7 @@ class CycleGAN(Family):
             for d in (n["d_a"], n["d_b"]):
                 d.requires_grad_(True)
         cycle = (rec_a - a).abs().mean() + (rec_b - b).abs().mean()
-        identity = (n["g_ab"](b) - b).abs().mean() + (n["g_ba"](a) - a).abs().mean() if lam_id else torch.zeros(())
+        identity = (n["g_ab"](b) - b).abs().mean() + (n["g_ba"](a) - a).abs().mean() if lam_id else torch.zeros((), device=a.device)
         self.opts["generators"].zero_grad(set_to_none=True)
         (adv_ab + adv_ba + lam * cycle + lam_id * identity).backward()
         self.opts["generators"].step()
@@ -151,9 +151,9 @@ class CycleGAN(Family):
     def sample(self, n, *, labels=None, generator):
         """``n`` held-out images drawn with ``generator``, translated in ``direction``; A left, B right: (n, C, H, 2W)."""
         if self.cfg.direction == "a2b":
-            a = held_out_images(self.cfg.domains, "a", n, generator)
+            a = held_out_images(self.cfg.domains, "a", n, generator).to(self.device)
             return join_pair(a, self.translate(a, "a2b"))
-        b = held_out_images(self.cfg.domains, "b", n, generator)
+        b = held_out_images(self.cfg.domains, "b", n, generator).to(self.device)
         return join_pair(self.translate(b, "b2a"), b)
 
     @torch.no_grad()

@@ -23,8 +23,10 @@ from genlab.math.diffusion import eps_from_v, eps_from_x0, q_sample, v_target
 from genlab.math.schedules import alpha_bar, named_betas
 from genlab.models.base import Family
 from genlab.models.registry import register
+from genlab.nn.noise import rand, randint, randn
 from genlab.nn.unet import UNet
 from genlab.samplers import DDIMSampler, DDPMSampler, run_sampler
+from genlab.samplers.base import schedule_on
 
 
 @dataclass(frozen=True)
@@ -116,16 +118,17 @@ class DDPM(Family):
         unet = self.nets["unet"]
         b = images.shape[0]
         # 1. A random step and noise per image; x_t from q(x_t | x_0) in closed form.
-        i = torch.randint(0, self.cfg.diffusion_steps, (b,), generator=generator)
-        noise = torch.randn(images.shape, generator=generator)
-        xt = q_sample(images, i, noise, self.alpha_bar)
+        i = randint(0, self.cfg.diffusion_steps, (b,), generator, images.device)
+        noise = randn(images.shape, generator, images.device)
+        alpha_bar = schedule_on(self.alpha_bar, images)
+        xt = q_sample(images, i, noise, alpha_bar)
         # 2. Labels, each replaced by the null label with p = label_dropout.
         y = None
         if self.conditional:
-            drop = torch.rand(b, generator=generator) < self.cfg.label_dropout
+            drop = rand((b,), generator, images.device) < self.cfg.label_dropout
             y = torch.where(drop, torch.full_like(labels, self.num_classes), labels)
         # 3. Regress the chosen target (Ho et al. 2020's simplified loss, eq. 14).
-        target = {"eps": noise, "x0": images, "v": v_target(images, i, noise, self.alpha_bar)}[self.cfg.prediction]
+        target = {"eps": noise, "x0": images, "v": v_target(images, i, noise, alpha_bar)}[self.cfg.prediction]
         loss = F.mse_loss(unet(xt, i, y), target)
         self.opts["adam"].zero_grad(set_to_none=True)
         loss.backward()
@@ -136,15 +139,16 @@ class DDPM(Family):
     def eps_fn(self, labels: torch.Tensor | None, guidance: float, net: nn.Module | None = None):
         """(x_t, i) -> guided noise prediction of the EMA network; guidance wraps the model call."""
         net = self.nets["ema"].net if net is None else net
-        null = None if not self.conditional else torch.full((1,), self.num_classes, dtype=torch.long)
+        device = next(net.parameters()).device
+        null = None if not self.conditional else torch.full((1,), self.num_classes, dtype=torch.long, device=device)
 
         def predict(x: torch.Tensor, i: int, y: torch.Tensor | None) -> torch.Tensor:
-            idx = torch.full((x.shape[0],), i, dtype=torch.long)
+            idx = torch.full((x.shape[0],), i, dtype=torch.long, device=x.device)
             out = net(x, idx, y)
             if self.cfg.prediction == "x0":
-                return eps_from_x0(x, idx, out, self.alpha_bar)
+                return eps_from_x0(x, idx, out, schedule_on(self.alpha_bar, x))
             if self.cfg.prediction == "v":
-                return eps_from_v(x, idx, out, self.alpha_bar)
+                return eps_from_v(x, idx, out, schedule_on(self.alpha_bar, x))
             return out
 
         def eps(x: torch.Tensor, i: int) -> torch.Tensor:
@@ -171,18 +175,19 @@ class DDPM(Family):
 
     @torch.inference_mode()
     def sample(self, n, *, labels=None, generator, trajectory=None):
-        if self.conditional and labels is None:
-            labels = torch.arange(n) % self.num_classes
-        if not self.conditional:
+        device = self.device
+        if self.conditional:
+            labels = torch.arange(n, device=device) % self.num_classes if labels is None else labels.to(device)
+        else:
             labels = None
-        x = torch.randn(n, *self.image_shape, generator=generator)
+        x = randn((n, *self.image_shape), generator, device)
         self.nets["ema"].eval()
         net = self.nets["ema"].net
         if self.cfg.sample_compile:  # compiled once per family object; the compiled module shares net's weights
             if getattr(self, "_compiled", (None, None))[0] is not net:
                 self._compiled = (net, torch.compile(net, dynamic=False))
             net = self._compiled[1]
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.sample_dtype == "bfloat16")
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.cfg.sample_dtype == "bfloat16")
         try:
             with autocast:
                 x0 = run_sampler(self.make_sampler(), self.eps_fn(labels, self.cfg.guidance, net), x, generator, trajectory)

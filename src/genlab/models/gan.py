@@ -27,6 +27,7 @@ from genlab.models.gan_parts import Critic, LabelInput, apply_spectral_norm, cli
 from genlab.models.gan_rejection import discriminator_rejection_sample, drs_critic_step
 from genlab.models.registry import register
 from genlab.nn.diffaug import diff_augment
+from genlab.nn.noise import rand, randn
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ class AdversarialFamily(Family):
 
     def _critic_step(self, x, y, generator, *, keep_graph: bool):
         cfg, g, d = self.cfg, self.nets["generator"], self.nets["discriminator"]
-        z = torch.randn(x.shape[0], cfg.z_dim, generator=generator)
+        z = randn((x.shape[0], cfg.z_dim), generator, x.device)
         with torch.set_grad_enabled(keep_graph):  # the last fake batch is reused by the G step
             fake = g(z, y)
         real_in, fake_in = self._d_input(x, generator), self._d_input(fake.detach(), generator)
@@ -154,7 +155,7 @@ class AdversarialFamily(Family):
         loss = discriminator_loss(real_s, fake_s, t_real, kind=cfg.loss, fake_target=t_fake)
         metrics = {"loss_d": loss.item()}
         if cfg.gp:
-            eps = torch.rand(x.shape[0], generator=generator)
+            eps = rand((x.shape[0],), generator, x.device)
             gp = gradient_penalty(lambda v: d(v, y), real_in, fake_in, eps)
             loss = loss + cfg.gp * gp
             metrics["gp"] = gp.item()
@@ -195,7 +196,7 @@ class AdversarialFamily(Family):
         if cfg.instance_noise:
             std = cfg.instance_noise * max(0.0, 1.0 - self.step / cfg.instance_noise_steps)
             if std > 0:
-                x = x + std * torch.randn(x.shape, generator=generator)
+                x = x + std * randn(x.shape, generator, x.device)
         return x
 
     def _targets(self, scores: torch.Tensor, generator: torch.Generator):
@@ -204,8 +205,8 @@ class AdversarialFamily(Family):
         real = torch.full_like(scores, 1.0 - cfg.label_smoothing)
         fake = torch.zeros_like(scores)
         if cfg.label_noise:
-            flip_r = torch.rand(scores.shape, generator=generator) < cfg.label_noise
-            flip_f = torch.rand(scores.shape, generator=generator) < cfg.label_noise
+            flip_r = rand(scores.shape, generator, scores.device) < cfg.label_noise
+            flip_f = rand(scores.shape, generator, scores.device) < cfg.label_noise
             real, fake = torch.where(flip_r, 0.0, real), torch.where(flip_f, 1.0, fake)
         return real, fake
 
@@ -227,8 +228,9 @@ class AdversarialFamily(Family):
     def sample(self, n, *, labels=None, generator):
         use_ema = self.cfg.ema and self.cfg.sample_ema
         g = self.nets["generator_ema" if use_ema else "generator"]
-        if self.conditional and labels is None:
-            labels = torch.arange(n) % self.info.num_classes
+        device = self.device
+        if self.conditional:
+            labels = (torch.arange(n, device=device) % self.info.num_classes) if labels is None else labels.to(device)
         d = self.nets.get("drs_critic", self.nets["discriminator"])
         modes = g.training, d.training
         g.eval()
@@ -236,10 +238,10 @@ class AdversarialFamily(Family):
             if self.cfg.rejection == "drs":  # post-hoc: keep the samples the per-sample critic accepts
                 d.eval()
                 x, self.drs_acceptance = discriminator_rejection_sample(
-                    lambda m, gen: g(torch.randn(m, self.cfg.z_dim, generator=gen)), d, n, generator=generator, quantile=self.cfg.drs_quantile
+                    lambda m, gen: g(randn((m, self.cfg.z_dim), gen, device)), d, n, generator=generator, quantile=self.cfg.drs_quantile
                 )
             else:
-                x = g(torch.randn(n, self.cfg.z_dim, generator=generator), labels if self.conditional else None)
+                x = g(randn((n, self.cfg.z_dim), generator, device), labels if self.conditional else None)
             return x if getattr(self.cfg, "output", "tanh") == "identity" else x.clamp(-1, 1)
         finally:
             g.train(modes[0])

@@ -32,6 +32,7 @@ from torch import nn
 
 from genlab.errors import ConfigError, GenlabError
 from genlab.math.gan import discriminator_loss
+from genlab.nn.noise import rand
 
 EPS = 1e-6  # keeps log(1 - exp(l - M - eps)) finite at the maximum (Azadi et al. 2019)
 
@@ -86,7 +87,7 @@ def discriminator_rejection_sample(
         scores = drs_scores(logits, max_logit)
         # 3. Shift so that the chosen quantile of F is 0, then accept with sigmoid(F - gamma).
         gamma = torch.quantile(scores, quantile).item()
-        keep = torch.rand(batch_size, generator=generator, dtype=torch.float64) < torch.sigmoid(scores - gamma)
+        keep = rand((batch_size,), generator, scores.device, torch.float64) < torch.sigmoid(scores - gamma)
         kept.append(x[keep])
         accepted += int(keep.sum())
         proposed += batch_size

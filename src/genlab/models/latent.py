@@ -19,6 +19,7 @@ import torch
 
 from genlab.errors import ConfigError
 from genlab.models.base import Family
+from genlab.nn.noise import randn
 
 Tensor = torch.Tensor
 
@@ -33,7 +34,8 @@ class LatentCodec:
 
 
 def to_family_scale(images: Tensor, family: Family) -> Tensor:
-    x = images.float() / 255.0
+    """uint8 images -> the family's data scale, on the family's device."""
+    x = images.to(family.device).float() / 255.0
     return x if family.data_scale == "0,1" else x * 2 - 1
 
 
@@ -63,7 +65,7 @@ def codec_labels(family: Family, codec: LatentCodec, label: int | None, n: int, 
         return None
     if label is not None and not 0 <= label < family.info.num_classes:
         raise ConfigError(f"{name} must be in 0..{family.info.num_classes - 1}, got {label}")
-    return torch.full((n,), 0 if label is None else label, dtype=torch.long)
+    return torch.full((n,), 0 if label is None else label, dtype=torch.long, device=family.device)
 
 
 def _gan_codec(family) -> LatentCodec:
@@ -74,11 +76,15 @@ def _gan_codec(family) -> LatentCodec:
     def decode(z: Tensor, labels: Tensor | None) -> Tensor:
         g.eval()
         try:
-            return g(z, labels if family.conditional else None).clamp(-1, 1)
+            return g(z.to(family.device), _on(labels, family) if family.conditional else None).clamp(-1, 1)
         finally:
             g.train()
 
-    return LatentCodec(f"generator noise z ~ N(0, I), {cfg.z_dim} dimensions", lambda n, gen: torch.randn(n, cfg.z_dim, generator=gen), decode, None, family.conditional)
+    return LatentCodec(f"generator noise z ~ N(0, I), {cfg.z_dim} dimensions", lambda n, gen: randn((n, cfg.z_dim), gen, family.device), decode, None, family.conditional)
+
+
+def _on(labels: Tensor | None, family: Family) -> Tensor | None:
+    return None if labels is None else labels.to(family.device)
 
 
 def _vae_codec(family) -> LatentCodec:
@@ -88,7 +94,7 @@ def _vae_codec(family) -> LatentCodec:
     def encode(images: Tensor, labels: Tensor | None) -> Tensor:
         family.train(False)
         try:
-            return family.encode(to_family_scale(images, family), labels)[0]
+            return family.encode(to_family_scale(images, family), _on(labels, family))[0]
         finally:
             family.train(True)
 
@@ -96,11 +102,11 @@ def _vae_codec(family) -> LatentCodec:
     def decode(z: Tensor, labels: Tensor | None) -> Tensor:
         family.train(False)
         try:
-            return family.decode_mean(z, labels)
+            return family.decode_mean(z.to(family.device), labels)
         finally:
             family.train(True)
 
-    return LatentCodec(f"posterior mean E[z|x], {dim} dimensions", lambda n, gen: torch.randn(n, dim, generator=gen), decode, encode, family.conditional)
+    return LatentCodec(f"posterior mean E[z|x], {dim} dimensions", lambda n, gen: randn((n, dim), gen, family.device), decode, encode, family.conditional)
 
 
 def _ddim_codec(family) -> LatentCodec:
@@ -134,7 +140,7 @@ def _inverted_ddim_codec(family, what: str, shape: tuple[int, ...], *, to_space,
 
     def eps_for(labels: Tensor | None):
         # Without a label a conditional model runs unconditionally (its null class, w = 0).
-        labels = labels if family.conditional else None
+        labels = _on(labels, family) if family.conditional else None
         return family.eps_fn(labels, family.cfg.guidance if labels is not None else 0.0)
 
     @torch.inference_mode()
@@ -143,6 +149,6 @@ def _inverted_ddim_codec(family, what: str, shape: tuple[int, ...], *, to_space,
 
     @torch.inference_mode()
     def decode(x_t: Tensor, labels: Tensor | None) -> Tensor:
-        return from_space(run_sampler(sampler(), eps_for(labels), x_t.clone(), torch.Generator().manual_seed(0)))
+        return from_space(run_sampler(sampler(), eps_for(labels), x_t.to(family.device, copy=True), torch.Generator().manual_seed(0)))
 
-    return LatentCodec(what, lambda n, gen: torch.randn(n, *shape, generator=gen), decode, encode)
+    return LatentCodec(what, lambda n, gen: randn((n, *shape), gen, family.device), decode, encode)

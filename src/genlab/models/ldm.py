@@ -37,7 +37,9 @@ from genlab.models.ldm_net import LatentDenoiser
 from genlab.models.registry import register
 from genlab.models.vae import VAEFamily
 from genlab.models.vae_conv import ConvVAE, ConvVAEConfig
+from genlab.nn.noise import rand, randint, randn
 from genlab.samplers import DDIMSampler, DDPMSampler, run_sampler
+from genlab.samplers.base import schedule_on
 
 UNTRAINED = "untrained"  # autoencoder= value for a tiny random conv-VAE (tests only)
 
@@ -122,6 +124,13 @@ class LatentDiffusion(Family):
         self.latent_scale = torch.ones(())  # replaced by latent_scale_factor on the first batch
         self.latent_scale_measured = False
 
+    def to(self, device: str | torch.device) -> LatentDiffusion:
+        """The denoiser and its EMA, the frozen autoencoder and the latent scale, onto ``device``."""
+        super().to(device)
+        self.autoencoder.to(device)
+        self.latent_scale = self.latent_scale.to(device)
+        return self
+
     @torch.no_grad()
     def encode_latents(self, images: torch.Tensor) -> torch.Tensor:
         """Scaled posterior means. Shapes: (B, C, H, W) in [0, 1] -> (B, D)."""
@@ -142,13 +151,13 @@ class LatentDiffusion(Family):
         z0 = self.encode_latents(images)  # (B, D)
         b = z0.shape[0]
         # 2. A random step and noise per latent; z_t from q(z_t | z_0) in closed form.
-        i = torch.randint(0, self.cfg.diffusion_steps, (b,), generator=generator)
-        noise = torch.randn(z0.shape, generator=generator)
-        zt = q_sample(z0, i, noise, self.alpha_bar)
+        i = randint(0, self.cfg.diffusion_steps, (b,), generator, z0.device)
+        noise = randn(z0.shape, generator, z0.device)
+        zt = q_sample(z0, i, noise, schedule_on(self.alpha_bar, z0))
         # 3. Labels, each replaced by the null label with p = label_dropout.
         y = None
         if self.conditional:
-            drop = torch.rand(b, generator=generator) < self.cfg.label_dropout
+            drop = rand((b,), generator, z0.device) < self.cfg.label_dropout
             y = torch.where(drop, torch.full_like(labels, self.num_classes), labels)
         # 4. The simplified loss on the noise (Ho et al. 2020, eq. 14).
         loss = F.mse_loss(denoiser(zt, i, y), noise)
@@ -162,10 +171,11 @@ class LatentDiffusion(Family):
     def eps_fn(self, labels: torch.Tensor | None, guidance: float, net: torch.nn.Module | None = None):
         """(z_t, i) -> guided noise prediction of the EMA denoiser; guidance wraps the model call."""
         net = net or self.nets["ema"].net
-        null = torch.full((1,), self.num_classes, dtype=torch.long) if self.conditional else None
+        device = next(net.parameters()).device
+        null = torch.full((1,), self.num_classes, dtype=torch.long, device=device) if self.conditional else None
 
         def predict(z: torch.Tensor, i: int, y: torch.Tensor | None) -> torch.Tensor:
-            return net(z, torch.full((z.shape[0],), i, dtype=torch.long), y)
+            return net(z, torch.full((z.shape[0],), i, dtype=torch.long, device=z.device), y)
 
         def eps(z: torch.Tensor, i: int) -> torch.Tensor:
             if null is None or labels is None or guidance == 0:
@@ -192,11 +202,12 @@ class LatentDiffusion(Family):
     @torch.inference_mode()
     def sample_latents(self, n: int, *, labels: torch.Tensor | None = None, generator: torch.Generator, trajectory: list | None = None) -> torch.Tensor:
         """Scaled latents z_0 from the reverse process. Shapes: -> (n, D)."""
-        if self.conditional and labels is None:
-            labels = torch.arange(n) % self.num_classes
-        if not self.conditional:
+        device = self.device
+        if self.conditional:
+            labels = torch.arange(n, device=device) % self.num_classes if labels is None else labels.to(device)
+        else:
             labels = None
-        z = torch.randn(n, self.latent_dim, generator=generator)  # z_T
+        z = randn((n, self.latent_dim), generator, device)  # z_T
         self.nets["ema"].eval()
         try:
             return run_sampler(self.make_sampler(), self.eps_fn(labels, self.cfg.guidance), z, generator, trajectory)
@@ -217,5 +228,5 @@ class LatentDiffusion(Family):
         super().load_state_dict(state, weights_only=weights_only)
         for k, net in self.autoencoder.nets.items():
             net.load_state_dict(state["autoencoder"][k])
-        self.latent_scale = state["latent_scale"].clone().float().reshape(())
+        self.latent_scale = state["latent_scale"].clone().float().reshape(()).to(self.device)
         self.latent_scale_measured = bool(state["latent_scale_measured"])

@@ -103,7 +103,7 @@ class Pix2Pix(Family):
         x, y = split_pair(images)  # (B, C, H, 2W) -> input, target (B, C, H, W)
         fake = g(x, generator)  # dropout masks from the trainer's generator
         metrics: dict[str, float] = {}
-        loss_g = torch.zeros(())
+        loss_g = torch.zeros((), device=x.device)
         if cfg.adversarial:
             d = self.nets["discriminator"]
             # 1. D step on (input, target) vs (input, G(input)), objective halved (section 3.3).
@@ -143,7 +143,7 @@ class Pix2Pix(Family):
     @torch.no_grad()
     def sample(self, n, *, labels=None, generator):
         """``n`` held-out inputs drawn with ``generator``, translated: [input | output], (n, C, H, 2W)."""
-        inputs = held_out_images(self.cfg.pairs, "a", n, generator)
+        inputs = held_out_images(self.cfg.pairs, "a", n, generator).to(self.device)
         return join_pair(inputs, self.translate(inputs, generator))
 
     @torch.no_grad()

@@ -28,6 +28,7 @@ from genlab.models.base import Family
 from genlab.models.gan_parts import Critic, ema_update_
 from genlab.models.registry import register
 from genlab.models.stylegan_net import NoiseMode, StyleGenerator, residual_features
+from genlab.nn.noise import rand, randint, randn
 from genlab.nn.style import mix_styles
 
 
@@ -143,13 +144,14 @@ class StyleGANLite(Family):
         layers from a random cutoff on take a second z's w (StyleGAN sec. 3.1). Also tracks
         the mean w. Shapes: -> (n, L, w_dim)."""
         cfg, g = self.cfg, self.nets["generator"]
-        z = torch.randn(n, cfg.z_dim, generator=generator)
+        device, cpu = g.const.device, torch.device("cpu")
+        z = randn((n, cfg.z_dim), generator, device)
         w = g.mapping(z)  # (n, w_dim)
         g.track_w_avg(w, cfg.w_avg_beta)
         ws = w[:, None, :].expand(-1, g.num_ws, -1)
-        if cfg.style_mixing and torch.rand((), generator=generator).item() < cfg.style_mixing:
-            cutoff = int(torch.randint(1, g.num_ws, (), generator=generator))
-            w2 = g.mapping(torch.randn(n, cfg.z_dim, generator=generator))
+        if cfg.style_mixing and rand((), generator, cpu).item() < cfg.style_mixing:
+            cutoff = int(randint(1, g.num_ws, (), generator, cpu))
+            w2 = g.mapping(randn((n, cfg.z_dim), generator, device))
             ws = mix_styles(ws, w2[:, None, :].expand(-1, g.num_ws, -1), cutoff)
         return ws
 
@@ -207,7 +209,7 @@ class StyleGANLite(Family):
         return self.sampling_generator.styles(z, psi=self.cfg.truncation if psi is None else psi)
 
     def sample(self, n, *, labels=None, generator):
-        z = torch.randn(n, self.cfg.z_dim, generator=generator)
+        z = randn((n, self.cfg.z_dim), generator, self.device)
         return self.render(self.styles(z), generator=generator)
 
     def num_parameters(self) -> int:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.nn.noise import randn
 from genlab.nn.style import AdaIN, EqualConv2d, EqualLinear, MappingNetwork, ModulatedConv2d, NoiseInjection, leaky_gain, mix_styles, truncate
 
 NoiseMode = Literal["random", "none"]
@@ -136,7 +137,7 @@ class StyleGenerator(nn.Module):
         rgb = None
         for i, layer in enumerate(self.layers):
             size = x.shape[-1] * (2 if layer.up else 1)
-            n = torch.randn(b, 1, size, size, generator=generator) if noise == "random" else None
+            n = randn((b, 1, size, size), generator, ws.device) if noise == "random" else None
             x = layer(x, ws[:, i], n)  # layer i reads style i
             if i % 2 == 0:  # the 4x4 layer and each block's second layer end a resolution
                 skip = self.to_rgb[i // 2](x, ws[:, i + 1])  # a toRGB reads the next layer's style

@@ -28,9 +28,11 @@ from genlab.math.schedules import alpha_bar, named_betas
 from genlab.models.base import Family
 from genlab.models.ddpm import EMA, check_diffusion_fields
 from genlab.models.registry import register
+from genlab.nn.noise import rand, randint, randn
 from genlab.nn.text import make_text_encoder
 from genlab.nn.unet_text import TextUNet
 from genlab.samplers import DDIMSampler, DDPMSampler, run_sampler
+from genlab.samplers.base import schedule_on
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,8 @@ class TextDenoiser(nn.Module):
         self.encoder, self.unet = encoder, unet
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, captions: list[str]) -> torch.Tensor:
-        context, mask = self.encoder(captions)  # (B, L, D), (B, L)
-        return self.unet(x, t, context, mask)
+        context, mask = self.encoder(captions)  # (B, L, D), (B, L); MiniLM's are made on the CPU
+        return self.unet(x, t, context.to(x.device), mask.to(x.device))
 
 
 @register(
@@ -109,15 +111,17 @@ class TextDDPM(Family):
         denoiser = self.nets["denoiser"]
         b = images.shape[0]
         # 1. A random step and noise per image; x_t from q(x_t | x_0) in closed form.
-        i = torch.randint(0, self.cfg.diffusion_steps, (b,), generator=generator)
-        noise = torch.randn(images.shape, generator=generator)
-        xt = q_sample(images, i, noise, self.alpha_bar)
+        i = randint(0, self.cfg.diffusion_steps, (b,), generator, images.device)
+        noise = randn(images.shape, generator, images.device)
+        alpha_bar = schedule_on(self.alpha_bar, images)
+        xt = q_sample(images, i, noise, alpha_bar)
         # 2. A caption per image from a random template; the empty caption with p = caption_dropout.
-        captions = random_captions(labels, generator)
-        drop = (torch.rand(b, generator=generator) < self.cfg.caption_dropout).tolist()
+        with torch.device("cpu"):  # captions are strings, drawn on the host whatever the default device
+            captions = random_captions(labels.cpu(), generator)
+        drop = (rand((b,), generator, torch.device("cpu")) < self.cfg.caption_dropout).tolist()
         captions = ["" if d else c for c, d in zip(captions, drop)]
         # 3. Regress the noise (Ho et al. 2020, eq. 14) or v (Salimans & Ho 2022).
-        target = noise if self.cfg.prediction == "eps" else v_target(images, i, noise, self.alpha_bar)
+        target = noise if self.cfg.prediction == "eps" else v_target(images, i, noise, alpha_bar)
         loss = F.mse_loss(denoiser(xt, i, captions), target)
         self.opts["adam"].zero_grad(set_to_none=True)
         loss.backward()
@@ -130,9 +134,9 @@ class TextDDPM(Family):
         net = self.nets["ema"].net
 
         def predict(x: torch.Tensor, i: int, texts: list[str]) -> torch.Tensor:
-            idx = torch.full((x.shape[0],), i, dtype=torch.long)
+            idx = torch.full((x.shape[0],), i, dtype=torch.long, device=x.device)
             out = net(x, idx, texts)
-            return eps_from_v(x, idx, out, self.alpha_bar) if self.cfg.prediction == "v" else out
+            return eps_from_v(x, idx, out, schedule_on(self.alpha_bar, x)) if self.cfg.prediction == "v" else out
 
         def eps(x: torch.Tensor, i: int) -> torch.Tensor:
             if guidance == 0:
@@ -159,7 +163,7 @@ class TextDDPM(Family):
         """One image per caption, in [-1, 1]. Shapes: B captions -> (B, C, H, W)."""
         for c in set(captions):
             parse_prompt(c)  # unknown words and two values of one attribute are DataErrors
-        x = torch.randn(len(captions), *self.image_shape, generator=generator)
+        x = randn((len(captions), *self.image_shape), generator, self.device)
         self.nets["ema"].eval()
         try:
             w = self.cfg.guidance if guidance is None else guidance
@@ -170,7 +174,7 @@ class TextDDPM(Family):
 
     def sample(self, n, *, labels=None, generator):
         """Labels are caption codes (the trainer's grids); each becomes its full caption."""
-        codes = torch.arange(n) % NUM_CODES if labels is None else labels
+        codes = torch.arange(n, device="cpu") % NUM_CODES if labels is None else labels.cpu()
         return self.sample_captions(canonical_captions(codes), generator=generator)
 
 

@@ -26,6 +26,7 @@ from genlab.errors import ConfigError
 from genlab.models.base import Family
 from genlab.models.gan_parts import apply_spectral_norm, ema_update_
 from genlab.models.registry import register
+from genlab.nn.noise import rand, randn
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,10 @@ class ProjectionDiscriminator(nn.Module):
         return self.head(phi).squeeze(1) + projection
 
 
-def attributes_of(captions: list[str]) -> torch.Tensor:
+def attributes_of(captions: list[str], device: torch.device | str = "cpu") -> torch.Tensor:
     """Parsed attributes, "unspecified" (index = that attribute's size) where a caption names none. Shapes: B -> (B, 4)."""
     rows = [[k if v is None else v for v, k in zip(parse_prompt(c), ATTRIBUTE_SIZES)] for c in captions]
-    return torch.tensor(rows, dtype=torch.long).reshape(len(captions), len(ATTRIBUTE_SIZES))
+    return torch.tensor(rows, dtype=torch.long, device=device).reshape(len(captions), len(ATTRIBUTE_SIZES))
 
 
 @register(
@@ -134,11 +135,12 @@ class AttrGAN(Family):
         g, d = self.nets["generator"], self.nets["discriminator"]
         b = images.shape[0]
         # 1. Attributes of the real batch, each dropped to "unspecified" with p = attribute_dropout.
-        attributes = torch.from_numpy(code_to_attributes(labels))  # (B, 4)
-        drop = torch.rand(attributes.shape, generator=generator) < self.cfg.attribute_dropout
-        attributes = torch.where(drop, torch.tensor(ATTRIBUTE_SIZES), attributes)
+        device = images.device
+        attributes = torch.from_numpy(code_to_attributes(labels.cpu())).to(device)  # (B, 4)
+        drop = rand(attributes.shape, generator, device) < self.cfg.attribute_dropout
+        attributes = torch.where(drop, torch.tensor(ATTRIBUTE_SIZES, device=device), attributes)
         # 2. D step, hinge loss: E[relu(1 - D(x, y))] + E[relu(1 + D(G(z, y), y))].
-        z = torch.randn(b, self.cfg.z_dim, generator=generator)
+        z = randn((b, self.cfg.z_dim), generator, device)
         fake = g(z, attributes)
         loss_d = F.relu(1 - d(images, attributes)).mean() + F.relu(1 + d(fake.detach(), attributes)).mean()
         self.opts["discriminator"].zero_grad(set_to_none=True)
@@ -155,7 +157,7 @@ class AttrGAN(Family):
     @torch.inference_mode()
     def _generate(self, attributes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         g = self.nets["generator_ema"]
-        z = torch.randn(attributes.shape[0], self.cfg.z_dim, generator=generator)
+        z = randn((attributes.shape[0], self.cfg.z_dim), generator, attributes.device)
         g.eval()
         try:
             return g(z, attributes).clamp(-1, 1)
@@ -164,9 +166,9 @@ class AttrGAN(Family):
 
     def sample_captions(self, captions: list[str], *, generator: torch.Generator, guidance: float | None = None) -> torch.Tensor:
         """One image per caption (``guidance`` does not apply to a GAN). Shapes: B captions -> (B, C, H, W)."""
-        return self._generate(attributes_of(captions), generator)
+        return self._generate(attributes_of(captions, self.device), generator)
 
     def sample(self, n, *, labels=None, generator):
         """Labels are caption codes; every attribute is specified."""
-        codes = torch.arange(n) % NUM_CODES if labels is None else labels
-        return self._generate(torch.from_numpy(code_to_attributes(codes)), generator)
+        codes = torch.arange(n, device="cpu") % NUM_CODES if labels is None else labels.cpu()
+        return self._generate(torch.from_numpy(code_to_attributes(codes)).to(self.device), generator)

@@ -11,6 +11,9 @@ from genlab.data import DataInfo
 from genlab.data.translation import TRANSLATION_SETS, load_translation, split_pair, translation_info
 from genlab.errors import ConfigError
 from genlab.math.image_metrics import mean_absolute_error, psnr, ssim
+from genlab.nn.noise import rand, randint
+
+CPU = torch.device("cpu")
 
 
 class ImagePool:
@@ -32,14 +35,16 @@ class ImagePool:
     def query(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.size == 0:
             return images
+        if self.images.device != images.device:  # the pool follows the generator's images (built, or resumed, on the CPU)
+            self.images = self.images.to(images.device)
         out = []
         for image in images:
             if self.count < self.size:
                 self.images[self.count] = image
                 self.count += 1
                 out.append(image)
-            elif torch.rand((), generator=generator).item() < 0.5:
-                i = int(torch.randint(self.size, (), generator=generator))
+            elif rand((), generator, CPU).item() < 0.5:
+                i = int(randint(0, self.size, (), generator, CPU))
                 out.append(self.images[i].clone())
                 self.images[i] = image
             else:
@@ -80,7 +85,7 @@ def held_out_images(name: str, side: Literal["a", "b"], n: int, generator: torch
     a, b = split_pair(pairs)
     images = a if side == "a" else b
     total = images.shape[0]
-    index = torch.randperm(total, generator=generator)[:n] if n <= total else torch.randint(total, (n,), generator=generator)
+    index = torch.randperm(total, generator=generator, device=CPU)[:n] if n <= total else randint(0, total, (n,), generator, CPU)
     return torch.from_numpy(images[index.numpy()]).float() / 127.5 - 1.0
 
 

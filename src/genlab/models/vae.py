@@ -29,6 +29,7 @@ from genlab.math.kl import kl_normal_std_per_dim
 from genlab.math.likelihoods import bernoulli_nll, gaussian_nll
 from genlab.models.base import Family
 from genlab.models.registry import register
+from genlab.nn.noise import bernoulli, randn
 
 EVAL_BINARIZE_SEED = 1  # held-out metrics binarise each test batch with this seed (not 0: the sampling seed)
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016, section 5.2: Cov_x(E_q[z_u]) > 0.01
@@ -151,8 +152,8 @@ class VAEFamily(Family):
         """The decoder/encoder condition: one-hot labels (n, K) for a conditional VAE, else None."""
         if not self.conditional:
             return None
-        if labels is None:
-            labels = torch.arange(n) % self.info.num_classes
+        device = self.device
+        labels = torch.arange(n, device=device) % self.info.num_classes if labels is None else labels.to(device)
         return F.one_hot(labels.long(), self.info.num_classes).float()
 
     def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -178,7 +179,7 @@ class VAEFamily(Family):
         """Per-image recon NLL and KL (B,), KL per dimension (B, Z) and posterior means (B, Z)."""
         mu, logvar = self.encode(x, labels)
         # Reparameterisation: z = mu + sigma * eps keeps the sample differentiable in mu, sigma.
-        z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator)
+        z = mu + (0.5 * logvar).exp() * randn(mu.shape, generator, mu.device)
         recon = self.recon_nll(self.nets["decoder"](z, self.one_hot(labels, x.shape[0])), x)
         kl_dims = kl_normal_std_per_dim(mu, logvar)
         return {"recon": recon, "kl": kl_dims.sum(1), "kl_dims": kl_dims, "mu": mu}
@@ -189,7 +190,7 @@ class VAEFamily(Family):
 
     def train_step(self, images, labels, generator):
         if self.cfg.binarize == "dynamic":
-            images = torch.bernoulli(images, generator=generator)
+            images = bernoulli(images, generator)
         parts = self.losses(images, labels, generator)
         weight = self.kl_weight()
         kl_term = free_bits_kl(parts["kl_dims"], self.cfg.free_bits)
@@ -209,7 +210,7 @@ class VAEFamily(Family):
         self.train(False)
         try:
             if self.cfg.binarize == "dynamic":
-                images = torch.bernoulli(images, generator=torch.Generator().manual_seed(EVAL_BINARIZE_SEED))
+                images = bernoulli(images, torch.Generator().manual_seed(EVAL_BINARIZE_SEED))
             parts = self.losses(images, labels, torch.Generator().manual_seed(0))
         finally:
             self.train(True)
@@ -239,7 +240,7 @@ class VAEFamily(Family):
 
     @torch.no_grad()
     def sample(self, n, *, labels=None, generator):
-        return self.decode_mean(torch.randn(n, self.cfg.latent_dim, generator=generator), labels)
+        return self.decode_mean(randn((n, self.cfg.latent_dim), generator, self.device), labels)
 
 
 @register(

@@ -42,7 +42,9 @@ class CaptionTransformer(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        ids, mask = tokenize(captions)  # (B, L) each
+        with torch.device("cpu"):  # tokens are made on the host, whatever the default device
+            ids, mask = tokenize(captions)  # (B, L) each
+        ids, mask = ids.to(self.positions.device), mask.to(self.positions.device)
         h = self.tokens(ids) + self.positions[None, : ids.shape[1]]  # (B, L, dim)
         h = self.layers(h, src_key_padding_mask=~mask)
         return self.norm(h) * mask[:, :, None], mask
@@ -64,8 +66,8 @@ class MiniLMEncoder(nn.Module):
     def forward(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         rows = [_minilm_tokens(c) for c in captions]  # (L_i, 384) each
         length = max(r.shape[0] for r in rows)
-        context = torch.zeros(len(rows), length, self.dim)
-        mask = torch.zeros(len(rows), length, dtype=torch.bool)
+        context = torch.zeros(len(rows), length, self.dim, device="cpu")  # host-side, like the cached embeddings
+        mask = torch.zeros(len(rows), length, dtype=torch.bool, device="cpu")
         for i, r in enumerate(rows):
             context[i, : r.shape[0]], mask[i, : r.shape[0]] = r, True
         return context, mask

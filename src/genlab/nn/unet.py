@@ -92,7 +92,7 @@ class UNet(nn.Module):
         emb = self.time_mlp(sinusoidal_embedding(t, self.base))  # (B, E)
         if self.class_emb is not None:
             if y is None:
-                y = torch.full((x.shape[0],), self.num_classes, dtype=torch.long)
+                y = torch.full((x.shape[0],), self.num_classes, dtype=torch.long, device=x.device)
             emb = emb + self.class_emb(y)
         h = self.stem(x)
         skips = []

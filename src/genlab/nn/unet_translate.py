@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.nn.noise import rand
+
 DROPOUT_LAYERS = 3  # innermost decoder layers with dropout (CD512 x 3 in the paper)
 
 
@@ -25,7 +27,7 @@ def generator_dropout(x: torch.Tensor, p: float, generator: torch.Generator | No
     """Inverted dropout with masks drawn from ``generator``; identity when p == 0 or generator is None."""
     if p == 0.0 or generator is None:
         return x
-    keep = torch.rand(x.shape, generator=generator) >= p
+    keep = rand(x.shape, generator, x.device) >= p
     return x * keep / (1.0 - p)
 
 

@@ -16,6 +16,16 @@ from genlab.math.diffusion import q_sample
 from genlab.math.schedules import alpha_bar
 
 
+def schedule_on(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A float64 schedule (T,) cast to ``like``'s dtype, then moved to its device.
+
+    The closed forms of genlab.math.diffusion cast the schedule to the data's dtype before
+    any arithmetic, so casting first changes no number; it also keeps float64 off devices
+    without it (MPS). On the CPU in float64 this is the schedule itself.
+    """
+    return values.to(like.dtype).to(like.device)
+
+
 class Sampler:
     """Schedule bookkeeping for a sampler over ``T = len(betas)`` steps."""
 
@@ -28,7 +38,7 @@ class Sampler:
 
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
         """A sample of q(x_t | x_0) at 0-based step indices ``i`` (B,)."""
-        return q_sample(x0, i, noise, self.alpha_bar)
+        return q_sample(x0, i, noise, schedule_on(self.alpha_bar, x0))
 
 
 EpsFn = Callable[[torch.Tensor, int], torch.Tensor]  # (x_t, step index) -> predicted noise

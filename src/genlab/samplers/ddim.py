@@ -7,7 +7,8 @@ import torch
 
 from genlab.errors import ConfigError
 from genlab.math.diffusion import eps_from_x0, x0_from_eps
-from genlab.samplers.base import Sampler
+from genlab.nn.noise import randn
+from genlab.samplers.base import Sampler, schedule_on
 
 
 class DDIMSampler(Sampler):
@@ -30,20 +31,21 @@ class DDIMSampler(Sampler):
         self._prev = {s: p for s, p in zip(self.timesteps, self.timesteps[1:] + [-1])}
 
     def step(self, eps: torch.Tensor, i: int, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        idx = torch.full((x.shape[0],), i, dtype=torch.long)
+        idx = torch.full((x.shape[0],), i, dtype=torch.long, device=x.device)
+        alpha_bar = schedule_on(self.alpha_bar, x)
         a_t = self.alpha_bar[i].item()
         prev = self._prev[i]
         a_prev = self.alpha_bar[prev].item() if prev >= 0 else 1.0
         # 1. Predicted x_0 (clipped), and the noise consistent with it.
-        x0 = x0_from_eps(x, idx, eps, self.alpha_bar)
+        x0 = x0_from_eps(x, idx, eps, alpha_bar)
         if self.clip_x0:
             x0 = x0.clamp(-1, 1)
-            eps = eps_from_x0(x, idx, x0, self.alpha_bar)
+            eps = eps_from_x0(x, idx, x0, alpha_bar)
         # 2. sigma_t(eta) of eq. 16, then eq. 12: x_prev = sqrt(a_prev) x0 + direction + noise.
         sigma = self.eta * ((1 - a_prev) / (1 - a_t)) ** 0.5 * (1 - a_t / a_prev) ** 0.5
         x_prev = a_prev**0.5 * x0 + max(1 - a_prev - sigma**2, 0.0) ** 0.5 * eps
         if sigma > 0:
-            x_prev = x_prev + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+            x_prev = x_prev + sigma * randn(x.shape, generator, x.device, x.dtype)
         return x_prev
 
     def invert(self, eps_fn, x0: torch.Tensor) -> torch.Tensor:

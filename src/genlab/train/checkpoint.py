@@ -27,12 +27,16 @@ _STEP_RE = re.compile(r"^step_(\d{8})\.json$")
 
 
 def flatten_state(obj: Any) -> tuple[Any, dict[str, torch.Tensor]]:
-    """Split ``obj`` into a JSON-able skeleton and a flat tensor map."""
+    """Split ``obj`` into a JSON-able skeleton and a flat tensor map of CPU copies.
+
+    Tensors on a GPU are copied to the CPU (safetensors and hashes read host memory), so a
+    state saves, and hashes, the same wherever it lives.
+    """
     tensors: dict[str, torch.Tensor] = {}
 
     def walk(x: Any, path: str) -> Any:
         if isinstance(x, torch.Tensor):
-            tensors[path] = x.detach().contiguous().clone()
+            tensors[path] = x.detach().cpu().contiguous().clone()
             return {"__tensor__": path}
         if isinstance(x, dict):
             if all(isinstance(k, str) for k in x):

@@ -51,14 +51,25 @@ def backend_for(device: torch.device) -> str:
     return "nccl" if device.type == "cuda" else "gloo"
 
 
-def join_from_env() -> int:
+def rank_device(device: torch.device) -> torch.device:
+    """This process's device: under torchrun (WORLD_SIZE > 1) a CUDA run puts each rank on
+    ``cuda:LOCAL_RANK``, one GPU per process; otherwise ``device`` as it is."""
+    if device.type == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
+
+
+def join_from_env(device: torch.device = torch.device("cpu")) -> int:
     """Join the process group torchrun describes (RANK, WORLD_SIZE, MASTER_ADDR/PORT in the
     environment) and return this process's rank; a single process (no WORLD_SIZE, or 1) is rank 0.
+    The backend follows ``device`` (nccl for CUDA, each rank on its own GPU; gloo otherwise).
     The group is left when the process exits."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return 0
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend_for(torch.device("cpu")))
+        if device.type == "cuda":
+            torch.cuda.set_device(rank_device(device))
+        dist.init_process_group(backend=backend_for(device))
         atexit.register(_leave)
     return dist.get_rank()
 
@@ -155,6 +166,9 @@ class Replicas:
         on = dist.is_available() and dist.is_initialized()
         self.world = dist.get_world_size() if on else 1
         self.rank = dist.get_rank() if on else 0
+        # nccl reduces CUDA tensors only; gloo CPU ones (the metrics and flags below are tiny).
+        nccl = on and dist.get_backend() == "nccl"
+        self.device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
         self._wrapped: dict[int, dict[str, nn.Module]] = {}  # id(family) -> DDP wrappers, built once
 
     @property
@@ -182,7 +196,7 @@ class Replicas:
         if batch % self.world:
             raise ConfigError(f"batch_size {batch} must be a multiple of the {self.world} processes (each takes an equal slice)")
         rows = batch // self.world
-        mine = torch.cat([torch.arange(j * batch + self.rank * rows, j * batch + (self.rank + 1) * rows) for j in range(k)])
+        mine = torch.cat([torch.arange(j * batch + self.rank * rows, j * batch + (self.rank + 1) * rows, device=images.device) for j in range(k)])
         x, y = images[mine], None if labels is None else labels[mine]
         originals = dict(family.nets)
         family.nets.update(self._ddp_modules(family))
@@ -206,7 +220,7 @@ class Replicas:
         if self.world == 1 or not metrics:
             return metrics
         keys = sorted(metrics)
-        values = torch.tensor([float(metrics[k]) for k in keys], dtype=torch.float64)
+        values = torch.tensor([float(metrics[k]) for k in keys], dtype=torch.float64, device=self.device)
         dist.all_reduce(values)
         return {k: float(v) / self.world for k, v in zip(keys, values.tolist())}
 
@@ -214,7 +228,7 @@ class Replicas:
         """True on every rank when ``flag`` is true on any rank (stop requests, time budgets)."""
         if self.world == 1:
             return bool(flag)
-        value = torch.tensor([1.0 if flag else 0.0])
+        value = torch.tensor([1.0 if flag else 0.0], device=self.device)
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item() > 0)
 

@@ -141,6 +141,8 @@ def restore_training_state(loop: Any, state: dict[str, Any], meta: dict[str, Any
         loop.family.load_state_dict(state["family"])
         loop.generator.set_state(state["rng"]["generator"])
         torch.set_rng_state(state["rng"]["torch"])
+        if loop.device.type == "cuda" and "cuda" in state["rng"]:  # dropout's stream on the GPU, as on resume
+            torch.cuda.set_rng_state(state["rng"]["cuda"], loop.device)
         loop.batcher.load_state_dict(meta["batcher"])
         loop.monitor.load_state_dict(meta["monitor"])
         step = int(meta["step"])

@@ -14,15 +14,21 @@ from genlab.errors import CheckpointError
 from genlab.models.base import Family
 from genlab.models.registry import get_family
 from genlab.train.checkpoint import load_checkpoint
+from genlab.train.device import resolve_device, resolve_device_for
 from genlab.train.rundir import RunConfig, find_checkpoint
 
 
-def load_family(run_dir: str | Path, which: str = "latest", overrides: dict[str, Any] | None = None) -> tuple[Family, RunConfig, dict[str, Any]]:
+def load_family(
+    run_dir: str | Path, which: str = "latest", overrides: dict[str, Any] | None = None, *, device: str | torch.device = "cpu"
+) -> tuple[Family, RunConfig, dict[str, Any]]:
     """The family of a run with the weights of checkpoint ``which``; returns (family, run, meta).
 
     ``overrides`` change model-config keys that matter at sampling time (a diffusion
     model's sampler, steps, guidance); a change to the architecture fails to load.
+    ``device`` (cpu, cuda, cuda:N, mps or auto) is where the family is put; its samples
+    come back on that device (``to_uint8`` and ``sample_in_batches`` copy them to the CPU).
     """
+    resolve_device(device)  # a bad name fails before the checkpoint is read
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory {run_dir} does not exist")
@@ -36,7 +42,8 @@ def load_family(run_dir: str | Path, which: str = "latest", overrides: dict[str,
         (model,) = apply_overrides([run.model], overrides)
         model.check()
         run = RunConfig(run.family, model, run.train)
-    family = get_family(run.family).family_cls(run.model, info)
+    family_cls = get_family(run.family).family_cls
+    family = family_cls(run.model, info).to(resolve_device_for(device, family_cls.device_types))
     try:
         family.load_state_dict(state["family"], weights_only=True)
     except (KeyError, RuntimeError, TypeError, ValueError) as e:

@@ -47,9 +47,10 @@ class RunConfig:
         return cls(spec.name, from_dict(spec.config_cls, data.get("model") or {}), from_dict(TrainConfig, data.get("train") or {}))
 
 
-def versions() -> dict[str, str]:
-    """Versions and commit that produced a run, saved beside its outputs."""
-    return {
+def versions(device: torch.device | str | None = None) -> dict[str, str]:
+    """Versions and commit that produced a run, saved beside its outputs; with ``device``,
+    also where it ran (``cpu``, ``cuda:0``, ``mps``; CUDA runs add the GPU's name)."""
+    found = {
         "genlab": genlab.__version__,
         "torch": str(torch.__version__),
         "numpy": str(np.__version__),
@@ -57,10 +58,16 @@ def versions() -> dict[str, str]:
         "platform": platform.platform(),
         "git_commit": _git_commit(),
     }
+    if device is not None:
+        device = torch.device(device)
+        found["device"] = str(device)
+        if device.type == "cuda":
+            found["gpu"] = torch.cuda.get_device_name(device)
+    return found
 
 
-def write_config(run_dir: Path, run: RunConfig) -> None:
-    doc = {**run.to_dict(), "versions": versions()}
+def write_config(run_dir: Path, run: RunConfig, device: torch.device | str | None = None) -> None:
+    doc = {**run.to_dict(), "versions": versions(device)}
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(doc, sort_keys=False))
 
 

@@ -31,7 +31,8 @@ from genlab.models.registry import get_family
 from genlab.publish.provenance import weights_hash
 from genlab.publish.run import png_options
 from genlab.train.checkpoint import prune_checkpoints, save_checkpoint, step_checkpoints
-from genlab.train.distributed import Replicas
+from genlab.train.device import resolve_device, resolve_device_for
+from genlab.train.distributed import Replicas, rank_device
 from genlab.train.faults import NonfiniteGuard, TrainingDiverged
 from genlab.train.monitor import DivergenceMonitor
 from genlab.train.loading import sample_in_batches
@@ -112,14 +113,18 @@ def train(
     stop_at: int | None = None,
     evaluate: Evaluate | None = None,
     clock: StepClock | None = None,
+    device: str | torch.device = "cpu",
 ) -> TrainResult:
     """Train ``run`` into ``run_dir`` (or, with ``resume``, continue the run found there).
 
     ``stop_at`` ends the session after that step with a checkpoint, as an interruption would.
     ``evaluate`` is called every ``eval_every`` steps (required when that is set); the
     checkpoint with the lowest FID so far is kept as ``checkpoints/best``. ``clock``, when
-    given, accumulates the time of the training steps alone (see StepClock).
+    given, accumulates the time of the training steps alone (see StepClock). ``device``:
+    cpu, cuda, cuda:N, mps or auto (see genlab.train.device); the noise is drawn on the CPU
+    whatever the device, and checkpoints hold CPU tensors, so a run can resume on another.
     """
+    requested, device = device, resolve_device(device)  # a bad name fails before anything is read or written
     run_dir = Path(run_dir)
     if resume and not step_checkpoints(run_dir / "checkpoints") and (run_dir / "config.yaml").is_file():
         # Killed before its first checkpoint: there is nothing to continue, so start again from step 0.
@@ -136,14 +141,17 @@ def train(
     if run.train.eval_every and evaluate is None:
         raise ConfigError("eval_every is set but no evaluator was given (the CLI builds one from the shipped extractor)")
     spec = get_family(run.family)
+    device = rank_device(resolve_device_for(requested, spec.family_cls.device_types))  # auto: the CPU for NumPy families
     tc = run.train
     images, labels, info = load_dataset(tc.dataset, "train", data_dir)
     images, labels = drop_classes(images, labels, tc.exclude_classes, tc.dataset)  # train split only
     replicas = Replicas()  # the data-parallel ranks under torchrun, else just this process; rank 0 alone writes run_dir
     quiet = quiet or not replicas.is_main
-    with torch.random.fork_rng(devices=[]), replicas.output_dir(run_dir) as run_dir:
+    cuda_rng = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda_rng), replicas.output_dir(run_dir) as run_dir:
         torch.manual_seed(tc.seed)
-        family = spec.family_cls(run.model, info)
+        family = spec.family_cls(run.model, info)  # built on the CPU: the same initial weights on every device
+        family.to(device)  # before loading a checkpoint, whose optimizer state then lands on the device too
         batcher = Batcher(images, labels, batch_size=tc.batch_size, seed=tc.seed, scale=family.data_scale)
         generator = torch.Generator().manual_seed(tc.seed)
         monitor = DivergenceMonitor()
@@ -153,6 +161,8 @@ def train(
                 family.load_state_dict(ckpt_state["family"])
                 generator.set_state(ckpt_state["rng"]["generator"])
                 torch.set_rng_state(ckpt_state["rng"]["torch"])
+                if device.type == "cuda" and "cuda" in ckpt_state["rng"]:  # dropout's stream on the GPU
+                    torch.cuda.set_rng_state(ckpt_state["rng"]["cuda"], device)
                 batcher.load_state_dict(ckpt_meta["batcher"])
                 monitor.load_state_dict(ckpt_meta["monitor"])
                 step = int(ckpt_meta["step"])
@@ -162,8 +172,8 @@ def train(
             truncate_metrics(run_dir, step)
         else:
             atomic_write_text(run_dir / "metrics.jsonl", "")  # creates run_dir; an unwritable --out is one clear line
-        write_config(run_dir, run)
-        loop = _Loop(run, run_dir, family, batcher, generator, monitor, data_dir, quiet, evaluate, clock or StepClock())
+        write_config(run_dir, run, device)
+        loop = _Loop(run, run_dir, family, batcher, generator, monitor, data_dir, quiet, evaluate, clock or StepClock(), device)
         if resume:
             loop.window.update({k: list(v) for k, v in ckpt_meta.get("log_window", {}).items()})
             loop.best_fid = ckpt_meta.get("best_fid")
@@ -183,8 +193,8 @@ def peak_rss_mb() -> float:
 
 
 class _Loop:
-    def __init__(self, run, run_dir, family, batcher, generator, monitor, data_dir, quiet, evaluate, clock) -> None:
-        self.run, self.run_dir, self.family, self.clock = run, run_dir, family, clock
+    def __init__(self, run, run_dir, family, batcher, generator, monitor, data_dir, quiet, evaluate, clock, device) -> None:
+        self.run, self.run_dir, self.family, self.clock, self.device = run, run_dir, family, clock, device
         self.batcher, self.generator, self.monitor = batcher, generator, monitor
         self.data_dir, self.quiet, self.evaluate = data_dir, quiet, evaluate
         self.best_fid: float | None = None
@@ -283,12 +293,13 @@ class _Loop:
         return self.seconds_before + time.perf_counter() - self.start
 
     def _next_batches(self):
-        """One batch, or k consecutive ones concatenated when the family asks for k per step."""
+        """One batch, or k consecutive ones concatenated when the family asks for k per step, on the device."""
         if self.k == 1:
-            return self.batcher.next_batch()
-        batches = [self.batcher.next_batch() for _ in range(self.k)]
-        xs, ys = zip(*batches)
-        return torch.cat(xs), None if ys[0] is None else torch.cat(ys)
+            x, y = self.batcher.next_batch()
+        else:
+            xs, ys = zip(*(self.batcher.next_batch() for _ in range(self.k)))
+            x, y = torch.cat(xs), None if ys[0] is None else torch.cat(ys)
+        return x.to(self.device), None if y is None else y.to(self.device)
 
     def _check_finite(self, metrics: dict[str, float], step: int) -> None:
         bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
@@ -319,7 +330,7 @@ class _Loop:
         images, labels, _ = load_dataset(tc.dataset, "test", self.data_dir)
         totals: dict[str, float] = defaultdict(float)
         for x, y in iterate_batches(images, labels, tc.eval_batch_size, scale=self.family.data_scale):
-            sums = self.family.evaluate(x, y)
+            sums = self.family.evaluate(x.to(self.device), None if y is None else y.to(self.device))
             if not sums:
                 return {}
             for k, v in sums.items():
@@ -342,10 +353,10 @@ class _Loop:
             self._checkpoint(step, last, name="best")
 
     def _checkpoint(self, step: int, last: dict[str, float], name: str | None = None) -> None:
-        state = {
-            "family": self.family.state_dict(),
-            "rng": {"generator": self.generator.get_state(), "torch": torch.get_rng_state()},
-        }
+        rng = {"generator": self.generator.get_state(), "torch": torch.get_rng_state()}
+        if self.device.type == "cuda":  # dropout draws from the GPU's own stream
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        state = {"family": self.family.state_dict(), "rng": rng}
         meta: dict[str, Any] = {
             "family": self.run.family,
             "step": step,
@@ -354,7 +365,7 @@ class _Loop:
             "data_info": dataclasses.asdict(self.family.info),
             "monitor": self.monitor.state_dict(),
             "config": self.run.to_dict(),
-            "versions": versions(),
+            "versions": versions(self.device),
             "metrics": last,
             "log_window": dict(self.window),
             "best_fid": self.best_fid,
