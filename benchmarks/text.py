@@ -202,6 +202,11 @@ right), and FID:
 |---|---|---|---|---|---|---|---|---|---|
 {"".join(_row(r) for r in rows)}
 {findings(saved)}
+**Reading the grids beside the verdicts.** The reader is the shipped shapes64 classifier, trained on clean
+renders. The text-ddpm grids below draw the prompt's motif and colour in most cells, but on speckled,
+textured paper (the residual noise of a U-Net this early in training), which that classifier reads poorly:
+compare their background column with the GAN's. The text-ddpm verdicts are therefore a lower bound on
+what the samples show; a reader trained with noise augmentation would separate the two effects.
 
 ![guidance](text-guidance.png)
 

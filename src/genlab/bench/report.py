@@ -44,13 +44,12 @@ def _stamp(payload: dict[str, Any]) -> list[str]:
     m, after = payload["machine"], payload.get("load_average_after")
     load = f"{m['load_average']} at the start" + (f", {after} at the end" if after else "")
     busy = max(m["load_average"][0], *(after or [0.0])[:1]) > m["threads"] + 0.75  # the run's own threads load the machine too
-    note = ("Other work was running (see the load): compare ratios measured in the same run, not absolute speeds." if busy
-            else "Nothing else was running.")
+    note = "Other work was running (see the load): compare ratios measured in the same run, not absolute speeds." if busy else ""
     return [
         f"Command: `{payload['command']}`",
         "",
         f"Machine: {m['cores']} cores ({m['cpu']}), torch {m['torch']}, {m['threads']} torch thread(s), {m['date']}; "
-        f"load average (1, 5, 15 min) {load}. {note}",
+        f"load average (1, 5, 15 min) {load}." + (f" {note}" if note else ""),
         "",
     ]
 
