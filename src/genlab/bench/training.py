@@ -77,7 +77,7 @@ class Side:
     metrics: list[dict[str, float]] = field(default_factory=list)
 
 
-def _run_round(side: Side, steps: int, timed: bool) -> None:
+def run_round(side: Side, steps: int, timed: bool) -> None:
     torch.set_rng_state(side.rng_state)  # each side has its own dropout stream
     start = time.perf_counter()
     data = 0.0
@@ -112,15 +112,15 @@ def compare_training(
             k = max(1, int(family.batches_per_step))
             if side == "ours":
                 batcher = Batcher(images, labels, batch_size=batch_size, seed=seed, scale=family.data_scale)
-                fetch = _concat(batcher.next_batch, k)
+                fetch = concat_batches(batcher.next_batch, k)
             else:
-                fetch = _concat(reference_batches(images, labels, batch_size=batch_size, seed=seed, scale=family.data_scale).__next__, k)
+                fetch = concat_batches(reference_batches(images, labels, batch_size=batch_size, seed=seed, scale=family.data_scale).__next__, k)
             torch.manual_seed(seed)
             sides[side] = Side(family, fetch, torch.Generator().manual_seed(seed), torch.get_rng_state())
         for r in range(rounds):
             order = ("ours", "reference") if r % 2 == 0 else ("reference", "ours")
             for side in order:
-                _run_round(sides[side], steps_per_round, timed=r > 0)
+                run_round(sides[side], steps_per_round, timed=r > 0)
     ours, ref = sides["ours"], sides["reference"]
     per_step = ours.images / len(ours.step_seconds)  # k * batch_size
     keys = sorted(ours.metrics[0])
@@ -146,7 +146,7 @@ def compare_training(
     }
 
 
-def _concat(fetch: Callable[[], tuple[torch.Tensor, torch.Tensor | None]], k: int):
+def concat_batches(fetch: Callable[[], tuple[torch.Tensor, torch.Tensor | None]], k: int):
     """k consecutive batches as one, as the trainer hands a family that asks for k per step."""
     if k == 1:
         return fetch

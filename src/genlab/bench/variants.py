@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genlab.bench.training import Side, _concat, _run_round, build_family
+from genlab.bench.training import Side, build_family, concat_batches, run_round
 from genlab.data import Batcher, DataInfo
 from genlab.errors import ConfigError
 from genlab.models.base import Family
@@ -127,7 +127,7 @@ def prepare(family: Family, variant: Variant) -> None:
 
 
 def _fetch(batcher: Batcher, k: int, channels_last: bool):
-    fetch = _concat(batcher.next_batch, k)
+    fetch = concat_batches(batcher.next_batch, k)
     if not channels_last:
         return fetch
 
@@ -182,7 +182,7 @@ def compare_variants(
             for _ in range(max(warmup, agree_steps)):
                 start = time.perf_counter()
                 with step_context(v):
-                    _run_round(sides[v.name], 1, timed=False)
+                    run_round(sides[v.name], 1, timed=False)
                 first_steps[v.name].append(time.perf_counter() - start)
             graphs[v.name] = _graphs_built() - graphs_before
         # 2. Timed rounds, interleaved; round r starts at variant r (mod the number of variants).
@@ -190,7 +190,7 @@ def compare_variants(
             for v in variants[r % len(variants):] + variants[: r % len(variants)]:
                 for _ in range(steps_per_round):  # each step times itself (batch fetch + train_step)
                     with step_context(v):
-                        _run_round(sides[v.name], 1, timed=True)
+                        run_round(sides[v.name], 1, timed=True)
     eager = sides["eager"]
     keys = sorted(eager.metrics[0])
     loss_key = next((k for k in ("loss", "loss_d") if k in keys), keys[0])
