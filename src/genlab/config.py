@@ -46,6 +46,9 @@ class TrainConfig:
     rollback_lr_factor: float = 0.5  # rollback: every optimiser's lr is multiplied by this at each rollback
     max_rollbacks: int = 3  # rollback: stop when the run needs more rollbacks than this
     max_minutes: float = 0.0  # wall-clock training budget summed over resumes (0 = none); ends the run early
+    precision: Literal["float32", "bfloat16"] = "float32"  # bfloat16: each training step under autocast (weights and optimiser state stay float32; sampling stays float32)
+    channels_last: bool = False  # nets and image batches in channels-last memory (genlab.train.speed)
+    fused_optimizer: bool = False  # fused kernels for the optimisers that have one (Adam, AdamW, SGD)
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values that cannot work."""

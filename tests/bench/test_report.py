@@ -14,6 +14,7 @@ def run_section():
          "ours_losses": [3.0, 2.0, 1.5], "reference_losses": [3.0, 2.0, 1.5]}
         for i, f in enumerate(("vae", "gan"))
     ]
+    training[0].update({"fast_options": {"precision": "bfloat16", "channels_last": True}, "fast_images_per_s": 250.0, "fast_ratio": 2.5, "fast_losses": [3.0, 2.01, 1.5], "fast_relative_difference": 0.0033})
     return {
         "command": "genlab bench run --families vae,gan", "machine": machine_info(), "load_average_after": [1.0, 1.0, 1.0], "matmul_n": 64, "matmul_gflops": 10.0,
         "training": training,
@@ -42,6 +43,7 @@ def test_sections_merge_and_the_page_shows_them(tmp_path):
     assert "`genlab bench run --families vae,gan`" in text and "`genlab bench quality`" in text
     assert "| vae | 8 | 2 | 300.0 | 100.0 | 3.00x | 3.00x | yes |" in text and "| gan | 8 | 2 | 300.0 | 200.0 | 1.50x | 1.50x | no |" in text
     assert "| dcgan | 3.0 | 5.0 | 5.0 | n/a |" in text
+    assert "--set channels_last=true --set precision=bfloat16" in text and "| vae | 8 | 250.0 | 100.0 | 2.50x | yes | 0.0033 |" in text
     assert "not met within 0.5 min" in text and "load average" in text
     assert "| vae (lr=0.01) | small | 128 | 50 | 2.00 | 0.03 | 20.0 |" in text and "--again`" in text
     assert (tmp_path / "performance_loss_curves.png").stat().st_size > 0 and (tmp_path / "performance_scaling.png").stat().st_size > 0
@@ -50,6 +52,12 @@ def test_sections_merge_and_the_page_shows_them(tmp_path):
 def test_bad_options_are_one_line_errors(capsys, tmp_path):
     code, _, err = run(capsys, "bench", "run", "--families", "nope", "--doc", tmp_path / "p.md")
     one_line_error(code, err, "nope")
+    code, _, err = run(capsys, "bench", "run", "--threads", "0", "--doc", tmp_path / "p.md")
+    one_line_error(code, err, "--threads")
+    code, _, err = run(capsys, "bench", "run", "--fast", "precision=float16", "--doc", tmp_path / "p.md")
+    one_line_error(code, err, "precision must be one of")
+    code, _, err = run(capsys, "bench", "run", "--fast", "lr=1", "--doc", tmp_path / "p.md")
+    one_line_error(code, err, "--fast takes")
     code, _, err = run(capsys, "bench", "run", "--threads", "0", "--doc", tmp_path / "p.md")
     one_line_error(code, err, "--threads")
     code, _, err = run(capsys, "bench", "quality", "--budget-minutes", "0", "--doc", tmp_path / "p.md")

@@ -75,6 +75,7 @@ def render_run(run: dict[str, Any], figures: dict[str, str], variants_measured: 
         for r in run["training"]
     ]
     lines += _table(["family", "batch", "timed steps", "ours images/s", "reference images/s", "ratio", "ratio of totals", f">= {TRAINING_TARGET:g}x", "ours data ms/batch", "reference data ms/batch", "max metric difference"], rows)
+    lines += _render_fast(run["training"])
     lines += [f"![loss curves]({figures['loss']})", ""]
     lines += ["### Sampling throughput (batched, inference mode; untrained networks at the benchmark preset)", ""]
     lines += _table(["model", "sampler", "images", "images/s", "seconds"], [[r["model"], r["sampler"], r["n"], _f(r["images_per_s"], 2), _f(r["seconds"], 2)] for r in run["sampling"]])
@@ -165,6 +166,22 @@ def render_quality(q: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _render_fast(rows: list[dict[str, Any]]) -> list[str]:
+    """The 'ours fast' side: TrainConfig's speed options on, vs the same reference."""
+    fast = [r for r in rows if "fast_ratio" in r]
+    if not fast:
+        return []
+    options = dict(sorted(fast[0]["fast_options"].items()))
+    sets = " ".join(f"--set {k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in options.items())
+    lines = ["#### Ours with the speed options on", "",
+             f"A third side, interleaved with the two above: ours with TrainConfig {', '.join(f'{k}={v}' for k, v in options.items())} "
+             f"(`genlab train ... {sets}`). Its loss follows the reference's to bfloat16 rounding, not float32's: the table gives the largest "
+             "difference relative to the reference's largest |loss|; whether quality holds over a whole run is checked in [Quality per CPU-minute](#quality-per-cpu-minute).", ""]
+    table = [[r["family"], r["batch_size"], _f(r["fast_images_per_s"]), _f(r["reference_images_per_s"]), f"{r['fast_ratio']:.2f}x",
+              "yes" if r["fast_ratio"] >= TRAINING_TARGET else "no", f"{r['fast_relative_difference']:.2g}"] for r in fast]
+    return lines + _table(["family", "batch", "ours fast images/s", "reference images/s", "ratio", f">= {TRAINING_TARGET:g}x", "max relative loss difference"], table)
+
+
 def plot_figures(run: dict[str, Any], folder: Path) -> dict[str, str]:
     """Loss curves (ours solid, reference dashed) and step time vs batch / image size; returns file names."""
     fams = run["training"]
@@ -172,6 +189,8 @@ def plot_figures(run: dict[str, Any], folder: Path) -> dict[str, str]:
     for ax, r in zip(axes if len(fams) > 1 else [axes], fams):
         ax.plot(r["ours_losses"], "-", lw=2.5, alpha=0.6, label="ours")
         ax.plot(r["reference_losses"], "k--", lw=1, label="reference")
+        if "fast_losses" in r:
+            ax.plot(r["fast_losses"], ":", color="tab:red", lw=1.5, label="ours fast (bf16)")
         ax.set_title(f"{r['family']} ({r['loss_key']})")
         ax.set_xlabel("step")
     (axes[0] if len(fams) > 1 else axes).legend()

@@ -22,6 +22,7 @@ from genlab.data import Batcher, DataInfo
 from genlab.data.batcher import SCALES, SEED_STRIDE
 from genlab.models.base import Family
 from genlab.models.registry import get_family
+from genlab.train import speed
 
 BENCH_FAMILIES = ("gan", "dcgan", "vae", "conv-vae", "ddpm")
 
@@ -75,6 +76,7 @@ class Side:
     images: int = 0
     step_seconds: list[float] = field(default_factory=list)  # timed rounds, one per step, data included
     metrics: list[dict[str, float]] = field(default_factory=list)
+    precision: str = "float32"  # bfloat16: each step under autocast (genlab.train.speed)
 
 
 def run_round(side: Side, steps: int, timed: bool) -> None:
@@ -85,7 +87,8 @@ def run_round(side: Side, steps: int, timed: bool) -> None:
         t = time.perf_counter()
         x, y = side.next_batch()
         data += time.perf_counter() - t
-        side.metrics.append(side.family.train_step(x, y, side.generator))
+        with speed.step_context(side.precision):
+            side.metrics.append(side.family.train_step(x, y, side.generator))
         if timed:
             side.images += x.shape[0]
             side.step_seconds.append(time.perf_counter() - t)
@@ -95,31 +98,40 @@ def run_round(side: Side, steps: int, timed: bool) -> None:
     side.rng_state = torch.get_rng_state()
 
 
+FAST_OPTIONS = {"precision": "bfloat16", "channels_last": True, "fused_optimizer": True}  # TrainConfig's speed options, all on
+
+
 def compare_training(
-    name: str, images: np.ndarray, labels: np.ndarray | None, info: DataInfo, *, preset: str | None = "small", batch_size: int = 64, rounds: int = 3, steps_per_round: int = 5, seed: int = 0
+    name: str, images: np.ndarray, labels: np.ndarray | None, info: DataInfo, *, preset: str | None = "small", batch_size: int = 64, rounds: int = 3, steps_per_round: int = 5, seed: int = 0,
+    fast: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Images/s of ours and of the reference on family ``name``, interleaved, and both loss curves.
 
     The rate is images per step over the median step time (data included): on a shared machine
     the median shrugs off the steps another job interrupted; the mean-based rate is kept too.
+    ``fast`` (TrainConfig speed options, e.g. FAST_OPTIONS) adds a third side: ours with those
+    options, whose loss curve then agrees with the reference's to bfloat16 rounding, not float32's.
 
     Shapes: images uint8 (N, C, H, W), labels (N,) or None. Needs N >= batch_size * rounds * steps_per_round.
     """
+    names = ("ours", "reference", "fast") if fast else ("ours", "reference")
     with torch.random.fork_rng(devices=[]):
         sides: dict[str, Side] = {}
-        for side in ("ours", "reference"):
+        for side in names:
             family = build_family(name, preset, info, seed)
             k = max(1, int(family.batches_per_step))
-            if side == "ours":
+            if side == "reference":
+                fetch = concat_batches(reference_batches(images, labels, batch_size=batch_size, seed=seed, scale=family.data_scale).__next__, k)
+            else:
                 batcher = Batcher(images, labels, batch_size=batch_size, seed=seed, scale=family.data_scale)
                 fetch = concat_batches(batcher.next_batch, k)
-            else:
-                fetch = concat_batches(reference_batches(images, labels, batch_size=batch_size, seed=seed, scale=family.data_scale).__next__, k)
+            if side == "fast":
+                speed.prepare(family, channels_last=bool(fast.get("channels_last")), fused_optimizer=bool(fast.get("fused_optimizer")))
+                fetch = in_layout(fetch, bool(fast.get("channels_last")))
             torch.manual_seed(seed)
-            sides[side] = Side(family, fetch, torch.Generator().manual_seed(seed), torch.get_rng_state())
+            sides[side] = Side(family, fetch, torch.Generator().manual_seed(seed), torch.get_rng_state(), precision=(fast or {}).get("precision", "float32") if side == "fast" else "float32")
         for r in range(rounds):
-            order = ("ours", "reference") if r % 2 == 0 else ("reference", "ours")
-            for side in order:
+            for side in names[r % len(names):] + names[: r % len(names)]:  # each round starts with the next side
                 run_round(sides[side], steps_per_round, timed=r > 0)
     ours, ref = sides["ours"], sides["reference"]
     per_step = ours.images / len(ours.step_seconds)  # k * batch_size
@@ -143,7 +155,34 @@ def compare_training(
         "reference_losses": [m[loss_key] for m in ref.metrics],
         "max_metric_difference": diff,
         "relative_difference": diff / scale,
+        **(_fast_row(sides["fast"], ref, fast, loss_key, per_step) if fast else {}),
     }
+
+
+def _fast_row(side: Side, ref: Side, fast: dict[str, Any], loss_key: str, per_step: float) -> dict[str, Any]:
+    """The speed-options side: its rate, ratio to the reference and loss agreement (relative to the reference's largest |loss|)."""
+    losses = [m[loss_key] for m in side.metrics]
+    ref_losses = [m[loss_key] for m in ref.metrics]
+    diff = max(abs(a - b) for a, b in zip(losses, ref_losses))
+    return {
+        "fast_options": dict(fast),
+        "fast_images_per_s": per_step / float(np.median(side.step_seconds)),
+        "fast_ratio": float(np.median(ref.step_seconds) / np.median(side.step_seconds)),
+        "fast_losses": losses,
+        "fast_relative_difference": diff / (max(abs(v) for v in ref_losses) or 1.0),
+    }
+
+
+def in_layout(fetch: Callable[[], tuple[torch.Tensor, torch.Tensor | None]], channels_last: bool):
+    """``fetch`` whose image batches come in channels-last memory when asked."""
+    if not channels_last:
+        return fetch
+
+    def laid_out():
+        x, y = fetch()
+        return speed.batch_layout(x, channels_last), y
+
+    return laid_out
 
 
 def concat_batches(fetch: Callable[[], tuple[torch.Tensor, torch.Tensor | None]], k: int):

@@ -23,10 +23,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from genlab.bench.training import Side, build_family, concat_batches, run_round
+from genlab.bench.training import Side, build_family, concat_batches, in_layout, run_round
 from genlab.data import Batcher, DataInfo
 from genlab.errors import ConfigError
 from genlab.models.base import Family
+from genlab.train import speed
+from genlab.train.speed import bf16_supported
 
 SPEEDUP_TO_WIN = 1.10  # a variant wins when its median step is >= 1.10x eager's ...
 LOSS_TOLERANCE = 0.02  # ... and its loss stays within 2 % of eager's (relative to eager's largest |loss|)
@@ -56,12 +58,6 @@ VARIANTS = {v.name: v for v in (
     Variant("compile+channels_last", channels_last=True, compile=True),
 )}
 DEFAULT_VARIANTS = ("eager", "channels_last", "bf16", "compile")
-
-
-def bf16_supported() -> bool:
-    """Whether oneDNN runs bfloat16 natively on this CPU (``torch.ops.mkldnn._is_mkldnn_bf16_supported()``)."""
-    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    return bool(torch.backends.mkldnn.is_available() and check is not None and check())
 
 
 def offered(variants: list[Variant]) -> tuple[list[Variant], dict[str, str]]:
@@ -127,26 +123,12 @@ def prepare(family: Family, variant: Variant) -> None:
 
 
 def _fetch(batcher: Batcher, k: int, channels_last: bool):
-    fetch = concat_batches(batcher.next_batch, k)
-    if not channels_last:
-        return fetch
-
-    def converted():
-        x, y = fetch()
-        return (x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x), y
-
-    return converted
+    return in_layout(concat_batches(batcher.next_batch, k), channels_last)
 
 
 def step_context(variant: Variant):
-    """What one training step of ``variant`` runs inside: bfloat16 autocast, or nothing.
-
-    Entered anew for every step, with autocast's weight-cast cache off: the cache keeps the
-    bfloat16 copy of a weight for the whole region without noticing in-place updates, so a
-    GAN's generator step would otherwise see its discriminator as it was before that step's
-    update (and every later step in the region its weights as they were at the first).
-    """
-    return torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False) if variant.bf16 else contextlib.nullcontext()
+    """What one training step of ``variant`` runs inside: the trainer's (genlab.train.speed.step_context)."""
+    return speed.step_context("bfloat16" if variant.bf16 else "float32")
 
 
 def compare_variants(

@@ -6,7 +6,7 @@ import contextlib
 import os
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import torch
 import typer
@@ -14,6 +14,7 @@ from rich.table import Table
 
 from genlab.cli.app import DataDir, app, out
 from genlab.cli.train import argv_of
+from genlab.config import TrainConfig, coerce, field_types
 from genlab.errors import ConfigError
 from genlab.models.registry import get_family
 
@@ -49,6 +50,22 @@ def _ints(text: str, option: str) -> tuple[int, ...]:
     return values
 
 
+def _speed_options(text: str) -> dict[str, Any]:
+    """``--fast``: TrainConfig speed options as key=value pairs (checked like --set), or {} for none."""
+    if text.strip().lower() in ("", "none"):
+        return {}
+    allowed = {"precision", "channels_last", "fused_optimizer"}
+    pairs = [p.strip() for p in text.split(",") if p.strip()]
+    options: dict[str, Any] = {}
+    types = field_types(TrainConfig)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key.strip() not in allowed:
+            raise ConfigError(f"--fast takes {', '.join(sorted(allowed))} as key=value pairs (or none); got {pair!r}")
+        options[key.strip()] = coerce(key.strip(), types[key.strip()], value.strip())
+    return options
+
+
 def _setup(ctx: typer.Context, threads: int | None) -> str:
     if threads is not None:
         if threads < 1:
@@ -72,6 +89,7 @@ def run_benchmarks(
     fid_n: Annotated[int, typer.Option("--fid-n", help="Samples per sampler for --ddpm-run's FID.")] = 1000,
     scaling_batches: Annotated[str, typer.Option("--scaling-batches", help="Batch sizes of the step-time scaling (at 28x28).")] = "16,32,64,128",
     scaling_sizes: Annotated[str, typer.Option("--scaling-sizes", help="Image sizes of the step-time scaling (at batch 32).")] = "28,32,64",
+    fast: Annotated[str, typer.Option("--fast", help="TrainConfig speed options of a third, 'ours fast' side (key=value,...), or none.")] = "precision=bfloat16,channels_last=true,fused_optimizer=true",
     threads: Threads = None,
     doc: Doc = DEFAULT_DOC,
     data_dir: DataDir = None,
@@ -84,6 +102,7 @@ def run_benchmarks(
     from genlab.data import load_dataset
 
     names = _families(families)
+    fast_options = _speed_options(fast)
     batches, sizes = _ints(scaling_batches, "--scaling-batches"), _ints(scaling_sizes, "--scaling-sizes")
     if min(batch_size, rounds - 1, steps_per_round, sample_n, diffusion_n, eval_n, fid_n) < 1:
         raise ConfigError("--batch-size, --steps-per-round, --sample-n, --diffusion-n, --eval-n and --fid-n must be >= 1, and --rounds >= 2")
@@ -92,10 +111,11 @@ def run_benchmarks(
     images, labels, info = load_dataset("mnist", "train", data_dir)
     test_images, _, _ = load_dataset("mnist", "test", data_dir)
     payload["matmul_gflops"] = matmul_flops(payload["matmul_n"]) / 1e9
-    payload["training"] = [compare_training(n, images, labels, info, preset=preset, batch_size=batch_size, rounds=rounds, steps_per_round=steps_per_round) for n in names]
-    table = Table("family", "ours images/s", "reference images/s", "ratio", "max metric difference")
+    payload["training"] = [compare_training(n, images, labels, info, preset=preset, batch_size=batch_size, rounds=rounds, steps_per_round=steps_per_round, fast=fast_options) for n in names]
+    table = Table("family", "ours images/s", "reference images/s", "ratio", "max metric difference", "fast ratio", "fast relative loss difference")
     for r in payload["training"]:
-        table.add_row(r["family"], f"{r['ours_images_per_s']:.1f}", f"{r['reference_images_per_s']:.1f}", f"{r['ratio']:.2f}x", f"{r['max_metric_difference']:.3g}")
+        extra = [f"{r['fast_ratio']:.2f}x", f"{r['fast_relative_difference']:.2g}"] if fast_options else ["", ""]
+        table.add_row(r["family"], f"{r['ours_images_per_s']:.1f}", f"{r['reference_images_per_s']:.1f}", f"{r['ratio']:.2f}x", f"{r['max_metric_difference']:.3g}", *extra)
     out.print(table)
     payload["sampling"] = sampling_throughput(info, n_fast=sample_n, n_diffusion=diffusion_n, preset=preset)
     for r in payload["sampling"]:

@@ -31,6 +31,7 @@ class Family(ABC):
     batches_per_step: int = 1  # real batches per train_step, concatenated (a GAN's n_critic)
     monitor_losses: bool = True  # let the trainer warn on loss_d collapse / loss_g explosion (BCE games)
     device_types: ClassVar[tuple[str, ...]] = ("cpu", "cuda", "mps")  # where it can run (NumPy families: cpu)
+    trains_in_torch: ClassVar[bool] = True  # False: train_step runs NumPy, so autocast, channels-last and fused optimisers do not apply
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         self.cfg = cfg

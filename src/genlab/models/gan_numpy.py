@@ -162,6 +162,7 @@ class NumpyGAN(Family):
     """The NumPy GAN as a genlab family; ``self.opts`` stays empty, Adam's state is in ``self.adam``."""
 
     device_types = ("cpu",)  # NumPy arrays share the parameters' memory: CPU by design
+    trains_in_torch = False
 
     def __init__(self, cfg: NumpyGANConfig, info: DataInfo) -> None:
         super().__init__(cfg, info)

@@ -31,6 +31,7 @@ from genlab.models.registry import get_family
 from genlab.publish.provenance import weights_hash
 from genlab.publish.run import png_options
 from genlab.train.checkpoint import prune_checkpoints, save_checkpoint, step_checkpoints
+from genlab.train import speed
 from genlab.train.device import resolve_device, resolve_device_for
 from genlab.train.distributed import Replicas, rank_device
 from genlab.train.faults import NonfiniteGuard, TrainingDiverged
@@ -152,6 +153,8 @@ def train(
         torch.manual_seed(tc.seed)
         family = spec.family_cls(run.model, info)  # built on the CPU: the same initial weights on every device
         family.to(device)  # before loading a checkpoint, whose optimizer state then lands on the device too
+        speed.check_applicable(family, tc.precision, tc.channels_last, tc.fused_optimizer)
+        speed.prepare(family, channels_last=tc.channels_last, fused_optimizer=tc.fused_optimizer)
         batcher = Batcher(images, labels, batch_size=tc.batch_size, seed=tc.seed, scale=family.data_scale)
         generator = torch.Generator().manual_seed(tc.seed)
         monitor = DivergenceMonitor()
@@ -166,6 +169,7 @@ def train(
                 batcher.load_state_dict(ckpt_meta["batcher"])
                 monitor.load_state_dict(ckpt_meta["monitor"])
                 step = int(ckpt_meta["step"])
+                speed.prepare(family, channels_last=tc.channels_last, fused_optimizer=tc.fused_optimizer)  # the loaded state's layout and kernels
             except (KeyError, RuntimeError, TypeError, ValueError) as e:
                 first = str(e).splitlines()[0] if str(e) else type(e).__name__
                 raise CheckpointError(f"the latest checkpoint of {run_dir} does not match its config.yaml ({first})") from None
@@ -229,7 +233,8 @@ class _Loop:
                     wall0, cpu0 = time.perf_counter(), time.process_time()
                     x, y = self._next_batches()
                     undo = copy.deepcopy(self.family.state_dict()) if self.guard.undoes_steps else None
-                    metrics = self.replicas.train_step(self.family, x, y, self.generator)
+                    with speed.step_context(tc.precision, self.device.type):
+                        metrics = self.replicas.train_step(self.family, x, y, self.generator)
                     carry_on = self.guard.after_step(metrics, step, last, undo) if undo is not None else None
                     self.clock.wall += time.perf_counter() - wall0
                     self.clock.cpu += time.process_time() - cpu0
@@ -299,7 +304,7 @@ class _Loop:
         else:
             xs, ys = zip(*(self.batcher.next_batch() for _ in range(self.k)))
             x, y = torch.cat(xs), None if ys[0] is None else torch.cat(ys)
-        return x.to(self.device), None if y is None else y.to(self.device)
+        return speed.batch_layout(x.to(self.device), self.run.train.channels_last), None if y is None else y.to(self.device)
 
     def _check_finite(self, metrics: dict[str, float], step: int) -> None:
         bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
