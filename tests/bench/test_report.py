@@ -62,3 +62,29 @@ def test_bad_options_are_one_line_errors(capsys, tmp_path):
     one_line_error(code, err, "--threads")
     code, _, err = run(capsys, "bench", "quality", "--budget-minutes", "0", "--doc", tmp_path / "p.md")
     one_line_error(code, err, "--budget-minutes")
+
+
+def quality_row(family, sets, checks, reached_step=None, budget=10):
+    rows = [{"step": s, "train_wall_s": w, "train_cpu_s": 2 * w, "smallest_class_fraction": 0.05, "confident_fraction": c, "fid": f, "met": c >= 0.8} for s, w, c, f in checks]
+    reached = next((c for c in rows if c["step"] == reached_step), None)
+    label = family + (f" ({', '.join(f'{k}={v}' for k, v in sets.items())})" if sets else "")
+    return {"label": label, "family": family, "sets": sets, "preset": "small", "batch_size": 128, "budget_minutes": budget, "samples": 100, "checks": rows, "reached": reached,
+            "command": "genlab bench quality", "machine": machine_info()}
+
+
+def test_quality_targets_and_what_each_change_bought_are_computed_from_the_rows():
+    from genlab.bench.report import render_quality
+
+    results = [
+        quality_row("dcgan", {}, [(250, 60.0, 0.5, 90.0), (500, 120.0, 0.7, 40.0)]),
+        quality_row("dcgan", {"precision": "bfloat16"}, [(250, 30.0, 0.55, 85.0), (500, 60.0, 0.72, 38.0), (750, 90.0, 0.75, 30.0)]),
+        quality_row("cdcgan", {}, [(250, 200.0, 0.9, 50.0)], reached_step=250),
+        quality_row("ddpm", {}, [(500, 2000.0, 0.5, 80.0)], budget=30),
+    ]
+    text = "\n".join(render_quality({"results": results}))
+    assert "- GAN: **met** by cdcgan: the bar after 3.33 wall-minutes (<= 5), FID 50.0." in text
+    assert "- diffusion: **not met**: no diffusion row reached the bar within 25 wall-minutes." in text
+    # dcgan bf16 vs plain: 0.24 s/step plain, 0.12 s/step changed -> 2x; compared at step 500, the last common check.
+    assert "| dcgan (precision=bfloat16) | dcgan | 2.00x | not met vs not met | 38.0 vs 40.0 (step 500) | 72.0% vs 70.0% |" in text
+    results[2]["reached"]["train_wall_s"] = 400.0  # now over the GAN budget
+    assert "- GAN: **not met**: no GAN row reached the bar within 5 wall-minutes; the fastest, cdcgan, took 6.67." in "\n".join(render_quality({"results": results}))

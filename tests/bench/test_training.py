@@ -44,9 +44,10 @@ def test_both_sides_train_identically_and_are_both_timed():
 
 def test_the_fast_side_runs_bfloat16_and_tracks_the_reference_to_its_rounding():
     images, labels = data()
-    r = compare_training("conv-vae", images, labels, INFO, preset=None, batch_size=16, rounds=3, steps_per_round=2, fast=FAST_OPTIONS)
+    fast = {**FAST_OPTIONS, "channels_last": True}  # every option, so the channels-last batches are exercised too
+    r = compare_training("conv-vae", images, labels, INFO, preset=None, batch_size=16, rounds=3, steps_per_round=2, fast=fast)
     assert r["max_metric_difference"] == 0.0  # the float32 side is still exact
-    assert r["fast_options"] == FAST_OPTIONS and len(r["fast_losses"]) == 6
+    assert r["fast_options"] == fast and len(r["fast_losses"]) == 6
     assert r["fast_losses"] != r["reference_losses"]  # bfloat16 really ran ...
     assert 0 < r["fast_relative_difference"] < 0.05  # ... and differs by rounding only
     assert np.isclose(r["fast_ratio"], r["fast_images_per_s"] / r["reference_images_per_s"])

@@ -34,7 +34,7 @@ def tiny(name, chosen, **kw):
 
 @pytest.mark.parametrize("name", ["dcgan", "conv-vae", "ddpm", "gan", "vae"])
 def test_every_variant_runs_and_channels_last_trains_like_eager(name):
-    chosen, _ = offered(parse_variants(["channels_last", "bf16"]))
+    chosen, _ = offered(parse_variants(["channels_last", "bf16", "fused"]))
     r = tiny(name, chosen)
     rows = {row["variant"]: row for row in r["variants"]}
     assert list(rows)[0] == "eager" and set(rows) == {v.name for v in chosen}
@@ -48,6 +48,7 @@ def test_every_variant_runs_and_channels_last_trains_like_eager(name):
     # Same maths in another memory layout: equal to float32 rounding from the same start.
     assert rows["channels_last"]["max_relative_difference"] < 1e-5
     assert rows["channels_last"]["vs_eager"] == pytest.approx(rows["eager"]["ms_per_step"] / rows["channels_last"]["ms_per_step"])
+    assert rows["fused"]["max_relative_difference"] < 1e-5  # the fused Adam kernel: the same update, other rounding
 
 
 def test_bf16_runs_under_autocast_and_differs_from_float32_by_rounding_only():

@@ -6,6 +6,8 @@ explicit device then lands on "meta", and mixing it with the CPU tensors fails, 
 where such a tensor would have stayed on the CPU beside a CUDA model.
 """
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -108,6 +110,17 @@ def test_cli_train_on_a_missing_gpu_exits_2_with_one_line(monkeypatch, tmp_path,
     code, _, err = run(capsys, "train", "vae", "--preset", "small", "--steps", "1", "--out", tmp_path / "run", "--device", "cuda")
     one_line_error(code, err, "--device cuda", "no CUDA device")
     assert not (tmp_path / "run").exists()  # nothing started
+
+
+def test_cli_eval_score_takes_a_device(monkeypatch, tmp_path, capsys):
+    no_device(monkeypatch)
+    assert run(capsys, "train", "vae", "--preset", "small", "--steps", "2", "--out", tmp_path / "run", "--device", "cpu")[0] == 0
+    code, _, err = run(capsys, "eval", "score", tmp_path / "run", "-n", "50", "--device", "cuda")
+    one_line_error(code, err, "--device cuda", "no CUDA device")
+    code, _, err = run(capsys, "eval", "score", tmp_path / "nothing.npz", "--device", "tpu")  # checked before the path is read
+    one_line_error(code, err, "--device tpu", "unknown device")
+    scores = [json.loads(run(capsys, "eval", "score", tmp_path / "run", "-n", "50", "--json", *extra)[1]) for extra in ((), ("--device", "cpu"))]
+    assert scores[0] == scores[1] and scores[0]["fid"] > 0  # auto is the CPU here, and --device cpu the same numbers
 
 
 # -- Family.device / Family.to ----------------------------------------------------------

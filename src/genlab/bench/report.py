@@ -157,6 +157,7 @@ def render_quality(q: dict[str, Any]) -> list[str]:
         [r["reached"]["step"], _f(r["reached"]["train_wall_s"] / 60, 2), _f(r["reached"]["train_cpu_s"] / 60, 2), _f(r["reached"]["fid"])]
         if r["reached"] else [f"not met in {r['budget_minutes']:g} min", "", "", ""])] for r in q["results"]]
     lines += _table(["family (overrides)", "preset", "batch", "bar met at step", "training wall min", "training CPU min", "FID then"], summary)
+    lines += _render_targets(q["results"]) + _render_changes(q["results"])
     for r in q["results"]:
         reached = r["reached"]
         verdict = f"met at step {reached['step']} after {reached['train_wall_s'] / 60:.2f} wall-minutes of training" if reached else f"not met within {r['budget_minutes']:g} min"
@@ -164,6 +165,54 @@ def render_quality(q: dict[str, Any]) -> list[str]:
         lines += _table(["step", "train wall s", "train CPU s", "smallest class", "confident", "FID"],
                         [[c["step"], _f(c["train_wall_s"]), _f(c["train_cpu_s"]), f"{c['smallest_class_fraction']:.1%}", f"{c['confident_fraction']:.1%}", _f(c["fid"])] for c in r["checks"]])
     return lines
+
+
+QUALITY_TARGETS = (("GAN", 5.0), ("diffusion", 25.0))  # issue 11: training wall minutes to the bar on 2 cores
+
+
+def target_kind(family: str) -> str | None:
+    """Which quality target a family counts for: GAN, diffusion, or none (VAEs have no target)."""
+    return "GAN" if "gan" in family else "diffusion" if "ddpm" in family or family == "ldm" else None
+
+
+def _render_targets(results: list[dict[str, Any]]) -> list[str]:
+    """Each target's verdict from the rows: the fastest row of that kind to reach the bar, against the budget."""
+    lines = ["Targets (training wall minutes to the bar): " + ", ".join(f"best {kind} <= {limit:g}" for kind, limit in QUALITY_TARGETS) + ".", ""]
+    for kind, limit in QUALITY_TARGETS:
+        rows = [r for r in results if target_kind(r["family"]) == kind]
+        met = sorted((r for r in rows if r["reached"]), key=lambda r: r["reached"]["train_wall_s"])
+        if not rows:
+            lines.append(f"- {kind}: no row measured.")
+        elif met and met[0]["reached"]["train_wall_s"] <= limit * 60:
+            best = met[0]
+            lines.append(f"- {kind}: **met** by {best['label']}: the bar after {best['reached']['train_wall_s'] / 60:.2f} wall-minutes (<= {limit:g}), FID {best['reached']['fid']:.1f}.")
+        else:
+            fastest = f"; the fastest, {met[0]['label']}, took {met[0]['reached']['train_wall_s'] / 60:.2f}" if met else ""
+            lines.append(f"- {kind}: **not met**: no {kind} row reached the bar within {limit:g} wall-minutes{fastest}.")
+    return lines + [""]
+
+
+def _render_changes(results: list[dict[str, Any]]) -> list[str]:
+    """What each recipe change bought: a row with overrides against its family's plain row (same preset and batch)."""
+    plain = {(r["family"], r["preset"], r["batch_size"]): r for r in results if not r.get("sets")}
+    rows = []
+    for r in results:
+        base = plain.get((r["family"], r["preset"], r["batch_size"]))
+        if not r.get("sets") or base is None or not r["checks"] or not base["checks"]:
+            continue
+        common = sorted({c["step"] for c in r["checks"]} & {c["step"] for c in base["checks"]})
+        at = {c["step"]: c for c in r["checks"]}, {c["step"]: c for c in base["checks"]}
+        s = common[-1] if common else None
+        speed = (base["checks"][-1]["train_wall_s"] / base["checks"][-1]["step"]) / (r["checks"][-1]["train_wall_s"] / r["checks"][-1]["step"])
+        bar = (f"step {r['reached']['step']}, {r['reached']['train_cpu_s'] / 60:.2f} CPU-min" if r["reached"] else "not met") + " vs " + (
+            f"step {base['reached']['step']}, {base['reached']['train_cpu_s'] / 60:.2f} CPU-min" if base["reached"] else "not met")
+        fid = f"{at[0][s]['fid']:.1f} vs {at[1][s]['fid']:.1f} (step {s})" if s else "no common check"
+        confident = f"{at[0][s]['confident_fraction']:.1%} vs {at[1][s]['confident_fraction']:.1%}" if s else ""
+        rows.append([r["label"], r["family"], f"{speed:.2f}x", bar, fid, confident])
+    if not rows:
+        return []
+    return ["What each recipe change bought (the row with overrides vs its family's plain row; speed = wall seconds per training step, plain / changed, over each run's whole length):", "",
+            *_table(["row", "vs", "step speed", "bar: changed vs plain", "FID at the last common check", "confident there"], rows)]
 
 
 def _render_fast(rows: list[dict[str, Any]]) -> list[str]:

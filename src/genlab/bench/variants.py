@@ -43,10 +43,11 @@ class Variant:
     channels_last: bool = False  # nets and input batch in torch.channels_last
     bf16: bool = False  # train_step inside torch.autocast("cpu", dtype=torch.bfloat16)
     compile: bool = False  # net.compile() (inductor) on every net in family.nets
+    fused: bool = False  # the fused kernel of every optimiser that has one (Adam, AdamW, SGD)
 
     def describe(self) -> str:
         parts = [p for p, on in (("nets and batch in channels-last memory format", self.channels_last), ('each train_step under torch.autocast("cpu", bfloat16, cache_enabled=False)', self.bf16),
-                                 ("every net compiled in place (net.compile(), inductor)", self.compile)) if on]
+                                 ("fused optimiser kernels", self.fused), ("every net compiled in place (net.compile(), inductor)", self.compile)) if on]
         return " + ".join(parts) or "float32, contiguous (the baseline)"
 
 
@@ -56,6 +57,9 @@ VARIANTS = {v.name: v for v in (
     Variant("bf16", bf16=True),
     Variant("compile", compile=True),
     Variant("compile+channels_last", channels_last=True, compile=True),
+    Variant("fused", fused=True),
+    Variant("bf16+fused", bf16=True, fused=True),
+    Variant("bf16+channels_last+fused", bf16=True, channels_last=True, fused=True),
 )}
 DEFAULT_VARIANTS = ("eager", "channels_last", "bf16", "compile")
 
@@ -110,15 +114,10 @@ def parse_variants(names: list[str] | tuple[str, ...]) -> list[Variant]:
 
 
 def prepare(family: Family, variant: Variant) -> None:
-    """Put ``family``'s nets in the variant's memory format and compile them in place.
-
-    ``Module.to(memory_format=...)`` swaps each 4-D parameter's data, not the Parameter, so
-    the optimizers built with the family keep training the same tensors.
-    """
-    for net in family.nets.values():
-        if variant.channels_last:
-            net.to(memory_format=torch.channels_last)
-        if variant.compile:
+    """Lay out, fuse (genlab.train.speed.prepare, as the trainer does) and compile ``family``'s nets in place."""
+    speed.prepare(family, channels_last=variant.channels_last, fused_optimizer=variant.fused)
+    if variant.compile:
+        for net in family.nets.values():
             net.compile()  # default backend: inductor
 
 

@@ -89,7 +89,7 @@ def run_benchmarks(
     fid_n: Annotated[int, typer.Option("--fid-n", help="Samples per sampler for --ddpm-run's FID.")] = 1000,
     scaling_batches: Annotated[str, typer.Option("--scaling-batches", help="Batch sizes of the step-time scaling (at 28x28).")] = "16,32,64,128",
     scaling_sizes: Annotated[str, typer.Option("--scaling-sizes", help="Image sizes of the step-time scaling (at batch 32).")] = "28,32,64",
-    fast: Annotated[str, typer.Option("--fast", help="TrainConfig speed options of a third, 'ours fast' side (key=value,...), or none.")] = "precision=bfloat16,channels_last=true,fused_optimizer=true",
+    fast: Annotated[str, typer.Option("--fast", help="TrainConfig speed options of a third, 'ours fast' side (key=value,... of precision, channels_last, fused_optimizer), or none.")] = "precision=bfloat16,fused_optimizer=true",
     threads: Threads = None,
     doc: Doc = DEFAULT_DOC,
     data_dir: DataDir = None,
@@ -143,7 +143,7 @@ def run_benchmarks(
 def training_variants(
     ctx: typer.Context,
     families: Annotated[str, typer.Option(help="Comma-separated MNIST families.")] = "dcgan,conv-vae,ddpm",
-    variants: Annotated[str, typer.Option("--variants", help="Comma-separated variants (eager, the baseline, is always run): eager, channels_last, bf16, compile, compile+channels_last.")] = "eager,channels_last,bf16,compile",
+    variants: Annotated[str, typer.Option("--variants", help="Comma-separated variants (eager, the baseline, is always run): eager, channels_last, bf16, compile, compile+channels_last, fused, bf16+fused, bf16+channels_last+fused.")] = "eager,channels_last,bf16,compile",
     preset: Annotated[str, typer.Option(help="Size preset of every family (a family without it uses its defaults).")] = "small",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch.")] = 128,
     warmup: Annotated[int, typer.Option(help="Untimed warm-up steps per variant (a compiled variant compiles here).")] = 3,

@@ -18,6 +18,7 @@ from genlab.data import load_samples
 from genlab.errors import ConfigError
 from genlab.eval.evaluate import METRICS, Evaluator, format_metric, load_reference
 from genlab.eval.extractors import EXTRACTORS, get_extractor
+from genlab.train.device import resolve_device
 from genlab.train.loading import load_family, sample_in_batches
 
 
@@ -55,12 +56,14 @@ def score(
     extractor_weights: ExtractorWeights = None,
     checkpoint: Annotated[str, typer.Option(help="For a run: latest, best or a step number.")] = "latest",
     seed: Annotated[int, typer.Option(help="Seed for sampling a run and for KID's subsets.")] = 0,
+    device: Annotated[str, typer.Option("--device", help="Where a run samples: auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps (features are always computed on the CPU).")] = "auto",
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
-    images, labels, what = _images_of(path, n, checkpoint, seed)
+    resolve_device(device)  # a bad or missing device is one line, also when PATH is a samples file
+    images, labels, what = _images_of(path, n, checkpoint, seed, device)
     shapes = images.shape[1:] == (3, 64, 64)
     ref = ref or ("shapes64-test" if shapes else "mnist-test")
     extractor = extractor or ("shapes" if shapes else "digits")
@@ -185,9 +188,9 @@ def disentangle(
     out.print(table)
 
 
-def _images_of(path: Path, n: int, checkpoint: str, seed: int) -> tuple[np.ndarray, np.ndarray | None, str]:
+def _images_of(path: Path, n: int, checkpoint: str, seed: int, device: str = "cpu") -> tuple[np.ndarray, np.ndarray | None, str]:
     if path.is_dir():
-        family, run, meta = load_family(path, checkpoint)
+        family, run, meta = load_family(path, checkpoint, device=device)
         labels = None
         if family.conditional:
             import torch
