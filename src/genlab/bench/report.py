@@ -98,12 +98,12 @@ def render_run(run: dict[str, Any], figures: dict[str, str], variants_measured: 
     lines += _table(["family", *(f"batch {b} ms" for b in batches), *(f"{s}x{s} ms (batch {run['scaling'][0]['batch_for_sizes']})" for s in sizes)], rows)
     lines += ["n/a: the architecture is fixed to 28x28.", "", f"![step time]({figures['scaling']})", ""]
     if variants_measured:
-        lines += ["Not benchmarked by this command: `torch.compile`, bfloat16 autocast and channels-last variants of each training step; "
-                  "`genlab bench variants` measures them in [Training-step variants](#training-step-variants) below. For DDIM sampling "
-                  "they are measured side by side in [ddim-speed.md](ddim-speed.md) (`python benchmarks/ddim_speed.py`).", ""]
+        lines += ["The profile and scaling above are float32 steps. Every training-step variant (channels-last, bfloat16 autocast, fused optimiser, "
+                  "`torch.compile` and combinations) is measured per family by `genlab bench variants` in [Training-step variants](#training-step-variants) below. "
+                  "For DDIM sampling they are measured side by side in [ddim-speed.md](ddim-speed.md) (`python benchmarks/ddim_speed.py`).", ""]
     else:
-        lines += ["Not benchmarked by this command: `torch.compile`, bfloat16 autocast and memory-format variants of each training "
-                  "step, so this page makes no claim about them (`genlab bench variants` measures them). For DDIM sampling they are measured side by side in "
+        lines += ["The profile and scaling above are float32 steps; the other training-step variants (channels-last, `torch.compile`, ...) are not on this "
+                  "page yet (`genlab bench variants` measures them). For DDIM sampling they are measured side by side in "
                   "[ddim-speed.md](ddim-speed.md) (`python benchmarks/ddim_speed.py`).", ""]
     return lines
 
