@@ -7,33 +7,18 @@ from genlab.config import TrainConfig
 from genlab.data import DataInfo
 from genlab.errors import ConfigError
 from genlab.models.registry import get_family
-from genlab.train import RunConfig, read_metrics, train
+from genlab.train import read_metrics, train
 from genlab.train import speed
 from genlab.train.checkpoint import load_checkpoint
 from genlab.train.rundir import find_checkpoint
+from reliability.helpers import same_tensors, tiny_run
 
-FAST = {"precision": "bfloat16", "channels_last": True, "fused_optimizer": True}
-
-
-def tiny_run(name, steps=6, **train_overrides):
-    spec = get_family(name)
-    tc = TrainConfig(dataset=spec.dataset, steps=steps, batch_size=16, log_every=1, sample_every=3, checkpoint_every=2, grid_size=4, **train_overrides)
-    return RunConfig(name, spec.config_cls(**spec.tiny), tc)
+FAST = {"precision": "bfloat16", "channels_last": True, "fused_optimizer": True, "steps": 6, "log_every": 1}
+PLAIN = {"steps": 6, "log_every": 1}
 
 
 def losses(run_dir, key):
     return [r[key] for r in read_metrics(run_dir) if key in r]
-
-
-def tensors(state):
-    if isinstance(state, torch.Tensor):
-        yield state
-    elif isinstance(state, dict):
-        for v in state.values():
-            yield from tensors(v)
-    elif isinstance(state, (list, tuple)):
-        for v in state:
-            yield from tensors(v)
 
 
 def test_step_context_is_bfloat16_autocast_without_the_weight_cache():
@@ -61,7 +46,7 @@ def test_prepare_lays_out_weights_and_optimiser_state_channels_last_and_fuses_ad
 @pytest.mark.parametrize("name", ["dcgan", "conv-vae", "ddpm"])
 def test_fast_options_train_like_float32_within_bfloat16_rounding(name, tmp_path):
     key = "loss_d" if "gan" in name else "loss"
-    train(tiny_run(name), tmp_path / "fp32", quiet=True)
+    train(tiny_run(name, **PLAIN), tmp_path / "fp32", quiet=True)
     train(tiny_run(name, **FAST), tmp_path / "fast", quiet=True)
     a, b = losses(tmp_path / "fp32", key), losses(tmp_path / "fast", key)
     assert len(a) == len(b) == 6
@@ -70,8 +55,8 @@ def test_fast_options_train_like_float32_within_bfloat16_rounding(name, tmp_path
 
 
 def test_channels_last_and_fused_adam_alone_keep_float32_results_to_rounding(tmp_path):
-    train(tiny_run("dcgan"), tmp_path / "plain", quiet=True)
-    train(tiny_run("dcgan", channels_last=True, fused_optimizer=True), tmp_path / "laid", quiet=True)
+    train(tiny_run("dcgan", **PLAIN), tmp_path / "plain", quiet=True)
+    train(tiny_run("dcgan", channels_last=True, fused_optimizer=True, **PLAIN), tmp_path / "laid", quiet=True)
     a, b = losses(tmp_path / "plain", "loss_d"), losses(tmp_path / "laid", "loss_d")
     assert max(abs(x - y) for x, y in zip(a, b)) <= 1e-4 * max(abs(x) for x in a)
 
@@ -81,12 +66,11 @@ def test_resume_with_every_speed_option_is_bit_exact(tmp_path):
     train(tiny_run("dcgan", **FAST), whole, quiet=True)
     assert train(tiny_run("dcgan", **FAST), split, quiet=True, stop_at=3).interrupted
     train(None, split, resume=True, quiet=True)
-    pairs = list(zip(tensors(load_checkpoint(find_checkpoint(whole))[0]), tensors(load_checkpoint(find_checkpoint(split))[0]), strict=True))
-    assert pairs and all(torch.equal(x, y) for x, y in pairs)
+    assert same_tensors(load_checkpoint(find_checkpoint(whole))[0], load_checkpoint(find_checkpoint(split))[0])
 
 
 def test_speed_options_on_a_numpy_family_are_one_clear_error(tmp_path):
-    with pytest.raises(ConfigError, match="precision=bfloat16 apply to PyTorch families"):
+    with pytest.raises(ConfigError, match=r"speed options \(precision=bfloat16\) apply only to PyTorch families"):
         train(tiny_run("numpy-gan", precision="bfloat16"), tmp_path / "run", quiet=True)
 
 

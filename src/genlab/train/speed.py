@@ -49,7 +49,7 @@ def check_applicable(family: Family, precision: str, channels_last: bool, fused_
     """A speed option on a family without PyTorch nets (the NumPy teaching models) is a ConfigError."""
     asked = [name for name, on in (("precision=bfloat16", precision != "float32"), ("channels_last", channels_last), ("fused_optimizer", fused_optimizer)) if on]
     if asked and not family.trains_in_torch:
-        raise ConfigError(f"{', '.join(asked)} apply to PyTorch families; {type(family).__name__} trains in NumPy")
+        raise ConfigError(f"the speed options ({', '.join(asked)}) apply only to PyTorch families; {type(family).__name__} trains in NumPy")
 
 
 def prepare(family: Family, *, channels_last: bool, fused_optimizer: bool) -> None:
