@@ -60,6 +60,7 @@ VARIANTS = {v.name: v for v in (
     Variant("fused", fused=True),
     Variant("bf16+fused", bf16=True, fused=True),
     Variant("bf16+channels_last+fused", bf16=True, channels_last=True, fused=True),
+    Variant("compile+bf16+channels_last+fused", bf16=True, channels_last=True, fused=True, compile=True),
 )}
 DEFAULT_VARIANTS = ("eager", "channels_last", "bf16", "compile")
 

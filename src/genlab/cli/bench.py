@@ -143,7 +143,7 @@ def run_benchmarks(
 def training_variants(
     ctx: typer.Context,
     families: Annotated[str, typer.Option(help="Comma-separated MNIST families.")] = "dcgan,conv-vae,ddpm",
-    variants: Annotated[str, typer.Option("--variants", help="Comma-separated variants (eager, the baseline, is always run): eager, channels_last, bf16, compile, compile+channels_last, fused, bf16+fused, bf16+channels_last+fused.")] = "eager,channels_last,bf16,compile",
+    variants: Annotated[str, typer.Option("--variants", help="Comma-separated variants (eager, the baseline, is always run): eager, channels_last, bf16, compile, compile+channels_last, fused, bf16+fused, bf16+channels_last+fused, compile+bf16+channels_last+fused.")] = "eager,channels_last,bf16,compile",
     preset: Annotated[str, typer.Option(help="Size preset of every family (a family without it uses its defaults).")] = "small",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch.")] = 128,
     warmup: Annotated[int, typer.Option(help="Untimed warm-up steps per variant (a compiled variant compiles here).")] = 3,
