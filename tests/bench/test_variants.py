@@ -131,8 +131,8 @@ def test_the_page_shows_the_table_the_rule_and_each_familys_verdict(tmp_path):
     assert "| dcgan | compile | 9.52 | 13.4 | 1.05x | 20.0 (6 graphs) | 4200 | 1e-07 | 1e-07 | 5e-08 |" in text
     assert "| ddpm | compile | 11.11 | 11.5 | 0.90x | 30.0 (3 graphs) | never |" in text and "| ddpm | bf16 | 9.09 | 14.1 | 1.10x |  |  |" in text
     assert "Rule: a variant wins when its median step is >= 1.10x eager's and its loss stays within 2% (max relative) of eager's." in text
-    assert "- dcgan: wins: channels_last (1.25x); does not win: bf16 (1.50x, loss off by 3.0%), compile (1.05x)." in text
-    assert "- ddpm: wins: bf16 (1.10x); does not win: channels_last (0.80x), compile (0.90x)." in text
+    assert "- dcgan: wins: channels_last (1.25x); does not win: bf16 (1.50x, loss off by 3.0%), compile (1.05x). Fastest winner: **channels_last**." in text
+    assert "- ddpm: wins: bf16 (1.10x); does not win: channels_last (0.80x), compile (0.90x). Fastest winner: **bf16**." in text
     assert "Native bfloat16 on this CPU (`torch.ops.mkldnn._is_mkldnn_bf16_supported()`): yes." in text
     assert "(4.0 s to compile a small conv net)" in text and "Compiles went into a fresh, empty inductor cache" in text
     assert "`--warm-cache`" in "\n".join(render_variants({**variants_section(), "fresh_compile_cache": False}))

@@ -144,7 +144,9 @@ def render_variants(v: dict[str, Any], level: str = "###") -> list[str]:
             off = f", loss off by {row['max_relative_difference']:.1%}" if row["max_relative_difference"] > LOSS_TOLERANCE else ""
             return f"{name} ({row['vs_eager']:.2f}x{off})"
 
-        lines += [f"- {r['family']}: wins: {', '.join(why(n) for n in verdicts['wins']) or 'none'}; does not win: {', '.join(why(n) for n in verdicts['does_not_win']) or 'none'}."]
+        fastest = max(verdicts["wins"], key=lambda n: rows_by_name[n]["vs_eager"], default=None)
+        best = f" Fastest winner: **{fastest}**." if fastest else ""
+        lines += [f"- {r['family']}: wins: {', '.join(why(n) for n in verdicts['wins']) or 'none'}; does not win: {', '.join(why(n) for n in verdicts['does_not_win']) or 'none'}.{best}"]
     return lines + [""]
 
 
