@@ -24,7 +24,7 @@ from genlab.models.base import Family
 def bf16_supported() -> bool:
     """Whether oneDNN runs bfloat16 natively on this CPU (``torch.ops.mkldnn._is_mkldnn_bf16_supported()``)."""
     check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    return bool(check()) if check is not None else False
+    return bool(torch.backends.mkldnn.is_available() and check is not None and check())
 
 
 def step_context(precision: str, device_type: str = "cpu") -> contextlib.AbstractContextManager:
@@ -56,8 +56,8 @@ def prepare(family: Family, *, channels_last: bool, fused_optimizer: bool) -> No
     """Put ``family``'s nets in channels-last memory and switch its optimisers to fused kernels.
 
     ``Module.to(memory_format=...)`` swaps each 4-D parameter's data, not the Parameter, so the
-    optimisers keep training the same tensors. Call it again after loading a checkpoint: the
-    loaded optimiser state is laid out like its parameters (:func:`match_state_layout`).
+    optimisers keep training the same tensors. Call it after loading any checkpoint, so that the
+    loaded optimiser state is laid out like its parameters too (:func:`match_state_layout`).
     """
     if channels_last:
         for net in family.nets.values():

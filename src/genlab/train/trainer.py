@@ -30,8 +30,8 @@ from genlab.errors import CheckpointError, ConfigError
 from genlab.models.registry import get_family
 from genlab.publish.provenance import weights_hash
 from genlab.publish.run import png_options
-from genlab.train.checkpoint import prune_checkpoints, save_checkpoint, step_checkpoints
 from genlab.train import speed
+from genlab.train.checkpoint import prune_checkpoints, save_checkpoint, step_checkpoints
 from genlab.train.device import resolve_device, resolve_device_for
 from genlab.train.distributed import Replicas, rank_device
 from genlab.train.faults import NonfiniteGuard, TrainingDiverged
@@ -154,7 +154,6 @@ def train(
         family = spec.family_cls(run.model, info)  # built on the CPU: the same initial weights on every device
         family.to(device)  # before loading a checkpoint, whose optimizer state then lands on the device too
         speed.check_applicable(family, tc.precision, tc.channels_last, tc.fused_optimizer)
-        speed.prepare(family, channels_last=tc.channels_last, fused_optimizer=tc.fused_optimizer)
         batcher = Batcher(images, labels, batch_size=tc.batch_size, seed=tc.seed, scale=family.data_scale)
         generator = torch.Generator().manual_seed(tc.seed)
         monitor = DivergenceMonitor()
@@ -169,13 +168,13 @@ def train(
                 batcher.load_state_dict(ckpt_meta["batcher"])
                 monitor.load_state_dict(ckpt_meta["monitor"])
                 step = int(ckpt_meta["step"])
-                speed.prepare(family, channels_last=tc.channels_last, fused_optimizer=tc.fused_optimizer)  # the loaded state's layout and kernels
             except (KeyError, RuntimeError, TypeError, ValueError) as e:
                 first = str(e).splitlines()[0] if str(e) else type(e).__name__
                 raise CheckpointError(f"the latest checkpoint of {run_dir} does not match its config.yaml ({first})") from None
             truncate_metrics(run_dir, step)
         else:
             atomic_write_text(run_dir / "metrics.jsonl", "")  # creates run_dir; an unwritable --out is one clear line
+        speed.prepare(family, channels_last=tc.channels_last, fused_optimizer=tc.fused_optimizer)  # after a checkpoint: its state gets the layout too
         write_config(run_dir, run, device)
         loop = _Loop(run, run_dir, family, batcher, generator, monitor, data_dir, quiet, evaluate, clock or StepClock(), device)
         if resume:
