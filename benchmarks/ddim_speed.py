@@ -37,12 +37,11 @@ import numpy as np
 import torch
 
 from genlab.atomic import atomic_write_text
-from genlab.data import load_dataset, to_uint8
+from genlab.bench.training import build_family
+from genlab.data import DataInfo, load_dataset, to_uint8
 from genlab.eval.extractors import get_extractor
 from genlab.eval.metrics import feature_statistics, frechet_distance
-from genlab.data import DataInfo
-from genlab.bench.training import build_family
-from genlab.train.loading import load_family
+from genlab.runs.loading import load_family
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "results" / "ddim-speed.md"
 TARGET = 20.0  # images/s
@@ -86,24 +85,37 @@ def quality_check(family, names: list[str], n: int) -> list[str]:
             images = []
             for start in range(0, n, 500):  # batches of 500, each from its own seed
                 with torch.inference_mode():
-                    x = family.sample(min(500, n - start), labels=labels[start:start + 500], generator=torch.Generator().manual_seed(1 + start))
+                    x = family.sample(
+                        min(500, n - start),
+                        labels=labels[start : start + 500],
+                        generator=torch.Generator().manual_seed(1 + start),
+                    )
                 images.append(to_uint8(x))
         finally:
             family.cfg = saved
         fid = frechet_distance(*feature_statistics(extractor.features(np.concatenate(images))), *ref)
         rows.append(f"| {name} | {fid:.2f} | {n} |")
-    return [f"Quality check: FID of {n} samples per variant (same seeds and labels; digits features against the 10 000 MNIST "
-            "test images; lower is better; FID at this n is biased upwards, compare rows with each other):", "", *rows]
+    return [
+        f"Quality check: FID of {n} samples per variant (same seeds and labels; digits features against the 10 000 "
+        "MNIST "
+        "test images; lower is better; FID at this n is biased upwards, compare rows with each other):",
+        "",
+        *rows,
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=Path, default=Path("runs/ddpm-2h"), help="a trained ddpm run (class-conditional)")
+    parser.add_argument(
+        "--run", type=Path, default=Path("runs/ddpm-2h"), help="a trained ddpm run (class-conditional)"
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("-n", type=int, default=200, help="images per timed call (one batch)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-compile", action="store_true")
-    parser.add_argument("--fid-n", type=int, default=2000, help="quality check: FID of this many samples per variant (0 = skip)")
+    parser.add_argument(
+        "--fid-n", type=int, default=2000, help="quality check: FID of this many samples per variant (0 = skip)"
+    )
     parser.add_argument("--doc", type=Path, default=DOC)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -126,14 +138,18 @@ def main() -> None:
                     return family.sample(args.n, labels=labels, generator=torch.Generator().manual_seed(0))
             finally:
                 family.cfg = saved
+
         return run
 
     def textbook():
         return textbook_ddim(net, family.alpha_bar, noise.clone(), labels)
 
     ours = with_cfg()
-    variants = {"textbook (no_grad, channels-last)": textbook, "genlab (inference mode, contiguous)": ours,
-                "genlab + bfloat16 autocast (sample_dtype=bfloat16)": with_cfg(sample_dtype="bfloat16")}
+    variants = {
+        "textbook (no_grad, channels-last)": textbook,
+        "genlab (inference mode, contiguous)": ours,
+        "genlab + bfloat16 autocast (sample_dtype=bfloat16)": with_cfg(sample_dtype="bfloat16"),
+    }
     compile_seconds = None
     if not args.no_compile:
         compiled = with_cfg(sample_compile=True)
@@ -159,28 +175,43 @@ def main() -> None:
         "# DDIM-50 sampling speed",
         "",
         f"Produced by `python benchmarks/ddim_speed.py --run {args.run} --threads {args.threads}` on "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores ({platform.machine()}), torch {torch.__version__}, "
-        f"{args.threads} torch thread(s); load average {[round(v, 2) for v in load_start]} at the start, {[round(v, 2) for v in load_end]} at the end.",
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores ({platform.machine()}), torch "
+        f"{torch.__version__}, "
+        f"{args.threads} torch thread(s); load average {[round(v, 2) for v in load_start]} at the start, "
+        f"{[round(v, 2) for v in load_end]} at the end.",
         "",
-        f"Sampled: {source}, EMA weights, DDIM with 50 steps, eta 0, guidance w = 1 (one conditional U-Net pass per step), "
-        f"{args.n} images per call (one batch, labels cycling over the classes), median of {args.rounds} interleaved rounds.",
+        f"Sampled: {source}, EMA weights, DDIM with 50 steps, eta 0, guidance w = 1 (one conditional U-Net pass per "
+        "step), "
+        f"{args.n} images per call (one batch, labels cycling over the classes), median of {args.rounds} interleaved "
+        "rounds.",
         "",
         "| variant | images/s | ms / image | vs textbook | ≥ 20 images/s | max / mean pixel difference from genlab |",
         "|---|---:|---:|---:|:-:|---:|",
     ]
     for name in variants:
         diff = (outputs[name].float() - ref.float()).abs()
-        lines.append(f"| {name} | {rate[name]:.1f} | {1000 / rate[name]:.1f} | {rate[name] / rate[base]:.2f}x | "
-                     f"{'yes' if rate[name] >= TARGET else 'no'} | {diff.max().item():.2e} / {diff.mean().item():.2e} |")
+        lines.append(
+            f"| {name} | {rate[name]:.1f} | {1000 / rate[name]:.1f} | {rate[name] / rate[base]:.2f}x | "
+            f"{'yes' if rate[name] >= TARGET else 'no'} | {diff.max().item():.2e} / {diff.mean().item():.2e} |"
+        )
     if args.fid_n:
         lines += ["", *quality_check(family, [k for k in variants if not k.startswith("textbook")], args.fid_n)]
     if compile_seconds is not None:
         gain = 1 / rate["genlab (inference mode, contiguous)"] - 1 / rate[COMPILED]
         first = compile_seconds - args.n / rate[COMPILED]
         payback = f"about {first / gain:.0f} images" if gain > 0 else "never (no gain per image)"
-        lines += ["", f"torch.compile: the first call took {compile_seconds:.1f} s (compile included); it pays back after {payback}. "
-                  "Inductor keeps compiled kernels in an on-disk cache, so the first compile on a fresh machine takes longer than a later one."]
-    lines += ["", "Pixel values are in [-1, 1]; differences come from the order of floating-point operations in each variant.", ""]
+        lines += [
+            "",
+            f"torch.compile: the first call took {compile_seconds:.1f} s (compile included); it pays back after "
+            f"{payback}. "
+            "Inductor keeps compiled kernels in an on-disk cache, so the first compile on a fresh machine takes "
+            "longer than a later one.",
+        ]
+    lines += [
+        "",
+        "Pixel values are in [-1, 1]; differences come from the order of floating-point operations in each variant.",
+        "",
+    ]
     text = "\n".join(lines)
     print(text)
     atomic_write_text(args.doc, text)

@@ -23,9 +23,9 @@ from genlab.data import load_dataset, save_grid, to_uint8
 from genlab.eval.evaluate import Evaluator, format_metric, load_reference
 from genlab.eval.features import DigitExtractor
 from genlab.math.diffusion import q_sample
+from genlab.runs import read_metrics
+from genlab.runs.loading import load_family, sample_in_batches
 from genlab.samplers import DDPMSampler, run_sampler
-from genlab.train import read_metrics
-from genlab.train.loading import load_family, sample_in_batches
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 
@@ -47,6 +47,7 @@ def textbook_ddpm_1000(family, n: int) -> torch.Tensor:
     net = family.nets["ema"].net.eval()
     labels = torch.arange(n) % 10
     with torch.no_grad():
+
         def eps(x, i):
             return net(x, torch.full((n,), i), labels)
 
@@ -56,7 +57,8 @@ def textbook_ddpm_1000(family, n: int) -> torch.Tensor:
 SEE_ALSO = [
     "## See also",
     "",
-    "- [diffusion-sweep.md](diffusion-sweep.md): quality and time per image against sampler, steps and guidance scale.",
+    "- [diffusion-sweep.md](diffusion-sweep.md): quality and time per image against sampler, steps and "
+    "guidance scale.",
     "- [ldm.md](ldm.md): latent diffusion in a trained VAE's latent space, compared with this model at equal steps.",
     "- [diffusion-vs-gan.md](diffusion-vs-gan.md): this model against the best GAN runs, scored the same way.",
     "",
@@ -78,13 +80,20 @@ def main() -> None:
     guided, _, _ = load_family(args.run, overrides={"guidance": 3.0})
     guided_rate = images_per_second(lambda k: guided.sample(k, generator=torch.Generator().manual_seed(0)), 200)
     ddpm_rate = images_per_second(lambda k: textbook_ddpm_1000(family, k), 20, repeats=1)
-    print(f"DDIM-50 {ddim_rate:.1f} img/s, DDIM-50 guided (w=3) {guided_rate:.1f} img/s, textbook DDPM-1000 {ddpm_rate:.2f} img/s, ratio {ddim_rate / ddpm_rate:.0f}x")
+    print(
+        f"DDIM-50 {ddim_rate:.1f} img/s, DDIM-50 guided (w=3) {guided_rate:.1f} img/s, textbook DDPM-1000 "
+        f"{ddpm_rate:.2f} img/s, ratio {ddim_rate / ddpm_rate:.0f}x"
+    )
 
     # 2. Quality with the evaluation suite (labels cycle through 0..9).
     evaluator = Evaluator(load_reference("mnist-test"))
     classifier = DigitExtractor()
     rows = {}
-    for label, overrides in [("DDIM-50, w=1 (conditional)", {}), ("DDIM-50, w=3 (guided)", {"guidance": 3.0}), ("DDIM-50, w=0 (unconditional)", {"guidance": 0.0})]:
+    for label, overrides in [
+        ("DDIM-50, w=1 (conditional)", {}),
+        ("DDIM-50, w=3 (guided)", {"guidance": 3.0}),
+        ("DDIM-50, w=0 (unconditional)", {"guidance": 0.0}),
+    ]:
         fam, _, _ = load_family(args.run, overrides=overrides)
         labels = torch.arange(args.n) % 10
         images = sample_in_batches(fam, args.n, labels=labels, seed=1)
@@ -98,10 +107,16 @@ def main() -> None:
 
     # 3. Figures: a grid with one row per class; forward and reverse trajectories.
     grid_labels = torch.arange(10).repeat_interleave(10)
-    save_grid(RESULTS / "ddpm-small-per-class.png", to_uint8(family.sample(100, labels=grid_labels, generator=torch.Generator().manual_seed(2))), nrow=10)
+    save_grid(
+        RESULTS / "ddpm-small-per-class.png",
+        to_uint8(family.sample(100, labels=grid_labels, generator=torch.Generator().manual_seed(2))),
+        nrow=10,
+    )
     test = torch.tensor(load_dataset("mnist", "test")[0][:5], dtype=torch.float32) / 127.5 - 1
     noise = torch.randn(test.shape, generator=torch.Generator().manual_seed(3))
-    forward = [test] + [q_sample(test, torch.full((5,), t - 1), noise, family.alpha_bar) for t in (200, 500, 800, 1000)]
+    forward = [test] + [
+        q_sample(test, torch.full((5,), t - 1), noise, family.alpha_bar) for t in (200, 500, 800, 1000)
+    ]
     trajectory: list = []
     family.sample(5, labels=torch.arange(5), generator=torch.Generator().manual_seed(4), trajectory=trajectory)
     picks = [trajectory[int(k)][1] for k in np.linspace(0, len(trajectory) - 1, 6).round()]  # x_T ... x_0
@@ -110,17 +125,35 @@ def main() -> None:
     save_grid(RESULTS / "ddpm-forward.png", to_uint8(rows_fwd.clamp(-1, 1)), nrow=5)
     save_grid(RESULTS / "ddpm-reverse.png", to_uint8(rows_rev.clamp(-1, 1)), nrow=len(picks))
 
-    machine = f"{os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} threads), Python {platform.python_version()}"
-    metric_names = ["fid", "kid", "inception_score", "modes_covered", "precision", "recall", "coverage", "conditional_accuracy", "confident"]
+    machine = (
+        f"{os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} threads), Python "
+        f"{platform.python_version()}"
+    )
+    metric_names = [
+        "fid",
+        "kid",
+        "inception_score",
+        "modes_covered",
+        "precision",
+        "recall",
+        "coverage",
+        "conditional_accuracy",
+        "confident",
+    ]
     lines = [
         "# Diffusion on a 2-core CPU: the 25-minute DDPM",
         "",
         f"Made by `python benchmarks/diffusion.py --run {args.run}` on {machine}.",
         "",
-        f"Training command: `genlab train ddpm --preset small --steps {run.train.steps}` (U-Net base 16 channels, levels 28/14/7",
-        f"with 16/32/64 channels, self-attention at 7x7, {params:,} parameters; linear schedule, T = 1000, eps-prediction,",
+        f"Training command: `genlab train ddpm --preset small --steps {run.train.steps}` (U-Net base 16 "
+        "channels, "
+        "levels 28/14/7",
+        f"with 16/32/64 channels, self-attention at 7x7, {params:,} parameters; linear schedule, T = 1000, "
+        "eps-prediction,",
         f"class-conditional with label dropout 0.1, EMA 0.999, Adam lr {run.model.lr}, batch {run.train.batch_size}).",
-        f"Training wall time: **{wall / 60:.1f} min** for {meta['step']} steps ({meta['epoch']:.1f} epochs), sample grids and checkpoints included.",
+        f"Training wall time: **{wall / 60:.1f} min** for {meta['step']} steps ({meta['epoch']:.1f} epochs), "
+        "sample "
+        "grids and checkpoints included.",
         "",
         "## Sampling speed (ours vs the textbook loop, same network, measured in one run)",
         "",
@@ -132,7 +165,9 @@ def main() -> None:
         "",
         f"Ratio DDIM-50 / DDPM-1000: **{ddim_rate / ddpm_rate:.0f}x**. Target: DDIM-50 at >= 20 images/s.",
         "",
-        f"## Quality ({args.n} samples each, labels cycling 0..9, reference: the 10 000 MNIST test images, digits extractor)",
+        f"## Quality ({args.n} samples each, labels cycling 0..9, reference: the 10 000 MNIST test images, "
+        "digits "
+        "extractor)",
         "",
         "`confident` = share of samples the classifier assigns to some class with probability > 0.9. KID x 1000.",
         "FID and KID are biased upwards at small n: compare these rows with the real-data row at the same n,",

@@ -2,7 +2,9 @@
 
     python benchmarks/diffusion_sweep.py --run runs/ddpm-small -n 500
 
-Writes docs/results/diffusion-sweep.md (+ .json, and the figure diffusion-sweep.png): FID, KID, coverage and time per image vs sampler
+Writes docs/results/diffusion-sweep.md (+ .json, and the figure diffusion-sweep.png): FID, KID, coverage and
+time per
+image vs sampler
 and number of steps (DDIM 10/20/50/100/250, DDPM 1000), and FID and conditional accuracy
 vs guidance scale w in {0, 1, 2, 3, 5, 7.5}. With n samples per setting (default 500),
 FID is biased upwards; the real-data row at the same n is the floor to read it against.
@@ -22,7 +24,7 @@ import torch
 from genlab.atomic import atomic_write_text
 from genlab.eval.evaluate import Evaluator, load_reference
 from genlab.plots import figure, save_figure
-from genlab.train.loading import load_family, sample_in_batches
+from genlab.runs.loading import load_family, sample_in_batches
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 
@@ -42,7 +44,12 @@ def plot(steps_rows: list, guidance_rows: list) -> None:
         left.plot([1000 * r[3] for r in rows], [r[4]["fid"] for r in rows], marker, label=name)
         for r in rows:
             left.annotate(str(r[1]), (1000 * r[3], r[4]["fid"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    left.set(xscale="log", xlabel="ms per image (this CPU)", ylabel="FID (digits extractor)", title="sampler steps: quality vs speed (w = 1)")
+    left.set(
+        xscale="log",
+        xlabel="ms per image (this CPU)",
+        ylabel="FID (digits extractor)",
+        title="sampler steps: quality vs speed (w = 1)",
+    )
     left.legend()
     ws = [w for w, _, _ in guidance_rows]
     right.plot(ws, [r["fid"] for _, _, r in guidance_rows], "o-", color="tab:red", label="FID")
@@ -66,38 +73,57 @@ def main() -> None:
     real = evaluator(load_reference("mnist-train", n=args.n).images)
 
     steps_rows = []
-    settings = [("DDIM", s, {"sample_steps": s}) for s in (10, 20, 50, 100, 250)] + [("DDPM", 1000, {"sampler": "ddpm"})]
+    settings = [("DDIM", s, {"sample_steps": s}) for s in (10, 20, 50, 100, 250)] + [
+        ("DDPM", 1000, {"sampler": "ddpm"})
+    ]
     for name, steps, overrides in settings:
         n = args.ddpm_n if name == "DDPM" else args.n
         images, labels, per_image = timed_samples(args.run, n, overrides)
         r = evaluator(images, labels.numpy())
         steps_rows.append((name, steps, n, per_image, r))
-        print(f"{name}-{steps}: {per_image * 1000:.0f} ms/image, FID {r['fid']:.2f}, acc {r['conditional_accuracy']:.3f}", flush=True)
+        print(
+            f"{name}-{steps}: {per_image * 1000:.0f} ms/image, FID {r['fid']:.2f}, acc "
+            f"{r['conditional_accuracy']:.3f}",
+            flush=True,
+        )
 
     guidance_rows = []
     for w in (0.0, 1.0, 2.0, 3.0, 5.0, 7.5):
         images, labels, per_image = timed_samples(args.run, args.n, {"guidance": w})
         r = evaluator(images, labels.numpy())
         guidance_rows.append((w, per_image, r))
-        print(f"w={w}: FID {r['fid']:.2f}, acc {r['conditional_accuracy']:.3f}, precision {r['precision']:.3f}, recall {r['recall']:.3f}", flush=True)
+        print(
+            f"w={w}: FID {r['fid']:.2f}, acc {r['conditional_accuracy']:.3f}, precision {r['precision']:.3f}, "
+            "recall "
+            f"{r['recall']:.3f}",
+            flush=True,
+        )
 
-    machine = f"{os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} threads), Python {platform.python_version()}"
+    machine = (
+        f"{os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} threads), Python "
+        f"{platform.python_version()}"
+    )
     lines = [
         "# Diffusion sweeps: sampler steps and guidance scale",
         "",
         f"Made by `python benchmarks/diffusion_sweep.py --run {args.run} -n {args.n}` on {machine}, for the",
-        "25-minute model of `diffusion.md`. Reference: the 10 000 MNIST test images, digits extractor; labels cycle 0..9.",
+        "25-minute model of `diffusion.md`. Reference: the 10 000 MNIST test images, digits extractor; labels "
+        "cycle "
+        "0..9.",
         f"FID and KID are biased upwards at n = {args.n}: read them against the real-data row at the same n",
         f"(FID {real['fid']:.2f}, KID x 1000 {1000 * real['kid']:.2f}, coverage {real['coverage']:.3f}).",
         "",
         "## Quality vs speed (guidance w = 1)",
         "",
-        "| sampler | steps | n | ms / image | FID | KID x 1000 | precision | recall | coverage | conditional accuracy |",
+        "| sampler | steps | n | ms / image | FID | KID x 1000 | precision | recall | coverage | conditional "
+        "accuracy "
+        "|",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, steps, n, per_image, r in steps_rows:
         lines.append(
-            f"| {name} | {steps} | {n} | {per_image * 1000:.0f} | {r['fid']:.2f} | {1000 * r['kid']:.2f} | {r['precision']:.3f} | "
+            f"| {name} | {steps} | {n} | {per_image * 1000:.0f} | {r['fid']:.2f} | {1000 * r['kid']:.2f} | "
+            f"{r['precision']:.3f} | "
             f"{r['recall']:.3f} | {r['coverage']:.3f} | {r['conditional_accuracy']:.3f} |"
         )
     lines += [
@@ -113,14 +139,23 @@ def main() -> None:
     ]
     for w, per_image, r in guidance_rows:
         lines.append(
-            f"| {w:g} | {per_image * 1000:.0f} | {r['fid']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | {r['coverage']:.3f} | "
+            f"| {w:g} | {per_image * 1000:.0f} | {r['fid']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+            f"{r['coverage']:.3f} | "
             f"{r['conditional_accuracy']:.3f} | {r['inception_score']:.2f} |"
         )
-    lines += ["", "Quality against time per image (left; labels: sampler steps) and against the guidance scale (right):", "",
-              "![sweep](diffusion-sweep.png)", ""]
+    lines += [
+        "",
+        "Quality against time per image (left; labels: sampler steps) and against the guidance scale (right):",
+        "",
+        "![sweep](diffusion-sweep.png)",
+        "",
+    ]
     plot(steps_rows, guidance_rows)
-    record = {"steps": [{"sampler": a, "steps": b, "n": c, "s_per_image": d, "scores": e} for a, b, c, d, e in steps_rows],
-              "guidance": [{"w": w, "s_per_image": t, "scores": r} for w, t, r in guidance_rows], "real": real}
+    record = {
+        "steps": [{"sampler": a, "steps": b, "n": c, "s_per_image": d, "scores": e} for a, b, c, d, e in steps_rows],
+        "guidance": [{"w": w, "s_per_image": t, "scores": r} for w, t, r in guidance_rows],
+        "real": real,
+    }
     atomic_write_text(RESULTS / "diffusion-sweep.json", json.dumps(record, indent=1, default=float))
     atomic_write_text(RESULTS / "diffusion-sweep.md", "\n".join(lines))
     print(f"wrote {RESULTS / 'diffusion-sweep.md'}")

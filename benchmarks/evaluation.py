@@ -25,7 +25,10 @@ from genlab.eval.extractors import get_extractor
 from genlab.eval.features import WEIGHTS, DigitExtractor, classifier_accuracy
 
 RESULTS = os.path.join(os.path.dirname(__file__), "..", "docs", "results")
-MACHINE = f"{os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} threads), Python {platform.python_version()}"
+MACHINE = (
+    f"{os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} threads), Python "
+    f"{platform.python_version()}"
+)
 
 
 def extractor_page() -> str:
@@ -38,20 +41,27 @@ def extractor_page() -> str:
     extractor.features_and_probs(images)
     seconds = time.perf_counter() - start
     params = sum(p.numel() for p in extractor.model.parameters())
-    return "\n".join([
-        "# The digit classifier behind genlab's metrics",
-        "",
-        "Made by `python benchmarks/evaluation.py` on " + MACHINE + ".",
-        "",
-        f"- Weights: `src/genlab/eval/weights/digits_cnn.safetensors` ({WEIGHTS.stat().st_size / 1e6:.2f} MB, {params:,} parameters),",
-        f"  made by `genlab eval train-extractor --epochs {report['epochs']} --seed {report['seed']}` "
-        f"({report['train_seconds'] / 60:.1f} min of training; Adam lr {report['lr']}, cosine decay, batch {report['batch_size']},",
-        f"  random shifts of up to {report['max_shift']} px).",
-        f"- MNIST test accuracy, re-measured now: **{accuracy * 100:.2f} %** (recorded at training: {report['test_accuracy'] * 100:.2f} %).",
-        f"- Features: the 128-d penultimate layer (before its ReLU); class probabilities: its softmax.",
-        f"- Speed: features and probabilities of the 10 000 test images in **{seconds:.2f} s** ({10_000 / seconds:,.0f} images/s).",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# The digit classifier behind genlab's metrics",
+            "",
+            "Made by `python benchmarks/evaluation.py` on " + MACHINE + ".",
+            "",
+            f"- Weights: `src/genlab/eval/weights/digits_cnn.safetensors` ({WEIGHTS.stat().st_size / 1e6:.2f} "
+            "MB, "
+            f"{params:,} parameters),",
+            f"  made by `genlab eval train-extractor --epochs {report['epochs']} --seed {report['seed']}` "
+            f"({report['train_seconds'] / 60:.1f} min of training; Adam lr {report['lr']}, cosine decay, batch "
+            f"{report['batch_size']},",
+            f"  random shifts of up to {report['max_shift']} px).",
+            f"- MNIST test accuracy, re-measured now: **{accuracy * 100:.2f} %** (recorded at training: "
+            f"{report['test_accuracy'] * 100:.2f} %).",
+            "- Features: the 128-d penultimate layer (before its ReLU); class probabilities: its softmax.",
+            f"- Speed: features and probabilities of the 10 000 test images in **{seconds:.2f} s** "
+            f"({10_000 / seconds:,.0f} images/s).",
+            "",
+        ]
+    )
 
 
 def baselines_page(n: int = 10_000) -> str:
@@ -66,19 +76,28 @@ def baselines_page(n: int = 10_000) -> str:
     cases = {
         f"real: MNIST train[:{n}] (with labels)": (real, labels),
         f"noise: {n} uniform random images": (rng.integers(0, 256, real.shape, dtype=np.uint8), None),
-        f"collapse: one typical 3 (train image {typical}) repeated {n} times": (np.repeat(real[typical : typical + 1], n, axis=0), None),
+        f"collapse: one typical 3 (train image {typical}) repeated {n} times": (
+            np.repeat(real[typical : typical + 1], n, axis=0),
+            None,
+        ),
     }
     lines = [
         "# Baselines: the evaluation suite on real data",
         "",
-        f"Made by `python benchmarks/evaluation.py` on {MACHINE}. Reference: the {len(test_images)} MNIST test images.",
+        f"Made by `python benchmarks/evaluation.py` on {MACHINE}. Reference: the {len(test_images)} MNIST test "
+        "images.",
         "The real-data row is the floor every model is compared with (`genlab eval baseline` prints it);",
         "the noise and collapse rows show what failure looks like. KID is shown x 1000.",
         "",
     ]
     for name in ("digits", "random-projection"):
         evaluator = Evaluator(Reference("mnist-test", test_images), get_extractor(name))
-        lines += [f"## extractor: {name}", "", "| samples | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+        lines += [
+            f"## extractor: {name}",
+            "",
+            "| samples | " + " | ".join(METRICS) + " |",
+            "|---|" + "---|" * len(METRICS),
+        ]
         for case, (images, case_labels) in cases.items():
             r = evaluator(images, case_labels)
             cells = [format_metric(m, r, kid_std=True) for m in METRICS]

@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 
 from genlab.eval.evaluate import METRICS, Evaluator, format_metric, load_reference
-from genlab.train import read_config, read_metrics
-from genlab.train.loading import load_family, sample_in_batches
-from genlab.train.rundir import find_checkpoint
+from genlab.runs import read_config, read_metrics
+from genlab.runs.loading import load_family, sample_in_batches
+from genlab.runs.rundir import find_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
@@ -112,7 +112,10 @@ def main() -> None:
     dcgan = summarise(ensure_run("dcgan", args.dcgan_run, args.out))
     vae = summarise(ensure_run("vae", args.vae_run, args.out))
     evaluator = Evaluator(load_reference("mnist-test"))
-    scores = {"DCGAN, 5 epochs": score(dcgan["run_dir"], evaluator), "VAE, 20 epochs": score(vae["run_dir"], evaluator)}
+    scores = {
+        "DCGAN, 5 epochs": score(dcgan["run_dir"], evaluator),
+        "VAE, 20 epochs": score(vae["run_dir"], evaluator),
+    }
     baseline = evaluator(load_reference("mnist-train", n=10_000).images)
     RESULTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(dcgan["final_grid"], RESULTS / "dcgan-textbook-5ep.png")
@@ -128,14 +131,16 @@ def main() -> None:
         "",
         "## DCGAN (Radford et al. 2016), textbook size, 5 epochs",
         "",
-        f"Command: `{' '.join(RUNS['dcgan'])}` (z=100 -> 7x7x256 -> 14x14x128 -> 28x28x64 -> 28x28x1, batch 128, Adam 2e-4, beta1 0.5, seed 0).",
+        f"Command: `{' '.join(RUNS['dcgan'])}` (z=100 -> 7x7x256 -> 14x14x128 -> 28x28x64 -> 28x28x1, batch 128, Adam "
+        "2e-4, beta1 0.5, seed 0).",
         "",
         "| steps | epochs | wall time | images/s | final loss_d | final loss_g | D(x) | D(G(z)) |",
         "|---|---|---|---|---|---|---|---|",
         f"| {dcgan['steps']} | {dcgan['epochs']:.2f} | {dcgan['wall_min']:.1f} min | {dcgan['images_per_s']:.0f} | "
-        f"{dcgan['last']['loss_d']:.3f} | {dcgan['last']['loss_g']:.3f} | {dcgan['last']['d_real']:.3f} | {dcgan['last']['d_fake']:.3f} |",
+        f"{dcgan['last']['loss_d']:.3f} | {dcgan['last']['loss_g']:.3f} | {dcgan['last']['d_real']:.3f} | "
+        f"{dcgan['last']['d_fake']:.3f} |",
         "",
-        f"The wall time above is the run's own (other jobs may have shared the 2 cores). Timed alone just now,",
+        "The wall time above is the run's own (other jobs may have shared the 2 cores). Timed alone just now,",
         f"one training step of this DCGAN takes {dcgan_step:.3f} s (median of 20, batch 128), i.e. "
         f"{dcgan_step * 468 / 60:.1f} min per 468-step epoch and {128 / dcgan_step:.0f} images/s.",
         "",

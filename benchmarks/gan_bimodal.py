@@ -56,7 +56,13 @@ def exact_scores() -> dict[str, float]:
     p = bimodal_1d_pdf(right)
     mean = np.trapezoid(right * p, right) / np.trapezoid(p, right)
     std = np.sqrt(np.trapezoid((right - mean) ** 2 * p, right) / np.trapezoid(p, right))
-    return {"KS": 0.0, "W1": 0.0, "mass x<0": 0.5, "mass in (-0.5, 0.5)": float(mixture_cdf(0.5) - mixture_cdf(-0.5)), "std of x>0": float(std)}
+    return {
+        "KS": 0.0,
+        "W1": 0.0,
+        "mass x<0": 0.5,
+        "mass in (-0.5, 0.5)": float(mixture_cdf(0.5) - mixture_cdf(-0.5)),
+        "std of x>0": float(std),
+    }
 
 
 def silverman_bandwidth(data: np.ndarray) -> float:
@@ -73,7 +79,8 @@ def fit_kdes(data: np.ndarray, seed: int) -> dict[str, KernelDensity]:
     """Gaussian KDEs: Silverman's rule, and the bandwidth maximising 5-fold CV log-likelihood."""
     silverman = KernelDensity(kernel="gaussian", bandwidth=silverman_bandwidth(data)).fit(data[:, None])
     search = GridSearchCV(
-        KernelDensity(kernel="gaussian"), {"bandwidth": np.logspace(-1.5, 0.5, 41)},
+        KernelDensity(kernel="gaussian"),
+        {"bandwidth": np.logspace(-1.5, 0.5, 41)},
         cv=KFold(5, shuffle=True, random_state=seed),
     ).fit(data[:, None])
     return {"KDE, Silverman": silverman, "KDE, 5-fold CV": search.best_estimator_}
@@ -93,7 +100,12 @@ def main() -> None:
     start = time.perf_counter()
     players, losses = fit_samples(data[:, None] / SCALE, GAN_CFG, steps=args.steps, seed=args.seed)
     gan_seconds = time.perf_counter() - start
-    gan = generate(players["generator"], args.eval_samples, np.random.default_rng(args.seed + 1))[:, 0].astype(np.float64) * SCALE
+    gan = (
+        generate(players["generator"], args.eval_samples, np.random.default_rng(args.seed + 1))[:, 0].astype(
+            np.float64
+        )
+        * SCALE
+    )
 
     start = time.perf_counter()
     kdes = fit_kdes(data, args.seed)
@@ -103,14 +115,22 @@ def main() -> None:
     rows |= {name: kde.sample(args.eval_samples, random_state=args.seed + 1)[:, 0] for name, kde in kdes.items()}
     truth = exact_scores()
 
-    print(f"python benchmarks/gan_bimodal.py -n {args.n} --steps {args.steps} --seed {args.seed} "
-          f"(torch {torch.__version__}, Python {platform.python_version()})")
-    print(f"GAN: z_dim {GAN_CFG.z_dim}, {GAN_CFG.layers} hidden layers of {GAN_CFG.hidden}, Adam lr {GAN_CFG.lr} "
-          f"beta1 {GAN_CFG.beta1}, {args.steps} steps of batch 128 in {gan_seconds:.1f} s; "
-          f"mean D loss over the last 100 steps {losses[-100:, 0].mean():.3f} (2 log 2 = {2 * np.log(2):.3f} at equilibrium)")
+    print(
+        f"python benchmarks/gan_bimodal.py -n {args.n} --steps {args.steps} --seed {args.seed} "
+        f"(torch {torch.__version__}, Python {platform.python_version()})"
+    )
+    print(
+        f"GAN: z_dim {GAN_CFG.z_dim}, {GAN_CFG.layers} hidden layers of {GAN_CFG.hidden}, Adam lr {GAN_CFG.lr} "
+        f"beta1 {GAN_CFG.beta1}, {args.steps} steps of batch 128 in {gan_seconds:.1f} s; "
+        f"mean D loss over the last 100 steps {losses[-100:, 0].mean():.3f} (2 log 2 = {2 * np.log(2):.3f} at "
+        "equilibrium)"
+    )
     bandwidths = ", ".join(f"{name}: h = {kde.bandwidth_:.3f}" for name, kde in kdes.items())
     print(f"KDE bandwidths ({kde_seconds:.1f} s for both fits): {bandwidths}")
-    print(f"Scores of {args.eval_samples} samples of each model (the training row: its n points) against the exact mixture:\n")
+    print(
+        f"Scores of {args.eval_samples} samples of each model (the training row: its n points) against the exact "
+        "mixture:\n"
+    )
     keys = list(truth)
     print("| samples | " + " | ".join(keys) + " |")
     print("|---" * (len(keys) + 1) + "|")
@@ -120,12 +140,30 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(f"{s[k]:.3f}" for k in keys) + " |")
 
     fig, ax = figure(size=(7.0, 4.0))
-    ax.hist(gan, bins=np.linspace(-5, 5, 121), density=True, color="tab:orange", alpha=0.45, label="NumPy GAN samples (histogram)")
+    ax.hist(
+        gan,
+        bins=np.linspace(-5, 5, 121),
+        density=True,
+        color="tab:orange",
+        alpha=0.45,
+        label="NumPy GAN samples (histogram)",
+    )
     ax.plot(GRID, bimodal_1d_pdf(GRID), color="black", lw=2, label="true density")
     for (name, kde), style in zip(kdes.items(), ("--", "-")):
-        ax.plot(GRID, np.exp(kde.score_samples(GRID[:, None])), style, color="tab:blue", lw=1.3, label=f"{name} (h = {kde.bandwidth_:.2f})")
-    ax.plot(data, np.full_like(data, -0.01), "|", color="gray", alpha=0.3, ms=6, label=f"the {args.n} training samples")
-    ax.set(xlim=(-5, 5), xlabel="x", ylabel="density", title=f"GAN vs KDE on {args.n} samples of a two-Gaussian mixture")
+        ax.plot(
+            GRID,
+            np.exp(kde.score_samples(GRID[:, None])),
+            style,
+            color="tab:blue",
+            lw=1.3,
+            label=f"{name} (h = {kde.bandwidth_:.2f})",
+        )
+    ax.plot(
+        data, np.full_like(data, -0.01), "|", color="gray", alpha=0.3, ms=6, label=f"the {args.n} training samples"
+    )
+    ax.set(
+        xlim=(-5, 5), xlabel="x", ylabel="density", title=f"GAN vs KDE on {args.n} samples of a two-Gaussian mixture"
+    )
     ax.legend(fontsize=8, loc="upper center")
     print(f"\nwrote {save_figure(fig, args.out)}")
 

@@ -22,7 +22,8 @@ from genlab.config import TrainConfig
 from genlab.eval.evaluate import Evaluator, load_reference
 from genlab.models.registry import get_family
 from genlab.plots import figure, save_figure
-from genlab.train import RunConfig, read_metrics, train
+from genlab.runs import RunConfig, read_metrics
+from genlab.training import train
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 # A generator that learns ten times faster than its discriminator (TTUR turned the wrong way
@@ -46,7 +47,10 @@ def wasserstein_vs_fid(run_dir: Path) -> Path:
     w_steps = np.array([s for s, _ in w])
     w_at = [w[int(np.argmin(np.abs(w_steps - s)))][1] for s, _ in fid]
     rho = spearmanr(w_at, [f for _, f in fid]).statistic if len(fid) > 2 else float("nan")
-    ax.set_title(f"wgan-gp ({run_dir.name}): W estimate vs FID, Spearman rho = {rho:.2f} over {len(fid)} evaluations", fontsize=8)
+    ax.set_title(
+        f"wgan-gp ({run_dir.name}): W estimate vs FID, Spearman rho = {rho:.2f} over {len(fid)} evaluations",
+        fontsize=8,
+    )
     return save_figure(fig, RESULTS / "gan-wgan-gp-w-vs-fid.png")
 
 
@@ -61,8 +65,15 @@ def collapse_figure(collapsing: Path, healthy: Path) -> Path:
     fig, axes = figure(1, 3, size=(13, 3.6))
     for ax, run_dir, title in ((axes[0], collapsing, "collapsing"), (axes[1], healthy, "healthy")):
         steps, frac, _ = class_fractions(run_dir)
-        im = ax.imshow(frac.T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=0.5,
-                       extent=(steps[0], steps[-1], -0.5, 9.5))
+        im = ax.imshow(
+            frac.T,
+            aspect="auto",
+            origin="lower",
+            cmap="viridis",
+            vmin=0,
+            vmax=0.5,
+            extent=(steps[0], steps[-1], -0.5, 9.5),
+        )
         ax.set(xlabel="step", ylabel="digit (classifier)", yticks=range(10), title=f"{title}: {run_dir.name}")
         fig.colorbar(im, ax=ax, label="share of samples")
     for run_dir, style in ((collapsing, "o-"), (healthy, "s-")):
@@ -88,9 +99,22 @@ def main() -> None:
     run_dir = args.bench / "collapse"
     if not (run_dir / "card.md").is_file():  # the trainer writes the card when a run completes
         shutil.rmtree(run_dir, ignore_errors=True)
-        tc = TrainConfig(seed=0, batch_size=64, steps=args.steps, eval_every=args.steps // 6, eval_samples=1000,
-                         sample_every=args.steps, checkpoint_every=args.steps, grid_size=100)
-        train(RunConfig(spec.name, spec.config_cls(**COLLAPSE["model"]), tc), run_dir, quiet=True, evaluate=Evaluator(load_reference("mnist-test")))
+        tc = TrainConfig(
+            seed=0,
+            batch_size=64,
+            steps=args.steps,
+            eval_every=args.steps // 6,
+            eval_samples=1000,
+            sample_every=args.steps,
+            checkpoint_every=args.steps,
+            grid_size=100,
+        )
+        train(
+            RunConfig(spec.name, spec.config_cls(**COLLAPSE["model"]), tc),
+            run_dir,
+            quiet=True,
+            evaluate=Evaluator(load_reference("mnist-test")),
+        )
     if (args.bench / args.healthy / "metrics.jsonl").is_file():
         print("wrote", collapse_figure(run_dir, args.bench / args.healthy))
 

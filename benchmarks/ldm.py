@@ -1,6 +1,7 @@
 """Latent diffusion (ldm) vs pixel diffusion (ddpm) at equal sampler steps: quality, speed, cost.
 
-    OMP_NUM_THREADS=1 python benchmarks/ldm.py --ldm runs/ldm-conv-bin --ldm runs/ldm-grey --ddpm runs/ddpm-small -n 1000
+    OMP_NUM_THREADS=1 python benchmarks/ldm.py --ldm runs/ldm-conv-bin --ldm runs/ldm-grey --ddpm runs/ddpm-small -n
+    1000
 
 For every run and every (DDIM steps, guidance w) setting: n samples with labels cycling
 0..9 (seed 1, batches of 250), timed, then scored by the suite's evaluator against the
@@ -29,9 +30,8 @@ from genlab.config import to_dict
 from genlab.data import load_dataset, save_grid, to_uint8
 from genlab.eval.evaluate import Evaluator, load_reference
 from genlab.models.registry import get_family
-from genlab.train.loading import load_family, sample_in_batches
-from genlab.train.rundir import read_config
-from genlab.train.trainer import grid_labels
+from genlab.runs.loading import grid_labels, load_family, sample_in_batches
+from genlab.runs.rundir import read_config
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
@@ -81,7 +81,9 @@ def train_command(run_dir: Path) -> str:
     defaults = to_dict(get_family(run.family).config_cls())
     sets = [f"--set {k}={flag_value(v)}" for k, v in to_dict(run.model).items() if v != defaults[k]]
     size = f"--steps {run.train.steps}" if run.train.steps else f"--epochs {run.train.epochs}"
-    return " ".join([f"genlab train {run.family}", size, f"--batch-size {run.train.batch_size}", *sets, f"--out {run_dir}"])
+    return " ".join(
+        [f"genlab train {run.family}", size, f"--batch-size {run.train.batch_size}", *sets, f"--out {run_dir}"]
+    )
 
 
 def train_seconds(run_dir: Path) -> float:
@@ -102,25 +104,46 @@ def measure(args) -> dict:
     labels = torch.arange(n) % 10
     test_images, _, _ = load_dataset("mnist", "test")
     out: dict = {"n": n, "threads": torch.get_num_threads(), "rows": [], "reference_rows": [], "runs": {}}
-    out["reference_rows"].append({"what": f"real: MNIST train[:{n}]", **score(evaluator, load_reference("mnist-train", n=n).images, None)})
-    out["reference_rows"].append({"what": f"real: MNIST test[:{n}] (inside the reference)", **score(evaluator, test_images[:n], None)})
+    out["reference_rows"].append(
+        {"what": f"real: MNIST train[:{n}]", **score(evaluator, load_reference("mnist-train", n=n).images, None)}
+    )
+    out["reference_rows"].append(
+        {"what": f"real: MNIST test[:{n}] (inside the reference)", **score(evaluator, test_images[:n], None)}
+    )
     recon_rows = [test_images[:10]]
     for run_dir in [*args.ldm, args.ddpm]:
         family, run, _ = load_family(run_dir)
         info = {"family": run.family, "command": train_command(run_dir), "train_s": train_seconds(run_dir)}
         if run.family == "ldm":
             ae_dir = Path(run.model.autoencoder)
-            info.update(denoiser_params=count(family.nets["denoiser"]), decoder_params=count(family.autoencoder.nets["decoder"]),
-                        encoder_params=count(family.autoencoder.nets["encoder"]), latent_dim=family.latent_dim,
-                        latent_scale=float(family.latent_scale), autoencoder=str(ae_dir), autoencoder_command=train_command(ae_dir),
-                        autoencoder_train_s=train_seconds(ae_dir), autoencoder_family=read_config(ae_dir).family)
+            info.update(
+                denoiser_params=count(family.nets["denoiser"]),
+                decoder_params=count(family.autoencoder.nets["decoder"]),
+                encoder_params=count(family.autoencoder.nets["encoder"]),
+                latent_dim=family.latent_dim,
+                latent_scale=float(family.latent_scale),
+                autoencoder=str(ae_dir),
+                autoencoder_command=train_command(ae_dir),
+                autoencoder_train_s=train_seconds(ae_dir),
+                autoencoder_family=read_config(ae_dir).family,
+            )
             x = torch.from_numpy(test_images[:n].astype(np.float32) / 255.0)
             start = time.perf_counter()
             recon = to_uint8(family.decode_latents(family.encode_latents(x)))
             info["recon_ms"] = 1000 * (time.perf_counter() - start) / n
             recon_rows.append(recon[:10])
-            out["reference_rows"].append({"what": f"autoencoder of {run_dir.name}: decode(encode(test[:{n}]))", **score(evaluator, recon, None)})
-            grid = sample_in_batches(load_family(run_dir, overrides={"sampler": "ddim", "sample_steps": 50, "guidance": args.grid_guidance, "eta": 0.0})[0], 100, labels=grid_labels(100, 10), seed=2)
+            out["reference_rows"].append(
+                {"what": f"autoencoder of {run_dir.name}: decode(encode(test[:{n}]))", **score(evaluator, recon, None)}
+            )
+            grid = sample_in_batches(
+                load_family(
+                    run_dir,
+                    overrides={"sampler": "ddim", "sample_steps": 50, "guidance": args.grid_guidance, "eta": 0.0},
+                )[0],
+                100,
+                labels=grid_labels(100, 10),
+                seed=2,
+            )
             name = "ldm-samples.png" if run_dir == args.ldm[0] else f"ldm-samples-{run_dir.name}.png"
             save_grid(RESULTS / name, grid, nrow=10)
             info["grid"] = name
@@ -129,12 +152,23 @@ def measure(args) -> dict:
         out["runs"][str(run_dir)] = info
         for steps in args.steps:
             for w in args.guidance:
-                family, _, _ = load_family(run_dir, overrides={"sampler": "ddim", "sample_steps": steps, "guidance": w, "eta": 0.0})
-                sample_in_batches(family, 10, labels=labels[:10], seed=0)  # warm-up: one-time allocations stay out of the timing
+                family, _, _ = load_family(
+                    run_dir, overrides={"sampler": "ddim", "sample_steps": steps, "guidance": w, "eta": 0.0}
+                )
+                sample_in_batches(
+                    family, 10, labels=labels[:10], seed=0
+                )  # warm-up: one-time allocations stay out of the timing
                 start = time.perf_counter()
                 images = sample_in_batches(family, n, labels=labels, seed=1, batch_size=250)
                 ms = 1000 * (time.perf_counter() - start) / n
-                row = {"run": str(run_dir), "family": run.family, "steps": steps, "w": w, "ms": ms, **score(evaluator, images, labels.numpy())}
+                row = {
+                    "run": str(run_dir),
+                    "family": run.family,
+                    "steps": steps,
+                    "w": w,
+                    "ms": ms,
+                    **score(evaluator, images, labels.numpy()),
+                }
                 out["rows"].append(row)
                 print(json.dumps(row), flush=True)
     save_grid(RESULTS / "ldm-reconstructions.png", np.concatenate(recon_rows), nrow=10)
@@ -149,25 +183,37 @@ def fmt(r: dict, key: str) -> str:
 
 def render(res: dict, argv: str) -> str:
     n, runs = res["n"], res["runs"]
-    machine = f"{os.cpu_count()} CPU cores shared with other jobs, torch {torch.__version__} ({res['threads']} thread), Python {platform.python_version()}"
+    machine = (
+        f"{os.cpu_count()} CPU cores shared with other jobs, torch {torch.__version__} ({res['threads']} "
+        f"thread), Python {platform.python_version()}"
+    )
     lines = [
         "# Latent diffusion (`ldm`) vs pixel diffusion (`ddpm`)",
         "",
         f"Made by `OMP_NUM_THREADS=1 python benchmarks/ldm.py {argv}` on {machine}.",
-        f"n = {n} samples per setting, labels cycling 0..9, DDIM with eta = 0; reference: the 10 000 MNIST test images,",
-        "digits extractor (`Evaluator(load_reference(\"mnist-test\"))`). KID x 1000. FID and KID are biased upwards at this n:",
-        "read them against the real-data rows below, not against 10 000-sample numbers. Timings were taken on a machine",
-        "shared with other engineers' jobs, so they are noisy; both families were timed in the same process, one after the other.",
+        f"n = {n} samples per setting, labels cycling 0..9, DDIM with eta = 0; reference: the 10 000 MNIST test "
+        "images,",
+        'digits extractor (`Evaluator(load_reference("mnist-test"))`). KID x 1000. FID and KID are biased upwards at '
+        "this n:",
+        "read them against the real-data rows below, not against 10 000-sample numbers. Timings were taken on a "
+        "machine",
+        "shared with other engineers' jobs, so they are noisy; both families were timed in the same process, one "
+        "after the other.",
         "",
-        "The family (`src/genlab/models/ldm.py`): the autoencoder is a trained, frozen VAE run; each batch is encoded to its",
-        "posterior mean and scaled by 1 / std of the first batch's latents (Rombach et al. 2022), an MLP with time and class",
-        "embeddings predicts the noise (label dropout 0.1 for classifier-free guidance, EMA 0.999), and genlab's DDPM/DDIM",
-        "samplers run unchanged on (B, D) latents without x_0 clipping. The checkpoint stores the autoencoder's weights, so",
+        "The family (`src/genlab/models/ldm.py`): the autoencoder is a trained, frozen VAE run; each batch is encoded "
+        "to its",
+        "posterior mean and scaled by 1 / std of the first batch's latents (Rombach et al. 2022), an MLP with time "
+        "and class",
+        "embeddings predicts the noise (label dropout 0.1 for classifier-free guidance, EMA 0.999), and genlab's "
+        "DDPM/DDIM",
+        "samplers run unchanged on (B, D) latents without x_0 clipping. The checkpoint stores the autoencoder's "
+        "weights, so",
         "sampling uses exactly the autoencoder the ldm was trained on. From the command line:",
         "",
         "```",
         "genlab train ldm --set autoencoder=runs/vae-conv-bin --steps 8000 --out runs/ldm-conv-bin",
-        "genlab sample runs/ldm-conv-bin --sampler ddim --steps 50 --guidance 3 --labels 7 -n 16 -o sevens.npz --grid sevens.png",
+        "genlab sample runs/ldm-conv-bin --sampler ddim --steps 50 --guidance 3 --labels 7 -n 16 -o sevens.npz --grid "
+        "sevens.png",
         "```",
         "",
         "## Runs (commands and training cost)",
@@ -177,38 +223,88 @@ def render(res: dict, argv: str) -> str:
     ]
     for path, info in runs.items():
         if info["family"] == "ldm":
-            what = f"MLP denoiser on the {info['latent_dim']}-d latents of {info['autoencoder']} (scale factor {info['latent_scale']:.3f})"
+            what = (
+                f"MLP denoiser on the {info['latent_dim']}-d latents of {info['autoencoder']} (scale factor "
+                f"{info['latent_scale']:.3f})"
+            )
             params = f"{info['denoiser_params']:,} denoiser + {info['decoder_params']:,} decoder"
-            lines.append(f"| {path} | {what} | {params} | {info['train_s'] / 60:.1f} min (+ autoencoder {info['autoencoder_train_s'] / 60:.1f} min) | `{info['command']}` |")
-            lines.append(f"| {info['autoencoder']} | its {info['autoencoder_family']} autoencoder ({info['encoder_params']:,} encoder parameters) | – | {info['autoencoder_train_s'] / 60:.1f} min | `{info['autoencoder_command']}` |")
+            lines.append(
+                f"| {path} | {what} | {params} | {info['train_s'] / 60:.1f} min (+ autoencoder "
+                f"{info['autoencoder_train_s'] / 60:.1f} min) | `{info['command']}` |"
+            )
+            lines.append(
+                f"| {info['autoencoder']} | its {info['autoencoder_family']} autoencoder ({info['encoder_params']:,} "
+                f"encoder parameters) | – | {info['autoencoder_train_s'] / 60:.1f} min | "
+                f"`{info['autoencoder_command']}` |"
+            )
         else:
-            lines.append(f"| {path} | pixel-space U-Net | {info['denoiser_params']:,} | {info['train_s'] / 60:.1f} min | `{info['command']}` |")
-    lines += ["", "Training wall times are the last `elapsed_s` of each run's metrics.jsonl (also on a shared machine).", ""]
-    lines += ["## Ceilings and floors", "", "| images | FID | KID x 1000 | precision | recall | coverage |", "|---|---|---|---|---|---|"]
+            lines.append(
+                f"| {path} | pixel-space U-Net | {info['denoiser_params']:,} | {info['train_s'] / 60:.1f} min | "
+                f"`{info['command']}` |"
+            )
+    lines += [
+        "",
+        "Training wall times are the last `elapsed_s` of each run's metrics.jsonl (also on a shared machine).",
+        "",
+    ]
+    lines += [
+        "## Ceilings and floors",
+        "",
+        "| images | FID | KID x 1000 | precision | recall | coverage |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in res["reference_rows"]:
         lines.append(f"| {r['what']} | " + " | ".join(fmt(r, k) for k in METRICS[:5]) + " |")
     lines += [
         "",
-        "The autoencoder rows show what each ldm's decoder makes of the data's own latents: the ceiling of an ldm whose",
-        "diffusion matched the latent distribution exactly, i.e. of unguided sampling (guidance changes the target: see below).",
+        "The autoencoder rows show what each ldm's decoder makes of the data's own latents: the ceiling of an ldm "
+        "whose",
+        "diffusion matched the latent distribution exactly, i.e. of unguided sampling (guidance changes the target: "
+        "see below).",
         "",
         "## Quality and speed at equal sampler steps",
         "",
-        "| run | DDIM steps | w | ms / image | FID | KID x 1000 | precision | recall | coverage | conditional accuracy |",
+        "| run | DDIM steps | w | ms / image | FID | KID x 1000 | precision | recall | coverage | conditional "
+        "accuracy |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
-        lines.append(f"| {r['run']} | {r['steps']} | {r['w']:g} | {r['ms']:.1f} | " + " | ".join(fmt(r, k) for k in METRICS) + " |")
-    lines += ["", "## Speed ratio (ddpm ms / ldm ms per image, same steps and w)", "", "| ldm run | DDIM steps | w | ratio |", "|---|---|---|---|"]
+        lines.append(
+            f"| {r['run']} | {r['steps']} | {r['w']:g} | {r['ms']:.1f} | "
+            + " | ".join(fmt(r, k) for k in METRICS)
+            + " |"
+        )
+    lines += [
+        "",
+        "## Speed ratio (ddpm ms / ldm ms per image, same steps and w)",
+        "",
+        "| ldm run | DDIM steps | w | ratio |",
+        "|---|---|---|---|",
+    ]
     pixel = {(r["steps"], r["w"]): r for r in res["rows"] if r["family"] == "ddpm"}
     for r in res["rows"]:
         if r["family"] == "ldm" and (r["steps"], r["w"]) in pixel:
-            lines.append(f"| {r['run']} | {r['steps']} | {r['w']:g} | {pixel[(r['steps'], r['w'])]['ms'] / r['ms']:.1f}x |")
-    lines += ["", "## Samples", "", "Test images (top row) and their reconstructions decode(encode(x)) by each ldm's autoencoder, in the order of the runs table:", "",
-              "![reconstructions](ldm-reconstructions.png)", ""]
+            lines.append(
+                f"| {r['run']} | {r['steps']} | {r['w']:g} | {pixel[(r['steps'], r['w'])]['ms'] / r['ms']:.1f}x |"
+            )
+    lines += [
+        "",
+        "## Samples",
+        "",
+        "Test images (top row) and their reconstructions decode(encode(x)) by each ldm's autoencoder, in the order of "
+        "the runs table:",
+        "",
+        "![reconstructions](ldm-reconstructions.png)",
+        "",
+    ]
     for path, info in runs.items():
         if "grid" in info:
-            lines += [f"{path}: one row per class, DDIM-50, w = {res['grid_guidance']:g}, seed 2.", "", f"![{path} samples]({info['grid']})", ""]
+            lines += [
+                f"{path}: one row per class, DDIM-50, w = {res['grid_guidance']:g}, seed 2.",
+                "",
+                f"![{path} samples]({info['grid']})",
+                "",
+            ]
     return "\n".join(lines + findings(res))
 
 
@@ -222,7 +318,11 @@ def findings(res: dict) -> list[str]:
     """The comparison in sentences; every number is read from ``res`` or the runs it names."""
     rows, runs = res["rows"], res["runs"]
     at = {(r["run"], r["steps"], r["w"]): r for r in rows}
-    ceiling = {r["what"].split(":")[0].removeprefix("autoencoder of "): r for r in res["reference_rows"] if r["what"].startswith("autoencoder")}
+    ceiling = {
+        r["what"].split(":")[0].removeprefix("autoencoder of "): r
+        for r in res["reference_rows"]
+        if r["what"].startswith("autoencoder")
+    }
     (pixel,) = [p for p, info in runs.items() if info["family"] == "ddpm"]
     ldms = [p for p, info in runs.items() if info["family"] == "ldm"]
     steps, ws = sorted({r["steps"] for r in rows}), sorted({r["w"] for r in rows})
@@ -230,8 +330,10 @@ def findings(res: dict) -> list[str]:
     ratios = [at[(pixel, s, w)]["ms"] / at[(p, s, w)]["ms"] for p in ldms for s in steps for w in ws]
     lines = ["## Reading the numbers", ""]
     lines.append(
-        f"- **Speed: ldm wins.** At equal DDIM steps and w the ldm samples {min(ratios):.0f}-{max(ratios):.0f}x faster than the pixel U-Net: "
-        "a step is one MLP call on a latent vector instead of a U-Net pass over 28x28 pixels, and the decoder runs once per sample "
+        f"- **Speed: ldm wins.** At equal DDIM steps and w the ldm samples {min(ratios):.0f}-{max(ratios):.0f}x "
+        "faster than the pixel U-Net: "
+        "a step is one MLP call on a latent vector instead of a U-Net pass over 28x28 pixels, and the decoder runs "
+        "once per sample "
         f"(encode + decode of a test image: {runs[ldms[0]]['recon_ms']:.2f} ms)."
     )
     for p in ldms:
@@ -240,13 +342,19 @@ def findings(res: dict) -> list[str]:
         a_lo, b_lo = at[(p, lo, w_hi)], at[(pixel, lo, w_hi)]
         winner = "ldm" if a["fid"] < b["fid"] else "ddpm"
         lines.append(
-            f"- `{p}` vs `{pixel}`, DDIM-{hi}, w = {w_hi:g}: FID {a['fid']:.2f} vs {b['fid']:.2f} (lower: {winner}); precision {a['precision']:.3f} vs "
-            f"{b['precision']:.3f}, recall {a['recall']:.3f} vs {b['recall']:.3f}, coverage {a['coverage']:.3f} vs {b['coverage']:.3f}. "
+            f"- `{p}` vs `{pixel}`, DDIM-{hi}, w = {w_hi:g}: FID {a['fid']:.2f} vs {b['fid']:.2f} (lower: {winner}); "
+            f"precision {a['precision']:.3f} vs "
+            f"{b['precision']:.3f}, recall {a['recall']:.3f} vs {b['recall']:.3f}, coverage {a['coverage']:.3f} vs "
+            f"{b['coverage']:.3f}. "
             f"At DDIM-{lo}: FID {a_lo['fid']:.2f} vs {b_lo['fid']:.2f}. Unguided (w = 1) its best FID is "
-            f"{min(at[(p, s_, 1.0)]['fid'] for s_ in steps):.2f}. Its autoencoder alone (the ceiling) reconstructs test images at "
-            f"FID {c['fid']:.2f}, precision {c['precision']:.3f}, recall {c['recall']:.3f}; held-out KL of its posterior "
-            f"{autoencoder_kl(info['autoencoder']):.1f} nats over {info['latent_dim']} dimensions. Training: {info['train_s'] / 60:.1f} min for the "
-            f"denoiser on top of {info['autoencoder_train_s'] / 60:.1f} min for the autoencoder, vs {runs[pixel]['train_s'] / 60:.1f} min for the ddpm."
+            f"{min(at[(p, s_, 1.0)]['fid'] for s_ in steps):.2f}. Its autoencoder alone (the ceiling) reconstructs "
+            "test images at "
+            f"FID {c['fid']:.2f}, precision {c['precision']:.3f}, recall {c['recall']:.3f}; held-out KL of its "
+            "posterior "
+            f"{autoencoder_kl(info['autoencoder']):.1f} nats over {info['latent_dim']} dimensions. Training: "
+            f"{info['train_s'] / 60:.1f} min for the "
+            f"denoiser on top of {info['autoencoder_train_s'] / 60:.1f} min for the autoencoder, vs "
+            f"{runs[pixel]['train_s'] / 60:.1f} min for the ddpm."
         )
     return lines + [""] + DISCUSSION
 

@@ -33,11 +33,13 @@ import torch
 
 from genlab.atomic import atomic_write, atomic_write_text
 from genlab.plots import figure, save_figure
-from genlab.train.toy import TOY_DATA, score_toy, toy_samples, train_toy_gan
+from genlab.training.toy import TOY_DATA, score_toy, toy_samples, train_toy_gan
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 STORE = RESULTS / "mode-collapse.json"
-SHOWN = Path(__file__).resolve().parent.parent / "runs" / "mode-collapse"  # seed-0 samples for the plots (not committed)
+SHOWN = (
+    Path(__file__).resolve().parent.parent / "runs" / "mode-collapse"
+)  # seed-0 samples for the plots (not committed)
 BASE = {"hidden": 64, "z_dim": 16, "dropout": 0.0, "lr": 2e-4, "beta1": 0.5, "output": "identity"}
 WGAN_GP = {"loss": "wasserstein", "gp": 10.0, "n_critic": 5, "lr": 1e-4, "beta1": 0.0, "beta2": 0.9}
 BEST = {"lr": 1e-3, "ema": 0.999, "r1": 0.1, "rejection": "drs"}
@@ -55,7 +57,9 @@ CONFIGS: dict[str, Row] = {
     "vanilla GAN (minimax)": Row({"loss": "minimax"}),
     "non-saturating GAN": Row(),
     "WGAN-GP": Row(WGAN_GP, steps=500),  # 5 critic steps per generator step: 2 500 critic steps
-    "minibatch discrimination": Row({"minibatch": "discrimination"}, steps=1000, batch_size=64),  # its B x B layer is ~9x slower per step
+    "minibatch discrimination": Row(
+        {"minibatch": "discrimination"}, steps=1000, batch_size=64
+    ),  # its B x B layer is ~9x slower per step
     "PacGAN (pack 4)": Row({"pack": 4}),
     # The best row's budget and learning rate without its stabilisers (R1, EMA, DRS): where the
     # papers' collapse onto a few sharp modes shows, rather than the short rows' diffuse clouds.
@@ -73,15 +77,29 @@ CONFIGS: dict[str, Row] = {
 def run(dataset: str, name: str, seed: int) -> list[tuple[str, dict, np.ndarray]]:
     """Train one row on one seed; returns (row name, score, shown samples) per way of sampling."""
     row = CONFIGS[name]
-    model, seconds = train_toy_gan(dataset, {**BASE, "lr_decay_steps": row.steps, **row.options}, seed=seed, steps=row.steps, batch_size=row.batch_size)
+    model, seconds = train_toy_gan(
+        dataset,
+        {**BASE, "lr_decay_steps": row.steps, **row.options},
+        seed=seed,
+        steps=row.steps,
+        batch_size=row.batch_size,
+    )
     out = []
     drs = model.cfg.rejection == "drs"
     if drs:
         start = time.perf_counter()
         score, pts = score_toy(model, dataset, seed=seed), toy_samples(model, dataset, seed=seed)
-        out.append((name + DRS_SUFFIX, {**score, "acceptance": model.drs_acceptance, "seconds": seconds + time.perf_counter() - start}, pts))
+        out.append(
+            (
+                name + DRS_SUFFIX,
+                {**score, "acceptance": model.drs_acceptance, "seconds": seconds + time.perf_counter() - start},
+                pts,
+            )
+        )
         model.cfg = dataclasses.replace(model.cfg, rejection="none")  # G's own samples, same weights
-    out.insert(0, (name, {**score_toy(model, dataset, seed=seed), "seconds": seconds}, toy_samples(model, dataset, seed=seed)))
+    out.insert(
+        0, (name, {**score_toy(model, dataset, seed=seed), "seconds": seconds}, toy_samples(model, dataset, seed=seed))
+    )
     return out
 
 
@@ -103,7 +121,7 @@ def scatter(dataset: str, samples: dict[str, np.ndarray]) -> Path:
         ax.scatter(data.centres[:, 0], data.centres[:, 1], s=12, marker="x", color="tab:red")
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[], yticks=[])
         ax.set_title(name, fontsize=7)
-    for ax in np.ravel(axes)[len(samples):]:
+    for ax in np.ravel(axes)[len(samples) :]:
         ax.axis("off")
     return save_figure(fig, RESULTS / f"mode-collapse-{dataset}.png")
 
@@ -130,15 +148,28 @@ def main() -> None:
                     fresh.setdefault(row_name, []).append(score)
                     if seed == 0:
                         SHOWN.mkdir(parents=True, exist_ok=True)
-                        atomic_write(SHOWN / f"{dataset}-{_slug(row_name)}.npy", lambda tmp, pts=pts: np.save(tmp.open("wb"), pts))
+                        atomic_write(
+                            SHOWN / f"{dataset}-{_slug(row_name)}.npy",
+                            lambda tmp, pts=pts: np.save(tmp.open("wb"), pts),
+                        )
                     print(dataset, row_name, seed, {k: v for k, v in score.items() if k != "histogram"}, flush=True)
-            store = json.loads(STORE.read_text()) if STORE.exists() else {}  # rows another invocation stored meanwhile
+            # rows another invocation stored meanwhile
+            store = json.loads(STORE.read_text()) if STORE.exists() else {}
             for row_name, scores in fresh.items():
                 row = CONFIGS[name]
-                store.setdefault(dataset, {})[row_name] = {"options": row.options, "steps": row.steps, "batch_size": row.batch_size, "scores": scores}
+                store.setdefault(dataset, {})[row_name] = {
+                    "options": row.options,
+                    "steps": row.steps,
+                    "batch_size": row.batch_size,
+                    "scores": scores,
+                }
             atomic_write_text(STORE, json.dumps(store, indent=1))
     for dataset in store:
-        shown = {n: np.load(SHOWN / f"{dataset}-{_slug(n)}.npy") for n in _ordered(store[dataset]) if (SHOWN / f"{dataset}-{_slug(n)}.npy").exists()}
+        shown = {
+            n: np.load(SHOWN / f"{dataset}-{_slug(n)}.npy")
+            for n in _ordered(store[dataset])
+            if (SHOWN / f"{dataset}-{_slug(n)}.npy").exists()
+        }
         scatter(dataset, shown)
     write_doc(store, args.seeds)
 
@@ -163,44 +194,89 @@ def write_doc(store: dict, seeds: int) -> None:
     lines = [
         "# Mode collapse: ring of 8 and grid of 25 Gaussians",
         "",
-        f"Produced by `{command}` (written by its last invocation, on {platform.machine()} with {os.cpu_count()} cores,",
-        f"one torch thread, torch {torch.__version__}; the machine was shared with other jobs, so seconds are indicative).",
-        "Rows can be run in parts (`--datasets`, `--configs`; results accumulate in `mode-collapse.json`); every run is seeded,",
+        f"Produced by `{command}` (written by its last invocation, on {platform.machine()} with "
+        f"{os.cpu_count()} "
+        "cores,",
+        f"one torch thread, torch {torch.__version__}; the machine was shared with other jobs, so seconds are "
+        "indicative).",
+        "Rows can be run in parts (`--datasets`, `--configs`; results accumulate in `mode-collapse.json`); "
+        "every run "
+        "is seeded,",
         "so the one command above reproduces the whole table.",
         "",
-        "Data (genlab.data.toy): ring of 8 Gaussians, radius 2, std 0.02; grid of 25 Gaussians at {-4, -2, 0, 2, 4}², std 0.05",
-        "(VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018). Fresh samples every step, in data units (G's output layer is",
+        "Data (genlab.data.toy): ring of 8 Gaussians, radius 2, std 0.02; grid of 25 Gaussians at {-4, -2, 0, "
+        "2, 4}², "
+        "std 0.05",
+        "(VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018). Fresh samples every step, in data units "
+        "(G's "
+        "output layer is",
         "linear: `output=identity`).",
         "",
         "Rules (genlab.eval.modes), on 2 500 samples per run:",
-        "- a sample is **high quality** when it lies within 3 standard deviations (0.06 ring, 0.15 grid) of its nearest mode centre;",
-        "- **modes** = modes with at least one high-quality sample registered to them (VEEGAN); **modes ≥20** = modes with at",
+        "- a sample is **high quality** when it lies within 3 standard deviations (0.06 ring, 0.15 grid) of "
+        "its "
+        "nearest mode centre;",
+        "- **modes** = modes with at least one high-quality sample registered to them (VEEGAN); **modes ≥20** "
+        "= modes "
+        "with at",
         "  least 20 (PacGAN's stricter count: a fifth of the 100 expected per mode on the grid);",
-        "- **reverse KL** = KL(generated mode histogram ‖ uniform) over the high-quality samples, in nats (0 ideal, log K for one mode).",
+        "- **reverse KL** = KL(generated mode histogram ‖ uniform) over the high-quality samples, in nats (0 "
+        "ideal, "
+        "log K for one mode).",
         "",
-        f"Every configuration: genlab's `gan` family (MLP G {BASE['hidden']}-{2 * BASE['hidden']}-{4 * BASE['hidden']}, D mirrored, LeakyReLU 0.2,",
-        f"no dropout), z ∈ R^{BASE['z_dim']}, Adam lr {BASE['lr']} β1 {BASE['beta1']} unless its options say otherwise, decayed linearly",
-        "to 0 over the row's generator steps (`lr_decay_steps`); WGAN-GP takes 5 critic steps per generator step. The options",
-        f"column lists what each row changes. Mean ± std over {seeds} seeds (0 to {seeds - 1}; configurations were explored on seeds 100+).",
-        "**bar met** = all modes covered with ≥ 90 % high-quality samples on every seed (the issue's target). **s / run** = training",
+        "Every configuration: genlab's `gan` family (MLP G "
+        f"{BASE['hidden']}-{2 * BASE['hidden']}-{4 * BASE['hidden']}, D mirrored, LeakyReLU 0.2,",
+        f"no dropout), z ∈ R^{BASE['z_dim']}, Adam lr {BASE['lr']} β1 {BASE['beta1']} unless its options say "
+        "otherwise, decayed linearly",
+        "to 0 over the row's generator steps (`lr_decay_steps`); WGAN-GP takes 5 critic steps per generator "
+        "step. The "
+        "options",
+        f"column lists what each row changes. Mean ± std over {seeds} seeds (0 to {seeds - 1}; configurations "
+        "were "
+        "explored on seeds 100+).",
+        "**bar met** = all modes covered with ≥ 90 % high-quality samples on every seed (the issue's target). "
+        "**s / "
+        "run** = training",
         "(plus, for DRS rows, sampling) seconds on one thread.",
         "",
-        "Rows ending in *+ DRS sampler* are **not** a different training run: they are the same trained G as the row above,",
-        "sampled with Discriminator Rejection Sampling (Azadi et al. 2019; `rejection=drs`, docs/gan.md), a post-hoc sampler",
-        "that keeps the generated points a per-sample critic (trained beside the game, never used in G's loss) scores as",
-        "likely under the data. The accepted column says what fraction of G's proposals it kept (`drs_quantile` 0.95, the paper's).",
+        "Rows ending in *+ DRS sampler* are **not** a different training run: they are the same trained G as "
+        "the row "
+        "above,",
+        "sampled with Discriminator Rejection Sampling (Azadi et al. 2019; `rejection=drs`, docs/gan.md), a "
+        "post-hoc "
+        "sampler",
+        "that keeps the generated points a per-sample critic (trained beside the game, never used in G's loss) "
+        "scores "
+        "as",
+        "likely under the data. The accepted column says what fraction of G's proposals it kept "
+        "(`drs_quantile` 0.95, "
+        "the paper's).",
         "",
-        "Budgets differ by row and are in the steps column: the baselines are short runs that show how each loss or stabiliser",
-        "behaves; the best configuration was given more generator steps, and more again in the *longer* rows (which also keep",
+        "Budgets differ by row and are in the steps column: the baselines are short runs that show how each "
+        "loss or "
+        "stabiliser",
+        "behaves; the best configuration was given more generator steps, and more again in the *longer* rows "
+        "(which "
+        "also keep",
         "fewer proposals, `drs_quantile=0.99`, chosen on seed 100); the *wider and longer* row doubles",
-        "every width of G and D (`hidden=128`: 128-256-512) and trains 30 000 steps, chosen on seed 100. This is not a",
+        "every width of G and D (`hidden=128`: 128-256-512) and trains 30 000 steps, chosen on seed 100. This "
+        "is not a",
         "fixed-budget comparison.",
         "",
-        "The *collapse* row is the best row's recipe without R1 (and without the sampler): at lr 1e-3 with EMA the samples are",
-        "sharp (high-quality share well above the short baselines') but most of them sit on a few modes (low modes ≥20, high",
-        "reverse KL): the collapse onto a few sharp modes that VEEGAN and PacGAN show for the plain GAN. The minimax rows at",
-        "these budgets stay diffuse instead (its saturating loss gives G little gradient while D wins): they under-train rather",
-        "than collapse. On the grid the bar is met only with the DRS sampler on top of the wider, longer R1 + EMA run; the row",
+        "The *collapse* row is the best row's recipe without R1 (and without the sampler): at lr 1e-3 with EMA "
+        "the "
+        "samples are",
+        "sharp (high-quality share well above the short baselines') but most of them sit on a few modes (low "
+        "modes "
+        "≥20, high",
+        "reverse KL): the collapse onto a few sharp modes that VEEGAN and PacGAN show for the plain GAN. The "
+        "minimax "
+        "rows at",
+        "these budgets stay diffuse instead (its saturating loss gives G little gradient while D wins): they "
+        "under-train rather",
+        "than collapse. On the grid the bar is met only with the DRS sampler on top of the wider, longer R1 + "
+        "EMA "
+        "run; the row",
         "above it gives that G's own samples.",
         "",
     ]
@@ -210,21 +286,32 @@ def write_doc(store: dict, seeds: int) -> None:
         lines += [
             f"## {dataset} ({k} modes)",
             "",
-            "| configuration | options | steps × batch | modes | modes ≥20 | high quality % | reverse KL | accepted % | bar met | s / run |",
+            "| configuration | options | steps × batch | modes | modes ≥20 | high quality % | reverse KL | "
+            "accepted % "
+            "| bar met | s / run |",
             "|---|---|---:|---:|---:|---:|---:|---:|:-:|---:|",
         ]
         for name in _ordered(rows):
             r, scores = rows[name], rows[name]["scores"]
             ok = bar_met(scores, k)
             met += [f"{name} on {dataset}"] if ok else []
-            # G's own samples do not depend on the DRS options (its critic never enters G's loss): list them on DRS rows only.
-            shown = {a: b for a, b in r["options"].items() if name.endswith(DRS_SUFFIX) or not (a == "rejection" or a.startswith("drs_"))}
+            # G's own samples do not depend on the DRS options (its critic never enters G's loss):
+            # list them on DRS rows only.
+            shown = {
+                a: b
+                for a, b in r["options"].items()
+                if name.endswith(DRS_SUFFIX) or not (a == "rejection" or a.startswith("drs_"))
+            }
             opts = ", ".join(f"{a}={b}" for a, b in shown.items()) or "—"
             rate = mean_std([100 * s["acceptance"] for s in scores]) if "acceptance" in scores[0] else "—"
             lines.append(
-                f"| {name} | {opts} | {r['steps']} × {r['batch_size']} | {mean_std([s['modes'] for s in scores])} | "
-                f"{mean_std([s['modes_20'] for s in scores])} | {mean_std([100 * s['high_quality'] for s in scores])} | "
-                f"{mean_std([s['reverse_kl'] for s in scores])} | {rate} | {'yes' if ok else 'no'} | {np.mean([s['seconds'] for s in scores]):.0f} |"
+                f"| {name} | {opts} | {r['steps']} × {r['batch_size']} | "
+                f"{mean_std([s['modes'] for s in scores])} | "
+                f"{mean_std([s['modes_20'] for s in scores])} | "
+                f"{mean_std([100 * s['high_quality'] for s in scores])} "
+                "| "
+                f"{mean_std([s['reverse_kl'] for s in scores])} | {rate} | {'yes' if ok else 'no'} | "
+                f"{np.mean([s['seconds'] for s in scores]):.0f} |"
             )
         lines += ["", f"![{dataset}](mode-collapse-{dataset}.png)", ""]
     lines += ["## Verdict", ""]
@@ -238,14 +325,26 @@ def write_doc(store: dict, seeds: int) -> None:
             kl = np.mean([s["reverse_kl"] for s in vanilla["scores"]])
             missed = sum(m < k for m in modes)
             hq = np.mean([s["high_quality"] for s in vanilla["scores"]])
-            line = (f"- {dataset}, {name} ({vanilla['steps']} steps): covers {np.mean(modes):.1f} of {k} modes on average "
-                    f"({modes_20:.1f} with ≥ 20 samples) and misses at least one on {missed} of {len(modes)} seeds, with "
-                    f"{100 * hq:.1f} % high-quality samples and reverse KL {kl:.2f} nats (log {k} = {math.log(k):.2f} for one mode).")
+            line = (
+                f"- {dataset}, {name} ({vanilla['steps']} steps): covers {np.mean(modes):.1f} of {k} modes on "
+                "average "
+                f"({modes_20:.1f} with ≥ 20 samples) and misses at least one on {missed} of {len(modes)} "
+                "seeds, with "
+                f"{100 * hq:.1f} % high-quality samples and reverse KL {kl:.2f} nats (log {k} = "
+                f"{math.log(k):.2f} for "
+                "one mode)."
+            )
             if hq < 0.5:
-                line += (" With so few high-quality samples it is under-trained at this budget (a diffuse cloud in the plot), not the"
-                         " collapse onto a few sharp modes that VEEGAN and PacGAN report.")
+                line += (
+                    " With so few high-quality samples it is under-trained at this budget (a diffuse cloud in "
+                    "the "
+                    "plot), not the"
+                    " collapse onto a few sharp modes that VEEGAN and PacGAN report."
+                )
             elif missed or modes_20 < k:
-                line += " Its samples are sharp but pile up on a few modes: the mode collapse VEEGAN and PacGAN report."
+                line += (
+                    " Its samples are sharp but pile up on a few modes: the mode collapse VEEGAN and PacGAN report."
+                )
             else:
                 line += " It covers every mode on every seed: no collapse at this setting."
             lines.append(line)

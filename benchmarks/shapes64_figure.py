@@ -23,7 +23,17 @@ from sklearn.decomposition import PCA
 
 from genlab.atomic import atomic_write_text
 from genlab.data import load_shapes64, render_shapes64, save_grid, shapes64_factors
-from genlab.data.shapes64 import BACKGROUNDS, COUNTS, FACTOR_NAMES, FACTOR_SIZES, HUES_DEGREES, MOTIFS, POSITIONS, SIZES, SPLITS
+from genlab.data.shapes64 import (
+    BACKGROUNDS,
+    COUNTS,
+    FACTOR_NAMES,
+    FACTOR_SIZES,
+    HUES_DEGREES,
+    MOTIFS,
+    POSITIONS,
+    SIZES,
+    SPLITS,
+)
 from genlab.eval.disentangle import dci, factorvae_score, mig
 from genlab.eval.shapes_features import WEIGHTS, ShapesExtractor, factor_accuracy
 
@@ -38,7 +48,8 @@ def class_rows(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def traversals(base: np.ndarray) -> np.ndarray:
-    """Each factor swept over its values from ``base``; rows padded with white to 8 cells. Shapes: (7 * 8, 3, 64, 64)."""
+    """Each factor swept over its values from ``base``; rows padded with white to 8 cells. Shapes: (7 * 8, 3, 64,
+    64)."""
     width = max(FACTOR_SIZES)
     rows = []
     for j, size in enumerate(FACTOR_SIZES):
@@ -53,13 +64,20 @@ def disentanglement_rows(images: np.ndarray, factors: np.ndarray) -> list[str]:
     """MIG / DCI / FactorVAE of the true factors, of pixel PCA codes and of random codes."""
     codes = {
         "the true factors (upper bound)": factors.astype(np.float64),
-        "10 principal components of the pixels": PCA(10, random_state=0).fit_transform(images.reshape(len(images), -1) / 255.0),
-        "10 standard normal numbers, independent of the image": np.random.default_rng(0).normal(size=(len(images), 10)),
+        "10 principal components of the pixels": PCA(10, random_state=0).fit_transform(
+            images.reshape(len(images), -1) / 255.0
+        ),
+        "10 standard normal numbers, independent of the image": np.random.default_rng(0).normal(
+            size=(len(images), 10)
+        ),
     }
     rows = []
     for name, c in codes.items():
         d = dci(c, factors, seed=0)
-        rows.append(f"| {name} | {mig(c, factors):.3f} | {d.disentanglement:.3f} | {d.completeness:.3f} | {d.informativeness:.3f} | {factorvae_score(c, factors, seed=0):.3f} |")
+        rows.append(
+            f"| {name} | {mig(c, factors):.3f} | {d.disentanglement:.3f} | {d.completeness:.3f} | "
+            f"{d.informativeness:.3f} | {factorvae_score(c, factors, seed=0):.3f} |"
+        )
     return rows
 
 
@@ -75,7 +93,9 @@ def main() -> None:
     factors = shapes64_factors("test")[0]
     # Procedural data, not model output: no "AI GENERATED" band on these figures.
     save_grid(os.path.join(RESULTS, "shapes64.png"), class_rows(images, labels), nrow=PER_CLASS, watermark=None)
-    save_grid(os.path.join(RESULTS, "shapes64-factors.png"), traversals(factors[0]), nrow=max(FACTOR_SIZES), watermark=None)
+    save_grid(
+        os.path.join(RESULTS, "shapes64-factors.png"), traversals(factors[0]), nrow=max(FACTOR_SIZES), watermark=None
+    )
 
     report = json.loads(WEIGHTS.with_suffix(".json").read_text())
     extractor = ShapesExtractor()
@@ -95,14 +115,18 @@ def main() -> None:
         "pos_x": ", ".join(map(str, POSITIONS)) + " px (motif centre; the image centre is 32)",
         "pos_y": ", ".join(map(str, POSITIONS)) + " px",
         "size": ", ".join(map(str, SIZES)) + " px (motif radius)",
-        "count": ", ".join(map(str, COUNTS)) + " (rosette lobes, star points, ring segments, lattice cells + 1, spiral arms, flower petals)",
+        "count": ", ".join(map(str, COUNTS))
+        + " (rosette lobes, star points, ring segments, lattice cells + 1, spiral arms, flower petals)",
     }
-    machine = f"{os.cpu_count()} CPU cores (shared with other jobs), torch {torch.__version__} (1 thread), NumPy {np.__version__}, Python {platform.python_version()}"
+    machine = (
+        f"{os.cpu_count()} CPU cores (shared with other jobs), torch {torch.__version__} (1 thread), NumPy "
+        f"{np.__version__}, Python {platform.python_version()}"
+    )
     lines = [
         "# shapes64: procedural ornament motifs with known factors",
         "",
         f"Made by `OMP_NUM_THREADS=1 python benchmarks/shapes64_figure.py` on {machine}.",
-        "Code: `src/genlab/data/shapes64.py`; load it with `load_dataset(\"shapes64\", split)`, its factors with",
+        'Code: `src/genlab/data/shapes64.py`; load it with `load_dataset("shapes64", split)`, its factors with',
         "`shapes64_factors(split)`, and render any factor combination with `render_shapes64(factors)`.",
         "",
         "64x64 RGB images in the style of banknote guilloche rosettes and textile motifs. Every factor",
@@ -113,8 +137,11 @@ def main() -> None:
         "|---|---|---|",
         *[f"| {name} | {values[name]} | {size} |" for name, size in zip(FACTOR_NAMES, FACTOR_SIZES)],
         "",
-        "Splits: " + ", ".join(f"{split} {n:,} images (seed {seed})" for split, (n, seed) in SPLITS.items()) + f"; {np.prod(FACTOR_SIZES):,} possible combinations.",
-        f"Generating the train split in a fresh process: **{cold:.2f} s** wall clock, {cold_cpu:.2f} s of CPU time (one thread; the wall",
+        "Splits: "
+        + ", ".join(f"{split} {n:,} images (seed {seed})" for split, (n, seed) in SPLITS.items())
+        + f"; {np.prod(FACTOR_SIZES):,} possible combinations.",
+        f"Generating the train split in a fresh process: **{cold:.2f} s** wall clock, {cold_cpu:.2f} s of CPU time "
+        "(one thread; the wall",
         f"time includes waiting for the shared cores). Loading it again: {warm * 1e3:.3f} ms (cached, read-only).",
         "",
         "![one row per motif class](shapes64.png)",
@@ -123,28 +150,39 @@ def main() -> None:
         "",
         "![factor traversals](shapes64-factors.png)",
         "",
-        "*One row per factor, in table order: the factor swept over all its values, the others held at test image 0's.*",
+        "*One row per factor, in table order: the factor swept over all its values, the others held at test image "
+        "0's.*",
         "",
         "## The `shapes` extractor",
         "",
-        f"- Weights: `src/genlab/eval/weights/shapes_cnn.safetensors` ({WEIGHTS.stat().st_size / 1e6:.2f} MB, {params:,} parameters), made by",
-        f"  `OMP_NUM_THREADS=1 python benchmarks/train_shapes_extractor.py` ({report['epochs']} epochs, Adam lr {report['lr']}, cosine decay, batch {report['batch_size']},",
-        f"  seed {report['seed']}, {report['torch_threads']} thread): **{report['train_seconds'] / 60:.1f} min** of training on the machine above, shared with other jobs.",
+        f"- Weights: `src/genlab/eval/weights/shapes_cnn.safetensors` ({WEIGHTS.stat().st_size / 1e6:.2f} MB, "
+        f"{params:,} parameters), made by",
+        f"  `OMP_NUM_THREADS=1 python benchmarks/train_shapes_extractor.py` ({report['epochs']} epochs, Adam lr "
+        f"{report['lr']}, cosine decay, batch {report['batch_size']},",
+        f"  seed {report['seed']}, {report['torch_threads']} thread): **{report['train_seconds'] / 60:.1f} min** of "
+        "training on the machine above, shared with other jobs.",
         "- A CNN with one softmax head per factor, so its 128-d penultimate features (before the ReLU, standardised",
-        "  with their mean and std over the first 10 000 training images) encode every factor; the motif head gives p(class | x).",
+        "  with their mean and std over the first 10 000 training images) encode every factor; the motif head gives "
+        "p(class | x).",
         f"- Test accuracy on all {len(images):,} test images, re-measured now (recorded at training in parentheses):",
         "",
         "| " + " | ".join(FACTOR_NAMES) + " |",
         "|" + "---|" * len(FACTOR_NAMES),
-        "| " + " | ".join(f"{accuracy[n] * 100:.2f} % ({report['factor_accuracy'][n] * 100:.2f} %)" for n in FACTOR_NAMES) + " |",
+        "| "
+        + " | ".join(f"{accuracy[n] * 100:.2f} % ({report['factor_accuracy'][n] * 100:.2f} %)" for n in FACTOR_NAMES)
+        + " |",
         "",
-        f"- Speed: features and motif probabilities of the {len(images):,} test images in **{feature_seconds:.2f} s** ({len(images) / feature_seconds:,.0f} images/s).",
-        "- Use: `get_extractor(\"shapes\")`, reference `shapes64-test` (e.g. `genlab eval ... --ref shapes64-test --extractor shapes`).",
+        f"- Speed: features and motif probabilities of the {len(images):,} test images in **{feature_seconds:.2f} s** "
+        f"({len(images) / feature_seconds:,.0f} images/s).",
+        '- Use: `get_extractor("shapes")`, reference `shapes64-test` (e.g. `genlab eval ... --ref shapes64-test '
+        "--extractor shapes`).",
         "",
         "## Reference disentanglement scores",
         "",
-        f"`genlab.eval.disentangle` on the first {DISENTANGLE_N:,} test images (MIG with 20 histogram bins; DCI with a random forest",
-        f"per factor, 25 % held out; FactorVAE score with batches of 64, 10 000 + 5 000 votes; seed 0); {disentangle_seconds:.0f} s for the three rows.",
+        f"`genlab.eval.disentangle` on the first {DISENTANGLE_N:,} test images (MIG with 20 histogram bins; DCI with "
+        "a random forest",
+        "per factor, 25 % held out; FactorVAE score with batches of 64, 10 000 + 5 000 votes; seed 0); "
+        f"{disentangle_seconds:.0f} s for the three rows.",
         "A representation to be judged should be read between the last two rows and the first.",
         "",
         "| codes | MIG | DCI disentanglement | DCI completeness | DCI informativeness | FactorVAE score |",

@@ -1,7 +1,8 @@
 """Compositional generalisation of text-conditioned generation on captions32, scored with the known factors.
 
     OMP_NUM_THREADS=1 python benchmarks/text.py --model text-ddpm/builtin=runs/text-ddpm-builtin-long \\
-        --model text-ddpm/builtin-step5000=runs/text-ddpm-builtin-long@5000 --model text-ddpm/minilm=runs/text-ddpm-minilm-long \\
+        --model text-ddpm/builtin-step5000=runs/text-ddpm-builtin-long@5000 --model
+        text-ddpm/minilm=runs/text-ddpm-minilm-long \\
         --model attr-gan=runs/attr-gan-long -n 32 --guidance 1,3,6
 
 (the runs come from :data:`TRAIN_COMMANDS`). Prompts: for each of the six motif x colour
@@ -35,7 +36,7 @@ from genlab.data.captions import ATTRIBUTE_SIZES, COLOURS, HELD_OUT_PAIRS, NUM_C
 from genlab.eval.metrics import feature_statistics, frechet_distance
 from genlab.eval.shapes_features import ShapesCNN, load_shapes_cnn
 from genlab.plots import figure, save_figure
-from genlab.train.loading import load_family
+from genlab.runs.loading import load_family
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"
@@ -50,25 +51,49 @@ def findings(saved: dict) -> str:
     rows, runs = saved["rows"], saved.get("runs", [])
     chance_all = 1 / NUM_CODES
     real = {r["set"]: r for r in rows if r["model"] == "real images"}
-    out = [f"**Verdicts, computed from the table.** Chance is {', '.join(f'{a} {1 / k:.2f}' for a, k in zip(ATTRS, ATTRIBUTE_SIZES))} "
-           f"and {chance_all:.4f} for all four; the classifier reads real renders of the held-out prompts right in "
-           f"{real['held-out']['all']:.0%} of images (all four). Rule: a model *follows* seen prompts when all four attributes are right in "
-           f">= {FOLLOWS:.0%} of their images, and *generalises* when its held-out prompts then reach >= {GENERALISES:.0%} of its seen-prompt rate. "
-           "Colour is the attribute to watch: each held-out prompt pairs its motif with a colour never seen with that motif.", ""]
+    out = [
+        "**Verdicts, computed from the table.** Chance is "
+        f"{', '.join(f'{a} {1 / k:.2f}' for a, k in zip(ATTRS, ATTRIBUTE_SIZES))} "
+        f"and {chance_all:.4f} for all four; the classifier reads real renders of the held-out prompts right in "
+        f"{real['held-out']['all']:.0%} of images (all four). Rule: a model *follows* seen prompts when all four "
+        "attributes are right in "
+        f">= {FOLLOWS:.0%} of their images, and *generalises* when its held-out prompts then reach >= "
+        f"{GENERALISES:.0%} of its seen-prompt rate. "
+        "Colour is the attribute to watch: each held-out prompt pairs its motif with a colour never seen with that "
+        "motif.",
+        "",
+    ]
     for run in runs:
         label = run["model"]
         mine = [r for r in rows if r["model"] == label]
-        pairs = [(h, next(s for s in mine if s["set"] == "seen" and s["guidance"] == h["guidance"])) for h in mine if h["set"] == "held-out"]
+        pairs = [
+            (h, next(s for s in mine if s["set"] == "seen" and s["guidance"] == h["guidance"]))
+            for h in mine
+            if h["set"] == "held-out"
+        ]
         held, seen = max(pairs, key=lambda hs: (hs[0]["all"], hs[1]["all"]))
         w = "" if held["guidance"] is None else f" at w = {held['guidance']:g} (its best)"
         follows = seen["all"] >= FOLLOWS
         generalises = follows and held["all"] >= GENERALISES * seen["all"]
-        verdict = ("follows seen prompts and generalises to the held-out pairs" if generalises else
-                   "follows seen prompts but does not generalise to the held-out pairs" if follows else "does not yet follow the prompts")
-        out.append(f"- **{label}** (step {run['step']}){w}: all four right for {held['all']:.0%} of held-out and {seen['all']:.0%} of seen prompts' images; "
-                   f"colour {held['colour']:.0%} held-out vs {seen['colour']:.0%} seen, motif {held['motif']:.0%} vs {seen['motif']:.0%}. Verdict: {verdict}.")
+        verdict = (
+            "follows seen prompts and generalises to the held-out pairs"
+            if generalises
+            else "follows seen prompts but does not generalise to the held-out pairs"
+            if follows
+            else "does not yet follow the prompts"
+        )
+        out.append(
+            f"- **{label}** (step {run['step']}){w}: all four right for {held['all']:.0%} of held-out and "
+            f"{seen['all']:.0%} of seen prompts' images; "
+            f"colour {held['colour']:.0%} held-out vs {seen['colour']:.0%} seen, motif {held['motif']:.0%} vs "
+            f"{seen['motif']:.0%}. Verdict: {verdict}."
+        )
         if len(pairs) > 1:
-            out.append("  Held-out all-four vs guidance: " + ", ".join(f"w = {h['guidance']:g}: {h['all']:.0%}" for h, _ in pairs) + ".")
+            out.append(
+                "  Held-out all-four vs guidance: "
+                + ", ".join(f"w = {h['guidance']:g}: {h['all']:.0%}" for h, _ in pairs)
+                + "."
+            )
     by_step: dict[int, list[dict]] = {}
     for run in runs:
         if run["text_encoder"] != "-":
@@ -78,15 +103,21 @@ def findings(saved: dict) -> str:
             cells = []
             for r in same:
                 held = [x for x in rows if x["model"] == r["model"] and x["set"] == "held-out"]
-                cells.append(f"{r['text_encoder']} ({r['model']}): " + ", ".join(f"w = {x['guidance']:g} {x['all']:.0%}" for x in held))
+                cells.append(
+                    f"{r['text_encoder']} ({r['model']}): "
+                    + ", ".join(f"w = {x['guidance']:g} {x['all']:.0%}" for x in held)
+                )
             out.append(f"- **Encoders at equal steps ({step})**, held-out all four: {'; '.join(cells)}.")
     return "\n".join(out) + "\n"
 
 
 TRAIN_COMMANDS = (
-    "genlab train text-ddpm --preset small --steps 10000 --batch-size 32 --out runs/text-ddpm-builtin-long --set text_encoder=builtin --set grid_size=16 --set sample_every=2000 --set checkpoint_every=500 --set keep_last=30",
-    "genlab train text-ddpm --preset small --steps 10000 --batch-size 32 --out runs/text-ddpm-minilm-long --set text_encoder=minilm --set grid_size=16 --set sample_every=2000 --set checkpoint_every=500 --set keep_last=30",
-    "genlab train attr-gan --preset small --steps 6000 --batch-size 32 --out runs/attr-gan-long --set grid_size=16 --set sample_every=2000 --set checkpoint_every=500 --set keep_last=30",
+    "genlab train text-ddpm --preset small --steps 10000 --batch-size 32 --out runs/text-ddpm-builtin-long --set "
+    "text_encoder=builtin --set grid_size=16 --set sample_every=2000 --set checkpoint_every=500 --set keep_last=30",
+    "genlab train text-ddpm --preset small --steps 10000 --batch-size 32 --out runs/text-ddpm-minilm-long --set "
+    "text_encoder=minilm --set grid_size=16 --set sample_every=2000 --set checkpoint_every=500 --set keep_last=30",
+    "genlab train attr-gan --preset small --steps 6000 --batch-size 32 --out runs/attr-gan-long --set grid_size=16 "
+    "--set sample_every=2000 --set checkpoint_every=500 --set keep_last=30",
     "genlab train --resume runs/attr-gan-long --steps 12000",
 )
 
@@ -124,31 +155,77 @@ def measure(models: dict[str, str], n: int, guidances: list[float]) -> dict:
     torch.set_num_threads(1)
     classifier = load_shapes_cnn()
     sets = prompts()
-    real = {name: {a: render_attributes(a, n, seed=100 + i) for i, a in enumerate(attrs)} for name, attrs in sets.items()}
-    real_stats = {name: feature_statistics(np.concatenate([read(classifier, x)[0] for x in imgs.values()])) for name, imgs in real.items()}
+    real = {
+        name: {a: render_attributes(a, n, seed=100 + i) for i, a in enumerate(attrs)} for name, attrs in sets.items()
+    }
+    real_stats = {
+        name: feature_statistics(np.concatenate([read(classifier, x)[0] for x in imgs.values()]))
+        for name, imgs in real.items()
+    }
     rows = []
     for name, attrs in sets.items():  # the ceiling and floor: a second real draw
         twin = {a: render_attributes(a, n, seed=200 + i) for i, a in enumerate(attrs)}
-        rows.append({"model": "real images", "set": name, "guidance": None, **score(classifier, twin, real_stats[name])})
+        rows.append(
+            {"model": "real images", "set": name, "guidance": None, **score(classifier, twin, real_stats[name])}
+        )
     grids, runs = {}, []
     for label, spec in models.items():
         run_dir, _, which = spec.partition("@")
         family, run, meta = load_family(run_dir, which or "latest")
-        logged = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        wall = max((r.get("elapsed_s", r.get("train_seconds", 0.0)) for r in logged if r["step"] <= meta["step"]), default=float("nan"))  # a max_minutes stop logs train_seconds
-        runs.append({"model": label, "run": run_dir, "step": meta["step"], "train_wall_s": wall, "parameters": family.num_parameters(), "text_encoder": getattr(run.model, "text_encoder", "-")})
+        logged = [
+            json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines() if line.strip()
+        ]
+        wall = max(
+            (r.get("elapsed_s", r.get("train_seconds", 0.0)) for r in logged if r["step"] <= meta["step"]),
+            default=float("nan"),
+        )  # a max_minutes stop logs train_seconds
+        runs.append(
+            {
+                "model": label,
+                "run": run_dir,
+                "step": meta["step"],
+                "train_wall_s": wall,
+                "parameters": family.num_parameters(),
+                "text_encoder": getattr(run.model, "text_encoder", "-"),
+            }
+        )
         for w in guidances if run.family == "text-ddpm" else [None]:
             for name, attrs in sets.items():
                 start = time.perf_counter()
                 # All prompts of a set in one batch: (6 n, C, H, W), prompt-major.
-                drawn = to_uint8(family.sample_captions([caption(a) for a in attrs for _ in range(n)], generator=torch.Generator().manual_seed(1), guidance=w))
+                drawn = to_uint8(
+                    family.sample_captions(
+                        [caption(a) for a in attrs for _ in range(n)],
+                        generator=torch.Generator().manual_seed(1),
+                        guidance=w,
+                    )
+                )
                 images = {a: drawn[i * n : (i + 1) * n] for i, a in enumerate(attrs)}
                 seconds = time.perf_counter() - start
-                rows.append({"model": label, "run": run_dir, "step": meta["step"], "set": name, "guidance": w, "sample_seconds": seconds, **score(classifier, images, real_stats[name])})
+                rows.append(
+                    {
+                        "model": label,
+                        "run": run_dir,
+                        "step": meta["step"],
+                        "set": name,
+                        "guidance": w,
+                        "sample_seconds": seconds,
+                        **score(classifier, images, real_stats[name]),
+                    }
+                )
                 print(json.dumps(rows[-1]), flush=True)
                 if name == "held-out":
                     grids[f"{label} w={w}"] = np.concatenate([x[:8] for x in images.values()])
-    return {"rows": rows, "runs": runs, "grids": {k: v.tolist() for k, v in grids.items()}, "n": n, "prompts": {k: [caption(a) for a in v] for k, v in sets.items()}, "real_grid": np.concatenate([x[:8] for x in real["held-out"].values()]).tolist(), "host": platform.node(), "torch_threads": 1}
+    return {
+        "rows": rows,
+        "runs": runs,
+        "grids": {k: v.tolist() for k, v in grids.items()},
+        "n": n,
+        "prompts": {k: [caption(a) for a in v] for k, v in sets.items()},
+        "real_grid": np.concatenate([x[:8] for x in real["held-out"].values()]).tolist(),
+        "host": platform.node(),
+        "torch_threads": 1,
+    }
 
 
 def slug(label: str) -> str:
@@ -166,12 +243,20 @@ def render(saved: dict, command: str) -> None:
         ax.plot(*zip(*pts), marker="o", label=label)
     for r in rows:
         if r["guidance"] is None and r["set"] == "held-out":
-            ax.axhline(r["all"], ls="--" if r["model"] != "real images" else ":", color="grey" if r["model"] == "real images" else "C3", label=r["model"])
+            ax.axhline(
+                r["all"],
+                ls="--" if r["model"] != "real images" else ":",
+                color="grey" if r["model"] == "real images" else "C3",
+                label=r["model"],
+            )
     ax.set(xlabel="guidance w", ylabel="held-out prompts: all 4 attributes right", ylim=(0, 1.02))
     ax.legend(fontsize=7)
     save_figure(fig, RESULTS / "text-guidance.png")
     shown = {label: label.replace(" w=None", "") for label in saved["grids"]}  # a GAN has no guidance
-    grid_lines = "\n".join(f"**{shown[label]}** (held-out prompts, one row each):\n\n![{shown[label]}](text-{slug(label)}.png)\n" for label in saved["grids"])
+    grid_lines = "\n".join(
+        f"**{shown[label]}** (held-out prompts, one row each):\n\n![{shown[label]}](text-{slug(label)}.png)\n"
+        for label in saved["grids"]
+    )
     page = f"""# Text-conditioned generation on captions32: compositional generalisation
 
 Produced by `{command}` (results in `runs/text-bench/results.json`; `--render` rewrites this page
@@ -238,7 +323,11 @@ def main() -> None:
     parser.add_argument("--guidance", default="1,3,5", help="comma-separated guidance scales for text-ddpm runs")
     parser.add_argument("--render", action="store_true", help="rewrite the page from runs/text-bench/results.json")
     args = parser.parse_args()
-    command = "OMP_NUM_THREADS=1 python benchmarks/text.py " + " ".join(f"--model {m}" for m in args.model) + f" -n {args.n} --guidance {args.guidance}"
+    command = (
+        "OMP_NUM_THREADS=1 python benchmarks/text.py "
+        + " ".join(f"--model {m}" for m in args.model)
+        + f" -n {args.n} --guidance {args.guidance}"
+    )
     if args.render:
         saved = json.loads(SAVED.read_text())
         command = saved["command"]

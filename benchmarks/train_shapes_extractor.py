@@ -22,7 +22,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = ShapesTraining()
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs over the 30 000 training images")
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="stop after this many steps instead (0 = all epochs)")
+    parser.add_argument(
+        "--steps", type=int, default=defaults.steps, help="stop after this many steps instead (0 = all epochs)"
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--out", type=Path, default=WEIGHTS, help="weights file (default: the one genlab ships)")

@@ -7,7 +7,8 @@
 timing each, and records the score command's JSON in docs/results/vae-anomaly.json after
 every digit (a digit already there is skipped; an unfinished fit is resumed):
 
-    genlab anomaly fit --holdout D --preset binarized --steps STEPS --batch-size 100 --seed 0 --out runs/anomaly-vae-holdout-D
+    genlab anomaly fit --holdout D --preset binarized --steps STEPS --batch-size 100 --seed 0 --out
+    runs/anomaly-vae-holdout-D
     genlab anomaly score runs/anomaly-vae-holdout-D --k K --json --out runs/anomaly-vae-holdout-D/scores.npz
 
 ``anomaly_section(results)`` turns that JSON into the markdown section of docs/results/vae.md.
@@ -42,7 +43,22 @@ DIGITS = range(10)
 def commands(d: int, runs: Path, steps: int = STEPS, k: int = K) -> tuple[list[str], list[str]]:
     """The fit and score command lines (argv after ``genlab``) for held-out digit ``d``."""
     run = runs / f"anomaly-vae-holdout-{d}"
-    fit = ["anomaly", "fit", "--holdout", str(d), "--preset", "binarized", "--steps", str(steps), "--batch-size", "100", "--seed", "0", "--out", str(run)]
+    fit = [
+        "anomaly",
+        "fit",
+        "--holdout",
+        str(d),
+        "--preset",
+        "binarized",
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "100",
+        "--seed",
+        "0",
+        "--out",
+        str(run),
+    ]
     score = ["anomaly", "score", str(run), "--k", str(k), "--json", "--out", str(run / "scores.npz")]
     return fit, score
 
@@ -52,7 +68,10 @@ def run_all(runs: Path, results: Path, steps: int, k: int) -> None:
     doc = json.loads(path.read_text()) if path.is_file() else {"steps": steps, "k": k, "digits": {}}
     if (doc["steps"], doc["k"]) != (steps, k):
         raise SystemExit(f"{path} was made with steps={doc['steps']}, k={doc['k']}; delete it to change the budget")
-    doc["machine"] = f"{os.cpu_count()} CPU cores (shared), torch {torch.__version__}, {torch.get_num_threads()} thread, Python {platform.python_version()}"
+    doc["machine"] = (
+        f"{os.cpu_count()} CPU cores (shared), torch {torch.__version__}, {torch.get_num_threads()} thread, Python "
+        f"{platform.python_version()}"
+    )
     for d in DIGITS:
         if str(d) in doc["digits"]:
             continue
@@ -75,7 +94,11 @@ def run_all(runs: Path, results: Path, steps: int, k: int) -> None:
         atomic_write_text(path, json.dumps(doc, indent=1))
         det = summary["detection"]
         fit_text = "trained earlier" if fit_s is None else f"fit {fit_s:.0f} s"
-        print(f"digit {d}: AUROC -ELBO {det['nelbo']['auroc']:.4f}, recon {det['recon']['auroc']:.4f} ({fit_text}, score {doc['digits'][str(d)]['score_seconds']:.0f} s)", flush=True)
+        print(
+            f"digit {d}: AUROC -ELBO {det['nelbo']['auroc']:.4f}, recon {det['recon']['auroc']:.4f} ({fit_text}, "
+            f"score {doc['digits'][str(d)]['score_seconds']:.0f} s)",
+            flush=True,
+        )
 
 
 def _check(code: int, argv: list[str]) -> None:
@@ -87,13 +110,23 @@ def draw_figure(runs: Path, results: Path) -> Path:
     """AUROC per held-out digit for both scores, and -ELBO histograms for the best and worst digit."""
     doc = json.loads((results / "vae-anomaly.json").read_text())
     digits = sorted(int(d) for d in doc["digits"])
-    auroc = {name: [doc["digits"][str(d)]["score"]["detection"][name]["auroc"] for d in digits] for name in ("nelbo", "recon")}
+    auroc = {
+        name: [doc["digits"][str(d)]["score"]["detection"][name]["auroc"] for d in digits]
+        for name in ("nelbo", "recon")
+    }
     fig, axes = figure(1, 3, size=(15, 4))
     x = np.arange(len(digits))
     axes[0].bar(x - 0.2, auroc["nelbo"], 0.4, label="-ELBO")
     axes[0].bar(x + 0.2, auroc["recon"], 0.4, label="recon error")
     axes[0].axhline(0.5, color="k", lw=0.8, ls="--", label="chance")
-    axes[0].set(xticks=x, xticklabels=[str(d) for d in digits], xlabel="held-out digit", ylabel="AUROC", ylim=(0, 1.15), title="Finding the held-out digit")
+    axes[0].set(
+        xticks=x,
+        xticklabels=[str(d) for d in digits],
+        xlabel="held-out digit",
+        ylabel="AUROC",
+        ylim=(0, 1.15),
+        title="Finding the held-out digit",
+    )
     axes[0].legend(loc="upper center", ncol=3, fontsize=8)
     best, worst = digits[int(np.argmax(auroc["nelbo"]))], digits[int(np.argmin(auroc["nelbo"]))]
     for ax, d in zip(axes[1:], (best, worst)):
@@ -102,7 +135,9 @@ def draw_figure(runs: Path, results: Path) -> Path:
         bins = np.linspace(np.percentile(scores, 0.5), np.percentile(scores, 99.5), 60)
         ax.hist(scores[labels != d], bins=bins, density=True, alpha=0.6, label="other digits (trained on)")
         ax.hist(scores[labels == d], bins=bins, density=True, alpha=0.6, label=f"digit {d} (held out)")
-        ax.set(xlabel="-ELBO (nats)", ylabel="density", title=f"held out {d}: AUROC {auroc['nelbo'][digits.index(d)]:.3f}")
+        ax.set(
+            xlabel="-ELBO (nats)", ylabel="density", title=f"held out {d}: AUROC {auroc['nelbo'][digits.index(d)]:.3f}"
+        )
         ax.legend(fontsize=8)
     return save_figure(fig, results / "vae-anomaly.png")
 
@@ -123,8 +158,10 @@ def anomaly_section(results: Path) -> list[str]:
         table["ap_recon"].append(det["recon"]["average_precision"])
         fit = "—" if entry["fit_seconds"] is None else f"{entry['fit_seconds'] / 60:.1f}"
         rows.append(
-            f"| {d} | {det['nelbo']['auroc']:.3f} | {det['recon']['auroc']:.3f} | {det['nelbo']['average_precision']:.3f} | "
-            f"{det['recon']['average_precision']:.3f} | {det['nelbo']['positive_share']:.3f} | {means[str(d)][1]:.1f} | {np.mean(rest):.1f} | {fit} |"
+            f"| {d} | {det['nelbo']['auroc']:.3f} | {det['recon']['auroc']:.3f} | "
+            f"{det['nelbo']['average_precision']:.3f} | "
+            f"{det['recon']['average_precision']:.3f} | {det['nelbo']['positive_share']:.3f} | {means[str(d)][1]:.1f} "
+            f"| {np.mean(rest):.1f} | {fit} |"
         )
     mean = {k: float(np.mean(v)) for k, v in table.items()}
     fits = [doc["digits"][str(d)]["fit_seconds"] for d in digits if doc["digits"][str(d)]["fit_seconds"] is not None]
@@ -133,19 +170,26 @@ def anomaly_section(results: Path) -> list[str]:
     return [
         "## Anomaly detection: train on all digits but one, find it by likelihood",
         "",
-        f"For each digit D, an MLP VAE (preset `binarized`: 784-500-500-50, dynamic binarisation) is trained on the MNIST train split",
-        f"without D ({doc['steps']} steps of 100 images, the same budget and seed for every D), then every one of the 10 000 test images",
-        f"is scored by its negative ELBO (k = {doc['k']} posterior samples, closed-form KL) and by its reconstruction error alone",
-        "(-log p(x | z) at the posterior mean), both in nats, on the test set binarised once with seed 0. AUROC and average precision",
-        "(AP) treat the held-out digit as the positive class; AUROC 0.5 is chance, and a random score's AP is the positive share.",
-        f"Made by `OMP_NUM_THREADS=1 nice -n 5 python benchmarks/vae_anomaly.py run` ({doc.get('machine', 'this machine')}), which runs for each D:",
+        "For each digit D, an MLP VAE (preset `binarized`: 784-500-500-50, dynamic binarisation) is trained on the "
+        "MNIST train split",
+        f"without D ({doc['steps']} steps of 100 images, the same budget and seed for every D), then every one of the "
+        "10 000 test images",
+        f"is scored by its negative ELBO (k = {doc['k']} posterior samples, closed-form KL) and by its reconstruction "
+        "error alone",
+        "(-log p(x | z) at the posterior mean), both in nats, on the test set binarised once with seed 0. AUROC and "
+        "average precision",
+        "(AP) treat the held-out digit as the positive class; AUROC 0.5 is chance, and a random score's AP is the "
+        "positive share.",
+        "Made by `OMP_NUM_THREADS=1 nice -n 5 python benchmarks/vae_anomaly.py run` "
+        f"({doc.get('machine', 'this machine')}), which runs for each D:",
         "",
         "    " + "genlab " + " ".join(fit_cmd).replace("holdout 0", "holdout D").replace("holdout-0", "holdout-D"),
         "    " + "genlab " + " ".join(score_cmd).replace("holdout-0", "holdout-D"),
         "",
         "and `python benchmarks/vae_anomaly.py figure` for the figure.",
         "",
-        "| held-out digit | AUROC −ELBO | AUROC recon | AP −ELBO | AP recon | positive share | mean −ELBO of D | mean −ELBO of the rest | fit (min) |",
+        "| held-out digit | AUROC −ELBO | AUROC recon | AP −ELBO | AP recon | positive share | mean −ELBO of D | mean "
+        "−ELBO of the rest | fit (min) |",
         "|---|---|---|---|---|---|---|---|---|",
         *rows,
         f"| mean | {mean['nelbo']:.3f} | {mean['recon']:.3f} | {mean['ap']:.3f} | {mean['ap_recon']:.3f} | | | | |",
@@ -180,29 +224,42 @@ def _reading(digits: list[int], table: dict[str, list[float]]) -> list[str]:
     lowest, highest = digits[int(np.argmin(auroc))], digits[int(np.argmax(auroc))]
     below = [str(d) for d, a in zip(digits, auroc) if a < 0.5]
     rho = rank_correlation([ink[d] for d in digits], auroc)
-    diff = float(np.mean(table["recon"]) - np.mean(auroc))
     lines = [
-        f"Reading. The held-out digit is easiest to find for D = {highest} (AUROC {max(auroc):.3f} by −ELBO) and hardest for",
-        f"D = {lowest} ({min(auroc):.3f}). A likelihood score calls an image anomalous when the model explains it badly, and that",
-        "depends on how much there is to explain as well as on whether the class was seen: an image with little ink has few pixels",
-        "to get wrong. Across the ten runs, the rank correlation between the held-out digit's mean ink (pixels >= 128 per test",
-        f"image: " + ", ".join(f"{d}: {ink[d]:.0f}" for d in digits) + f") and its AUROC by −ELBO is {rho:+.2f}.",
+        f"Reading. The held-out digit is easiest to find for D = {highest} (AUROC {max(auroc):.3f} by −ELBO) and "
+        "hardest for",
+        f"D = {lowest} ({min(auroc):.3f}). A likelihood score calls an image anomalous when the model explains it "
+        "badly, and that",
+        "depends on how much there is to explain as well as on whether the class was seen: an image with little ink "
+        "has few pixels",
+        "to get wrong. Across the ten runs, the rank correlation between the held-out digit's mean ink (pixels >= 128 "
+        "per test",
+        "image: " + ", ".join(f"{d}: {ink[d]:.0f}" for d in digits) + f") and its AUROC by −ELBO is {rho:+.2f}.",
     ]
     if below:
         lines.append(
-            f"For D = {', '.join(below)} the AUROC is below 0.5: the model that never saw that digit still gives it a *higher* ELBO than"
-            " the digits it was trained on, the failure Nalisnick et al. 2019 (\"Do deep generative models know what they don't know?\")"
+            f"For D = {', '.join(below)} the AUROC is below 0.5: the model that never saw that digit still gives it a "
+            "*higher* ELBO than"
+            ' the digits it was trained on, the failure Nalisnick et al. 2019 ("Do deep generative models know what '
+            "they don't know?\")"
             " describe for whole data sets."
         )
     else:
-        lines.append("No held-out digit scores below 0.5 here; Nalisnick et al. 2019 show likelihoods can rank unseen data as *more* likely.")
+        lines.append(
+            "No held-out digit scores below 0.5 here; Nalisnick et al. 2019 show likelihoods can rank unseen data as "
+            "*more* likely."
+        )
     weak = [str(d) for d, a in zip(digits, auroc) if 0.5 <= a < 0.7]
     if weak:
-        lines.append(f"The AUROC also stays below 0.7 for D = {', '.join(weak)}: their mean −ELBO is close to that of the digits trained on (table).")
+        lines.append(
+            f"The AUROC also stays below 0.7 for D = {', '.join(weak)}: their mean −ELBO is close to that of the "
+            "digits trained on (table)."
+        )
     gaps = np.abs(np.array(table["recon"]) - np.array(auroc))
     lines.append(
-        f"The two scores find the held-out digit almost equally well: mean AUROC {np.mean(auroc):.3f} by −ELBO and {np.mean(table['recon']):.3f} by"
-        f" reconstruction error alone, at most {gaps.max():.3f} apart for any digit: adding the KL term and averaging over posterior samples barely changes the ranking."
+        f"The two scores find the held-out digit almost equally well: mean AUROC {np.mean(auroc):.3f} by −ELBO and "
+        f"{np.mean(table['recon']):.3f} by"
+        f" reconstruction error alone, at most {gaps.max():.3f} apart for any digit: adding the KL term and averaging "
+        "over posterior samples barely changes the ranking."
     )
     return lines
 
@@ -213,7 +270,9 @@ def main() -> None:
     run = sub.add_parser("run", help="fit and score the ten held-out-digit runs")
     run.add_argument("--steps", type=int, default=STEPS)
     run.add_argument("--k", type=int, default=K)
-    sub.add_parser("figure", help="draw docs/results/vae-anomaly.png from the recorded results and the runs' scores.npz")
+    sub.add_parser(
+        "figure", help="draw docs/results/vae-anomaly.png from the recorded results and the runs' scores.npz"
+    )
     section = sub.add_parser("section", help="print the markdown section (what vae_results.py report includes)")
     for p in (run, sub.choices["figure"], section):
         p.add_argument("--runs", type=Path, default=Path("runs"))

@@ -1,7 +1,8 @@
 """beta-VAE sweep on shapes64: reconstruction, KL and disentanglement (MIG, DCI, FactorVAE).
 
     python benchmarks/vae_beta.py train                 # 4 betas x 3 seeds into runs/beta-sweep/
-    python benchmarks/vae_beta.py score                 # docs/results/vae-beta.json (what `genlab eval disentangle` prints)
+    python benchmarks/vae_beta.py score                 # docs/results/vae-beta.json (what `genlab eval disentangle`
+    prints)
     python benchmarks/vae_beta.py report                # (or vae_results.py report) the section of vae.md
 
 Each run is exactly
@@ -29,14 +30,23 @@ from genlab.atomic import atomic_write_text
 from genlab.cli import main as genlab
 from genlab.eval.factors import score_disentanglement
 from genlab.plots import figure, save_figure
-from genlab.train import read_metrics
-from genlab.train.loading import load_family
+from genlab.runs import read_metrics
+from genlab.runs.loading import load_family
 
 RESULTS = Path(__file__).resolve().parent.parent / "docs" / "results"
 BETAS = (1, 2, 4, 8)
 SEEDS = (0, 1, 2)
 ROOT = Path("runs/beta-sweep")
-METRICS = ("test_recon", "test_kl", "mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "factorvae", "active_units")
+METRICS = (
+    "test_recon",
+    "test_kl",
+    "mig",
+    "dci_disentanglement",
+    "dci_completeness",
+    "dci_informativeness",
+    "factorvae",
+    "active_units",
+)
 
 
 def run_dir(beta: int, seed: int, root: Path = ROOT) -> Path:
@@ -44,8 +54,25 @@ def run_dir(beta: int, seed: int, root: Path = ROOT) -> Path:
 
 
 def command(beta: int, seed: int, steps: int, root: Path = ROOT) -> list[str]:
-    return ["train", "conv-vae", "--preset", "disentangle", "--dataset", "shapes64", "--steps", str(steps), "--batch-size", "64",
-            "--seed", str(seed), "--set", f"beta={beta}", "--out", str(run_dir(beta, seed, root)), "--quiet"]
+    return [
+        "train",
+        "conv-vae",
+        "--preset",
+        "disentangle",
+        "--dataset",
+        "shapes64",
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "64",
+        "--seed",
+        str(seed),
+        "--set",
+        f"beta={beta}",
+        "--out",
+        str(run_dir(beta, seed, root)),
+        "--quiet",
+    ]
 
 
 def train(args) -> None:
@@ -71,7 +98,12 @@ def score(args) -> None:
             family, run, meta = load_family(out)
             metrics = read_metrics(out)
             held_out = [r for r in metrics if "test_recon" in r][-1]
-            row = {"beta": beta, "seed": seed, "steps": int(meta["step"]), "train_s": max(r["elapsed_s"] for r in metrics if "elapsed_s" in r)}
+            row = {
+                "beta": beta,
+                "seed": seed,
+                "steps": int(meta["step"]),
+                "train_s": max(r["elapsed_s"] for r in metrics if "elapsed_s" in r),
+            }
             row.update({k: held_out[k] for k in ("test_recon", "test_kl", "test_active_units")})
             row.update(score_disentanglement(family, run.train.dataset))
             rows.append(row)
@@ -93,16 +125,25 @@ def beta_section(results: Path = RESULTS) -> list[str]:
     lines = [
         "## β sweep on shapes64: reconstruction against disentanglement",
         "",
-        f"`python benchmarks/vae_beta.py train && python benchmarks/vae_beta.py score` (each run: `genlab train conv-vae --preset disentangle "
-        f"--dataset shapes64 --steps {'/'.join(map(str, steps))} --batch-size 64 --seed S --set beta=B`; scores as `genlab eval disentangle RUN`). "
-        "Conv VAE (width 16, z = 10, Bernoulli likelihood on RGB pixels in [0, 1], KL weight warmed up linearly from 0 to β over the first "
-        "500 steps: without the warm-up a first β = 1 run collapsed, KL 0.04 nats at step 100) on the 30 000 shapes64 training images; "
-        "held-out reconstruction (−log p(x|z), nats per image) and KL on the 5 000 test images; disentanglement of the test images' "
-        "posterior means against their 7 ground-truth factors (motif, hue, background, x, y, size, count): MIG (20-bin histogram), "
-        "DCI with random forests (disentanglement, completeness, informativeness = test accuracy), and the FactorVAE score. "
-        f"Mean ± std over seeds {', '.join(map(str, SEEDS))}; one CPU thread per run, wall time per run in the last column.",
+        "`python benchmarks/vae_beta.py train && python benchmarks/vae_beta.py score` (each run: `genlab train "
+        "conv-vae --preset disentangle "
+        f"--dataset shapes64 --steps {'/'.join(map(str, steps))} --batch-size 64 --seed S --set beta=B`; scores as "
+        "`genlab eval disentangle RUN`). "
+        "Conv VAE (width 16, z = 10, Bernoulli likelihood on RGB pixels in [0, 1], KL weight warmed up linearly from "
+        "0 to β over the first "
+        "500 steps: without the warm-up a first β = 1 run collapsed, KL 0.04 nats at step 100) on the 30 000 shapes64 "
+        "training images; "
+        "held-out reconstruction (−log p(x|z), nats per image) and KL on the 5 000 test images; disentanglement of "
+        "the test images' "
+        "posterior means against their 7 ground-truth factors (motif, hue, background, x, y, size, count): MIG "
+        "(20-bin histogram), "
+        "DCI with random forests (disentanglement, completeness, informativeness = test accuracy), and the FactorVAE "
+        "score. "
+        f"Mean ± std over seeds {', '.join(map(str, SEEDS))}; one CPU thread per run, wall time per run in the last "
+        "column.",
         "",
-        "| β | runs | collapsed | recon (nats) | KL (nats) | active units | MIG | DCI dis. | DCI comp. | DCI info. | FactorVAE | min / run |",
+        "| β | runs | collapsed | recon (nats) | KL (nats) | active units | MIG | DCI dis. | DCI comp. | DCI info. | "
+        "FactorVAE | min / run |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for beta in BETAS:
@@ -111,8 +152,10 @@ def beta_section(results: Path = RESULTS) -> list[str]:
             continue
         col = lambda k, d: _mean_std([r[k] for r in sel], d)  # noqa: E731
         lines.append(
-            f"| {beta} | {len(sel)} | {sum(_collapsed(r) for r in sel)} | {col('test_recon', 1)} | {col('test_kl', 1)} | {col('test_active_units', 1)} | {col('mig', 3)} | "
-            f"{col('dci_disentanglement', 3)} | {col('dci_completeness', 3)} | {col('dci_informativeness', 3)} | {col('factorvae', 3)} | "
+            f"| {beta} | {len(sel)} | {sum(_collapsed(r) for r in sel)} | {col('test_recon', 1)} | "
+            f"{col('test_kl', 1)} | {col('test_active_units', 1)} | {col('mig', 3)} | "
+            f"{col('dci_disentanglement', 3)} | {col('dci_completeness', 3)} | {col('dci_informativeness', 3)} | "
+            f"{col('factorvae', 3)} | "
             f"{np.mean([r['train_s'] for r in sel]) / 60:.1f} |"
         )
     lines += ["", *_reading(rows)]
@@ -131,14 +174,25 @@ def _reading(rows: list[dict]) -> list[str]:
     """What the table says, computed from it (so a rerun cannot leave stale prose behind)."""
     collapsed = [r for r in rows if _collapsed(r)]
     live = [r for r in rows if not _collapsed(r)]
-    text = [f"**Collapsed** = runs with no active unit on the test set (KL ≈ 0: the decoder ignores z): {len(collapsed)} of {len(rows)}"]
+    text = [
+        f"**Collapsed** = runs with no active unit on the test set (KL ≈ 0: the decoder ignores z): {len(collapsed)} "
+        f"of {len(rows)}"
+    ]
     if collapsed:
-        text[0] += " (" + ", ".join(f"β = {r['beta']} seed {r['seed']}" for r in collapsed) + "). They score MIG and FactorVAE near 0 and pull the means down; over the runs that did not collapse:"
+        text[0] += (
+            " ("
+            + ", ".join(f"β = {r['beta']} seed {r['seed']}" for r in collapsed)
+            + "). They score MIG and FactorVAE near 0 and pull the means down; over the runs that did not collapse:"
+        )
         for beta in BETAS:
             sel = [r for r in live if r["beta"] == beta]
             if sel:
-                text.append(f"- β = {beta}: {len(sel)} runs, KL {np.mean([r['test_kl'] for r in sel]):.1f} nats, MIG {np.mean([r['mig'] for r in sel]):.3f}, "
-                            f"DCI disentanglement {np.mean([r['dci_disentanglement'] for r in sel]):.3f}, FactorVAE {np.mean([r['factorvae'] for r in sel]):.3f}")
+                text.append(
+                    f"- β = {beta}: {len(sel)} runs, KL {np.mean([r['test_kl'] for r in sel]):.1f} nats, MIG "
+                    f"{np.mean([r['mig'] for r in sel]):.3f}, "
+                    f"DCI disentanglement {np.mean([r['dci_disentanglement'] for r in sel]):.3f}, FactorVAE "
+                    f"{np.mean([r['factorvae'] for r in sel]):.3f}"
+                )
     else:
         text[0] += "."
     steps = max(r["steps"] for r in rows)
@@ -148,11 +202,19 @@ def _reading(rows: list[dict]) -> list[str]:
     within = float(np.mean([np.std(g) for g in groups if len(g) > 1])) if groups else float("nan")
     kl = [np.mean([r["test_kl"] for r in live if r["beta"] == b]) for b in BETAS if any(r["beta"] == b for r in live)]
     kl_falls = all(a > b for a, b in zip(kl, kl[1:]))
-    text += ["", f"At {steps} steps (about {steps * 64 / 30000:.0f} epochs) these models are far from the hundreds of thousands of steps of the "
-             f"β-VAE papers. Over the runs that did not collapse, the KL {'falls' if kl_falls else 'does not fall steadily'} as β grows; "
-             f"the MIG means of the β values differ by at most {between:.3f}, against a seed-to-seed standard deviation of {within:.3f} "
-             f"within one β, so at this budget the sweep {'cannot tell the β values apart on MIG' if between <= 2 * within else 'separates the β values on MIG'} "
-             "(Locatello et al. 2019 found that disentanglement scores depend on the random seed as much as on the regulariser)."]
+    text += [
+        "",
+        f"At {steps} steps (about {steps * 64 / 30000:.0f} epochs) these models are far from the hundreds of "
+        "thousands of steps of the "
+        "β-VAE papers. Over the runs that did not collapse, the KL "
+        f"{'falls' if kl_falls else 'does not fall steadily'} as β grows; "
+        f"the MIG means of the β values differ by at most {between:.3f}, against a seed-to-seed standard deviation of "
+        f"{within:.3f} "
+        "within one β, so at this budget the sweep "
+        f"{'cannot tell the β values apart on MIG' if between <= 2 * within else 'separates the β values on MIG'} "
+        "(Locatello et al. 2019 found that disentanglement scores depend on the random seed as much as on the "
+        "regulariser).",
+    ]
     return text
 
 
@@ -165,7 +227,13 @@ def plot(results: Path = RESULTS) -> None:
         ax.scatter(betas, [r[key] for r in rows], s=12, alpha=0.6)
         means = [np.mean([r[key] for r in rows if r["beta"] == b]) for b in BETAS if any(r["beta"] == b for r in rows)]
         ax.plot([b for b in BETAS if any(r["beta"] == b for r in rows)], means, color="black")
-        ax.set(xscale="log", xticks=list(BETAS), xticklabels=[str(b) for b in BETAS], xlabel="β", title=key.replace("test_", "test "))
+        ax.set(
+            xscale="log",
+            xticks=list(BETAS),
+            xticklabels=[str(b) for b in BETAS],
+            xlabel="β",
+            title=key.replace("test_", "test "),
+        )
         ax.minorticks_off()
     save_figure(fig, results / "vae-beta.png")
 

@@ -8,11 +8,14 @@ import time
 from pathlib import Path
 
 from genlab.atomic import atomic_write_text
-from genlab.eval.nll import batch_sums, nll_result, prepare_run
-from genlab.train import read_metrics
+from genlab.eval.nll import batch_sums, nll_result
+from genlab.report.run_scores import prepare_run
+from genlab.runs import read_metrics
 
 
-def cached_nll(run_dir: Path, k: int, shard: tuple[int, int] = (0, 1), batch_size: int = 100) -> tuple[dict, str] | None:
+def cached_nll(
+    run_dir: Path, k: int, shard: tuple[int, int] = (0, 1), batch_size: int = 100
+) -> tuple[dict, str] | None:
     """``genlab eval nll RUN --k K``'s result (seeds 0, all test images), computed batch by batch and cached.
 
     Each finished batch's sums go to RUN/nll-kK/batches-IofM.json, so the computation can be
@@ -37,7 +40,11 @@ def cached_nll(run_dir: Path, k: int, shard: tuple[int, int] = (0, 1), batch_siz
         iwae, elbo = batch_sums(family, x[sl], None if y is None else y[sl], k=k, seed=0, batch_index=b)
         mine[str(b)] = batches[str(b)] = [iwae, elbo, time.perf_counter() - start]
         atomic_write_text(mine_path, json.dumps(mine))
-        print(f"{run_dir}: batch {b + 1}/{n_batches}, {len(batches)} done, -L_k so far {-sum(v[0] for v in batches.values()) / (batch_size * len(batches)):.2f}", flush=True)
+        print(
+            f"{run_dir}: batch {b + 1}/{n_batches}, {len(batches)} done, -L_k so far "
+            f"{-sum(v[0] for v in batches.values()) / (batch_size * len(batches)):.2f}",
+            flush=True,
+        )
     batches = finished_batches(folder)
     if len(batches) < n_batches:
         return None
@@ -48,7 +55,10 @@ def cached_nll(run_dir: Path, k: int, shard: tuple[int, int] = (0, 1), batch_siz
         iwae_sum += iwae
         elbo_sum += elbo
     result = nll_result(family, x, y, iwae_sum, elbo_sum, k)
-    doc = {"what": f"{what}, k = {k}, sample seed 0", "result": {**dataclasses.asdict(result), "binarize_seed": 0, "eval_seconds": sum(v[2] for v in ordered)}}
+    doc = {
+        "what": f"{what}, k = {k}, sample seed 0",
+        "result": {**dataclasses.asdict(result), "binarize_seed": 0, "eval_seconds": sum(v[2] for v in ordered)},
+    }
     atomic_write_text(final, json.dumps(doc, indent=1))
     return doc["result"], doc["what"]
 

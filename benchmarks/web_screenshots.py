@@ -28,7 +28,8 @@ from genlab.web.server import background_server
 
 WAIT_FOR_IMAGES = (
     "const done = arguments[arguments.length - 1];"
-    "Promise.all(Array.from(document.images).map(i => i.complete ? 1 : new Promise(r => { i.onload = i.onerror = r; }))).then(done);"
+    "Promise.all(Array.from(document.images).map(i => i.complete ? 1 : new Promise(r => { i.onload = i.onerror = r; "
+    "}))).then(done);"
 )
 WIDTH, HEIGHT = 1280, 900  # the browser window before it grows to the page
 MAX_HEIGHT = 2000  # pixels: a longer page is cut here
@@ -41,10 +42,19 @@ def headless_chrome(width: int, height: int):
 
     browser, driver = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
     if not browser or not driver:
-        sys.exit("web_screenshots: needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+        sys.exit(
+            "web_screenshots: needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = browser
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars", f"--window-size={width},{height}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        f"--window-size={width},{height}",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(driver), options=options)

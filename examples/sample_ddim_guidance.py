@@ -17,12 +17,18 @@ import torch
 from genlab.config import TrainConfig
 from genlab.data import save_grid
 from genlab.models import get_family
-from genlab.train import RunConfig, train
-from genlab.train.loading import load_family, sample_in_batches
+from genlab.runs import RunConfig
+from genlab.runs.loading import load_family, sample_in_batches
+from genlab.training import train
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--run", type=Path, help="a trained ddpm run directory")
-parser.add_argument("--tiny", action="store_true", default=os.environ.get("GENLAB_TINY") == "1", help="train a tiny ddpm first (or GENLAB_TINY=1)")
+parser.add_argument(
+    "--tiny",
+    action="store_true",
+    default=os.environ.get("GENLAB_TINY") == "1",
+    help="train a tiny ddpm first (or GENLAB_TINY=1)",
+)
 parser.add_argument("--steps", type=int, default=50, help="DDIM steps")
 parser.add_argument("--guidance", type=float, nargs="+", default=[0.0, 1.0, 3.0], help="guidance scales w")
 parser.add_argument("--per-class", type=int, default=8, help="samples per digit")
@@ -34,15 +40,24 @@ if args.run is None:
         parser.error("pass --run DIR (make one with: genlab train ddpm --preset small --steps 5000), or --tiny")
     spec = get_family("ddpm")
     args.run = args.out / "ddpm-tiny"
-    train(RunConfig("ddpm", spec.config_cls(**spec.tiny), TrainConfig(steps=3, batch_size=8, grid_size=4)), args.run, quiet=True)
+    train(
+        RunConfig("ddpm", spec.config_cls(**spec.tiny), TrainConfig(steps=3, batch_size=8, grid_size=4)),
+        args.run,
+        quiet=True,
+    )
     args.steps = min(args.steps, spec.tiny["sample_steps"])
 
-labels = torch.arange(10).repeat_interleave(args.per_class)    # (10 * per_class,): a row per digit
+labels = torch.arange(10).repeat_interleave(args.per_class)  # (10 * per_class,): a row per digit
 for w in args.guidance:
     # Sampling-time settings are config overrides; the weights are the same for every w.
-    family, run, _ = load_family(args.run, overrides={"sampler": "ddim", "sample_steps": args.steps, "eta": 0.0, "guidance": w})
+    family, run, _ = load_family(
+        args.run, overrides={"sampler": "ddim", "sample_steps": args.steps, "eta": 0.0, "guidance": w}
+    )
     start = time.perf_counter()
-    images = sample_in_batches(family, len(labels), labels=labels, seed=0)   # same noise for every w
+    images = sample_in_batches(family, len(labels), labels=labels, seed=0)  # same noise for every w
     seconds = time.perf_counter() - start
     path = save_grid(args.out / f"guidance-{w:g}.png", images, nrow=args.per_class)
-    print(f"w = {w:g}: {len(labels)} samples, DDIM {args.steps} steps, {1000 * seconds / len(labels):.1f} ms/image -> {path}")
+    print(
+        f"w = {w:g}: {len(labels)} samples, DDIM {args.steps} steps, {1000 * seconds / len(labels):.1f} ms/image -> "
+        f"{path}"
+    )

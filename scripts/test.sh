@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up, then run the default test suite (slow tests excluded), then the slow tests (-m slow:
+# Set up, then the code checks (ruff, lint-imports), then the default test suite (slow tests excluded), then the slow tests (-m slow:
 # SIGKILL at many seeded points, 50 web clients for 30 s, long CLI runs). CI runs both.
 # With arguments, only `pytest ARGS` runs (e.g. `bash scripts/test.sh -q` = the default suite alone).
 set -euo pipefail
@@ -15,6 +15,12 @@ fi
 if [ "$#" -gt 0 ]; then
   exec .venv/bin/python -m pytest "$@"
 fi
+# Code checks: formatting, lint (pyflakes, isort, pycodestyle at 119 columns), and the layers of
+# ../shared/DESIGN.md (imports only point downwards; the contract is in pyproject.toml).
+echo "test: ruff format --check, ruff check, lint-imports" >&2
+.venv/bin/ruff format --check --quiet .
+.venv/bin/ruff check --quiet .
+.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 .venv/bin/python -m pytest
 echo "test: the default suite passed; now the slow tests (-m slow)" >&2
 exec .venv/bin/python -m pytest -m slow

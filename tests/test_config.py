@@ -25,14 +25,23 @@ def test_round_trip_through_dict():
 
 @pytest.mark.parametrize(
     ("key", "text", "value"),
-    [("width", "12", 12), ("rate", "1e-3", 1e-3), ("kind", "b", "b"), ("flag", "true", True), ("sizes", "4,8", (4, 8)), ("name", "y", "y")],
+    [
+        ("width", "12", 12),
+        ("rate", "1e-3", 1e-3),
+        ("kind", "b", "b"),
+        ("flag", "true", True),
+        ("sizes", "4,8", (4, 8)),
+        ("name", "y", "y"),
+    ],
 )
 def test_set_values_are_parsed_to_the_field_type(key, text, value):
     (cfg,) = apply_overrides([Example()], {key: text})
     assert getattr(cfg, key) == value
 
 
-@pytest.mark.parametrize(("key", "text"), [("width", "1.5"), ("width", "abc"), ("rate", "fast"), ("kind", "c"), ("flag", "maybe")])
+@pytest.mark.parametrize(
+    ("key", "text"), [("width", "1.5"), ("width", "abc"), ("rate", "fast"), ("kind", "c"), ("flag", "maybe")]
+)
 def test_bad_values_are_errors(key, text):
     with pytest.raises(ConfigError, match=key):
         apply_overrides([Example()], {key: text})

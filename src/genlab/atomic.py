@@ -16,7 +16,8 @@ from pathlib import Path
 from genlab.errors import GenlabError
 
 _HINTS = {
-    errno.ENOSPC: "the disk is full; free some space, then run the command again (a training run: genlab train --resume)",
+    errno.ENOSPC: "the disk is full; free some space, then run the command again (a training run: genlab train "
+    "--resume)",
     errno.EDQUOT: "the disk quota is used up; free some space, then run the command again",
     errno.EROFS: "the file system is read-only; write somewhere else (--out / -o)",
     errno.EACCES: "permission denied; write somewhere else (--out / -o) or fix the folder's permissions",

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 
 from genlab.errors import ConfigError
-from genlab.publish.visible import DEFAULT_TEXT, VisibleWatermark
+from genlab.marks.visible import DEFAULT_TEXT, VisibleWatermark
 
 
 @dataclass(frozen=True)
@@ -40,19 +40,34 @@ class TrainConfig:
     watermark_text: str = DEFAULT_TEXT  # the band's text
     watermark_key: str = ""  # file from `genlab keys new` (watermark.key): embed the invisible mark too
     sign_key: str = ""  # Ed25519 private key PEM (signing-key.pem): sign every PNG's provenance
-    exclude_classes: tuple[int, ...] = ()  # labels left out of the train split (anomaly detection); test stays whole
-    nonfinite: Literal["stop", "skip", "rollback"] = "stop"  # a NaN/Inf loss: stop at once, undo that step and go on, or also roll back (genlab.train.faults)
-    nonfinite_patience: int = 10  # skip: stop after this many non-finite steps in a row; rollback: roll back then
+    # labels left out of the train split (anomaly detection); test stays whole
+    exclude_classes: tuple[int, ...] = ()
+    nonfinite: Literal["stop", "skip", "rollback"] = (
+        # a NaN/Inf loss: stop at once, undo that step and go on, or also roll back (genlab.training.faults)
+        "stop"
+    )
+    # skip: stop after this many non-finite steps in a row; rollback: roll back then
+    nonfinite_patience: int = 10
     rollback_lr_factor: float = 0.5  # rollback: every optimiser's lr is multiplied by this at each rollback
     max_rollbacks: int = 3  # rollback: stop when the run needs more rollbacks than this
     max_minutes: float = 0.0  # wall-clock training budget summed over resumes (0 = none); ends the run early
-    precision: Literal["float32", "bfloat16"] = "float32"  # bfloat16: each training step under autocast (weights and optimiser state stay float32; sampling stays float32)
-    channels_last: bool = False  # nets and image batches in channels-last memory (genlab.train.speed)
+    # bfloat16: each training step under autocast (weights and optimiser state stay float32; sampling stays float32)
+    precision: Literal["float32", "bfloat16"] = "float32"
+    channels_last: bool = False  # nets and image batches in channels-last memory (genlab.training.speed)
     fused_optimizer: bool = False  # fused kernels for the optimisers that have one (Adam, AdamW, SGD)
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values that cannot work."""
-        for name in ("batch_size", "epochs", "log_every", "keep_last", "grid_size", "eval_batch_size", "eval_samples", "nonfinite_patience"):
+        for name in (
+            "batch_size",
+            "epochs",
+            "log_every",
+            "keep_last",
+            "grid_size",
+            "eval_batch_size",
+            "eval_samples",
+            "nonfinite_patience",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("steps", "sample_every", "checkpoint_every", "seed", "eval_every"):
@@ -61,7 +76,10 @@ class TrainConfig:
         if not self.max_minutes >= 0 or self.max_minutes == float("inf"):
             raise ConfigError(f"max_minutes must be a finite number >= 0, got {self.max_minutes}")
         if not 0 < self.rollback_lr_factor < 1:
-            raise ConfigError(f"rollback_lr_factor must lie strictly between 0 and 1 (it lowers the lr), got {self.rollback_lr_factor}")
+            raise ConfigError(
+                "rollback_lr_factor must lie strictly between 0 and 1 (it lowers the lr), got "
+                f"{self.rollback_lr_factor}"
+            )
         if self.max_rollbacks < 1:
             raise ConfigError(f"max_rollbacks must be >= 1, got {self.max_rollbacks}")
         VisibleWatermark(text=self.watermark_text).check()
@@ -124,7 +142,9 @@ def coerce(key: str, tp: Any, value: Any) -> Any:
             try:
                 value = float(value) if tp is float else int(value)
             except ValueError:
-                raise ConfigError(f"{key} must be {'a number' if tp is float else 'an integer'}, got {value!r}") from None
+                raise ConfigError(
+                    f"{key} must be {'a number' if tp is float else 'an integer'}, got {value!r}"
+                ) from None
         if tp is int and not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
             raise ConfigError(f"{key} must be an integer, got {value!r}")
         if not isinstance(value, (int, float)):
@@ -184,7 +204,9 @@ def load_yaml(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of key: value")
     if data.get("family") is not None and not isinstance(data["family"], str):
-        raise ConfigError(f"config file {path}: family must be a family name (see `genlab list`), got {data['family']!r}")
+        raise ConfigError(
+            f"config file {path}: family must be a family name (see `genlab list`), got {data['family']!r}"
+        )
     for section in ("model", "train"):
         if data.get(section) is not None and not isinstance(data[section], dict):
             raise ConfigError(f"config file {path}: {section} must be a mapping of key: value, got {data[section]!r}")

@@ -20,19 +20,19 @@ import torch
 
 from genlab.data.mnist import CANONICAL_MD5, ENV_VAR, SPLIT_FILES, find_file, resolve_data_dir, verified_bytes
 from genlab.errors import DataError
-from genlab.train.rundir import versions
+from genlab.runs.rundir import versions
 
 # Pinned dependencies whose versions matter for reproducing a number.
 CORE_PACKAGES = ("scipy", "scikit-learn", "pillow", "safetensors", "matplotlib", "cryptography")
 
 # extra name -> (what it enables, [(import name, distribution name)]).
 EXTRAS: dict[str, tuple[str, list[tuple[str, str]]]] = {
-    "iwm": ("genlab watermark --method dwtDctSvd (pip install -e \".[iwm]\")",
-            [("imwatermark", "invisible-watermark"), ("cv2", "opencv-python"), ("pywt", "PyWavelets")]),
-    "text": ("text conditioning with a sentence encoder",
-             [("sentence_transformers", "sentence-transformers")]),
-    "browser": ("the headless-browser tests of the web app",
-                [("selenium", "selenium")]),
+    "iwm": (
+        'genlab watermark --method dwtDctSvd (pip install -e ".[iwm]")',
+        [("imwatermark", "invisible-watermark"), ("cv2", "opencv-python"), ("pywt", "PyWavelets")],
+    ),
+    "text": ("text conditioning with a sentence encoder", [("sentence_transformers", "sentence-transformers")]),
+    "browser": ("the headless-browser tests of the web app", [("selenium", "selenium")]),
 }
 TEXT_MODEL = "all-minilm-l6-v2"  # the sentence encoder text conditioning uses, looked for in the Hugging Face cache
 BROWSER_PROGRAMS = ("chromium", "chromedriver")
@@ -84,7 +84,13 @@ def data_report(data_dir: str | Path | None = None, *, checksums: bool = True) -
     try:
         folder = resolve_data_dir(data_dir)
     except DataError as e:
-        return {"source": source, "folder": str(data_dir or os.environ.get(ENV_VAR)), "status": "missing", "problem": str(e), "files": {}}
+        return {
+            "source": source,
+            "folder": str(data_dir or os.environ.get(ENV_VAR)),
+            "status": "missing",
+            "problem": str(e),
+            "files": {},
+        }
     files: dict[str, str] = {}
     for stems in SPLIT_FILES.values():
         for stem in stems:
@@ -93,7 +99,13 @@ def data_report(data_dir: str | Path | None = None, *, checksums: bool = True) -
     status = "ok" if not bad else "problem"
     if not checksums and not bad:
         status = "present (checksums not checked)"
-    return {"source": source, "folder": str(folder), "status": status, "checksum": "MD5 of the uncompressed bytes", "files": files}
+    return {
+        "source": source,
+        "folder": str(folder),
+        "status": status,
+        "checksum": "MD5 of the uncompressed bytes",
+        "files": files,
+    }
 
 
 def _file_status(folder: Path, stem: str, checksums: bool) -> str:
@@ -129,21 +141,32 @@ def extras_report() -> dict[str, Any]:
     """Each optional extra: installed or not, with the version of each of its packages."""
     report: dict[str, Any] = {}
     for extra, (purpose, modules) in EXTRAS.items():
-        packages = {dist: (package_version(dist) or "installed") if importlib.util.find_spec(mod) else "not installed" for mod, dist in modules}
+        packages = {
+            dist: (package_version(dist) or "installed") if importlib.util.find_spec(mod) else "not installed"
+            for mod, dist in modules
+        }
         report[extra] = {"for": purpose, "packages": packages}
     report["text"]["packages"][TEXT_MODEL] = "cached" if _hf_model_cached(TEXT_MODEL) else "not cached"
     report["browser"]["packages"].update({prog: shutil.which(prog) or "not found" for prog in BROWSER_PROGRAMS})
     for entry in report.values():
-        entry["installed"] = not any(v in ("not installed", "not found", "not cached") for v in entry["packages"].values())
+        entry["installed"] = not any(
+            v in ("not installed", "not found", "not cached") for v in entry["packages"].values()
+        )
     return report
 
 
 def _hf_model_cached(name: str) -> bool:
     """Whether a Hugging Face cache folder names the model (offline check; nothing is downloaded)."""
-    roots = [os.environ.get("HF_HOME"), os.environ.get("SENTENCE_TRANSFORMERS_HOME"), str(Path.home() / ".cache" / "huggingface")]
+    roots = [
+        os.environ.get("HF_HOME"),
+        os.environ.get("SENTENCE_TRANSFORMERS_HOME"),
+        str(Path.home() / ".cache" / "huggingface"),
+    ]
     for root in filter(None, roots):
         base = Path(root)
-        if base.is_dir() and any(name in p.name.lower() for sub in (base, base / "hub") if sub.is_dir() for p in sub.iterdir()):
+        if base.is_dir() and any(
+            name in p.name.lower() for sub in (base, base / "hub") if sub.is_dir() for p in sub.iterdir()
+        ):
             return True
     return False
 

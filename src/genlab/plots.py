@@ -1,9 +1,9 @@
 """Figures for docs and reports: matplotlib on the non-interactive Agg backend, saved atomically.
 
-    from genlab.plots import figure, save_figure
-    fig, ax = figure()
-    ax.plot(x, y)
-    save_figure(fig, "docs/results/curve.png")
+from genlab.plots import figure, save_figure
+fig, ax = figure()
+ax.plot(x, y)
+save_figure(fig, "docs/results/curve.png")
 """
 
 from __future__ import annotations

@@ -36,16 +36,23 @@ def test_both_sides_train_identically_and_are_both_timed():
     images, labels = data()
     for name in ("gan", "vae"):  # gan: dropout on torch's global stream, two optimisers
         r = compare_training(name, images, labels, INFO, preset=None, batch_size=16, rounds=3, steps_per_round=2)
-        assert len(r["ours_losses"]) == len(r["reference_losses"]) == 6 and r["loss_key"] == {"gan": "loss_d", "vae": "loss"}[name]
+        assert (
+            len(r["ours_losses"]) == len(r["reference_losses"]) == 6
+            and r["loss_key"] == {"gan": "loss_d", "vae": "loss"}[name]
+        )
         assert r["max_metric_difference"] == 0.0
         assert r["ours_images_per_s"] > 0 and r["reference_images_per_s"] > 0 and r["timed_steps"] == 4
-        assert np.isclose(r["ratio"], r["ours_images_per_s"] / r["reference_images_per_s"]) and r["ratio_of_totals"] > 0
+        assert (
+            np.isclose(r["ratio"], r["ours_images_per_s"] / r["reference_images_per_s"]) and r["ratio_of_totals"] > 0
+        )
 
 
 def test_the_fast_side_runs_bfloat16_and_tracks_the_reference_to_its_rounding():
     images, labels = data()
     fast = {**FAST_OPTIONS, "channels_last": True}  # every option, so the channels-last batches are exercised too
-    r = compare_training("conv-vae", images, labels, INFO, preset=None, batch_size=16, rounds=3, steps_per_round=2, fast=fast)
+    r = compare_training(
+        "conv-vae", images, labels, INFO, preset=None, batch_size=16, rounds=3, steps_per_round=2, fast=fast
+    )
     assert r["max_metric_difference"] == 0.0  # the float32 side is still exact
     assert r["fast_options"] == fast and len(r["fast_losses"]) == 6
     assert r["fast_losses"] != r["reference_losses"]  # bfloat16 really ran ...

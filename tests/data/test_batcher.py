@@ -145,9 +145,7 @@ def test_bad_inputs_raise_data_error(images, labels, kwargs, match: str) -> None
         Batcher(images, labels, **kwargs)
 
 
-@pytest.mark.parametrize(
-    "state", [{"epoch": 0}, {"epoch": -1, "position": 0}, {"epoch": 0, "position": 9}]
-)
+@pytest.mark.parametrize("state", [{"epoch": 0}, {"epoch": -1, "position": 0}, {"epoch": 0, "position": 9}])
 def test_bad_state_raises_data_error(state: dict) -> None:
     with pytest.raises(DataError, match="state"):
         make(batch_size=3).load_state_dict(state)

@@ -122,4 +122,6 @@ def test_train_split_lacks_the_held_out_pairs_and_test_keeps_them():
     assert not held_out_mask(code_to_attributes(train_codes)).any()
     assert held_out_mask(code_to_attributes(test_codes)).sum() > 0 and len(test_codes) == 5000
     images, labels, info = load_dataset("captions32", "test")
-    assert info.num_classes == NUM_CODES and (info.height, info.width) == (32, 32) and np.array_equal(labels, test_codes)
+    assert (
+        info.num_classes == NUM_CODES and (info.height, info.width) == (32, 32) and np.array_equal(labels, test_codes)
+    )

@@ -95,9 +95,7 @@ GOOD = idx_bytes(np.arange(12, dtype=np.uint8).reshape(3, 4))
     ],
     ids=["empty", "short-header", "magic", "dtype", "short-dims", "short-data", "extra", "bad-gz"],
 )
-def test_corrupt_files_raise_data_error_naming_the_file(
-    tmp_path: Path, data: bytes, problem: str
-) -> None:
+def test_corrupt_files_raise_data_error_naming_the_file(tmp_path: Path, data: bytes, problem: str) -> None:
     path = tmp_path / "broken-idx1-ubyte"
     path.write_bytes(data)
     with pytest.raises(DataError, match=problem) as info:

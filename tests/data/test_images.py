@@ -12,8 +12,8 @@ import torch
 from genlab.data import load_samples, save_samples
 from genlab.data.images import load_image, make_grid, save_grid, save_png, to_uint8
 from genlab.errors import DataError
-from genlab.publish.provenance import fields_of, read_text_chunks
-from genlab.publish.visible import VisibleWatermark, apply_visible, band_height
+from genlab.marks.provenance import fields_of, read_text_chunks
+from genlab.marks.visible import VisibleWatermark, apply_visible, band_height
 
 
 def test_to_uint8_endpoints_clamping_and_rounding() -> None:
@@ -118,7 +118,10 @@ def test_pngs_carry_the_visible_mark_by_default(tmp_path: Path) -> None:
     path = save_grid(tmp_path / "grid.png", images)
     grid = make_grid(images)
     np.testing.assert_array_equal(load_image(path, grayscale=True), apply_visible(grid, VisibleWatermark()))
-    assert load_image(path, grayscale=True).shape == (grid.shape[0] + band_height(grid.shape[1], VisibleWatermark()), grid.shape[1])
+    assert load_image(path, grayscale=True).shape == (
+        grid.shape[0] + band_height(grid.shape[1], VisibleWatermark()),
+        grid.shape[1],
+    )
     assert fields_of(read_text_chunks(path.read_bytes()))["visible_watermark"] == "AI GENERATED"
 
 

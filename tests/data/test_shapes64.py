@@ -10,7 +10,14 @@ import pytest
 from scipy.stats import chi2_contingency, chisquare
 
 from genlab.data import DataInfo, load_dataset, load_shapes64, render_shapes64, shapes64_factors
-from genlab.data.shapes64 import BACKGROUNDS, FACTOR_NAMES, FACTOR_SIZES, NUM_CLASSES, POSITION_STEP, sample_shapes64_factors
+from genlab.data.shapes64 import (
+    BACKGROUNDS,
+    FACTOR_NAMES,
+    FACTOR_SIZES,
+    NUM_CLASSES,
+    POSITION_STEP,
+    sample_shapes64_factors,
+)
 from genlab.errors import DataError
 
 MOTIF, HUE, BACKGROUND, POS_X, POS_Y, SIZE, COUNT = range(7)
@@ -105,11 +112,19 @@ def test_position_is_a_pure_translation() -> None:
 def test_the_largest_motif_stays_inside_the_image_at_every_position() -> None:
     corners = [0, FACTOR_SIZES[POS_X] - 1]
     factors = np.array(
-        [[m, 0, 0, x, y, FACTOR_SIZES[SIZE] - 1, k] for m in range(NUM_CLASSES) for x in corners for y in corners for k in (0, FACTOR_SIZES[COUNT] - 1)]
+        [
+            [m, 0, 0, x, y, FACTOR_SIZES[SIZE] - 1, k]
+            for m in range(NUM_CLASSES)
+            for x in corners
+            for y in corners
+            for k in (0, FACTOR_SIZES[COUNT] - 1)
+        ]
     )
     images = render_shapes64(factors)
     paper = np.array(BACKGROUNDS["cream"], dtype=np.uint8)
-    border = np.concatenate([images[:, :, 0], images[:, :, -1], images[:, :, :, 0], images[:, :, :, -1]], axis=2)  # (N, 3, 256)
+    border = np.concatenate(
+        [images[:, :, 0], images[:, :, -1], images[:, :, :, 0], images[:, :, :, -1]], axis=2
+    )  # (N, 3, 256)
     assert (border == paper[None, :, None]).all()
 
 

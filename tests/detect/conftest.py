@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from genlab.data import load_dataset
-from genlab.publish.attacks import blur
+from genlab.marks.attacks import blur
 
 
 def checkerboard(images: np.ndarray) -> np.ndarray:

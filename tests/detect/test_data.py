@@ -6,7 +6,7 @@ import pytest
 from genlab.data import save_samples
 from genlab.detect.data import apply_attack, labelled, load_images, load_many, parse_attack, split_training
 from genlab.errors import ConfigError, DataError
-from genlab.publish.attacks import blur, jpeg, resize
+from genlab.marks.attacks import blur, jpeg, resize
 
 
 def test_sources(tmp_path):
@@ -24,7 +24,10 @@ def test_sources(tmp_path):
         load_many([path, other])
 
 
-@pytest.mark.parametrize("name, edit", [("jpeg70", lambda x: jpeg(x, 70)), ("resize0.5", lambda x: resize(x, 0.5)), ("blur1", lambda x: blur(x, 1.0))])
+@pytest.mark.parametrize(
+    "name, edit",
+    [("jpeg70", lambda x: jpeg(x, 70)), ("resize0.5", lambda x: resize(x, 0.5)), ("blur1", lambda x: blur(x, 1.0))],
+)
 def test_attacks_are_the_publish_edits_applied_per_image(name, edit):
     images = load_images("mnist-test")[:3]
     edited = apply_attack(images, name)

@@ -27,10 +27,16 @@ def overrides(kind):
     return FAST_CNN if kind == "cnn" else None
 
 
-@pytest.mark.parametrize("kind, make_fake", [("spectral", checkerboard), ("spectral", blurred), ("cnn", checkerboard), ("cnn", blurred)])
+@pytest.mark.parametrize(
+    "kind, make_fake", [("spectral", checkerboard), ("spectral", blurred), ("cnn", checkerboard), ("cnn", blurred)]
+)
 def test_detector_separates_real_from_procedural_fakes(mnist, kind, make_fake):
-    detector, info = train_detector(kind, mnist["fit"], make_fake(mnist["fake_src"]), seed=0, overrides=overrides(kind))
-    result = evaluate_detector(detector, info["threshold_logit"], mnist["test"], make_fake(mnist["test_fake_src"]), n_resamples=100)
+    detector, info = train_detector(
+        kind, mnist["fit"], make_fake(mnist["fake_src"]), seed=0, overrides=overrides(kind)
+    )
+    result = evaluate_detector(
+        detector, info["threshold_logit"], mnist["test"], make_fake(mnist["test_fake_src"]), n_resamples=100
+    )
     assert result.auc.value > 0.9 and result.ap.value > 0.9
     assert result.auc.low <= result.auc.value <= result.auc.high
     assert result.fpr < 0.1 and result.tpr > 0.3  # the 1 % threshold carries over to unseen real images
@@ -40,12 +46,16 @@ def test_detector_separates_real_from_procedural_fakes(mnist, kind, make_fake):
 def test_real_vs_real_control_gives_chance(mnist, kind):
     # Train: MNIST train 0..600 labelled real vs 600..1200 labelled "generated"; test: MNIST test 0..300 vs 300..600.
     detector, info = train_detector(kind, mnist["fit"], mnist["fake_src"], seed=0, overrides=overrides(kind))
-    result = evaluate_detector(detector, info["threshold_logit"], mnist["test"], mnist["test_fake_src"], n_resamples=200)
+    result = evaluate_detector(
+        detector, info["threshold_logit"], mnist["test"], mnist["test_fake_src"], n_resamples=200
+    )
     assert abs(result.auc.value - 0.5) < CONTROL_MARGIN, result.auc
     assert result.auc.low < 0.5 < result.auc.high, result.auc
 
 
-@pytest.mark.parametrize("kind, settings", [("spectral", None), ("cnn", {"epochs": "1"}), ("cnn", {"epochs": "1", "batch_norm": "false"})])
+@pytest.mark.parametrize(
+    "kind, settings", [("spectral", None), ("cnn", {"epochs": "1"}), ("cnn", {"epochs": "1", "batch_norm": "false"})]
+)
 def test_save_load_round_trip_gives_identical_scores(mnist, kind, settings, tmp_path):
     fake = checkerboard(mnist["fake_src"][:200])
     detector, info = train_detector(kind, mnist["fit"][:200], fake, seed=1, overrides=settings)
@@ -64,7 +74,12 @@ def test_spectral_scores_match_a_scikit_learn_pipeline(mnist):
     images, labels = labelled(split.real_fit, split.fake)
     reference = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced"))
     reference.fit(spectral_features(images), labels)
-    np.testing.assert_allclose(detector.score(mnist["test"]), reference.predict_proba(spectral_features(mnist["test"]))[:, 1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        detector.score(mnist["test"]),
+        reference.predict_proba(spectral_features(mnist["test"]))[:, 1],
+        rtol=1e-9,
+        atol=1e-12,
+    )
 
 
 def test_cnn_is_deterministic_under_a_seed(mnist):

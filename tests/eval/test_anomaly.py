@@ -35,7 +35,9 @@ def test_reversed_scores_give_auroc_zero_and_ties_give_one_half():
     labels = np.array([0, 0, 3, 0, 3])
     assert detection(-np.array([1.0, 2.0, 9.0, 3.0, 8.0]), labels, [3]).auroc == 0.0
     tied = detection(np.ones(5), labels, [3])
-    assert tied.auroc == 0.5 and tied.average_precision == pytest.approx(0.4)  # AP of an uninformative score = positive share
+    assert tied.auroc == 0.5 and tied.average_precision == pytest.approx(
+        0.4
+    )  # AP of an uninformative score = positive share
 
 
 def test_auroc_counts_correctly_ordered_pairs():
@@ -48,7 +50,10 @@ def test_several_held_out_classes_are_all_positive():
     assert detection(np.array([5.0, 6.0, 1.0, 2.0]), np.array([3, 4, 0, 1]), [3, 4]).auroc == 1.0
 
 
-@pytest.mark.parametrize(("scores", "labels"), [(np.ones(3), np.array([0, 0, 0])), (np.ones(3), np.array([3, 3, 3])), (np.ones(2), np.array([0, 3, 1]))])
+@pytest.mark.parametrize(
+    ("scores", "labels"),
+    [(np.ones(3), np.array([0, 0, 0])), (np.ones(3), np.array([3, 3, 3])), (np.ones(2), np.array([0, 3, 1]))],
+)
 def test_detection_needs_both_classes_and_one_score_per_label(scores, labels):
     with pytest.raises(ConfigError):
         detection(scores, labels, [3])

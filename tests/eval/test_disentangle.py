@@ -78,12 +78,16 @@ def test_codes_independent_of_the_factors_give_mig_near_zero(random_factors) -> 
 
 
 def test_disentanglement_and_completeness_closed_forms() -> None:
-    assert disentanglement_score(np.eye(3)) == pytest.approx(1.0) and completeness_score(np.eye(3)) == pytest.approx(1.0)
+    assert disentanglement_score(np.eye(3)) == pytest.approx(1.0) and completeness_score(np.eye(3)) == pytest.approx(
+        1.0
+    )
     assert disentanglement_score(np.ones((4, 3))) == pytest.approx(0.0, abs=1e-9)
     assert completeness_score(np.ones((4, 3))) == pytest.approx(0.0, abs=1e-9)
     # One code explains both factors: not disentangled, but each factor lives in one code.
     both = np.array([[1.0, 1.0], [0.0, 0.0]])
-    assert disentanglement_score(both) == pytest.approx(0.0, abs=1e-9) and completeness_score(both) == pytest.approx(1.0)
+    assert disentanglement_score(both) == pytest.approx(0.0, abs=1e-9) and completeness_score(both) == pytest.approx(
+        1.0
+    )
     # Factor 0 split evenly over two codes: those codes are still pure (D = 1), but factor 0's
     # completeness is 1 - H_3(1/2, 1/2, 0) = 1 - log 2 / log 3, weighted 1/2 against factor 1's 1.
     split = np.array([[0.5, 0.0], [0.5, 0.0], [0.0, 1.0]])

@@ -70,8 +70,19 @@ def test_unknown_reference():
 def test_format_metric():
     from genlab.eval.evaluate import format_metric
 
-    r = {"fid": 7.2049, "kid": 0.01234, "kid_std": 0.0021, "inception_score": 7.81, "inception_score_std": 0.05, "modes_covered": 10, "precision": 0.6912}
+    r = {
+        "fid": 7.2049,
+        "kid": 0.01234,
+        "kid_std": 0.0021,
+        "inception_score": 7.81,
+        "inception_score_std": 0.05,
+        "modes_covered": 10,
+        "precision": 0.6912,
+    }
     assert format_metric("fid", r) == "7.20" and format_metric("precision", r) == "0.691"
     assert format_metric("kid", r) == "12.34" and format_metric("kid", r, kid_std=True) == "12.34 ± 2.10"
-    assert format_metric("inception_score", r, is_std=True) == "7.810 ± 0.050" and format_metric("modes_covered", r) == "10/10"
+    assert (
+        format_metric("inception_score", r, is_std=True) == "7.810 ± 0.050"
+        and format_metric("modes_covered", r) == "10/10"
+    )
     assert format_metric("recall", r) == "–"

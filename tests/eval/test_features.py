@@ -6,7 +6,16 @@ import torch
 
 from genlab.data import load_dataset
 from genlab.errors import DataError
-from genlab.eval.features import WEIGHTS, DigitCNN, DigitExtractor, ExtractorTraining, classifier_accuracy, fit_digit_cnn, load_digit_cnn, random_shift
+from genlab.eval.features import (
+    WEIGHTS,
+    DigitCNN,
+    DigitExtractor,
+    ExtractorTraining,
+    classifier_accuracy,
+    fit_digit_cnn,
+    load_digit_cnn,
+    random_shift,
+)
 
 
 def test_shapes():

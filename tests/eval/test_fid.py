@@ -28,7 +28,9 @@ def reference_fid():
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("pytorch-fid is not installed (pip install --no-deps pytorch-fid)")
     source = (Path(spec.submodule_search_locations[0]) / "fid_score.py").read_text()
-    [node] = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "calculate_frechet_distance"]
+    [node] = [
+        n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "calculate_frechet_distance"
+    ]
     from scipy import linalg
 
     namespace = {"np": np, "linalg": linalg}
@@ -103,6 +105,7 @@ def test_non_finite_square_root_is_retried_with_eps_like_pytorch_fid(reference_f
     s1 = feature_statistics(gaussian_features(5, 100, 6))
     s2 = feature_statistics(gaussian_features(6, 100, 6, shift=1.0))
     sqrtm, unshifted = linalg.sqrtm, s1[1] @ s2[1]
+
     def flaky_sqrtm(a, disp=True):  # the product "too singular for sqrtm", the eps-shifted one fine
         root = np.full_like(a, np.nan) if np.array_equal(a, unshifted) else sqrtm(a)
         return root if disp else (root, 0.0)  # pytorch-fid calls sqrtm(..., disp=False) first
@@ -126,7 +129,9 @@ features = hnp.arrays(np.float64, st.tuples(st.integers(2, 12), st.integers(1, 4
 @settings(max_examples=60, deadline=None)
 @given(features, st.data())
 def test_symmetric_and_non_negative(a, data):
-    b = data.draw(hnp.arrays(np.float64, st.tuples(st.integers(2, 12), st.just(a.shape[1])), elements=st.floats(-10, 10)))
+    b = data.draw(
+        hnp.arrays(np.float64, st.tuples(st.integers(2, 12), st.just(a.shape[1])), elements=st.floats(-10, 10))
+    )
     s1, s2 = feature_statistics(a), feature_statistics(b)
     ab, ba = frechet_distance(*s1, *s2), frechet_distance(*s2, *s1)
     scale = 1.0 + np.trace(s1[1]) + np.trace(s2[1]) + float(np.sum((s1[0] - s2[0]) ** 2))

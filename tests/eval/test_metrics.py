@@ -101,7 +101,16 @@ def test_is_matches_salimans_reference_loop():
 
 
 def test_class_histogram_counts_argmax_classes():
-    probs = np.array([[0.9, 0.1, 0, 0], [0.6, 0.4, 0, 0], [0.2, 0.5, 0.3, 0], [0, 0, 1, 0], [0.1, 0.1, 0.7, 0.1], [0.3, 0, 0.4, 0.3]])
+    probs = np.array(
+        [
+            [0.9, 0.1, 0, 0],
+            [0.6, 0.4, 0, 0],
+            [0.2, 0.5, 0.3, 0],
+            [0, 0, 1, 0],
+            [0.1, 0.1, 0.7, 0.1],
+            [0.3, 0, 0.4, 0.3],
+        ]
+    )
     counts = class_histogram(probs)
     assert counts.dtype == np.int64
     assert counts.tolist() == [2, 1, 3, 0]

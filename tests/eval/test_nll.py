@@ -57,7 +57,9 @@ def log_px_given_z(x, z):  # x (B, 3), z (S, B, 2) -> (S, B)
 
 
 def estimate(x, encode, k, seed=0, chunk=500):
-    return importance_log_likelihood(x, encode, log_px_given_z, k=k, generator=torch.Generator().manual_seed(seed), chunk=chunk)
+    return importance_log_likelihood(
+        x, encode, log_px_given_z, k=k, generator=torch.Generator().manual_seed(seed), chunk=chunk
+    )
 
 
 def test_log_densities_match_torch_distributions():
@@ -97,7 +99,9 @@ def test_chunks_accumulate_exactly_and_survive_huge_negative_log_weights():
     x = data(5)
     k, chunk, offset = 10, 3, -1e4
     lp = lambda xx, z: log_px_given_z(xx, z) + offset  # noqa: E731
-    iwae, elbo = importance_log_likelihood(x, poor_posterior, lp, k=k, generator=torch.Generator().manual_seed(3), chunk=chunk)
+    iwae, elbo = importance_log_likelihood(
+        x, poor_posterior, lp, k=k, generator=torch.Generator().manual_seed(3), chunk=chunk
+    )
     # The same draws by hand, chunk by chunk, then one logsumexp over all k weights.
     g = torch.Generator().manual_seed(3)
     mu, logvar = poor_posterior(x)
@@ -152,7 +156,9 @@ def test_batches_are_independent_so_the_work_can_be_split_and_resumed():
         family = spec.family_cls(spec.config_cls(hidden=8, latent_dim=3), DataInfo(1, 28, 28, 10))
     x = binarize(torch.rand(10, 1, 28, 28, generator=torch.Generator().manual_seed(0)), 1)
     whole = estimate_nll(family, x, None, k=20, seed=3, batch_size=4)
-    parts = {b: batch_sums(family, x[4 * b : 4 * b + 4], None, k=20, seed=3, batch_index=b) for b in (2, 0, 1)}  # any order
+    parts = {
+        b: batch_sums(family, x[4 * b : 4 * b + 4], None, k=20, seed=3, batch_index=b) for b in (2, 0, 1)
+    }  # any order
     iwae_sum = parts[0][0] + parts[1][0] + parts[2][0]
     assert nll_result(family, x, None, iwae_sum, 0.0, 20).nll == whole.nll
     assert batch_sums(family, x[:4], None, k=20, seed=3, batch_index=1) != parts[0]  # each batch has its own stream

@@ -5,18 +5,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
-from genlab.publish.provenance import fields_of, read_text_chunks
+from genlab.marks.provenance import fields_of, read_text_chunks
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def run_example(name, tmp_path, *args):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GENLAB_TINY": "1"}
-    done = subprocess.run([sys.executable, str(EXAMPLES / name), "--tiny", *map(str, args)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), "--tiny", *map(str, args)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -32,8 +37,13 @@ def test_train_vae_writes_a_run_and_a_marked_grid_and_never_overwrites_it(tmp_pa
     grid = tmp_path / "vae" / "example-samples.png"
     assert (tmp_path / "vae" / "config.yaml").is_file() and grid.is_file()
     assert fields_of(read_text_chunks(grid.read_bytes()))["ai_generated"]
-    again = subprocess.run([sys.executable, str(EXAMPLES / "train_vae.py"), "--tiny", "--out", "vae"], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, str(EXAMPLES / "train_vae.py"), "--tiny", "--out", "vae"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 1 and "already holds a run" in again.stderr
 
 
@@ -54,8 +64,14 @@ def test_score_folder_scores_real_digits_like_real_data(tmp_path):
 
 
 def test_score_folder_without_a_folder_is_a_usage_error(tmp_path):
-    done = subprocess.run([sys.executable, str(EXAMPLES / "score_folder.py")], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "GENLAB_TINY": "0"})
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "score_folder.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "GENLAB_TINY": "0"},
+    )
     assert done.returncode == 2 and "name a folder" in done.stderr
 
 

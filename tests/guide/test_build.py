@@ -21,14 +21,18 @@ def test_cheap_build_writes_every_cheap_figure_and_its_record(tmp_path, capsys):
 
 def test_cheap_numbers_match_the_closed_forms(tmp_path, capsys):
     run(capsys, "docs", "build", "--cheap", "--out", tmp_path)
-    numbers = {k: v["numbers"] for k, v in json.loads((tmp_path / "figures" / "build.json").read_text())["figures"].items()}
+    numbers = {
+        k: v["numbers"] for k, v in json.loads((tmp_path / "figures" / "build.json").read_text())["figures"].items()
+    }
     d = numbers["optimal-discriminator"]
     assert math.isclose(d["value_at_equilibrium"], -2 * math.log(2), abs_tol=1e-6)  # p_g = p_data: V = -2 log 2
     assert math.isclose(d["value"], d["value_from_jsd"], abs_tol=1e-3) and d["value"] > -2 * math.log(2)
     assert [round(k, 4) for k in numbers["kl-examples"]["totals"]] == [0.4290, 2.7526]  # tests/math/test_kl.py
     assert round(numbers["alpha-bar"]["linear"]["alpha_bar_500"], 4) == 0.0786  # genlab.math.schedules docstring
     w = numbers["wasserstein-vs-jsd"]
-    assert math.isclose(w["w1_at_1"], 1.0, rel_tol=1e-3) and math.isclose(w["w1_at_3"], 3.0, rel_tol=1e-3)  # W1 = |theta|
+    assert math.isclose(w["w1_at_1"], 1.0, rel_tol=1e-3) and math.isclose(
+        w["w1_at_3"], 3.0, rel_tol=1e-3
+    )  # W1 = |theta|
     assert math.isclose(w["jsd_at_3"], math.log(2), rel_tol=1e-3)  # disjoint supports: JSD = log 2
     g = numbers["generator-gradients"]
     assert g["minimax"]["grad_at_d_0.01"] < 0.02 < 0.98 < g["non-saturating"]["grad_at_d_0.01"]

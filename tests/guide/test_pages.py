@@ -1,4 +1,5 @@
-"""The guide in docs/guide/: every link and image exists, every quoted table is the last build's, every figure is used."""
+"""The guide in docs/guide/: every link and image exists, every quoted table is the last build's, every figure is
+used."""
 
 import re
 from pathlib import Path

@@ -52,7 +52,20 @@ def parse_genlab(argv: list[str]):
 
 def test_the_walkthrough_covers_the_newcomer_path():
     names = {w[1] for w in command_lines("walkthrough.md") if w[0] == "genlab"}
-    needed = {"doctor", "list", "train", "sample", "eval", "report", "compare", "serve", "keys", "verify", "watermark", "card"}
+    needed = {
+        "doctor",
+        "list",
+        "train",
+        "sample",
+        "eval",
+        "report",
+        "compare",
+        "serve",
+        "keys",
+        "verify",
+        "watermark",
+        "card",
+    }
     assert needed <= names, f"walkthrough.md lacks: {sorted(needed - names)}"
     assert any("--resume" in w for w in command_lines("walkthrough.md"))
     assert ["bash", "scripts/demo.sh"] in command_lines("walkthrough.md")
@@ -68,11 +81,21 @@ def test_every_command_parses(page):
         elif head == "genlab":
             cmd, params = parse_genlab(words[1:])
             if cmd.name == "train" and params.get("family"):
-                _resolve_run(params["family"], params["config"], params["preset"], params["set_"] or [],
-                             dataset=params["dataset"], steps=params["steps"], epochs=params["epochs"],
-                             batch_size=params["batch_size"], seed=params["seed"])
+                _resolve_run(
+                    params["family"],
+                    params["config"],
+                    params["preset"],
+                    params["set_"] or [],
+                    dataset=params["dataset"],
+                    steps=params["steps"],
+                    epochs=params["epochs"],
+                    batch_size=params["batch_size"],
+                    seed=params["seed"],
+                )
         else:
-            assert head in ("ls", "tail", "cat", "open", "xdg-open", "head", "curl"), f"{page}: unexpected command {head!r}"
+            assert head in ("ls", "tail", "cat", "open", "xdg-open", "head", "curl"), (
+                f"{page}: unexpected command {head!r}"
+            )
 
 
 def test_a_wrong_option_is_caught():
@@ -82,4 +105,14 @@ def test_a_wrong_option_is_caught():
         parse_genlab(["sampel", "runs/vae"])
     _, params = parse_genlab(["train", "vae", "--preset", "small", "--set", "no_such_key=1"])
     with pytest.raises(Exception, match="no_such_key"):
-        _resolve_run(params["family"], None, params["preset"], params["set_"], dataset=None, steps=None, epochs=None, batch_size=None, seed=None)
+        _resolve_run(
+            params["family"],
+            None,
+            params["preset"],
+            params["set_"],
+            dataset=None,
+            steps=None,
+            epochs=None,
+            batch_size=None,
+            seed=None,
+        )

@@ -20,7 +20,20 @@ def test_linear_without_warmup_is_beta():
 @pytest.mark.parametrize(
     ("step", "expected"),
     # Fu et al. 2019 with T = 16 steps, M = 2 cycles (L = 8), R = 0.5: rise over 4 steps, flat for 4.
-    [(0, 0.0), (1, 0.25), (2, 0.5), (3, 0.75), (4, 1.0), (7, 1.0), (8, 0.0), (10, 0.5), (12, 1.0), (15, 1.0), (16, 1.0), (50, 1.0)],
+    [
+        (0, 0.0),
+        (1, 0.25),
+        (2, 0.5),
+        (3, 0.75),
+        (4, 1.0),
+        (7, 1.0),
+        (8, 0.0),
+        (10, 0.5),
+        (12, 1.0),
+        (15, 1.0),
+        (16, 1.0),
+        (50, 1.0),
+    ],
 )
 def test_cyclical_by_hand(step, expected):
     assert cyclical_kl_weight(step, 16, cycles=2, ratio=0.5) == expected
@@ -33,7 +46,9 @@ def test_cyclical_with_a_fractional_cycle_length_and_beta():
 
 def test_one_cycle_with_ratio_one_is_the_linear_warmup():
     for step in range(0, 30):
-        assert cyclical_kl_weight(step, 20, cycles=1, ratio=1.0, beta=3.0) == pytest.approx(linear_kl_weight(step, 20, beta=3.0), abs=1e-12)
+        assert cyclical_kl_weight(step, 20, cycles=1, ratio=1.0, beta=3.0) == pytest.approx(
+            linear_kl_weight(step, 20, beta=3.0), abs=1e-12
+        )
 
 
 def test_named_schedules_dispatch():

@@ -32,7 +32,10 @@ def test_posterior_matches_bayes_rule_in_one_dimension():
 
 def test_predictions_convert_into_each_other():
     g = torch.Generator().manual_seed(0)
-    x0, eps = torch.randn(4, 1, 5, 5, generator=g, dtype=torch.float64), torch.randn(4, 1, 5, 5, generator=g, dtype=torch.float64)
+    x0, eps = (
+        torch.randn(4, 1, 5, 5, generator=g, dtype=torch.float64),
+        torch.randn(4, 1, 5, 5, generator=g, dtype=torch.float64),
+    )
     i = torch.tensor([0, 10, 500, 999])
     xt = q_sample(x0, i, eps, AB)
     assert torch.allclose(x0_from_eps(xt, i, eps, AB), x0, atol=1e-6)

@@ -18,7 +18,9 @@ def test_ssim_of_an_image_with_itself_is_one():
     assert torch.allclose(ssim(x, x), torch.ones(3, dtype=torch.float64), atol=1e-12)
 
 
-@pytest.mark.parametrize("a, shift, data_range", [(0.3, 0.2, 1.0), (0.0, 0.5, 1.0), (-0.5, 1.0, 2.0), (40.0, 30.0, 255.0)])
+@pytest.mark.parametrize(
+    "a, shift, data_range", [(0.3, 0.2, 1.0), (0.0, 0.5, 1.0), (-0.5, 1.0, 2.0), (40.0, 30.0, 255.0)]
+)
 def test_ssim_of_a_constant_shift_of_a_constant_image_matches_the_formula(a, shift, data_range):
     # sigma_x = sigma_y = sigma_xy = 0, so SSIM = (2 a (a + c) + C1) / (a^2 + (a + c)^2 + C1).
     x = torch.full((1, 1, 12, 12), a, dtype=torch.float64)

@@ -32,7 +32,10 @@ def test_kl_equals_half_squared_mean_when_variance_is_one():
 
 def test_kl_matches_torch_distributions():
     g = torch.Generator().manual_seed(0)
-    mu, logvar = torch.randn(4, 6, generator=g, dtype=torch.float64), torch.randn(4, 6, generator=g, dtype=torch.float64)
+    mu, logvar = (
+        torch.randn(4, 6, generator=g, dtype=torch.float64),
+        torch.randn(4, 6, generator=g, dtype=torch.float64),
+    )
     q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
     p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
     reference = torch.distributions.kl_divergence(q, p).sum(-1)

@@ -15,7 +15,10 @@ def test_bernoulli_nll_matches_distribution_log_prob():
 
 def test_bernoulli_nll_of_half_probability_is_d_log_2():
     x = torch.rand(2, 10, dtype=torch.float64)
-    assert torch.allclose(bernoulli_nll(torch.zeros(2, 10, dtype=torch.float64), x), torch.full((2,), 10 * math.log(2), dtype=torch.float64))
+    assert torch.allclose(
+        bernoulli_nll(torch.zeros(2, 10, dtype=torch.float64), x),
+        torch.full((2,), 10 * math.log(2), dtype=torch.float64),
+    )
 
 
 def test_gaussian_nll_matches_distribution_log_prob():

@@ -9,13 +9,14 @@ import torch
 from genlab.config import TrainConfig, field_types, from_dict, to_dict
 from genlab.data import DataInfo
 from genlab.models.registry import family_names, get_family
-from genlab.train.checkpoint import load_checkpoint, save_checkpoint
-
+from genlab.runs.checkpoint import load_checkpoint, save_checkpoint
 
 
 def info_for(spec):
     c, h, w = spec.example_shape
     return DataInfo(channels=c, height=h, width=w, num_classes=10)
+
+
 FAMILIES = family_names()
 
 
@@ -69,7 +70,11 @@ def test_sample_has_the_right_shape_range_and_is_deterministic(name):
 def test_sampling_leaves_the_global_rng_and_training_mode_alone(name):
     family = build(name)
     state = torch.get_rng_state()
-    family.sample(3, labels=torch.zeros(3, dtype=torch.long) if family.conditional else None, generator=torch.Generator().manual_seed(0))
+    family.sample(
+        3,
+        labels=torch.zeros(3, dtype=torch.long) if family.conditional else None,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert torch.equal(state, torch.get_rng_state())
     assert all(net.training for net in family.nets.values())
 
@@ -104,7 +109,10 @@ def test_checkpoint_round_trip_gives_identical_outputs_and_training(name, tmp_pa
     restored = build(name, seed=99)
     restored.load_state_dict(state)
     g = dict(labels=torch.arange(4) % 10 if family.conditional else None)
-    assert torch.equal(family.sample(4, generator=torch.Generator().manual_seed(5), **g), restored.sample(4, generator=torch.Generator().manual_seed(5), **g))
+    assert torch.equal(
+        family.sample(4, generator=torch.Generator().manual_seed(5), **g),
+        restored.sample(4, generator=torch.Generator().manual_seed(5), **g),
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(7)
         m1 = family.train_step(x, y, torch.Generator().manual_seed(1))
@@ -122,3 +130,38 @@ def test_registry_entry_is_complete(name):
     assert spec.description and spec.family_cls.registry_name == name
     for preset in spec.presets.values():
         spec.config_cls(**preset).check()
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_declared_capabilities_match_what_the_family_does(name):
+    """Each family declares a ``kind``; its capability protocols follow from it, and each one works.
+
+    kind vae <=> LatentLikelihood (encode + log p(x|z) give finite per-image values);
+    kind diffusion <=> GuidedDiffusion (and its config has the sampling keys);
+    Truncatable => a style generator whose config has ``truncation`` (psi = 0 gives one w for all z);
+    TextConditioned => sample_captions draws images of the family's shape.
+    """
+    from genlab.models.base import GuidedDiffusion, LatentLikelihood, TextConditioned, Truncatable, sampling_keys
+
+    family = build(name)
+    family.train(False)
+    assert family.kind in ("gan", "vae", "diffusion", "translation")
+    assert isinstance(family, LatentLikelihood) == (family.kind == "vae")
+    assert isinstance(family, GuidedDiffusion) == (family.kind == "diffusion")
+    fields = set(to_dict(family.cfg))
+    assert set(sampling_keys(family)) <= fields
+    x, y = batch(family, n=4)
+    y = y if family.conditional else None
+    if isinstance(family, LatentLikelihood):
+        x01 = x if family.data_scale == "0,1" else (x + 1) / 2
+        mu, logvar = family.encode(x01, y)
+        assert mu.shape == logvar.shape and mu.shape[0] == 4
+        log_px = family.log_px_given_z(x01, mu.unsqueeze(0).expand(3, *mu.shape), y)  # S = 3 latent samples
+        assert log_px.shape == (3, 4) and torch.isfinite(log_px).all()
+    if isinstance(family, Truncatable):
+        z = torch.randn(3, family.cfg.z_dim, generator=torch.Generator().manual_seed(0))
+        w = family.styles(z, psi=0.0)
+        torch.testing.assert_close(w[0], w[1])
+    if isinstance(family, TextConditioned):
+        images = family.sample_captions(["a red star"] * 2, generator=torch.Generator().manual_seed(0))
+        assert images.shape == (2, *family.image_shape)

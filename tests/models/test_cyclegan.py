@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 import torch
-
 from cli_helpers import one_line_error, run
+
 from genlab.data import DataInfo
 from genlab.data.translation import load_translation, split_pair
 from genlab.errors import ConfigError
 from genlab.models.cyclegan import CycleGAN, CycleGANConfig
 from genlab.models.translate_parts import ImagePool
-from genlab.train.checkpoint import load_checkpoint, save_checkpoint
+from genlab.runs.checkpoint import load_checkpoint, save_checkpoint
 
 INFO = DataInfo(1, 28, 56, 10)
 TINY = dict(base_channels=2, n_blocks=1, d_base_channels=2, pool_size=4)
@@ -83,8 +83,13 @@ def test_losses_cycle_weight_and_identity_fraction():
     family = build()
     metrics = family.train_step(batch(), None, torch.Generator().manual_seed(0))
     assert set(metrics) == {"loss_g_ab", "loss_g_ba", "loss_cycle", "loss_identity", "loss_d_a", "loss_d_b"}
-    assert CycleGANConfig().cycle_weight == 10.0 and CycleGANConfig().identity_weight * CycleGANConfig().cycle_weight == 5.0
-    assert build(identity_weight=0.0).train_step(batch(), None, torch.Generator().manual_seed(0))["loss_identity"] == 0.0
+    assert (
+        CycleGANConfig().cycle_weight == 10.0
+        and CycleGANConfig().identity_weight * CycleGANConfig().cycle_weight == 5.0
+    )
+    assert (
+        build(identity_weight=0.0).train_step(batch(), None, torch.Generator().manual_seed(0))["loss_identity"] == 0.0
+    )
 
 
 @pytest.mark.parametrize("direction, held_out_side", [("a2b", 0), ("b2a", 1)])
@@ -115,8 +120,21 @@ def test_wrong_data_set_and_bad_options_are_config_errors():
 
 def test_cli_trains_and_samples_both_directions(capsys, tmp_path):
     run_dir = tmp_path / "cg"
-    sets = ["--set", "base_channels=2", "--set", "d_base_channels=2", "--set", "n_blocks=1", "--set", "grid_size=4", "--set", "test_scores=false"]
-    code, out, err = run(capsys, "train", "cyclegan", "--steps", "2", "--batch-size", "4", "--out", run_dir, "--quiet", *sets)
+    sets = [
+        "--set",
+        "base_channels=2",
+        "--set",
+        "d_base_channels=2",
+        "--set",
+        "n_blocks=1",
+        "--set",
+        "grid_size=4",
+        "--set",
+        "test_scores=false",
+    ]
+    code, out, err = run(
+        capsys, "train", "cyclegan", "--steps", "2", "--batch-size", "4", "--out", run_dir, "--quiet", *sets
+    )
     assert code == 0, err
     assert (run_dir / "samples" / "step_00000002.png").is_file()
     code, out, err = run(capsys, "sample", run_dir, "-n", "3", "-o", tmp_path / "b2a.npz", "--set", "direction=b2a")

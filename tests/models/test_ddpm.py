@@ -56,7 +56,9 @@ def test_every_prediction_target_and_sampler_runs():
         for sampler in ("ddim", "ddpm"):
             family = tiny(prediction=prediction, sampler=sampler)
             x = torch.rand(4, 1, 28, 28) * 2 - 1
-            assert torch.isfinite(torch.tensor(family.train_step(x, torch.arange(4), torch.Generator().manual_seed(0))["loss"]))
+            assert torch.isfinite(
+                torch.tensor(family.train_step(x, torch.arange(4), torch.Generator().manual_seed(0))["loss"])
+            )
             out = family.sample(2, generator=torch.Generator().manual_seed(0))
             assert out.shape == (2, 1, 28, 28) and torch.isfinite(out).all()
 

@@ -12,7 +12,6 @@ from genlab.math.schedules import alpha_bar
 from genlab.models import ddpm1d_numpy as m
 
 
-
 def one_blas_thread():
     """Multi-threaded BLAS on these tiny matrices is ~50x slower on a busy machine."""
     return threadpool_limits(1, user_api="blas")

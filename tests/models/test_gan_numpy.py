@@ -1,4 +1,5 @@
-"""The NumPy GAN: hand-written gradients vs autograd and finite differences, Adam vs torch, the 1-D mixture, the family."""
+"""The NumPy GAN: hand-written gradients vs autograd and finite differences, Adam vs torch, the 1-D mixture, the
+family."""
 
 import math
 
@@ -17,8 +18,9 @@ from genlab.math.gan import VALUE_AT_EQUILIBRIUM, discriminator_loss, generator_
 from genlab.models import gan_numpy_layers as L
 from genlab.models.gan_numpy import NumpyGAN, NumpyGANConfig, fit_samples, gan_step, generate, init_players
 from genlab.models.registry import get_family
-from genlab.train import RunConfig, train
-from genlab.train.loading import load_family
+from genlab.runs import RunConfig
+from genlab.runs.loading import load_family
+from genlab.training import train
 
 INFO = DataInfo(1, 28, 28, 10)
 CFG = NumpyGANConfig(z_dim=3, hidden=16, layers=2)
@@ -39,7 +41,9 @@ def one_blas_thread():
 
 def perturbed_players(rng):
     players = init_players(CFG, DATA_DIM, rng, np.float64)
-    return {name: {k: v + 0.1 * rng.standard_normal(v.shape) for k, v in p.items()} for name, p in players.items()}  # non-zero biases
+    return {
+        name: {k: v + 0.1 * rng.standard_normal(v.shape) for k, v in p.items()} for name, p in players.items()
+    }  # non-zero biases
 
 
 def torch_mlp(params, x, output):
@@ -75,7 +79,10 @@ def test_discriminator_gradients_match_autograd_and_finite_differences():
     loss, grads, real_logits, fake_logits = L.discriminator_loss_and_grads(d, real, fake)
 
     td = as_leaves(d)
-    t_real, t_fake = torch_mlp(td, torch.tensor(real), "linear")[:, 0], torch_mlp(td, torch.tensor(fake), "linear")[:, 0]
+    t_real, t_fake = (
+        torch_mlp(td, torch.tensor(real), "linear")[:, 0],
+        torch_mlp(td, torch.tensor(fake), "linear")[:, 0],
+    )
     torch_loss = discriminator_loss(t_real, t_fake)  # genlab's torch BCE, an independent reference
     torch_loss.backward()
     np.testing.assert_allclose(loss, torch_loss.item(), rtol=1e-12)
@@ -112,7 +119,9 @@ def test_losses_stay_finite_where_the_discriminator_saturates():
     assert math.isfinite(loss_d) and math.isfinite(loss_g)
     assert np.all(np.isfinite(d_real)) and np.all(np.isfinite(d_fake)) and np.all(np.isfinite(d_g))
     np.testing.assert_allclose(L.sigmoid(logits), torch.sigmoid(torch.tensor(logits)).numpy(), rtol=1e-15)
-    np.testing.assert_allclose(L.softplus(logits), F.softplus(torch.tensor(logits)).numpy(), rtol=1e-12)  # torch returns x for x > 20
+    np.testing.assert_allclose(
+        L.softplus(logits), F.softplus(torch.tensor(logits)).numpy(), rtol=1e-12
+    )  # torch returns x for x > 20
 
 
 def test_adam_matches_torch_optim_adam():
@@ -140,7 +149,9 @@ def test_a_training_step_keeps_float32():
     z = rng.standard_normal((8, CFG.z_dim)).astype(np.float32)
     metrics = gan_step(players, adam, real, z, CFG)
     assert set(metrics) == {"loss_d", "loss_g", "d_real", "d_fake"}
-    arrays = [a for p in players.values() for a in p.values()] + [a for s in adam.values() for a in [*s["m"].values(), *s["v"].values()]]
+    arrays = [a for p in players.values() for a in p.values()] + [
+        a for s in adam.values() for a in [*s["m"].values(), *s["v"].values()]
+    ]
     assert all(a.dtype == np.float32 for a in arrays)
 
 
@@ -212,7 +223,9 @@ def test_family_weights_are_numpy_arrays_shared_with_torch_parameters():
 
 def test_a_tiny_run_through_the_trainer_checkpoints_and_samples(tmp_path):
     spec = get_family("numpy-gan")
-    run = RunConfig("numpy-gan", spec.config_cls(**spec.tiny), TrainConfig(steps=2, batch_size=16, grid_size=4, log_every=1))
+    run = RunConfig(
+        "numpy-gan", spec.config_cls(**spec.tiny), TrainConfig(steps=2, batch_size=16, grid_size=4, log_every=1)
+    )
     result = train(run, tmp_path / "run", quiet=True)
     assert result.step == 2 and math.isfinite(result.last_metrics["loss_d"])
     assert (tmp_path / "run" / "samples" / "step_00000002.png").is_file()
@@ -230,4 +243,6 @@ def test_bad_settings_raise_config_error():
     with pytest.raises(ConfigError):
         fit_samples(np.zeros(10), CFG, steps=1)  # (N,) instead of (N, D)
     with pytest.raises(ConfigError):
-        L.mlp_forward(init_players(CFG, DATA_DIM, np.random.default_rng(0))["discriminator"], np.zeros((2, DATA_DIM + 1)))
+        L.mlp_forward(
+            init_players(CFG, DATA_DIM, np.random.default_rng(0))["discriminator"], np.zeros((2, DATA_DIM + 1))
+        )

@@ -9,7 +9,7 @@ from genlab.data import DataInfo
 from genlab.errors import ConfigError
 from genlab.math.gan import GAN_LOSSES
 from genlab.models.registry import get_family
-from genlab.train.trainer import grid_labels
+from genlab.runs.loading import grid_labels
 
 INFO = DataInfo(1, 28, 28, 10)
 TOY = DataInfo(2, 1, 1, 0)  # 2-D points as (B, 2, 1, 1) "images", unlabelled
@@ -95,7 +95,9 @@ def test_ema_follows_its_formula_and_is_sampled_from():
     z = torch.randn(3, family.cfg.z_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.allclose(sample, ema.eval()(z).clamp(-1, 1))
-    assert family.num_parameters() == sum(p.numel() for k in ("generator", "discriminator") for p in family.nets[k].parameters())
+    assert family.num_parameters() == sum(
+        p.numel() for k in ("generator", "discriminator") for p in family.nets[k].parameters()
+    )
 
 
 def test_one_sided_label_smoothing_and_flips():
@@ -182,7 +184,15 @@ def test_gradient_penalty_refuses_a_batchnorm_critic():
 def test_wasserstein_families_follow_their_papers():
     wgan, gp = get_family("wgan").config_cls(), get_family("wgan-gp").config_cls()
     assert (wgan.loss, wgan.optimizer, wgan.lr, wgan.clip, wgan.n_critic) == ("wasserstein", "rmsprop", 5e-5, 0.01, 5)
-    assert (gp.loss, gp.gp, gp.lr, gp.beta1, gp.beta2, gp.n_critic, gp.clip) == ("wasserstein", 10.0, 1e-4, 0.0, 0.9, 5, 0.0)
+    assert (gp.loss, gp.gp, gp.lr, gp.beta1, gp.beta2, gp.n_critic, gp.clip) == (
+        "wasserstein",
+        10.0,
+        1e-4,
+        0.0,
+        0.9,
+        5,
+        0.0,
+    )
     assert dataclasses.asdict(get_family("cdcgan").config_cls())["conditional"] is True
 
 
@@ -197,7 +207,9 @@ def test_dcgan64_shapes():
     assert family.sample(2, generator=torch.Generator().manual_seed(0)).shape == (2, 3, 64, 64)
     assert "loss_g" in step(family, n=4)
     convs_t = [m for m in family.nets["generator"].modules() if isinstance(m, torch.nn.ConvTranspose2d)]
-    strided = [m for m in family.nets["discriminator"].modules() if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2)]
+    strided = [
+        m for m in family.nets["discriminator"].modules() if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2)
+    ]
     assert len(convs_t) >= 4 and len(strided) >= 4
     with pytest.raises(ConfigError, match="64x64"):
         build("dcgan64", info=INFO)

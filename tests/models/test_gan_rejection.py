@@ -41,9 +41,15 @@ def test_rejection_returns_exactly_n_accepted_samples_deterministically():
     def logit(x):
         return torch.where(x[:, 0] > 0, 0.0, -60.0)  # D says: the left half plane is off the data
 
-    a, rate = discriminator_rejection_sample(generate, logit, 300, generator=torch.Generator().manual_seed(1), burn_in=500, batch_size=100)
-    b, _ = discriminator_rejection_sample(generate, logit, 300, generator=torch.Generator().manual_seed(1), burn_in=500, batch_size=100)
-    c, _ = discriminator_rejection_sample(generate, logit, 300, generator=torch.Generator().manual_seed(2), burn_in=500, batch_size=100)
+    a, rate = discriminator_rejection_sample(
+        generate, logit, 300, generator=torch.Generator().manual_seed(1), burn_in=500, batch_size=100
+    )
+    b, _ = discriminator_rejection_sample(
+        generate, logit, 300, generator=torch.Generator().manual_seed(1), burn_in=500, batch_size=100
+    )
+    c, _ = discriminator_rejection_sample(
+        generate, logit, 300, generator=torch.Generator().manual_seed(2), burn_in=500, batch_size=100
+    )
     assert a.shape == (300, 2)
     assert torch.all(a[:, 0] > 0)  # only accepted samples come back
     assert torch.equal(a, b) and not torch.equal(a, c)
@@ -55,7 +61,15 @@ def test_rejection_refuses_a_sampler_that_accepts_too_little():
         return torch.randn(m, 1, generator=gen)
 
     with pytest.raises(Exception, match="lower drs_quantile"):
-        discriminator_rejection_sample(generate, lambda x: x[:, 0], 500, generator=torch.Generator().manual_seed(0), burn_in=10, batch_size=10, max_batches=3)
+        discriminator_rejection_sample(
+            generate,
+            lambda x: x[:, 0],
+            500,
+            generator=torch.Generator().manual_seed(0),
+            burn_in=10,
+            batch_size=10,
+            max_batches=3,
+        )
 
 
 def test_drs_option_samples_through_its_own_critic():

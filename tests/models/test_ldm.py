@@ -10,8 +10,8 @@ from genlab.errors import ConfigError
 from genlab.models.latent import latent_codec
 from genlab.models.ldm import UNTRAINED, LatentDiffusion, LDMConfig, latent_scale_factor
 from genlab.models.registry import get_family
+from genlab.runs.checkpoint import load_checkpoint, save_checkpoint
 from genlab.samplers import run_sampler
-from genlab.train.checkpoint import load_checkpoint, save_checkpoint
 
 INFO = DataInfo(channels=1, height=28, width=28, num_classes=10)
 
@@ -131,11 +131,20 @@ def test_checkpoint_round_trip_restores_autoencoder_scale_and_samples(tmp_path):
     save_checkpoint(tmp_path / "ckpt", family.state_dict(), {"family": "ldm"})
     state, _ = load_checkpoint(tmp_path / "ckpt.json")
     restored = build(seed=99)  # a different random autoencoder and denoiser until loaded
-    assert not torch.equal(restored.autoencoder.nets["decoder"].fc[0].weight, family.autoencoder.nets["decoder"].fc[0].weight)
+    assert not torch.equal(
+        restored.autoencoder.nets["decoder"].fc[0].weight, family.autoencoder.nets["decoder"].fc[0].weight
+    )
     restored.load_state_dict(state)
-    assert restored.latent_scale_measured and torch.equal(restored.latent_scale, family.latent_scale) and restored.step == 2
+    assert (
+        restored.latent_scale_measured
+        and torch.equal(restored.latent_scale, family.latent_scale)
+        and restored.step == 2
+    )
     for k, net in family.autoencoder.nets.items():
-        assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), restored.autoencoder.nets[k].state_dict().values()))
+        assert all(
+            torch.equal(a, b)
+            for a, b in zip(net.state_dict().values(), restored.autoencoder.nets[k].state_dict().values())
+        )
     assert all(not p.requires_grad for net in restored.autoencoder.nets.values() for p in net.parameters())
     g = lambda: torch.Generator().manual_seed(5)  # noqa: E731
     assert torch.equal(family.sample(4, generator=g()), restored.sample(4, generator=g()))

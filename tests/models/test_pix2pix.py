@@ -3,13 +3,19 @@
 import numpy as np
 import pytest
 import torch
-
 from cli_helpers import one_line_error, run
+
 from genlab.data import DataInfo
 from genlab.data.translation import load_translation, split_pair
 from genlab.errors import ConfigError
 from genlab.models.pix2pix import Pix2Pix, Pix2PixConfig
-from genlab.nn.patchgan import PatchDiscriminator, patch_layers_for, patchgan_layers, patchgan_receptive_field, receptive_field
+from genlab.nn.patchgan import (
+    PatchDiscriminator,
+    patch_layers_for,
+    patchgan_layers,
+    patchgan_receptive_field,
+    receptive_field,
+)
 from genlab.nn.unet_translate import TranslationUNet
 
 INFO = DataInfo(1, 28, 56, 10)
@@ -35,7 +41,9 @@ def test_one_patch_logit_depends_on_exactly_a_receptive_field_sized_patch(n_down
     with torch.no_grad():
         for p in d.parameters():
             p.fill_(0.05)  # positive weights: no cancellation inside the patch
-    d.net = torch.nn.Sequential(*[m for m in d.net if not isinstance(m, torch.nn.LeakyReLU)])  # linear, so support is exact
+    d.net = torch.nn.Sequential(
+        *[m for m in d.net if not isinstance(m, torch.nn.LeakyReLU)]
+    )  # linear, so support is exact
     x = torch.zeros(1, 1, 80, 80, requires_grad=True)
     out = d(x)
     out[0, 0, out.shape[2] // 2, out.shape[3] // 2].backward()
@@ -119,8 +127,21 @@ def test_wrong_data_set_and_bad_options_are_config_errors():
 
 def test_cli_trains_and_samples_pix2pix(capsys, tmp_path):
     run_dir = tmp_path / "p2p"
-    sets = ["--set", "base_channels=4", "--set", "d_base_channels=4", "--set", "depth=2", "--set", "grid_size=4", "--set", "test_scores=false"]
-    code, out, err = run(capsys, "train", "pix2pix", "--steps", "2", "--batch-size", "4", "--out", run_dir, "--quiet", *sets)
+    sets = [
+        "--set",
+        "base_channels=4",
+        "--set",
+        "d_base_channels=4",
+        "--set",
+        "depth=2",
+        "--set",
+        "grid_size=4",
+        "--set",
+        "test_scores=false",
+    ]
+    code, out, err = run(
+        capsys, "train", "pix2pix", "--steps", "2", "--batch-size", "4", "--out", run_dir, "--quiet", *sets
+    )
     assert code == 0, err
     assert (run_dir / "samples" / "step_00000002.png").is_file()
     code, out, err = run(capsys, "sample", run_dir, "-n", "3", "-o", tmp_path / "s.npz")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-
 from cli_helpers import one_line_error, run
+
 from genlab.data import DataInfo, load_samples
 from genlab.errors import ConfigError
 from genlab.models.registry import get_family
@@ -93,7 +93,10 @@ def test_noise_varies_details_and_none_is_deterministic():
     assert not torch.equal(a, b)
     assert torch.equal(family.render(ws, noise="none"), family.render(ws, noise="none"))
     quiet = build(noise=False)
-    assert torch.equal(quiet.sample(2, generator=torch.Generator().manual_seed(0)), quiet.render(quiet.styles(torch.randn(2, 4, generator=torch.Generator().manual_seed(0))), noise="none"))
+    assert torch.equal(
+        quiet.sample(2, generator=torch.Generator().manual_seed(0)),
+        quiet.render(quiet.styles(torch.randn(2, 4, generator=torch.Generator().manual_seed(0))), noise="none"),
+    )
 
 
 def test_r1_runs_every_r1_every_steps():
@@ -136,11 +139,35 @@ def tiny_sets():
 @pytest.mark.slow  # renders the shapes64 train split (about half a minute on the shared machine)
 def test_cli_trains_and_samples_with_truncation(tmp_path, capsys):
     run_dir = tmp_path / "sg"
-    code, _, err = run(capsys, "train", "stylegan-lite", "--steps", "2", "--batch-size", "8", "--out", run_dir, "--quiet", *tiny_sets())
+    code, _, err = run(
+        capsys,
+        "train",
+        "stylegan-lite",
+        "--steps",
+        "2",
+        "--batch-size",
+        "8",
+        "--out",
+        run_dir,
+        "--quiet",
+        *tiny_sets(),
+    )
     assert code == 0, err
     outs = {}
     for psi in ("1.0", "0.0"):
-        code, _, err = run(capsys, "sample", run_dir, "-n", "4", "-o", tmp_path / f"s{psi}.npz", "--set", f"truncation={psi}", "--set", "noise=false")
+        code, _, err = run(
+            capsys,
+            "sample",
+            run_dir,
+            "-n",
+            "4",
+            "-o",
+            tmp_path / f"s{psi}.npz",
+            "--set",
+            f"truncation={psi}",
+            "--set",
+            "noise=false",
+        )
         assert code == 0, err
         outs[psi] = load_samples(tmp_path / f"s{psi}.npz")[0]
     assert outs["1.0"].shape == (4, 3, 64, 64)

@@ -83,7 +83,12 @@ def test_prompt_needs_a_text_family():
 
 @pytest.mark.parametrize(
     ("overrides", "word"),
-    [({"caption_dropout": 1.0}, "caption_dropout"), ({"text_dim": 6, "text_heads": 4}, "text_heads"), ({"guidance": -1.0}, "guidance"), ({"sample_steps": 2000}, "sample_steps")],
+    [
+        ({"caption_dropout": 1.0}, "caption_dropout"),
+        ({"text_dim": 6, "text_heads": 4}, "text_heads"),
+        ({"guidance": -1.0}, "guidance"),
+        ({"sample_steps": 2000}, "sample_steps"),
+    ],
 )
 def test_bad_config(overrides, word):
     with pytest.raises(ConfigError, match=word):

@@ -5,11 +5,11 @@ import torch
 
 from genlab.data import DataInfo
 from genlab.errors import ConfigError
-from genlab.models.registry import get_family
 from genlab.models import vae as vae_module
+from genlab.models.registry import get_family
 from genlab.models.vae import active_units
 from genlab.models.vae_conv import conv_levels
-from genlab.train.checkpoint import load_checkpoint, save_checkpoint
+from genlab.runs.checkpoint import load_checkpoint, save_checkpoint
 
 MNIST = DataInfo(1, 28, 28, 10)
 SHAPES = DataInfo(3, 64, 64, 4)  # the 64x64 RGB procedural set's layout
@@ -25,7 +25,9 @@ def build(name, info=MNIST, seed=0, **overrides):
 
 def batch(info=MNIST, n=6, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return torch.rand(n, info.channels, info.height, info.width, generator=g), torch.randint(0, info.num_classes, (n,), generator=g)
+    return torch.rand(n, info.channels, info.height, info.width, generator=g), torch.randint(
+        0, info.num_classes, (n,), generator=g
+    )
 
 
 def steps(family, k, seed=0):
@@ -75,7 +77,9 @@ def test_free_bits_raise_the_kl_term_of_the_loss():
     plain, free = build("vae"), build("vae", free_bits=5.0)
     mp, mf = steps(plain, 1)[0], steps(free, 1)[0]
     assert mp["recon"] == mf["recon"] and mp["kl"] == mf["kl"]  # same nets, same draws
-    assert mp["kl"] < 2 * 5.0 and mf["loss"] == pytest.approx(mf["recon"] + 2 * 5.0, rel=1e-6)  # 2 dims floored at 5 nats
+    assert mp["kl"] < 2 * 5.0 and mf["loss"] == pytest.approx(
+        mf["recon"] + 2 * 5.0, rel=1e-6
+    )  # 2 dims floored at 5 nats
     assert mp["loss"] == pytest.approx(mp["recon"] + mp["kl"], rel=1e-6)
 
 
@@ -83,7 +87,9 @@ def test_dynamic_binarisation_draws_from_the_training_generator():
     family = build("vae", binarize="dynamic")
     x, _ = batch()
     seen = []
-    family.losses = lambda images, labels, generator: seen.append(images) or type(family).losses(family, images, labels, generator)
+    family.losses = lambda images, labels, generator: (
+        seen.append(images) or type(family).losses(family, images, labels, generator)
+    )
     g = torch.Generator().manual_seed(1)  # not batch()'s seed: the same uniforms would give u < u, all zeros
     family.train_step(x, None, g)
     family.train_step(x, None, g)

@@ -1,7 +1,6 @@
 """The notebooks run top to bottom at tiny size (GENLAB_TINY=1) and match their generator, notebooks/build.py."""
 
 import importlib.util
-import os
 from pathlib import Path
 
 import nbformat
@@ -23,9 +22,13 @@ def test_committed_notebooks_are_what_build_py_writes_without_outputs():
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == sorted(builder.NOTEBOOKS)
     for name in builder.NOTEBOOKS:
         committed = (NOTEBOOKS / name).read_text(encoding="utf-8")
-        assert committed == nbformat.writes(builder.make(name)) + "\n", f"{name} is stale: run python notebooks/build.py"
+        assert committed == nbformat.writes(builder.make(name)) + "\n", (
+            f"{name} is stale: run python notebooks/build.py"
+        )
         nb = nbformat.reads(committed, as_version=4)
-        assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+        assert all(
+            not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"
+        )
         assert "parameters" in nb.cells[1].metadata.get("tags", [])
 
 

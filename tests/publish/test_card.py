@@ -6,15 +6,39 @@ import yaml
 
 from genlab.cli import main
 from genlab.publish.card import UNBALANCED, render_card, write_card
-from genlab.train.rundir import read_config
+from genlab.runs.rundir import read_config
 
-SECTIONS = ["## Model details", "## Intended use", "## Misuse scenarios", "## Training data", "## Metrics", "## Known biases and limitations", "## Watermark and provenance"]
+SECTIONS = [
+    "## Model details",
+    "## Intended use",
+    "## Misuse scenarios",
+    "## Training data",
+    "## Metrics",
+    "## Known biases and limitations",
+    "## Watermark and provenance",
+]
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("card") / "gan"
-    argv = ["train", "gan", "--steps", "4", "--out", str(run_dir), "--set", "hidden=8", "--set", "z_dim=4", "--batch-size", "16", "--set", "log_every=2", "--quiet"]
+    argv = [
+        "train",
+        "gan",
+        "--steps",
+        "4",
+        "--out",
+        str(run_dir),
+        "--set",
+        "hidden=8",
+        "--set",
+        "z_dim=4",
+        "--batch-size",
+        "16",
+        "--set",
+        "log_every=2",
+        "--quiet",
+    ]
     assert main(argv) == 0
     return run_dir
 
@@ -34,7 +58,16 @@ def test_card_has_every_section_and_the_runs_facts(tiny_run):
 
 def test_card_reports_per_class_balance_from_an_evaluation(tiny_run):
     histogram = [300, 0, 100, 100, 100, 100, 100, 100, 100, 0]
-    evaluation = {"n": 1000, "seed": 0, "step": 4, "fid": 12.5, "kid": 0.01, "kid_std": 0.001, "class_histogram": histogram, "per_class_accuracy": [0.9] * 9 + [0.2]}
+    evaluation = {
+        "n": 1000,
+        "seed": 0,
+        "step": 4,
+        "fid": 12.5,
+        "kid": 0.01,
+        "kid_std": 0.001,
+        "class_histogram": histogram,
+        "per_class_accuracy": [0.9] * 9 + [0.2],
+    }
     text = render_card(tiny_run, read_config(tiny_run), evaluation)
     low, high = UNBALANCED
     shares = np.array(histogram) / sum(histogram)
@@ -46,7 +79,23 @@ def test_card_reports_per_class_balance_from_an_evaluation(tiny_run):
 
 def test_card_records_a_run_without_the_visible_mark(tmp_path, capsys):
     run_dir = tmp_path / "off"
-    argv = ["train", "gan", "--steps", "2", "--out", str(run_dir), "--set", "hidden=8", "--set", "z_dim=4", "--batch-size", "16", "--set", "visible_watermark=false", "--quiet"]
+    argv = [
+        "train",
+        "gan",
+        "--steps",
+        "2",
+        "--out",
+        str(run_dir),
+        "--set",
+        "hidden=8",
+        "--set",
+        "z_dim=4",
+        "--batch-size",
+        "16",
+        "--set",
+        "visible_watermark=false",
+        "--quiet",
+    ]
     assert main(argv) == 0
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["visible_watermark"] is False
     assert "Visible watermark on sample grids: OFF" in write_card(run_dir).read_text()

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from nan_helpers import poison_train_step
 
 from genlab.models.registry import get_family
-from nan_helpers import poison_train_step
 
 
 @pytest.fixture

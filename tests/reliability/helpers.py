@@ -9,7 +9,7 @@ import torch
 from genlab.config import TrainConfig
 from genlab.errors import GenlabError
 from genlab.models.registry import get_family
-from genlab.train import RunConfig, read_metrics
+from genlab.runs import RunConfig, read_metrics
 
 TIMING = {"images_per_s", "elapsed_s", "peak_rss_mb", "train_seconds"}  # wall-clock fields: differ run to run
 
@@ -17,8 +17,18 @@ TIMING = {"images_per_s", "elapsed_s", "peak_rss_mb", "train_seconds"}  # wall-c
 def tiny_run(name, steps=8, model=None, **train_overrides):
     """``name`` at its tiny size on 16-image batches, logging and checkpointing every 2 steps."""
     spec = get_family(name)
-    fields = {"dataset": spec.dataset, "steps": steps, "batch_size": 16, "log_every": 2, "sample_every": 4, "checkpoint_every": 2, "grid_size": 4}
-    return RunConfig(name, spec.config_cls(**{**spec.tiny, **(model or {})}), TrainConfig(**{**fields, **train_overrides}))
+    fields = {
+        "dataset": spec.dataset,
+        "steps": steps,
+        "batch_size": 16,
+        "log_every": 2,
+        "sample_every": 4,
+        "checkpoint_every": 2,
+        "grid_size": 4,
+    }
+    return RunConfig(
+        name, spec.config_cls(**{**spec.tiny, **(model or {})}), TrainConfig(**{**fields, **train_overrides})
+    )
 
 
 def tensors_of(state):
@@ -45,13 +55,17 @@ def without_timing(records):
 def assert_same_run(whole: Path, split: Path) -> None:
     """Everything a run leaves, apart from wall-clock fields, is identical."""
     names = sorted(p.relative_to(whole).as_posix() for p in whole.rglob("*") if p.is_file() and p.name != "card.md")
-    assert names == sorted(p.relative_to(split).as_posix() for p in split.rglob("*") if p.is_file() and p.name != "card.md")  # no debris left
+    assert names == sorted(
+        p.relative_to(split).as_posix() for p in split.rglob("*") if p.is_file() and p.name != "card.md"
+    )  # no debris left
     assert any(n.endswith(".json") for n in names) and any(n.endswith(".png") for n in names)
     for name in names:
         a, b = whole / name, split / name
         if name.startswith("checkpoints/") and name.endswith(".json"):
             doc_a, doc_b = json.loads(a.read_text()), json.loads(b.read_text())
-            assert {k: v for k, v in doc_a.items() if k not in TIMING} == {k: v for k, v in doc_b.items() if k not in TIMING}, name
+            assert {k: v for k, v in doc_a.items() if k not in TIMING} == {
+                k: v for k, v in doc_b.items() if k not in TIMING
+            }, name
         elif name == "metrics.jsonl":
             assert without_timing(read_metrics(whole)) == without_timing(read_metrics(split))
         else:  # tensors (also covered by the JSON's SHA-256), sample grids, config.yaml

@@ -28,7 +28,7 @@ import time
 
 def install_kill_point(plan: dict, marker: pathlib.Path) -> None:
     """Patch this process so that it freezes at ``plan`` (see the module docstring)."""
-    import genlab.train.trainer as trainer
+    import genlab.training.loop as trainer
     from genlab.models.registry import get_family
 
     seen = [0]

@@ -17,7 +17,7 @@ import yaml
 from cli_helpers import one_line_error, run
 from reliability.helpers import assert_same_run, tiny_run
 
-import genlab.train.rundir as rundir
+import genlab.runs.rundir as rundir
 from genlab.atomic import WriteError, atomic_write_bytes
 from genlab.cli import main
 
@@ -27,7 +27,12 @@ GRID = r"samples/\.?step_\d{8}\.png"
 METRICS = r"metrics\.jsonl$"
 WORDS = {errno.ENOSPC: "disk is full", errno.EROFS: "read-only", errno.EACCES: "permission denied"}
 NAMES = {CHECKPOINT: "tensors", CHECKPOINT_JSON: "json", GRID: "grid", METRICS: "metrics"}
-FILES = {CHECKPOINT: r"checkpoints/step_\d{8}\.safetensors:", CHECKPOINT_JSON: r"checkpoints/step_\d{8}\.json:", GRID: r"samples/step_\d{8}\.png:", METRICS: r"/metrics\.jsonl:"}
+FILES = {
+    CHECKPOINT: r"checkpoints/step_\d{8}\.safetensors:",
+    CHECKPOINT_JSON: r"checkpoints/step_\d{8}\.json:",
+    GRID: r"samples/step_\d{8}\.png:",
+    METRICS: r"/metrics\.jsonl:",
+}
 
 
 class Fault:
@@ -45,7 +50,9 @@ class Fault:
             return False
         run_dir = next((p for p in pathlib.Path(path).parents if (p / "checkpoints").is_dir()), None)
         found = [] if run_dir is None else (run_dir / "checkpoints").iterdir()
-        self.snapshot = {p.name: p.read_bytes() for p in found if not p.name.startswith(".")}  # temp files are not checkpoints
+        self.snapshot = {
+            p.name: p.read_bytes() for p in found if not p.name.startswith(".")
+        }  # temp files are not checkpoints
         return True
 
     def error(self) -> OSError:
@@ -92,6 +99,7 @@ def inject(monkeypatch, where: str, fault: Fault) -> None:
 
         monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     elif where == "append":  # the open() of append_metrics: half a line, then the error
+
         class Torn:
             def __init__(self, path, *args, **kwargs):
                 self.f = open(path, *args, **kwargs)
@@ -135,8 +143,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("where, code, target", CASES, ids=[f"{w}-{errno.errorcode[c]}-{NAMES[t]}" for w, c, t in CASES])
-def test_a_failed_write_stops_cleanly_and_the_run_resumes_bit_for_bit(where, code, target, tmp_path, monkeypatch, capsys, unbroken, deterministic):
+@pytest.mark.parametrize(
+    "where, code, target", CASES, ids=[f"{w}-{errno.errorcode[c]}-{NAMES[t]}" for w, c, t in CASES]
+)
+def test_a_failed_write_stops_cleanly_and_the_run_resumes_bit_for_bit(
+    where, code, target, tmp_path, monkeypatch, capsys, unbroken, deterministic
+):
     whole, config = unbroken
     split = tmp_path / "run"
     fault = Fault(code, target)
@@ -160,7 +172,9 @@ def test_write_error_is_one_line_and_still_an_oserror(tmp_path, monkeypatch):
     with pytest.raises(WriteError) as caught:
         atomic_write_bytes(tmp_path / "f.bin", b"x" * 10)
     assert isinstance(caught.value, OSError) and caught.value.errno == errno.ENOSPC
-    assert str(caught.value).startswith(f"cannot write {tmp_path / 'f.bin'}: the disk is full") and "\n" not in str(caught.value)
+    assert str(caught.value).startswith(f"cannot write {tmp_path / 'f.bin'}: the disk is full") and "\n" not in str(
+        caught.value
+    )
     assert fault.snapshot == {} and list(tmp_path.iterdir()) == []  # the temp file is gone
 
 

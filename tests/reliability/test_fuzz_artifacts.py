@@ -20,14 +20,24 @@ from hypothesis import strategies as st
 from reliability.helpers import peak_bytes, tiny_run
 
 from genlab.errors import DataError, GenlabError
-from genlab.publish.provenance import ProvenanceError
-from genlab.publish.signing import verify_png
-from genlab.train import train
-from genlab.train.checkpoint import load_checkpoint
-from genlab.train.rundir import find_checkpoint
+from genlab.marks.provenance import ProvenanceError
+from genlab.marks.signing import verify_png
+from genlab.runs.checkpoint import load_checkpoint
+from genlab.runs.rundir import find_checkpoint
+from genlab.training import train
 
-FUZZ = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-FEW = settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+FEW = settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 # -- checkpoints ---------------------------------------------------------------------
@@ -45,7 +55,11 @@ def damaged_copy(run_dir: Path, folder: Path) -> tuple[Path, Path, dict]:
     return copy, json_path, json.loads(json_path.read_text())
 
 
-JSON_VALUES = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5)), lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(st.text(max_size=4), c, max_size=3)), max_leaves=6)
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5)),
+    lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(st.text(max_size=4), c, max_size=3)),
+    max_leaves=6,
+)
 SIDECAR_KEYS = ["step", "config", "data_info", "state", "tensors", "sha256", "format", "batcher"]
 
 
@@ -89,11 +103,13 @@ def test_checkpoint_sidecar_cannot_point_at_other_files(tensors, tiny_vae_run, t
 @pytest.fixture(scope="module")
 def signed_png(tmp_path_factory):
     from genlab.data import save_png
-    from genlab.publish.keys import new_keys
+    from genlab.marks.keys import new_keys
 
     folder = tmp_path_factory.mktemp("png")
     keys = new_keys(folder / "keys")
-    path = save_png(folder / "signed.png", np.zeros((8, 8), np.uint8), provenance={"generator": "vae"}, sign_key=keys.private)
+    path = save_png(
+        folder / "signed.png", np.zeros((8, 8), np.uint8), provenance={"generator": "vae"}, sign_key=keys.private
+    )
     return path.read_bytes(), keys
 
 
@@ -107,7 +123,9 @@ def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def png_bytes(parts) -> bytes:
-    return b"\x89PNG\r\n\x1a\n" + b"".join(struct.pack(">I4s", len(b), k) + b + struct.pack(">I", zlib.crc32(k + b)) for k, b in parts)
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I4s", len(b), k) + b + struct.pack(">I", zlib.crc32(k + b)) for k, b in parts
+    )
 
 
 def verify_fails_closed(capsys, path: Path, *extra) -> str:
@@ -159,12 +177,27 @@ def test_png_oversized_compressed_text_is_refused_without_inflating_it(signed_pn
     assert "inflates to over" in verify_fails_closed(capsys, path)
 
 
-@pytest.mark.parametrize("signature", [
-    "not json", "[]", '{"algorithm": "ed25519"}', '{"algorithm": "rsa", "public_key": "", "signature": ""}',
-    '{"algorithm": "ed25519", "public_key": 5, "signature": 6}', '{"algorithm": "ed25519", "public_key": "!!", "signature": "AA=="}',
-])
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "not json",
+        "[]",
+        '{"algorithm": "ed25519"}',
+        '{"algorithm": "rsa", "public_key": "", "signature": ""}',
+        '{"algorithm": "ed25519", "public_key": 5, "signature": 6}',
+        '{"algorithm": "ed25519", "public_key": "!!", "signature": "AA=="}',
+    ],
+)
 def test_png_bad_signatures_fail_closed(signature, signed_png, tmp_path, capsys):
-    parts = [(k, b"genlab:signature\0\0\0\0\0" + signature.encode() if k == b"iTXt" and b.startswith(b"genlab:signature\0") else b) for k, b in png_chunks(signed_png[0])]
+    parts = [
+        (
+            k,
+            b"genlab:signature\0\0\0\0\0" + signature.encode()
+            if k == b"iTXt" and b.startswith(b"genlab:signature\0")
+            else b,
+        )
+        for k, b in png_chunks(signed_png[0])
+    ]
     (tmp_path / "x.png").write_bytes(png_bytes(parts))
     assert "signature" in verify_fails_closed(capsys, tmp_path / "x.png")
 
@@ -184,7 +217,12 @@ def test_png_signature_in_another_base64_spelling_fails_closed(signed_png, tmp_p
     i = next(i for i, (k, b) in enumerate(parts) if b.startswith(b"genlab:signature\0"))
     doc = json.loads(parts[i][1].split(b"\0", 5)[5])
     last = doc["signature"].rstrip("=")[-1]
-    doc["signature"] = doc["signature"].rstrip("=")[:-1] + alphabet[alphabet.index(last) ^ 1] + "=="  # 4 unused low bits
-    parts[i] = (b"iTXt", b"genlab:signature\0\0\0\0\0" + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode())
+    doc["signature"] = (
+        doc["signature"].rstrip("=")[:-1] + alphabet[alphabet.index(last) ^ 1] + "=="
+    )  # 4 unused low bits
+    parts[i] = (
+        b"iTXt",
+        b"genlab:signature\0\0\0\0\0" + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode(),
+    )
     (tmp_path / "x.png").write_bytes(png_bytes(parts))
     assert "canonical form" in verify_fails_closed(capsys, tmp_path / "x.png")

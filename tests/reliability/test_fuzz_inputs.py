@@ -26,8 +26,18 @@ from genlab.data.idx import idx_bytes, read_idx, read_idx_bytes
 from genlab.errors import ConfigError, DataError
 from genlab.models.registry import get_family
 
-FUZZ = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-FEW = settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+FEW = settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 # -- IDX -----------------------------------------------------------------------------
@@ -71,7 +81,9 @@ def test_idx_dims_whose_product_overflows_int64_are_refused():
     header = bytes([0, 0, 0x08, 3]) + struct.pack(">3i", 2**30, 2**30, 16)  # 2**64 items: 0 in int64
     with pytest.raises(DataError, match="too large for any array"):
         read_idx_bytes(header)
-    empty = bytes([0, 0, 0x08, 4]) + struct.pack(">4i", 0, 2**31 - 1, 2**31 - 1, 2**31 - 1)  # no items, but NumPy cannot shape it
+    empty = bytes([0, 0, 0x08, 4]) + struct.pack(
+        ">4i", 0, 2**31 - 1, 2**31 - 1, 2**31 - 1
+    )  # no items, but NumPy cannot shape it
     with pytest.raises(DataError, match="too large for any array"):
         read_idx_bytes(empty)
 
@@ -86,7 +98,12 @@ def test_idx_gzip_bomb_is_refused_after_reading_only_what_the_header_declares(tm
 
 
 def test_idx_through_the_cli_is_one_line(tmp_path, capsys):
-    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for stem in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         (tmp_path / stem).write_bytes(VALID_IDX[:7])  # truncated
     code, _, err = run(capsys, "train", "vae", "--steps", "1", "--data-dir", tmp_path, "--out", tmp_path / "run")
     one_line_error(code, err, "train-images-idx3-ubyte")
@@ -117,7 +134,9 @@ ARRAYS = st.sampled_from([np.uint8, np.int64, np.float32, np.bool_, np.complex64
 @FUZZ
 @given(images=ARRAYS, labels=st.one_of(st.none(), ARRAYS), extra=st.sampled_from([None, "images2", "x"]))
 def test_npz_with_any_arrays_loads_or_is_a_dataerror(images, labels, extra):
-    arrays = {"images": images} | ({"labels": labels} if labels is not None else {}) | ({extra: images} if extra else {})
+    arrays = (
+        {"images": images} | ({"labels": labels} if labels is not None else {}) | ({extra: images} if extra else {})
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "s.npz"
         path.write_bytes(npz_bytes(**arrays))
@@ -169,14 +188,17 @@ def test_npz_a_plain_npy_file_is_a_dataerror(tmp_path):
         load_samples(tmp_path / "s.npy")
 
 
-@pytest.mark.parametrize("arrays, words", [
-    ({"pictures": np.zeros((2, 4, 4), np.uint8)}, ["no 'images' array"]),
-    ({"images": np.zeros((2, 4, 4), np.float32)}, ["uint8"]),
-    ({"images": np.zeros((2, 2, 4, 4), np.uint8)}, ["C = 1 or 3"]),
-    ({"images": np.zeros((2, 0, 4), np.uint8)}, ["at least 1 x 1"]),
-    ({"images": np.zeros((2, 4, 4), np.uint8), "labels": np.array([0, -1])}, [">= 0"]),
-    ({"images": np.zeros((2, 4, 4), np.uint8), "labels": np.array([0.5, 1])}, ["labels must be 2 integers"]),
-])
+@pytest.mark.parametrize(
+    "arrays, words",
+    [
+        ({"pictures": np.zeros((2, 4, 4), np.uint8)}, ["no 'images' array"]),
+        ({"images": np.zeros((2, 4, 4), np.float32)}, ["uint8"]),
+        ({"images": np.zeros((2, 2, 4, 4), np.uint8)}, ["C = 1 or 3"]),
+        ({"images": np.zeros((2, 0, 4), np.uint8)}, ["at least 1 x 1"]),
+        ({"images": np.zeros((2, 4, 4), np.uint8), "labels": np.array([0, -1])}, [">= 0"]),
+        ({"images": np.zeros((2, 4, 4), np.uint8), "labels": np.array([0.5, 1])}, ["labels must be 2 integers"]),
+    ],
+)
 def test_npz_bad_samples_through_the_cli_are_one_line(arrays, words, tmp_path, capsys):
     (tmp_path / "s.npz").write_bytes(npz_bytes(**arrays))
     code, _, err = run(capsys, "eval", tmp_path / "s.npz", "-n", "2")
@@ -188,14 +210,36 @@ TRAIN_KEYS = list(TrainConfig.__dataclass_fields__)
 WORDS = st.text(alphabet="abcxyz", min_size=1, max_size=4)  # never parses as a number, a bool or a family
 TINY_TRAIN = {"steps": 1, "batch_size": 8, "grid_size": 4}
 YAML_FAULTS = st.one_of(
-    st.builds(lambda k, v: {"family": "vae", "train": {**TINY_TRAIN, k: v}}, WORDS.filter(lambda k: k not in TRAIN_KEYS), st.integers()),  # unknown key
-    st.builds(lambda v: {"family": "vae", "train": {**TINY_TRAIN, "batch_size": v}}, st.one_of(st.integers(-5, 0), WORDS, st.floats(max_value=0.5))),
+    st.builds(
+        lambda k, v: {"family": "vae", "train": {**TINY_TRAIN, k: v}},
+        WORDS.filter(lambda k: k not in TRAIN_KEYS),
+        st.integers(),
+    ),  # unknown key
+    st.builds(
+        lambda v: {"family": "vae", "train": {**TINY_TRAIN, "batch_size": v}},
+        st.one_of(st.integers(-5, 0), WORDS, st.floats(max_value=0.5)),
+    ),
     st.builds(lambda v: {"family": "vae", "train": {**TINY_TRAIN, "nonfinite": v}}, WORDS),
-    st.builds(lambda k: {"family": "vae", "train": {**TINY_TRAIN, k: -1}}, st.sampled_from(["seed", "checkpoint_every", "eval_every", "keep_last", "log_every"])),
-    st.builds(lambda v: {"family": v, "train": TINY_TRAIN}, st.one_of(st.integers(), WORDS, st.lists(st.integers(), max_size=2))),
-    st.builds(lambda v: {"family": "vae", "model": v, "train": TINY_TRAIN}, st.one_of(st.integers().filter(bool), WORDS, st.lists(st.integers(), min_size=1, max_size=2))),
-    st.builds(lambda v: {"family": "vae", "train": v}, st.one_of(st.integers().filter(bool), WORDS, st.lists(st.integers(), min_size=1, max_size=2))),
-    st.builds(lambda v: {"family": "vae", "model": {"latent_dim": v}, "train": TINY_TRAIN}, st.one_of(st.integers(-3, 0), WORDS)),
+    st.builds(
+        lambda k: {"family": "vae", "train": {**TINY_TRAIN, k: -1}},
+        st.sampled_from(["seed", "checkpoint_every", "eval_every", "keep_last", "log_every"]),
+    ),
+    st.builds(
+        lambda v: {"family": v, "train": TINY_TRAIN},
+        st.one_of(st.integers(), WORDS, st.lists(st.integers(), max_size=2)),
+    ),
+    st.builds(
+        lambda v: {"family": "vae", "model": v, "train": TINY_TRAIN},
+        st.one_of(st.integers().filter(bool), WORDS, st.lists(st.integers(), min_size=1, max_size=2)),
+    ),
+    st.builds(
+        lambda v: {"family": "vae", "train": v},
+        st.one_of(st.integers().filter(bool), WORDS, st.lists(st.integers(), min_size=1, max_size=2)),
+    ),
+    st.builds(
+        lambda v: {"family": "vae", "model": {"latent_dim": v}, "train": TINY_TRAIN},
+        st.one_of(st.integers(-3, 0), WORDS),
+    ),
     st.one_of(st.lists(st.integers(), max_size=3), st.integers(), WORDS),  # not a mapping
 )
 
@@ -210,19 +254,22 @@ def test_yaml_config_faults_are_one_line(doc, capsys):
     one_line_error(code, err)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("!!python/object/apply:os.system ['touch /tmp/genlab-pwned']", ["cannot read config file"]),
-    ("family: vae\ntrain: !!python/object:genlab.config.TrainConfig {}", ["cannot read config file"]),
-    ("family: vae\ntrain: {steps: 1\n", ["cannot read config file"]),
-    ("- family\n- vae\n", ["must hold a mapping"]),
-    ("family: vae\ntrain: {stepz: 3}", ["unknown TrainConfig key(s) stepz", "known keys: dataset, seed"]),
-    ("family: vae\ntrain: {nonfinite: nope}", ["nonfinite must be one of stop, skip, rollback"]),
-    ("family: vae\ntrain: {batch_size: 0}", ["batch_size must be >= 1"]),
-    ("family: vae\ntrain: {batch_size: many}", ["batch_size must be an integer"]),
-    ("family: vae\ntrain: {max_minutes: .nan}", ["max_minutes must be a finite number"]),
-    ("family: [vae]\n", ["family must be a family name"]),
-    ("family: vae\nmodel: 3\n", ["model must be a mapping"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("!!python/object/apply:os.system ['touch /tmp/genlab-pwned']", ["cannot read config file"]),
+        ("family: vae\ntrain: !!python/object:genlab.config.TrainConfig {}", ["cannot read config file"]),
+        ("family: vae\ntrain: {steps: 1\n", ["cannot read config file"]),
+        ("- family\n- vae\n", ["must hold a mapping"]),
+        ("family: vae\ntrain: {stepz: 3}", ["unknown TrainConfig key(s) stepz", "known keys: dataset, seed"]),
+        ("family: vae\ntrain: {nonfinite: nope}", ["nonfinite must be one of stop, skip, rollback"]),
+        ("family: vae\ntrain: {batch_size: 0}", ["batch_size must be >= 1"]),
+        ("family: vae\ntrain: {batch_size: many}", ["batch_size must be an integer"]),
+        ("family: vae\ntrain: {max_minutes: .nan}", ["max_minutes must be a finite number"]),
+        ("family: [vae]\n", ["family must be a family name"]),
+        ("family: vae\nmodel: 3\n", ["model must be a mapping"]),
+    ],
+)
 def test_yaml_config_messages_name_the_key_and_the_allowed_values(text, words, tmp_path, capsys):
     (tmp_path / "c.yaml").write_text(text)
     code, _, err = run(capsys, "train", "--config", tmp_path / "c.yaml", "--out", tmp_path / "run")
@@ -231,7 +278,18 @@ def test_yaml_config_messages_name_the_key_and_the_allowed_values(text, words, t
 
 
 @FUZZ
-@given(items=st.lists(st.one_of(st.sampled_from(TRAIN_KEYS + ["latent_dim", "lr", "hidden"]).flatmap(lambda k: st.text(max_size=6).map(lambda v: f"{k}={v}")), st.text(max_size=10)), min_size=1, max_size=3))
+@given(
+    items=st.lists(
+        st.one_of(
+            st.sampled_from(TRAIN_KEYS + ["latent_dim", "lr", "hidden"]).flatmap(
+                lambda k: st.text(max_size=6).map(lambda v: f"{k}={v}")
+            ),
+            st.text(max_size=10),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_set_overrides_apply_or_raise_configerror(items):
     spec = get_family("vae")
     try:
@@ -242,15 +300,18 @@ def test_set_overrides_apply_or_raise_configerror(items):
         pass
 
 
-@pytest.mark.parametrize("item, words", [
-    ("stepz=3", ["unknown config key(s) stepz", "known keys:", "steps"]),
-    ("nonfinite=maybe", ["nonfinite must be one of stop, skip, rollback"]),
-    ("lr=nan", ["lr must be a finite number"]),
-    ("batch_size=-4", ["batch_size must be >= 1"]),
-    ("batch_size=1e400", ["batch_size must be an integer"]),
-    ("visible_watermark=perhaps", ["visible_watermark must be true or false"]),
-    ("no-equals-sign", ["--set expects key=value"]),
-])
+@pytest.mark.parametrize(
+    "item, words",
+    [
+        ("stepz=3", ["unknown config key(s) stepz", "known keys:", "steps"]),
+        ("nonfinite=maybe", ["nonfinite must be one of stop, skip, rollback"]),
+        ("lr=nan", ["lr must be a finite number"]),
+        ("batch_size=-4", ["batch_size must be >= 1"]),
+        ("batch_size=1e400", ["batch_size must be an integer"]),
+        ("visible_watermark=perhaps", ["visible_watermark must be true or false"]),
+        ("no-equals-sign", ["--set expects key=value"]),
+    ],
+)
 def test_set_overrides_through_the_cli_are_one_line(item, words, tmp_path, capsys):
     code, _, err = run(capsys, "train", "vae", "--steps", "1", "--out", tmp_path / "run", "--set", item)
     one_line_error(code, err, *words)

@@ -33,7 +33,13 @@ CKPT_TENSORS = r"checkpoints/\.step_\d{8}\.safetensors\.\w{8}\.tmp$"  # a checkp
 CKPT_JSON = r"checkpoints/\.step_\d{8}\.json\.\w{8}\.tmp$"  # its JSON before the rename (tensors already in place)
 CKPT_DIR = r"/checkpoints$"  # the folder fsync after a rename
 # Kill points inside a checkpoint write: (event, regex, torn). Counted per session.
-CHECKPOINT_POINTS = [("fsync", CKPT_TENSORS, False), ("fsync", CKPT_TENSORS, True), ("fsync", CKPT_JSON, False), ("fsync", CKPT_JSON, True), ("fsync", CKPT_DIR, False)]
+CHECKPOINT_POINTS = [
+    ("fsync", CKPT_TENSORS, False),
+    ("fsync", CKPT_TENSORS, True),
+    ("fsync", CKPT_JSON, False),
+    ("fsync", CKPT_JSON, True),
+    ("fsync", CKPT_DIR, False),
+]
 OTHER_POINTS = [
     ("step", "train_step", False),  # between checkpoints, weights changed only in memory
     ("metrics", "metrics", True),  # half a line written to metrics.jsonl
@@ -56,7 +62,12 @@ def start_child(plan, args, marker: Path, log: Path, fresh: bool):
     if fresh:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
         with open(log, "w") as err:
-            child = subprocess.Popen([sys.executable, str(CHILD), json.dumps(plan), str(marker), *args], stdout=subprocess.DEVNULL, stderr=err, env=env)
+            child = subprocess.Popen(
+                [sys.executable, str(CHILD), json.dumps(plan), str(marker), *args],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env=env,
+            )
         return child.pid
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
@@ -82,7 +93,9 @@ def kill_at(plan, args, marker: Path, log: Path, fresh: bool = False) -> str:
         while not marker.exists():
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
-                raise AssertionError(f"the child ended (wait status {status}) before its kill point {plan}: {log.read_text()[-2000:]}")
+                raise AssertionError(
+                    f"the child ended (wait status {status}) before its kill point {plan}: {log.read_text()[-2000:]}"
+                )
             assert time.monotonic() < deadline, f"kill point {plan} not reached in 300 s"
             time.sleep(0.01)
         os.kill(pid, signal.SIGKILL)
@@ -102,7 +115,13 @@ def plan_for(rng: random.Random, points, family, first_session: bool) -> dict:
     # The first session must leave a checkpoint to resume from (the first is written at step 2).
     n = {"step": rng.randint(3 if first_session else 1, 6), "metrics": rng.randint(2, 4), "unlink": 1}.get(event)
     if n is None:
-        n = rng.randint(2, 3) if "checkpoints" in match and first_session else 1 if "samples" in match else rng.randint(1, 2)
+        n = (
+            rng.randint(2, 3)
+            if "checkpoints" in match and first_session
+            else 1
+            if "samples" in match
+            else rng.randint(1, 2)
+        )
     return {"event": event, "match": match, "n": n, "torn": torn, "family": family}
 
 
@@ -158,5 +177,8 @@ def test_every_kill_point_kind_is_covered_by_the_slow_seeds():
     for family in MODELS:
         for seed in range(4):
             rng = random.Random(f"kill-{family}-{seed}")
-            kinds |= {(p["event"], p["match"], p["torn"]) for p in (plan_for(rng, CHECKPOINT_POINTS + OTHER_POINTS, family, i == 0) for i in range(3))}
+            kinds |= {
+                (p["event"], p["match"], p["torn"])
+                for p in (plan_for(rng, CHECKPOINT_POINTS + OTHER_POINTS, family, i == 0) for i in range(3))
+            }
     assert kinds == set(CHECKPOINT_POINTS + OTHER_POINTS)

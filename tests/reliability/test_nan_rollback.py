@@ -9,10 +9,11 @@ from reliability.helpers import same_tensors, tiny_run, without_timing
 
 from genlab.config import TrainConfig
 from genlab.errors import ConfigError
-from genlab.train import read_metrics, train
-from genlab.train.checkpoint import load_checkpoint, save_checkpoint
-from genlab.train.faults import TrainingDiverged, scale_learning_rates
-from genlab.train.rundir import find_checkpoint
+from genlab.runs import read_metrics
+from genlab.runs.checkpoint import load_checkpoint, save_checkpoint
+from genlab.runs.rundir import find_checkpoint
+from genlab.training import train
+from genlab.training.faults import TrainingDiverged, scale_learning_rates
 
 LR = 1e-3  # the tiny VAE's lr (VAEConfig default)
 
@@ -24,11 +25,16 @@ def lrs_of(state):
 
 def test_scale_learning_rates_multiplies_every_group():
     a, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(3))
-    opts = {"g": torch.optim.Adam([{"params": [a], "lr": 0.1}, {"params": [b], "lr": 0.02}]), "d": torch.optim.SGD([b], lr=1.0)}
+    opts = {
+        "g": torch.optim.Adam([{"params": [a], "lr": 0.1}, {"params": [b], "lr": 0.02}]),
+        "d": torch.optim.SGD([b], lr=1.0),
+    }
     assert scale_learning_rates(opts, 0.5) == {"g": [0.05, 0.01], "d": [0.5]}
     assert [g["lr"] for g in opts["g"].param_groups] == [0.05, 0.01]
     scale_learning_rates(opts, 0.5)
-    assert [g["lr_scale"] for g in opts["g"].param_groups] == [0.25, 0.25] and opts["d"].param_groups[0]["lr_scale"] == 0.25
+    assert [g["lr_scale"] for g in opts["g"].param_groups] == [0.25, 0.25] and opts["d"].param_groups[0][
+        "lr_scale"
+    ] == 0.25
 
 
 def test_rollback_equals_a_resume_from_the_checkpoint_with_half_the_lr(tmp_path, poison):
@@ -40,7 +46,9 @@ def test_rollback_equals_a_resume_from_the_checkpoint_with_half_the_lr(tmp_path,
     assert result.step == 8 and not result.interrupted
     records = read_metrics(rolled)
     rollbacks = [r for r in records if "rollback" in r]
-    assert rollbacks == [{"step": 4, "rollback": 1, "from_step": 5, "reason": "loss=nan", "lr_factor": 0.5, "lr": {"adam": [LR * 0.5]}}]
+    assert rollbacks == [
+        {"step": 4, "rollback": 1, "from_step": 5, "reason": "loss=nan", "lr_factor": 0.5, "lr": {"adam": [LR * 0.5]}}
+    ]
     assert [r["step"] for r in records if "loss" in r] == [2, 4, 6, 8]  # the undone steps 5-6 were logged again, once
     state, meta = load_checkpoint(find_checkpoint(rolled))
     assert lrs_of(state["family"]) == {"adam": [LR * 0.5]} and meta["rollbacks"] == 1 and meta["nonfinite_total"] == 2
@@ -52,7 +60,9 @@ def test_rollback_equals_a_resume_from_the_checkpoint_with_half_the_lr(tmp_path,
     state4, meta4 = load_checkpoint(ckpt)
     for group in state4["family"]["opts"]["adam"]["param_groups"]:
         group["lr"] *= 0.5
-    save_checkpoint(ckpt.with_suffix(""), state4, {k: v for k, v in meta4.items() if k not in ("format", "tensors", "sha256")})
+    save_checkpoint(
+        ckpt.with_suffix(""), state4, {k: v for k, v in meta4.items() if k not in ("format", "tensors", "sha256")}
+    )
     train(None, by_hand, resume=True, quiet=True)
     assert same_tensors(state, load_checkpoint(find_checkpoint(by_hand))[0])
 
@@ -100,7 +110,10 @@ def test_rollback_gives_up_after_max_rollbacks(tmp_path, poison):
     with pytest.raises(TrainingDiverged, match=r"2 non-finite steps in a row .* and 2 rollback\(s\) with a lower lr"):
         train(cfg, tmp_path / "run", quiet=True)
     rollbacks = [r for r in read_metrics(tmp_path / "run") if "rollback" in r]
-    assert [(r["step"], r["rollback"], r["lr"]["adam"]) for r in rollbacks] == [(2, 1, [LR * 0.5]), (2, 2, [LR * 0.25])]
+    assert [(r["step"], r["rollback"], r["lr"]["adam"]) for r in rollbacks] == [
+        (2, 1, [LR * 0.5]),
+        (2, 2, [LR * 0.25]),
+    ]
 
 
 def test_rollback_without_a_checkpoint_yet_is_a_clear_stop(tmp_path, poison):
@@ -109,7 +122,16 @@ def test_rollback_without_a_checkpoint_yet_is_a_clear_stop(tmp_path, poison):
         train(tiny_run("vae", nonfinite="rollback", nonfinite_patience=2), tmp_path / "run", quiet=True)
 
 
-@pytest.mark.parametrize("field, value", [("rollback_lr_factor", 0.0), ("rollback_lr_factor", 1.0), ("rollback_lr_factor", -0.5), ("rollback_lr_factor", math.nan), ("max_rollbacks", 0)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("rollback_lr_factor", 0.0),
+        ("rollback_lr_factor", 1.0),
+        ("rollback_lr_factor", -0.5),
+        ("rollback_lr_factor", math.nan),
+        ("max_rollbacks", 0),
+    ],
+)
 def test_rollback_settings_are_validated(field, value):
     with pytest.raises(ConfigError, match=field):
         TrainConfig(**{field: value}).check()
@@ -121,7 +143,19 @@ def test_rollback_needs_torch_optimisers(tmp_path):
 
 
 def test_cli_rejects_a_bad_rollback_factor_in_one_line(tmp_path, capsys):
-    code, _, err = run(capsys, "train", "vae", "--steps", "2", "--out", tmp_path / "run", "--set", "nonfinite=rollback", "--set", "rollback_lr_factor=2")
+    code, _, err = run(
+        capsys,
+        "train",
+        "vae",
+        "--steps",
+        "2",
+        "--out",
+        tmp_path / "run",
+        "--set",
+        "nonfinite=rollback",
+        "--set",
+        "rollback_lr_factor=2",
+    )
     one_line_error(code, err, "rollback_lr_factor", "between 0 and 1")
     code, _, err = run(capsys, "train", "vae", "--steps", "2", "--out", tmp_path / "run", "--set", "nonfinite=undo")
     one_line_error(code, err, "nonfinite", "stop, skip, rollback")

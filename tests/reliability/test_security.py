@@ -17,8 +17,8 @@ from reliability.helpers import tiny_run
 
 import genlab
 from genlab.errors import GenlabError
-from genlab.train import train
-from genlab.train.rundir import find_checkpoint
+from genlab.runs.rundir import find_checkpoint
+from genlab.training import train
 
 SRC = Path(genlab.__file__).parent
 
@@ -86,8 +86,14 @@ def _unsafe_calls(tree: ast.AST) -> list[str]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
-            found += [f"import {n}" for n in names if n.split(".")[0] in ("pickle", "dill", "joblib", "marshal", "shelve", "cloudpickle")]
+            names = [a.name for a in node.names] + (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            )
+            found += [
+                f"import {n}"
+                for n in names
+                if n.split(".")[0] in ("pickle", "dill", "joblib", "marshal", "shelve", "cloudpickle")
+            ]
         if not isinstance(node, ast.Call):
             continue
         func = ast.unparse(node.func)
@@ -96,7 +102,9 @@ def _unsafe_calls(tree: ast.AST) -> list[str]:
         if func.endswith("torch.load") or func == "load" and "weights_only" in kwargs:
             if not flag("weights_only"):
                 found.append(f"{func}(...) without weights_only=True")
-        if "allow_pickle" in kwargs and not (isinstance(kwargs["allow_pickle"], ast.Constant) and kwargs["allow_pickle"].value is False):
+        if "allow_pickle" in kwargs and not (
+            isinstance(kwargs["allow_pickle"], ast.Constant) and kwargs["allow_pickle"].value is False
+        ):
             found.append(f"{func}(..., allow_pickle={ast.unparse(kwargs['allow_pickle'])})")
         if func in ("yaml.load", "yaml.unsafe_load", "yaml.full_load", "yaml.load_all", "yaml.unsafe_load_all"):
             found.append(f"{func}(...)")
@@ -107,7 +115,10 @@ def _unsafe_calls(tree: ast.AST) -> list[str]:
 
 def test_scan_finds_each_unsafe_pattern():
     """The scanner itself: it flags every pattern it is meant to flag, and not the safe spellings."""
-    bad = "import pickle\ntorch.load(p)\ntorch.load(p, weights_only=False)\nnp.load(p, allow_pickle=True)\nyaml.load(s)\neval(s)\n"
+    bad = (
+        "import pickle\ntorch.load(p)\ntorch.load(p, weights_only=False)\nnp.load(p, "
+        "allow_pickle=True)\nyaml.load(s)\neval(s)\n"
+    )
     assert len(_unsafe_calls(ast.parse(bad))) == 6
     good = "torch.load(p, map_location='cpu', weights_only=True)\nnp.load(p, allow_pickle=False)\nyaml.safe_load(s)\n"
     assert _unsafe_calls(ast.parse(good)) == []
@@ -116,7 +127,11 @@ def test_scan_finds_each_unsafe_pattern():
 def test_no_source_file_can_unpickle_or_execute_data():
     files = sorted(SRC.rglob("*.py"))
     assert len(files) > 50
-    problems = [f"{path.relative_to(SRC)}: {what}" for path in files for what in _unsafe_calls(ast.parse(path.read_text(encoding="utf-8")))]
+    problems = [
+        f"{path.relative_to(SRC)}: {what}"
+        for path in files
+        for what in _unsafe_calls(ast.parse(path.read_text(encoding="utf-8")))
+    ]
     assert problems == []
     # The plain-text rule as well, so a call hidden from the AST walk (a string, a comment) shows up too.
     for path in files:

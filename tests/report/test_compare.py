@@ -9,11 +9,23 @@ from cli_helpers import one_line_error, run
 
 from genlab.cli import main
 
-TINY = {  # the registry's tiny sizes, as in tests/test_cli_latent.py
+TINY = {  # the registry's tiny sizes, as in tests/cli/test_latent.py
     "gan-a": ["gan", "--seed", "0", "--set", "hidden=8", "--set", "z_dim=4"],
     "gan-b": ["gan", "--seed", "1", "--set", "hidden=8", "--set", "z_dim=4"],
     "vae": ["vae", "--set", "hidden=8", "--set", "latent_dim=2"],
-    "ddpm": ["ddpm", "--set", "base_channels=4", "--set", "channel_mults=1,2", "--set", "attention=false", "--set", "diffusion_steps=20", "--set", "sample_steps=4"],
+    "ddpm": [
+        "ddpm",
+        "--set",
+        "base_channels=4",
+        "--set",
+        "channel_mults=1,2",
+        "--set",
+        "attention=false",
+        "--set",
+        "diffusion_steps=20",
+        "--set",
+        "sample_steps=4",
+    ],
 }
 SMALL = ["--ref-n", "300", "-n", "50", "--probe-n", "40", "--nll-k", "2", "--nll-n", "50", "--quiet"]
 
@@ -22,7 +34,24 @@ SMALL = ["--ref-n", "300", "-n", "50", "--probe-n", "40", "--nll-k", "2", "--nll
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("compare-runs")
     for name, args in TINY.items():
-        assert main(["train", *args, "--steps", "2", "--batch-size", "8", "--set", "sample_every=1", "--out", str(root / name), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    *args,
+                    "--steps",
+                    "2",
+                    "--batch-size",
+                    "8",
+                    "--set",
+                    "sample_every=1",
+                    "--out",
+                    str(root / name),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     return root
 
 
@@ -30,7 +59,22 @@ def runs(tmp_path_factory):
 def report(runs, tmp_path_factory):
     out = tmp_path_factory.mktemp("compare-report") / "report"
     md = out.parent / "docs" / "compare.md"
-    assert main(["compare", *(str(runs / n) for n in TINY), "-o", str(out), "--markdown", str(md), "--budget-minutes", "5", *SMALL]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                *(str(runs / n) for n in TINY),
+                "-o",
+                str(out),
+                "--markdown",
+                str(md),
+                "--budget-minutes",
+                "5",
+                *SMALL,
+            ]
+        )
+        == 0
+    )
     return out, md
 
 
@@ -62,7 +106,11 @@ def test_report_is_self_contained(report):
 def test_numbers_trace_back_to_each_runs_eval_json(report):
     out, md = report
     evals = {n: json.loads((out / "runs" / n / "eval.json").read_text()) for n in TINY}
-    rows = {line.split(" | ")[1]: line.strip("| \n").split(" | ") for line in md.read_text().splitlines() if line.startswith("| ") and " | `" in line}
+    rows = {
+        line.split(" | ")[1]: line.strip("| \n").split(" | ")
+        for line in md.read_text().splitlines()
+        if line.startswith("| ") and " | `" in line
+    }
     fid = rows["FID ↓"]  # axis, name, source, then one cell per group: gan (2 seeds), vae, ddpm
     gan_fids = [evals["gan-a"]["eval"]["fid"], evals["gan-b"]["eval"]["fid"]]
     assert fid[3].startswith(f"{sum(gan_fids) / 2:.1f} ± ")
@@ -70,7 +118,9 @@ def test_numbers_trace_back_to_each_runs_eval_json(report):
     nll = rows["NLL nats ↓"]
     assert nll[3] == "n/a" and nll[5] == "n/a" and nll[4] == f"{evals['vae']['likelihood']['nll']:.1f}"
     assert evals["gan-a"]["likelihood"] is None and evals["vae"]["likelihood"]["k"] == 2
-    assert evals["ddpm"]["compute"]["sampling"]["peak_rss_mb"] > 0 and evals["ddpm"]["compute"]["peak_rss_train_mb"] > 0
+    assert (
+        evals["ddpm"]["compute"]["sampling"]["peak_rss_mb"] > 0 and evals["ddpm"]["compute"]["peak_rss_train_mb"] > 0
+    )
     assert "encoder mean" in evals["vae"]["latent"]["probe_what"] and "DDIM" in evals["ddpm"]["latent"]["latent"]
     assert "../report/index.html" in md.read_text()  # links relative to the Markdown file
     verdicts = [line for line in md.read_text().splitlines() if line.startswith("| VAEs have a likelihood")]
@@ -82,17 +132,56 @@ def test_one_run_report(runs, tmp_path, capsys):
     code, stdout, _ = run(capsys, "report", runs / "vae", "-o", out, *SMALL)
     assert code == 0 and "index.html" in stdout
     html = (out / "index.html").read_text()
-    assert "runs/vae/final.png" in html and "runs/vae/interpolation.png" in html and (out / "runs" / "vae" / "eval.json").is_file()
+    assert (
+        "runs/vae/final.png" in html
+        and "runs/vae/interpolation.png" in html
+        and (out / "runs" / "vae" / "eval.json").is_file()
+    )
 
 
 @pytest.mark.slow  # two subprocesses (training, sampling): about a minute on a busy 2-core machine
 def test_train_under_a_budget_then_compare(tmp_path, capsys):
-    code, stdout, err = run(capsys, "compare", "--train", "gan", "--budget-minutes", "0.05", "--steps", "3", "--seeds", "1", "--preset", "tiny", "--runs-dir", tmp_path / "runs", "-o", tmp_path / "rep", *SMALL)
+    code, stdout, err = run(
+        capsys,
+        "compare",
+        "--train",
+        "gan",
+        "--budget-minutes",
+        "0.05",
+        "--steps",
+        "3",
+        "--seeds",
+        "1",
+        "--preset",
+        "tiny",
+        "--runs-dir",
+        tmp_path / "runs",
+        "-o",
+        tmp_path / "rep",
+        *SMALL,
+    )
     assert code == 0, err
     config = (tmp_path / "runs" / "gan-s0" / "config.yaml").read_text()
     assert "max_minutes: 0.05" in config and (tmp_path / "rep" / "runs" / "gan-s0" / "eval.json").is_file()
     # the same command again reuses the run; another budget in the same folder is refused
-    code, _, err = run(capsys, "compare", "--train", "gan", "--budget-minutes", "0.1", "--steps", "3", "--seeds", "1", "--preset", "tiny", "--runs-dir", tmp_path / "runs", "-o", tmp_path / "rep")
+    code, _, err = run(
+        capsys,
+        "compare",
+        "--train",
+        "gan",
+        "--budget-minutes",
+        "0.1",
+        "--steps",
+        "3",
+        "--seeds",
+        "1",
+        "--preset",
+        "tiny",
+        "--runs-dir",
+        tmp_path / "runs",
+        "-o",
+        tmp_path / "rep",
+    )
     one_line_error(code, err, "holds another run")
 
 

@@ -12,16 +12,30 @@ def fake(family, kind, seed, *, fid, recall, sharp, ips, precision=0.5, nll=None
         "kind": kind,
         "seed": seed,
         "config": {"family": family, "model": {"hidden": hidden}, "train": {"seed": seed, "steps": 10}},
-        "eval": {"fid": fid, "kid": 0.01, "precision": precision, "recall": recall, "coverage": 0.3, "modes_covered": 10},
+        "eval": {
+            "fid": fid,
+            "kid": 0.01,
+            "precision": precision,
+            "recall": recall,
+            "coverage": 0.3,
+            "modes_covered": 10,
+        },
         "sharpness": {"ratio": sharp},
         "likelihood": None if nll is None else {"nll": nll},
         "latent": {"interp_mean_step": step, "probe_accuracy": 0.5 + gain, "probe_gain": gain},
-        "compute": {"train_seconds": 60.0, "steps": 100, "parameters": 1000, "peak_rss_train_mb": 500.0, "sampling": {"images_per_s": ips, "peak_rss_mb": 600.0}},
+        "compute": {
+            "train_seconds": 60.0,
+            "steps": 100,
+            "parameters": 1000,
+            "peak_rss_train_mb": 500.0,
+            "sampling": {"images_per_s": ips, "peak_rss_mb": 600.0},
+        },
     }
 
 
 def textbook_runs():
-    """Numbers shaped like the textbook table: GAN sharp, narrow, unstable; VAE blurry, stable; diffusion best, slow."""
+    """Numbers shaped like the textbook table: GAN sharp, narrow, unstable; VAE blurry, stable; diffusion best,
+    slow."""
     runs = {}
     for s, (g, v, d) in enumerate([(20, 40, 10), (60, 41, 11)]):
         runs[f"gan-s{s}"] = fake("gan", "gan", s, fid=g, recall=0.2, sharp=0.9, ips=5000, step=0.9, gain=0.05)
@@ -41,7 +55,9 @@ def test_seeds_group_together_and_configs_apart():
     assert [(g.label.split(" ")[0], len(g.runs)) for g in groups] == [("gan", 2), ("vae", 2), ("ddpm", 2), ("gan", 1)]
     assert groups[0].label != groups[3].label  # two gan configs are told apart by their config hash
     gan = groups[0].stats["fid"]
-    assert gan["mean"] == 40 and gan["std"] == pytest.approx(28.2842712) and gan["cv"] == pytest.approx(28.2842712 / 40)
+    assert (
+        gan["mean"] == 40 and gan["std"] == pytest.approx(28.2842712) and gan["cv"] == pytest.approx(28.2842712 / 40)
+    )
     assert groups[3].stats["fid"]["std"] is None  # one seed: no spread
 
 
@@ -69,8 +85,14 @@ def test_ties_missing_families_and_single_seeds_are_not_agreements():
         m["eval"]["recall"] = 0.0  # both collapsed: no difference
     rows = {r["claim"]: r for r in verdicts(group_runs(runs))}
     assert rows["GANs are less diverse"]["verdict"] == "tie"
-    assert rows["GAN training is unstable"]["verdict"] == "not tested" and "2 seeds" in rows["GAN training is unstable"]["why"]
-    assert rows["Diffusion has the best quality"]["verdict"] == "not tested" and "no diffusion run" in rows["Diffusion has the best quality"]["why"]
+    assert (
+        rows["GAN training is unstable"]["verdict"] == "not tested"
+        and "2 seeds" in rows["GAN training is unstable"]["why"]
+    )
+    assert (
+        rows["Diffusion has the best quality"]["verdict"] == "not tested"
+        and "no diffusion run" in rows["Diffusion has the best quality"]["why"]
+    )
     assert rows["VAEs have a likelihood"]["verdict"] == "agrees"
 
 
@@ -85,7 +107,14 @@ def test_table_cells_say_na_for_what_was_not_measured():
     assert nll == ["n/a", "90.0 ± 0.0", "n/a"]
     fid = next(cells for axis, name, source, cells in rows if source == "eval.fid")
     assert fid[0] == "40.0 ± 28.3"
-    assert {axis for axis, *_ in rows} == {"quality", "diversity", "likelihood", "stability", "latent structure", "compute"}
+    assert {axis for axis, *_ in rows} == {
+        "quality",
+        "diversity",
+        "likelihood",
+        "stability",
+        "latent structure",
+        "compute",
+    }
 
 
 def test_training_compute_prefers_the_budget_stop_and_keeps_the_peak():

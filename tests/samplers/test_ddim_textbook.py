@@ -20,9 +20,22 @@ def load_benchmark():
 
 def test_family_sample_matches_the_textbook_ddim_loop():
     bench = load_benchmark()
-    family = build_family("ddpm", None, DataInfo(1, 8, 8, 10), seed=3, base_channels=4, channel_mults=(1, 2), attention=False,
-                          diffusion_steps=100, sampler="ddim", sample_steps=10, guidance=1.0)
-    torch.nn.init.normal_(family.nets["ema"].net.out[-1].weight, std=0.05)  # a non-zero output, so the loop is exercised
+    family = build_family(
+        "ddpm",
+        None,
+        DataInfo(1, 8, 8, 10),
+        seed=3,
+        base_channels=4,
+        channel_mults=(1, 2),
+        attention=False,
+        diffusion_steps=100,
+        sampler="ddim",
+        sample_steps=10,
+        guidance=1.0,
+    )
+    torch.nn.init.normal_(
+        family.nets["ema"].net.out[-1].weight, std=0.05
+    )  # a non-zero output, so the loop is exercised
     labels = torch.arange(6) % 10
     ours = family.sample(6, labels=labels, generator=torch.Generator().manual_seed(0))
     noise = torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))

@@ -17,13 +17,35 @@ def tiny_sets(family: str) -> list[str]:
     """``--set key=value`` arguments for the family's registered tiny size."""
     sets = []
     for key, value in get_family(family).tiny.items():
-        text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value).lower() if isinstance(value, bool) else str(value)
+        text = (
+            ",".join(map(str, value))
+            if isinstance(value, tuple)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+        )
         sets += ["--set", f"{key}={text}"]
     return sets
 
 
 def train_tiny(run_dir, family: str) -> None:
-    assert main(["train", family, "--steps", "2", "--batch-size", "8", "--out", str(run_dir), "--quiet", *tiny_sets(family)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                family,
+                "--steps",
+                "2",
+                "--batch-size",
+                "8",
+                "--out",
+                str(run_dir),
+                "--quiet",
+                *tiny_sets(family),
+            ]
+        )
+        == 0
+    )
 
 
 @pytest.fixture(scope="session")

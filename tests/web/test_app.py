@@ -7,7 +7,7 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
-from genlab.publish.provenance import fields_of, read_text_chunks
+from genlab.marks.provenance import fields_of, read_text_chunks
 from genlab.web import create_app
 from genlab.web.routes_survey import COOKIE
 
@@ -28,7 +28,10 @@ def test_gallery_lists_every_run_with_links_and_grids(client):
 def test_security_headers_on_every_response(client):
     for url in ("/", "/static/style.css", "/nope"):
         headers = client.get(url).headers
-        assert "default-src 'self'" in headers["content-security-policy"] and headers["x-content-type-options"] == "nosniff"
+        assert (
+            "default-src 'self'" in headers["content-security-policy"]
+            and headers["x-content-type-options"] == "nosniff"
+        )
 
 
 def test_everything_rendered_is_escaped(runs_root, tmp_path):
@@ -63,7 +66,10 @@ def test_download_is_a_watermarked_png_with_provenance(client):
 
 def test_explorer_page_and_images(client):
     page = client.get("/explore?run=vae&a=1&b=2&t=0.3", headers=HTML)
-    assert page.status_code == 200 and 'data-frame-base="/explore.png?run=vae&amp;a=1&amp;b=2&amp;checkpoint=latest"' in page.text
+    assert (
+        page.status_code == 200
+        and 'data-frame-base="/explore.png?run=vae&amp;a=1&amp;b=2&amp;checkpoint=latest"' in page.text
+    )
     assert client.get("/explore.png?run=vae&a=1&b=2&frames=9").content.startswith(b"\x89PNG")
     assert client.get("/explore?run=cgan&a=1&b=2&label=4", headers=HTML).status_code == 200
 
@@ -101,7 +107,12 @@ def test_survey_mixes_real_and_generated_images(client, app):
         client.post("/survey/answer", data=answer(item=item_of(client.get("/survey").text)))
     rows = app.state.web.db.answer_rows()
     sources = {r["source"] for r in rows}
-    assert len(rows) == 12 and "real" in sources and sources - {"real"} <= {"gan", "cgan", "vae", "group/ddpm"} and len(sources) > 1
+    assert (
+        len(rows) == 12
+        and "real" in sources
+        and sources - {"real"} <= {"gan", "cgan", "vae", "group/ddpm"}
+        and len(sources) > 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -159,14 +170,23 @@ def test_bad_survey_answers_get_a_clear_4xx(client, app, data, status, words):
 def test_malformed_and_oversized_bodies(client):
     client.get("/survey")
     assert client.post("/survey/answer", files={"realism": ("a.txt", b"4")}).status_code == 400
-    assert client.post("/survey/answer", content=b"\xff\xfe{", headers={"content-type": "multipart/form-data; boundary=x"}).status_code == 400
+    assert (
+        client.post(
+            "/survey/answer", content=b"\xff\xfe{", headers={"content-type": "multipart/form-data; boundary=x"}
+        ).status_code
+        == 400
+    )
     assert client.post("/survey/answer", json={"realism": 4}).status_code == 400
     many = client.post("/survey/answer", data={f"f{i}": "1" for i in range(21)})
     assert many.status_code == 400 and "Too many fields" in many.text
-    big = client.post("/survey/answer", content=b"a=" + b"x" * 70_000, headers={"content-type": "application/x-www-form-urlencoded"})
+    big = client.post(
+        "/survey/answer", content=b"a=" + b"x" * 70_000, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert big.status_code == 413 and "too large" in big.text
     chunks = iter([b"a=" + b"x" * 40_000, b"x" * 40_000])  # streamed without a Content-Length: counted while read
-    streamed = client.post("/survey/answer", content=chunks, headers={"content-type": "application/x-www-form-urlencoded"})
+    streamed = client.post(
+        "/survey/answer", content=chunks, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert streamed.status_code == 413 and "too large" in streamed.text
     assert client.put("/survey/answer").status_code == 405 and client.post("/sample").status_code == 405
 

@@ -62,7 +62,8 @@ def wait_for_images(driver):
     driver.set_script_timeout(20)
     driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "Promise.all(Array.from(document.images).map(i => i.complete ? 1 : new Promise(r => { i.onload = i.onerror = r; }))).then(done);"
+        "Promise.all(Array.from(document.images).map(i => i.complete ? 1 : new Promise(r => { i.onload = i.onerror = "
+        "r; }))).then(done);"
     )
 
 
@@ -96,7 +97,9 @@ def test_gallery_sampler_explorer_survey(served, browser, tmp_path):
     browser.get(url + "/explore?run=vae&a=1&b=2&t=0")
     wait_for_images(browser)
     before = browser.find_element(By.ID, "frame").get_attribute("src")
-    browser.execute_script("const s = document.getElementById('t'); s.value = '0.75'; s.dispatchEvent(new Event('input'));")
+    browser.execute_script(
+        "const s = document.getElementById('t'); s.value = '0.75'; s.dispatchEvent(new Event('input'));"
+    )
     wait_for_images(browser)
     after = browser.find_element(By.ID, "frame").get_attribute("src")
     assert before != after and after.endswith("t=0.75") and browser.find_element(By.ID, "t-value").text == "0.75"

@@ -8,7 +8,10 @@ from genlab.errors import ConfigError
 from genlab.web.runs import UnknownRun, check_run_name, discover_runs, gallery, last_metrics, resolve_run
 
 
-@pytest.mark.parametrize("name", ["../etc", "/etc/passwd", "a/../b", "a//b", ".", "..", "C:\\x", "a\\..\\b", "x" * 201, "gan?x=1", "gan run", ""])
+@pytest.mark.parametrize(
+    "name",
+    ["../etc", "/etc/passwd", "a/../b", "a//b", ".", "..", "C:\\x", "a\\..\\b", "x" * 201, "gan?x=1", "gan run", ""],
+)
 def test_bad_names_are_refused(name):
     with pytest.raises(ConfigError):
         check_run_name(name)

@@ -22,7 +22,13 @@ def test_schema_made_on_first_use_in_wal_mode_and_answers_survive_reopening(tmp_
     again = SurveyDB(path)
     assert again.count_answers() == 1 and again.count_answers(who) == 1
     (row,) = again.answer_rows()
-    assert row["source"] == "gan" and row["seed"] == 11 and row["realism"] == 4 and row["guess"] == "real" and row["respondent"] == 1
+    assert (
+        row["source"] == "gan"
+        and row["seed"] == 11
+        and row["realism"] == 4
+        and row["guess"] == "real"
+        and row["respondent"] == 1
+    )
     with sqlite3.connect(path) as con:
         assert con.execute("PRAGMA user_version").fetchone()[0] == 1
 
@@ -47,7 +53,12 @@ def test_an_answer_goes_only_to_ones_own_unanswered_item(tmp_path):
 
 @pytest.mark.parametrize(
     ("answer", "words"),
-    [(Answer(0, 3, 3, "real"), "realism"), (Answer(3, 6, 3, "real"), "appropriateness"), (Answer(3, 3, True, "real"), "novelty"), (Answer(3, 3, 3, "maybe"), "guess")],
+    [
+        (Answer(0, 3, 3, "real"), "realism"),
+        (Answer(3, 6, 3, "real"), "appropriateness"),
+        (Answer(3, 3, True, "real"), "novelty"),
+        (Answer(3, 3, 3, "maybe"), "guess"),
+    ],
 )
 def test_out_of_range_answers_are_refused(tmp_path, answer, words):
     db = SurveyDB(tmp_path / "s.sqlite")

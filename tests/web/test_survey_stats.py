@@ -34,12 +34,32 @@ def test_wilson_interval_closed_form():
 
 
 def row(i, source, is_real, guess, realism):
-    return {"answer_id": i, "respondent": i % 2 + 1, "item_id": i, "source": source, "is_real": int(is_real), "family": None if is_real else "gan",
-            "checkpoint_step": None, "seed": None, "label": None, "image_index": None, "realism": realism, "appropriateness": 3, "novelty": 2,
-            "guess": guess, "created": "2026-01-01T00:00:00+00:00"}
+    return {
+        "answer_id": i,
+        "respondent": i % 2 + 1,
+        "item_id": i,
+        "source": source,
+        "is_real": int(is_real),
+        "family": None if is_real else "gan",
+        "checkpoint_step": None,
+        "seed": None,
+        "label": None,
+        "image_index": None,
+        "realism": realism,
+        "appropriateness": 3,
+        "novelty": 2,
+        "guess": guess,
+        "created": "2026-01-01T00:00:00+00:00",
+    }
 
 
-ROWS = [row(1, "real", True, "real", 5), row(2, "real", True, "generated", 4), row(3, "gan", False, "generated", 2), row(4, "gan", False, "real", 3), row(5, "gan", False, "generated", 1)]
+ROWS = [
+    row(1, "real", True, "real", 5),
+    row(2, "real", True, "generated", 4),
+    row(3, "gan", False, "generated", 2),
+    row(4, "gan", False, "real", 3),
+    row(5, "gan", False, "generated", 1),
+]
 
 
 def test_summary_per_model_and_accuracy():
@@ -61,4 +81,23 @@ def test_export_files(tmp_path):
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["accuracy"]["k"] == 3
     md = (tmp_path / "out" / "summary.md").read_text()
     assert "genlab survey export --db survey.sqlite -o OUT" in md and "| gan | gan | 3 | 2.00 ± 2.48 |" in md
-    assert answers_csv([]).strip() == ",".join(["answer_id", "respondent", "item_id", "source", "is_real", "family", "checkpoint_step", "seed", "label", "image_index", "realism", "appropriateness", "novelty", "guess", "correct", "created"])
+    assert answers_csv([]).strip() == ",".join(
+        [
+            "answer_id",
+            "respondent",
+            "item_id",
+            "source",
+            "is_real",
+            "family",
+            "checkpoint_step",
+            "seed",
+            "label",
+            "image_index",
+            "realism",
+            "appropriateness",
+            "novelty",
+            "guess",
+            "correct",
+            "created",
+        ]
+    )

@@ -14,35 +14,49 @@ from typing import Any
 import numpy as np
 import torch
 
-from genlab.data import DataInfo
 from genlab.bench.training import build_family
+from genlab.data import DataInfo
 from genlab.eval.extractors import get_extractor
 from genlab.eval.metrics import feature_statistics, frechet_distance
-from genlab.train.loading import load_family, sample_in_batches
+from genlab.runs.loading import load_family, sample_in_batches
 
 
 def _images_per_s(family, n: int, seed: int = 0) -> tuple[float, float]:
     """(images/s, seconds) of ``family.sample(n)`` in one batch, under inference mode."""
     labels = torch.arange(n) % family.info.num_classes if family.conditional else None
     with torch.inference_mode():
-        family.sample(min(n, 4), labels=None if labels is None else labels[:4], generator=torch.Generator().manual_seed(seed))  # warm-up
+        family.sample(
+            min(n, 4), labels=None if labels is None else labels[:4], generator=torch.Generator().manual_seed(seed)
+        )  # warm-up
         start = time.perf_counter()
         family.sample(n, labels=labels, generator=torch.Generator().manual_seed(seed))
         seconds = time.perf_counter() - start
     return n / seconds, seconds
 
 
-def sampling_throughput(info: DataInfo, *, n_fast: int = 500, n_diffusion: int = 16, preset: str | None = "small") -> list[dict[str, Any]]:
+def sampling_throughput(
+    info: DataInfo, *, n_fast: int = 500, n_diffusion: int = 16, preset: str | None = "small"
+) -> list[dict[str, Any]]:
     """Images/s of batched sampling: gan, dcgan, vae, conv-vae (n_fast images) and ddpm with
     DDIM at 50 steps and ancestral DDPM at all 1000 (n_diffusion images each)."""
     rows = []
     for name in ("gan", "dcgan", "vae", "conv-vae"):
         rate, seconds = _images_per_s(build_family(name, preset, info), n_fast)
-        rows.append({"model": name, "sampler": "one forward pass", "n": n_fast, "images_per_s": rate, "seconds": seconds})
+        rows.append(
+            {"model": name, "sampler": "one forward pass", "n": n_fast, "images_per_s": rate, "seconds": seconds}
+        )
     for sampler, steps in (("ddim", 50), ("ddpm", 1000)):
         family = build_family("ddpm", preset, info, sampler=sampler, sample_steps=steps)
         rate, seconds = _images_per_s(family, n_diffusion)
-        rows.append({"model": "ddpm", "sampler": f"{sampler.upper()}-{steps}", "n": n_diffusion, "images_per_s": rate, "seconds": seconds})
+        rows.append(
+            {
+                "model": "ddpm",
+                "sampler": f"{sampler.upper()}-{steps}",
+                "n": n_diffusion,
+                "images_per_s": rate,
+                "seconds": seconds,
+            }
+        )
     return rows
 
 
@@ -78,4 +92,11 @@ def evaluation_throughput(images: np.ndarray, reference: np.ndarray) -> dict[str
     fid = frechet_distance(*feature_statistics(features), *feature_statistics(ref_features))
     fid_seconds = time.perf_counter() - start
     n = images.shape[0]
-    return {"n": n, "reference_n": reference.shape[0], "feature_seconds": extract, "images_per_s": n / extract, "fid_seconds": fid_seconds, "fid": fid}
+    return {
+        "n": n,
+        "reference_n": reference.shape[0],
+        "feature_seconds": extract,
+        "images_per_s": n / extract,
+        "fid_seconds": fid_seconds,
+        "fid": fid,
+    }

@@ -44,7 +44,15 @@ def step_seconds(family, x: torch.Tensor, y: torch.Tensor, repeats: int = 3) -> 
     return best
 
 
-def profile_step(name: str, info: DataInfo, *, preset: str | None = "small", batch_size: int = 64, top: int = 6, peak_flops: float | None = None) -> dict[str, Any]:
+def profile_step(
+    name: str,
+    info: DataInfo,
+    *,
+    preset: str | None = "small",
+    batch_size: int = 64,
+    top: int = 6,
+    peak_flops: float | None = None,
+) -> dict[str, Any]:
     """One training step of ``name``: its top operators by self CPU time, its FLOPs and FLOP/s,
     and (given the matmul peak) the fraction of that peak it reaches."""
     family = build_family(name, preset, info)
@@ -59,14 +67,31 @@ def profile_step(name: str, info: DataInfo, *, preset: str | None = "small", bat
         family.train_step(xk, yk, torch.Generator().manual_seed(2))
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in events) or 1.0
-    ops = [{"op": e.key, "self_ms": e.self_cpu_time_total / 1e3, "share": e.self_cpu_time_total / total, "calls": e.count} for e in events[:top]]
-    result = {"family": name, "batch_size": batch_size, "step_ms": 1e3 * seconds, "gflop_per_step": flops / 1e9, "gflop_per_s": flops / seconds / 1e9, "top_ops": ops}
+    ops = [
+        {"op": e.key, "self_ms": e.self_cpu_time_total / 1e3, "share": e.self_cpu_time_total / total, "calls": e.count}
+        for e in events[:top]
+    ]
+    result = {
+        "family": name,
+        "batch_size": batch_size,
+        "step_ms": 1e3 * seconds,
+        "gflop_per_step": flops / 1e9,
+        "gflop_per_s": flops / seconds / 1e9,
+        "top_ops": ops,
+    }
     if peak_flops:
         result["fraction_of_matmul_peak"] = flops / seconds / peak_flops
     return result
 
 
-def step_time_grid(name: str, *, batch_sizes: tuple[int, ...] = (16, 32, 64, 128), image_sizes: tuple[int, ...] = (28, 32, 64), batch_for_sizes: int = 32, preset: str | None = "small") -> dict[str, Any]:
+def step_time_grid(
+    name: str,
+    *,
+    batch_sizes: tuple[int, ...] = (16, 32, 64, 128),
+    image_sizes: tuple[int, ...] = (28, 32, 64),
+    batch_for_sizes: int = 32,
+    preset: str | None = "small",
+) -> dict[str, Any]:
     """Training step time (ms) of ``name`` vs batch size at 28x28 and vs image size at a fixed batch.
 
     A family whose architecture is fixed to one size gets None at the others.

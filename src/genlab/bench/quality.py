@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 
 from genlab.config import TrainConfig, apply_overrides, from_dict
+from genlab.errors import ConfigError, GenlabError
 from genlab.eval.evaluate import load_reference
 from genlab.eval.extractors import get_extractor
 from genlab.eval.metrics import class_histogram, feature_statistics, frechet_distance
-from genlab.errors import ConfigError, GenlabError
 from genlab.models.registry import get_family
-from genlab.train import RunConfig, StepClock, train
+from genlab.runs import RunConfig
+from genlab.training import StepClock, train
 
 MIN_CLASS_FRACTION = 0.02
 MIN_CONFIDENT_FRACTION = 0.8
@@ -34,7 +35,11 @@ def quality_bar(probs: np.ndarray) -> dict[str, Any]:
     counts = class_histogram(probs, probs.shape[1])
     smallest = float(counts.min() / counts.sum())
     confident = float((probs.max(axis=1) > CONFIDENCE).mean())
-    return {"smallest_class_fraction": smallest, "confident_fraction": confident, "met": smallest >= MIN_CLASS_FRACTION and confident >= MIN_CONFIDENT_FRACTION}
+    return {
+        "smallest_class_fraction": smallest,
+        "confident_fraction": confident,
+        "met": smallest >= MIN_CLASS_FRACTION and confident >= MIN_CONFIDENT_FRACTION,
+    }
 
 
 class _Stop(GenlabError):
@@ -68,13 +73,17 @@ def time_to_quality(
     if preset is not None and preset not in spec.presets:
         raise ConfigError(f"{family} has no preset {preset!r}; presets: {', '.join(spec.presets) or 'none'}")
     model = spec.config_cls(**spec.presets.get(preset or "", {}))
-    tc = from_dict(TrainConfig, {"dataset": spec.dataset, "steps": 10**7, "eval_every": check_every, "eval_samples": samples})
+    tc = from_dict(
+        TrainConfig, {"dataset": spec.dataset, "steps": 10**7, "eval_every": check_every, "eval_samples": samples}
+    )
     tc, model = apply_overrides([tc, model], sets)
     tc.check()
     model.check()
     run = RunConfig(spec.name, model, tc)
     extractor = get_extractor("digits")
-    ref_stats = feature_statistics(extractor.features(load_reference(f"{tc.dataset}-test", data_dir, n=reference_n).images))
+    ref_stats = feature_statistics(
+        extractor.features(load_reference(f"{tc.dataset}-test", data_dir, n=reference_n).images)
+    )
     clock = StepClock()
     checks: list[dict[str, Any]] = []
 
@@ -83,7 +92,15 @@ def time_to_quality(
         features, probs = extractor.features_and_probs(images)
         fid = frechet_distance(*feature_statistics(features), *ref_stats)
         bar = quality_bar(probs)
-        checks.append({"step": (len(checks) + 1) * check_every, "train_wall_s": wall, "train_cpu_s": clock.cpu, "fid": fid, **bar})
+        checks.append(
+            {
+                "step": (len(checks) + 1) * check_every,
+                "train_wall_s": wall,
+                "train_cpu_s": clock.cpu,
+                "fid": fid,
+                **bar,
+            }
+        )
         if bar["met"] or wall >= budget_minutes * 60:
             raise _Stop("quality bar met" if bar["met"] else "budget used")
         return {"fid": fid}
@@ -94,4 +111,15 @@ def time_to_quality(
         pass
     reached = next((c for c in checks if c["met"]), None)
     label = family + (f" ({', '.join(f'{k}={v}' for k, v in sets.items())})" if sets else "")
-    return {"label": label, "family": family, "preset": preset, "sets": sets, "batch_size": tc.batch_size, "budget_minutes": budget_minutes, "check_every": check_every, "samples": samples, "checks": checks, "reached": reached}
+    return {
+        "label": label,
+        "family": family,
+        "preset": preset,
+        "sets": sets,
+        "batch_size": tc.batch_size,
+        "budget_minutes": budget_minutes,
+        "check_every": check_every,
+        "samples": samples,
+        "checks": checks,
+        "reached": reached,
+    }

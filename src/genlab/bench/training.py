@@ -22,7 +22,7 @@ from genlab.data import Batcher, DataInfo
 from genlab.data.batcher import SCALES, SEED_STRIDE
 from genlab.models.base import Family
 from genlab.models.registry import get_family
-from genlab.train import speed
+from genlab.training import speed
 
 BENCH_FAMILIES = ("gan", "dcgan", "vae", "conv-vae", "ddpm")
 
@@ -43,13 +43,18 @@ class TensorPerItem(Dataset):
         return x if self.labels is None else (x, self.labels[i])
 
 
-def reference_batches(images: np.ndarray, labels: np.ndarray | None, *, batch_size: int, seed: int, scale: str) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """(images, labels) batches from ``DataLoader(shuffle=True, drop_last=True)``, default collate, in the Batcher's epoch-0 order."""
+def reference_batches(
+    images: np.ndarray, labels: np.ndarray | None, *, batch_size: int, seed: int, scale: str
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """(images, labels) batches from ``DataLoader(shuffle=True, drop_last=True)``, default collate, in the Batcher's
+    epoch-0 order."""
     data = TensorPerItem(images, labels, scale)
     # shuffle=True spelled out: the sampler gets the generator of Batcher.epoch_order(0); the loader's
     # own seed draw gets another one, so that neither it nor the sampler touches the global stream.
     order = RandomSampler(data, generator=torch.Generator().manual_seed(seed * SEED_STRIDE))
-    loader = DataLoader(data, batch_size=batch_size, sampler=order, drop_last=True, generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(
+        data, batch_size=batch_size, sampler=order, drop_last=True, generator=torch.Generator().manual_seed(seed)
+    )
     for batch in loader:
         yield (batch, None) if labels is None else (batch[0], batch[1])
 
@@ -76,7 +81,7 @@ class Side:
     images: int = 0
     step_seconds: list[float] = field(default_factory=list)  # timed rounds, one per step, data included
     metrics: list[dict[str, float]] = field(default_factory=list)
-    precision: str = "float32"  # bfloat16: each step under autocast (genlab.train.speed)
+    precision: str = "float32"  # bfloat16: each step under autocast (genlab.training.speed)
 
 
 def run_round(side: Side, steps: int, timed: bool) -> None:
@@ -104,7 +109,16 @@ FAST_OPTIONS = {"precision": "bfloat16", "fused_optimizer": True}
 
 
 def compare_training(
-    name: str, images: np.ndarray, labels: np.ndarray | None, info: DataInfo, *, preset: str | None = "small", batch_size: int = 64, rounds: int = 3, steps_per_round: int = 5, seed: int = 0,
+    name: str,
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    info: DataInfo,
+    *,
+    preset: str | None = "small",
+    batch_size: int = 64,
+    rounds: int = 3,
+    steps_per_round: int = 5,
+    seed: int = 0,
     fast: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Images/s of ours and of the reference on family ``name``, interleaved, and both loss curves.
@@ -123,17 +137,32 @@ def compare_training(
             family = build_family(name, preset, info, seed)
             k = max(1, int(family.batches_per_step))
             if side == "reference":
-                fetch = concat_batches(reference_batches(images, labels, batch_size=batch_size, seed=seed, scale=family.data_scale).__next__, k)
+                fetch = concat_batches(
+                    reference_batches(
+                        images, labels, batch_size=batch_size, seed=seed, scale=family.data_scale
+                    ).__next__,
+                    k,
+                )
             else:
                 batcher = Batcher(images, labels, batch_size=batch_size, seed=seed, scale=family.data_scale)
                 fetch = concat_batches(batcher.next_batch, k)
             if side == "fast":
-                speed.prepare(family, channels_last=bool(fast.get("channels_last")), fused_optimizer=bool(fast.get("fused_optimizer")))
+                speed.prepare(
+                    family,
+                    channels_last=bool(fast.get("channels_last")),
+                    fused_optimizer=bool(fast.get("fused_optimizer")),
+                )
                 fetch = in_layout(fetch, bool(fast.get("channels_last")))
             torch.manual_seed(seed)
-            sides[side] = Side(family, fetch, torch.Generator().manual_seed(seed), torch.get_rng_state(), precision=(fast or {}).get("precision", "float32") if side == "fast" else "float32")
+            sides[side] = Side(
+                family,
+                fetch,
+                torch.Generator().manual_seed(seed),
+                torch.get_rng_state(),
+                precision=(fast or {}).get("precision", "float32") if side == "fast" else "float32",
+            )
         for r in range(rounds):
-            for side in names[r % len(names):] + names[: r % len(names)]:  # each round starts with the next side
+            for side in names[r % len(names) :] + names[: r % len(names)]:  # each round starts with the next side
                 run_round(sides[side], steps_per_round, timed=r > 0)
     ours, ref = sides["ours"], sides["reference"]
     per_step = ours.images / len(ours.step_seconds)  # k * batch_size
@@ -162,7 +191,8 @@ def compare_training(
 
 
 def _fast_row(side: Side, ref: Side, fast: dict[str, Any], loss_key: str, per_step: float) -> dict[str, Any]:
-    """The speed-options side: its rate, ratio to the reference and loss agreement (relative to the reference's largest |loss|)."""
+    """The speed-options side: its rate, ratio to the reference and loss agreement (relative to the reference's
+    largest |loss|)."""
     losses = [m[loss_key] for m in side.metrics]
     ref_losses = [m[loss_key] for m in ref.metrics]
     diff = max(abs(a - b) for a, b in zip(losses, ref_losses))

@@ -27,8 +27,8 @@ from genlab.bench.training import Side, build_family, concat_batches, in_layout,
 from genlab.data import Batcher, DataInfo
 from genlab.errors import ConfigError
 from genlab.models.base import Family
-from genlab.train import speed
-from genlab.train.speed import bf16_supported
+from genlab.training import speed
+from genlab.training.speed import bf16_supported
 
 SPEEDUP_TO_WIN = 1.10  # a variant wins when its median step is >= 1.10x eager's ...
 LOSS_TOLERANCE = 0.02  # ... and its loss stays within 2 % of eager's (relative to eager's largest |loss|)
@@ -46,22 +46,33 @@ class Variant:
     fused: bool = False  # the fused kernel of every optimiser that has one (Adam, AdamW, SGD)
 
     def describe(self) -> str:
-        parts = [p for p, on in (("nets and batch in channels-last memory format", self.channels_last), ('each train_step under torch.autocast("cpu", bfloat16, cache_enabled=False)', self.bf16),
-                                 ("fused optimiser kernels", self.fused), ("every net compiled in place (net.compile(), inductor)", self.compile)) if on]
+        parts = [
+            p
+            for p, on in (
+                ("nets and batch in channels-last memory format", self.channels_last),
+                ('each train_step under torch.autocast("cpu", bfloat16, cache_enabled=False)', self.bf16),
+                ("fused optimiser kernels", self.fused),
+                ("every net compiled in place (net.compile(), inductor)", self.compile),
+            )
+            if on
+        ]
         return " + ".join(parts) or "float32, contiguous (the baseline)"
 
 
-VARIANTS = {v.name: v for v in (
-    Variant("eager"),
-    Variant("channels_last", channels_last=True),
-    Variant("bf16", bf16=True),
-    Variant("compile", compile=True),
-    Variant("compile+channels_last", channels_last=True, compile=True),
-    Variant("fused", fused=True),
-    Variant("bf16+fused", bf16=True, fused=True),
-    Variant("bf16+channels_last+fused", bf16=True, channels_last=True, fused=True),
-    Variant("compile+bf16+channels_last+fused", bf16=True, channels_last=True, fused=True, compile=True),
-)}
+VARIANTS = {
+    v.name: v
+    for v in (
+        Variant("eager"),
+        Variant("channels_last", channels_last=True),
+        Variant("bf16", bf16=True),
+        Variant("compile", compile=True),
+        Variant("compile+channels_last", channels_last=True, compile=True),
+        Variant("fused", fused=True),
+        Variant("bf16+fused", bf16=True, fused=True),
+        Variant("bf16+channels_last+fused", bf16=True, channels_last=True, fused=True),
+        Variant("compile+bf16+channels_last+fused", bf16=True, channels_last=True, fused=True, compile=True),
+    )
+}
 DEFAULT_VARIANTS = ("eager", "channels_last", "bf16", "compile")
 
 
@@ -69,7 +80,11 @@ def offered(variants: list[Variant]) -> tuple[list[Variant], dict[str, str]]:
     """The variants this machine can run, and why each other one is skipped (bfloat16 without native support)."""
     if bf16_supported():
         return variants, {}
-    skipped = {v.name: "no native bfloat16 on this CPU (torch.ops.mkldnn._is_mkldnn_bf16_supported() is False)" for v in variants if v.bf16}
+    skipped = {
+        v.name: "no native bfloat16 on this CPU (torch.ops.mkldnn._is_mkldnn_bf16_supported() is False)"
+        for v in variants
+        if v.bf16
+    }
     return [v for v in variants if v.name not in skipped], skipped
 
 
@@ -115,7 +130,7 @@ def parse_variants(names: list[str] | tuple[str, ...]) -> list[Variant]:
 
 
 def prepare(family: Family, variant: Variant) -> None:
-    """Lay out, fuse (genlab.train.speed.prepare, as the trainer does) and compile ``family``'s nets in place."""
+    """Lay out, fuse (genlab.training.speed.prepare, as the trainer does) and compile ``family``'s nets in place."""
     speed.prepare(family, channels_last=variant.channels_last, fused_optimizer=variant.fused)
     if variant.compile:
         for net in family.nets.values():
@@ -127,13 +142,25 @@ def _fetch(batcher: Batcher, k: int, channels_last: bool):
 
 
 def step_context(variant: Variant):
-    """What one training step of ``variant`` runs inside: the trainer's (genlab.train.speed.step_context)."""
+    """What one training step of ``variant`` runs inside: the trainer's (genlab.training.speed.step_context)."""
     return speed.step_context("bfloat16" if variant.bf16 else "float32")
 
 
 def compare_variants(
-    name: str, images: np.ndarray, labels: np.ndarray | None, info: DataInfo, *, variants: list[Variant], preset: str | None = "small", batch_size: int = 128,
-    warmup: int = 3, rounds: int = 4, steps_per_round: int = 5, agree_steps: int = 20, seed: int = 0, overrides: dict[str, Any] | None = None,
+    name: str,
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    info: DataInfo,
+    *,
+    variants: list[Variant],
+    preset: str | None = "small",
+    batch_size: int = 128,
+    warmup: int = 3,
+    rounds: int = 4,
+    steps_per_round: int = 5,
+    agree_steps: int = 20,
+    seed: int = 0,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Median ms per training step, images/s and loss agreement of each variant of family ``name``.
 
@@ -145,9 +172,13 @@ def compare_variants(
     if variants[0].name != "eager":
         raise ConfigError("the first variant must be eager: the others are compared with it")
     if min(batch_size, warmup, rounds, steps_per_round, agree_steps) < 1:
-        raise ConfigError(f"batch_size, warmup, rounds, steps_per_round and agree_steps must be >= 1, got {batch_size}, {warmup}, {rounds}, {steps_per_round}, {agree_steps}")
+        raise ConfigError(
+            f"batch_size, warmup, rounds, steps_per_round and agree_steps must be >= 1, got {batch_size}, {warmup}, "
+            f"{rounds}, {steps_per_round}, {agree_steps}"
+        )
     if any(v.compile for v in variants):
-        torch.compiler.reset()  # a fresh dynamo cache per family: earlier families' graphs do not count against the recompile limit
+        # a fresh dynamo cache per family: earlier families' graphs do not count against the recompile limit
+        torch.compiler.reset()
     first_steps: dict[str, list[float]] = {}
     graphs: dict[str, int] = {}
     with torch.random.fork_rng(devices=[]):
@@ -157,7 +188,12 @@ def compare_variants(
             prepare(family, v)
             batcher = Batcher(images, labels, batch_size=batch_size, seed=seed, scale=family.data_scale)
             torch.manual_seed(seed)
-            sides[v.name] = Side(family, _fetch(batcher, max(1, int(family.batches_per_step)), v.channels_last), torch.Generator().manual_seed(seed), torch.get_rng_state())
+            sides[v.name] = Side(
+                family,
+                _fetch(batcher, max(1, int(family.batches_per_step)), v.channels_last),
+                torch.Generator().manual_seed(seed),
+                torch.get_rng_state(),
+            )
         # 1. From the common start, one variant at a time: agreement losses, warm-up and compile.
         for v in variants:
             first_steps[v.name], graphs_before = [], _graphs_built()
@@ -169,7 +205,7 @@ def compare_variants(
             graphs[v.name] = _graphs_built() - graphs_before
         # 2. Timed rounds, interleaved; round r starts at variant r (mod the number of variants).
         for r in range(rounds):
-            for v in variants[r % len(variants):] + variants[: r % len(variants)]:
+            for v in variants[r % len(variants) :] + variants[: r % len(variants)]:
                 for _ in range(steps_per_round):  # each step times itself (batch fetch + train_step)
                     with step_context(v):
                         run_round(sides[v.name], 1, timed=True)
@@ -185,17 +221,35 @@ def compare_variants(
         ms = 1e3 * float(np.median(side.step_seconds))
         losses = [m[loss_key] for m in side.metrics[:agree_steps]]
         diff = max(abs(a - b) for a, b in zip(losses, eager_losses))
-        row = {"variant": v.name, "description": v.describe(), "ms_per_step": ms, "images_per_s": side.images / len(side.step_seconds) / (ms / 1e3),
-               "vs_eager": eager_ms / ms, "losses": losses, "max_loss_difference": diff, "max_relative_difference": diff / scale,
-               "final_relative_difference": abs(losses[-1] - eager_losses[-1]) / (abs(eager_losses[-1]) or 1.0),
-               "compile_seconds": None, "break_even_steps": None}
+        row = {
+            "variant": v.name,
+            "description": v.describe(),
+            "ms_per_step": ms,
+            "images_per_s": side.images / len(side.step_seconds) / (ms / 1e3),
+            "vs_eager": eager_ms / ms,
+            "losses": losses,
+            "max_loss_difference": diff,
+            "max_relative_difference": diff / scale,
+            "final_relative_difference": abs(losses[-1] - eager_losses[-1]) / (abs(eager_losses[-1]) or 1.0),
+            "compile_seconds": None,
+            "break_even_steps": None,
+        }
         if v.compile:
             row["compile_seconds"] = max(0.0, sum(first_steps[v.name][:warmup]) - warmup * ms / 1e3)
             row["graphs"] = graphs[v.name]
             row["break_even_steps"] = break_even_steps(row["compile_seconds"], eager_ms, ms)
         rows.append(row)
-    return {"family": name, "preset": preset, "batch_size": batch_size, "images_per_step": eager.images // len(eager.step_seconds), "warmup": warmup,
-            "agree_steps": agree_steps, "timed_steps": rounds * steps_per_round, "loss_key": loss_key, "variants": rows}
+    return {
+        "family": name,
+        "preset": preset,
+        "batch_size": batch_size,
+        "images_per_step": eager.images // len(eager.step_seconds),
+        "warmup": warmup,
+        "agree_steps": agree_steps,
+        "timed_steps": rounds * steps_per_round,
+        "loss_key": loss_key,
+        "variants": rows,
+    }
 
 
 def _graphs_built() -> int:

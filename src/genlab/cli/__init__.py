@@ -10,7 +10,6 @@ import sys
 
 import typer
 
-from genlab.cli.app import app
 from genlab.cli import anomaly as _anomaly  # noqa: F401  (registers anomaly fit/score)
 from genlab.cli import bench as _bench  # noqa: F401  (registers bench run/variants/quality)
 from genlab.cli import compare as _compare  # noqa: F401  (registers compare and report)
@@ -22,6 +21,7 @@ from genlab.cli import latent as _latent  # noqa: F401  (registers latent interp
 from genlab.cli import publish as _publish  # noqa: F401  (registers watermark, keys, verify, card)
 from genlab.cli import serve as _serve  # noqa: F401  (registers serve, survey export)
 from genlab.cli import train as _train  # noqa: F401  (registers train, sample, list, demo)
+from genlab.cli.app import app
 from genlab.errors import GenlabError
 
 __all__ = ["app", "console_main", "main"]
@@ -56,4 +56,3 @@ def main(argv: list[str] | None = None) -> int:
 
 def console_main() -> None:
     sys.exit(main())
-

@@ -1,4 +1,5 @@
-"""``genlab anomaly fit`` (a VAE on all digits but one) and ``genlab anomaly score`` (AUROC of -ELBO and recon error)."""
+"""``genlab anomaly fit`` (a VAE on all digits but one) and ``genlab anomaly score`` (AUROC of -ELBO and recon
+error)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from genlab.api import train_and_publish
 from genlab.atomic import atomic_write_bytes
 from genlab.cli.app import DataDir, Quiet, app, out
 from genlab.cli.train import _evaluator, _fresh_run_dir, _report, _resolve_run
 from genlab.config import parse_sets
 from genlab.errors import ConfigError, DataError
-from genlab.train import train as run_training
 
 FAMILIES = ("vae", "conv-vae")  # unconditional VAEs: a conditional one would be told the class
 
@@ -29,8 +30,11 @@ anomaly_app = typer.Typer(
 app.add_typer(anomaly_app, name="anomaly")
 
 
-@anomaly_app.command(help="Train a VAE on the train split without class --holdout (the test split stays whole); same options as `genlab train`. "
-    "Continue an interrupted fit with `genlab train --resume RUN`.")
+@anomaly_app.command(
+    help="Train a VAE on the train split without class --holdout (the test split stays whole); same options as "
+    "`genlab train`. "
+    "Continue an interrupted fit with `genlab train --resume RUN`."
+)
 def fit(
     holdout: Annotated[int, typer.Option("--holdout", help="The class (digit) left out of training: the anomaly.")],
     family: Annotated[str, typer.Option(help=f"VAE family: {', '.join(FAMILIES)}.")] = "vae",
@@ -40,8 +44,12 @@ def fit(
     epochs: Annotated[int | None, typer.Option(help="Total epochs (default 1).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size (default 128).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config key: --set key=value (repeatable).")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/anomaly-FAMILY-holdout-D).")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override any config key: --set key=value (repeatable).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Run directory (default runs/anomaly-FAMILY-holdout-D).")
+    ] = None,
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
@@ -50,41 +58,73 @@ def fit(
     if "exclude_classes" in parse_sets(set_ or []):
         raise ConfigError("anomaly fit sets exclude_classes from --holdout; leave it out of --set")
     sets = [*(set_ or []), f"exclude_classes={holdout}"]
-    run = _resolve_run(family, None, preset, sets, dataset=dataset, steps=steps, epochs=epochs, batch_size=batch_size, seed=seed)
+    run = _resolve_run(
+        family, None, preset, sets, dataset=dataset, steps=steps, epochs=epochs, batch_size=batch_size, seed=seed
+    )
     run_dir = _fresh_run_dir(out_dir or Path("runs") / f"anomaly-{family}-holdout-{holdout}", family)
-    result = run_training(run, run_dir, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir))
+    result = train_and_publish(run, run_dir, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir))
     _report(result, quiet)
     if not quiet:
         out.print(f"score it: genlab anomaly score {run_dir}")
 
 
 @anomaly_app.command(
-    help="Score images with a VAE run, higher = more anomalous: nelbo = -ELBO (k posterior samples, closed-form KL) and "
-    "recon = -log p(x | z) at the posterior mean, in nats per image. Bernoulli runs trained with binarize=dynamic score "
-    "the images binarised once with --binarize-seed. With labels (the default MNIST test split, or a labelled .npz) it "
+    help="Score images with a VAE run, higher = more anomalous: nelbo = -ELBO (k posterior samples, closed-form KL) "
+    "and "
+    "recon = -log p(x | z) at the posterior mean, in nats per image. Bernoulli runs trained with binarize=dynamic "
+    "score "
+    "the images binarised once with --binarize-seed. With labels (the default MNIST test split, or a labelled .npz) "
+    "it "
     "prints the mean score per class and, for a run trained by `anomaly fit`, the AUROC and average precision of each "
     "score for the held-out class (positive) against the rest."
 )
 def score(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory of vae or conv-vae (from `genlab anomaly fit` or `genlab train`).")],
-    k: Annotated[int, typer.Option("--k", help="Posterior samples per image for -ELBO's expected reconstruction term.")] = 10,
+    run_dir: Annotated[
+        Path, typer.Argument(help="A run directory of vae or conv-vae (from `genlab anomaly fit` or `genlab train`).")
+    ],
+    k: Annotated[
+        int, typer.Option("--k", help="Posterior samples per image for -ELBO's expected reconstruction term.")
+    ] = 10,
     n: Annotated[int | None, typer.Option("-n", help="Score only the first n images (default: all).")] = None,
-    images: Annotated[Path | None, typer.Option("--images", help="Score these instead of the test split: a samples .npz (images, optional labels), a PNG, or a folder of PNGs.")] = None,
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            "--images",
+            help="Score these instead of the test split: a samples .npz (images, optional labels), a PNG, or a folder "
+            "of PNGs.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the posterior samples.")] = 0,
-    binarize_seed: Annotated[int, typer.Option("--binarize-seed", help="Seed of the one binarisation of the images (binarize=dynamic runs).")] = 0,
+    binarize_seed: Annotated[
+        int,
+        typer.Option("--binarize-seed", help="Seed of the one binarisation of the images (binarize=dynamic runs)."),
+    ] = 0,
     checkpoint: Annotated[str, typer.Option(help="latest, best or a step number.")] = "latest",
-    output: Annotated[Path | None, typer.Option("--out", help="Also write the per-image scores to this .npz (nelbo, recon, labels).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Also write the per-image scores to this .npz (nelbo, recon, labels).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    from genlab.eval.anomaly import score_run
+    from genlab.report.run_scores import score_run
 
     if k < 1:
         raise ConfigError(f"--k must be >= 1, got {k}")
     if output is not None and output.suffix != ".npz":
         raise ConfigError(f"--out must name a .npz file, got {output}")
     pixels, labels = _read_images(images) if images is not None else (None, None)
-    summary, arrays = score_run(run_dir, k=k, n=n, seed=seed, binarize_seed=binarize_seed, images=pixels, labels=labels, source=str(images), checkpoint=checkpoint, data_dir=data_dir)
+    summary, arrays = score_run(
+        run_dir,
+        k=k,
+        n=n,
+        seed=seed,
+        binarize_seed=binarize_seed,
+        images=pixels,
+        labels=labels,
+        source=str(images),
+        checkpoint=checkpoint,
+        data_dir=data_dir,
+    )
     if output is not None:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
@@ -128,13 +168,21 @@ def _show(summary: dict) -> None:
     out.print(settings)
     if detection:
         share = detection["nelbo"]["positive_share"]
-        out.print(f"positive = held-out class {held_out} ({100 * share:.1f} % of the images; AP of a random score = that share; AUROC 0.5 = chance)")
+        out.print(
+            f"positive = held-out class {held_out} ({100 * share:.1f} % of the images; AP of a random score = that "
+            "share; AUROC 0.5 = chance)"
+        )
     elif "class_means" in summary and not held_out:
-        out.print("the run excluded no class from training, so there is no AUROC (train one with `genlab anomaly fit --holdout D`)")
+        out.print(
+            "the run excluded no class from training, so there is no AUROC (train one with `genlab anomaly fit "
+            "--holdout D`)"
+        )
     elif "class_means" in summary:
         out.print(f"no AUROC: the images need both the held-out class {held_out} and other classes")
     if "class_means" in summary:
-        per_class = Table("class", "images", "mean -ELBO", "mean recon", title="mean score per class (* = held out of training)")
+        per_class = Table(
+            "class", "images", "mean -ELBO", "mean recon", title="mean score per class (* = held out of training)"
+        )
         for c, (count, nelbo) in summary["class_means"]["nelbo"].items():
             mark = " *" if int(c) in held_out else ""
             per_class.add_row(f"{c}{mark}", str(count), f"{nelbo:.2f}", f"{summary['class_means']['recon'][c][1]:.2f}")

@@ -16,5 +16,10 @@ app = typer.Typer(
 )
 out = Console()
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder with the MNIST IDX files (default: $GENLAB_DATA, else the embedded copy).")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Folder with the MNIST IDX files (default: $GENLAB_DATA, else the embedded copy)."
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or chatter (for scripts).")]

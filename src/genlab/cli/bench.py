@@ -1,4 +1,5 @@
-"""``genlab bench run|variants|quality``: performance benchmarks, printed and written to docs/results/performance.md."""
+"""``genlab bench run|variants|quality``: performance benchmarks, printed and written to
+docs/results/performance.md."""
 
 from __future__ import annotations
 
@@ -20,14 +21,19 @@ from genlab.models.registry import get_family
 
 bench_app = typer.Typer(
     no_args_is_help=True,
-    help="Performance benchmarks: ours vs the textbook reference interleaved in one process (ratios survive a busy machine), "
+    help="Performance benchmarks: ours vs the textbook reference interleaved in one process (ratios survive a busy "
+    "machine), "
     "sampling and evaluation throughput, per-step profiles vs the matmul peak, step time vs batch and image size, "
     "and training time to a quality bar. Results go to docs/results/performance.md (+ .json, figures).",
 )
 app.add_typer(bench_app, name="bench")
 
-Doc = Annotated[Path, typer.Option("--doc", help="Results page to (re)write; its .json beside it keeps every section.")]
-Threads = Annotated[int | None, typer.Option(help="torch threads (default: as torch starts, i.e. OMP_NUM_THREADS or the cores).")]
+Doc = Annotated[
+    Path, typer.Option("--doc", help="Results page to (re)write; its .json beside it keeps every section.")
+]
+Threads = Annotated[
+    int | None, typer.Option(help="torch threads (default: as torch starts, i.e. OMP_NUM_THREADS or the cores).")
+]
 DEFAULT_DOC = Path("docs/results/performance.md")
 
 
@@ -74,22 +80,46 @@ def _setup(ctx: typer.Context, threads: int | None) -> str:
     return "genlab bench " + shlex.join(argv_of(ctx))
 
 
-@bench_app.command("run", help="Training throughput vs the DataLoader reference, sampling, evaluation, profiles and scaling.")
+@bench_app.command(
+    "run", help="Training throughput vs the DataLoader reference, sampling, evaluation, profiles and scaling."
+)
 def run_benchmarks(
     ctx: typer.Context,
-    families: Annotated[str, typer.Option(help="Comma-separated families to benchmark.")] = "gan,dcgan,vae,conv-vae,ddpm",
-    preset: Annotated[str, typer.Option(help="Size preset of every family (a family without it uses its defaults).")] = "small",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Batch size of the training comparison and the profiles.")] = 64,
+    families: Annotated[
+        str, typer.Option(help="Comma-separated families to benchmark.")
+    ] = "gan,dcgan,vae,conv-vae,ddpm",
+    preset: Annotated[
+        str, typer.Option(help="Size preset of every family (a family without it uses its defaults).")
+    ] = "small",
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Batch size of the training comparison and the profiles.")
+    ] = 64,
     rounds: Annotated[int, typer.Option(help="Interleaved rounds per family (the first is an untimed warm-up).")] = 4,
     steps_per_round: Annotated[int, typer.Option("--steps-per-round", help="Training steps per side per round.")] = 10,
     sample_n: Annotated[int, typer.Option("--sample-n", help="Images per GAN/VAE sampling measurement.")] = 1000,
-    diffusion_n: Annotated[int, typer.Option("--diffusion-n", help="Images per DDIM-50 / DDPM-1000 measurement.")] = 64,
+    diffusion_n: Annotated[
+        int, typer.Option("--diffusion-n", help="Images per DDIM-50 / DDPM-1000 measurement.")
+    ] = 64,
     eval_n: Annotated[int, typer.Option("--eval-n", help="Images scored in the evaluation benchmark.")] = 10_000,
-    ddpm_run: Annotated[Path | None, typer.Option("--ddpm-run", help="A trained ddpm run: also the FID of its DDIM-50 and DDPM-1000 samples.")] = None,
+    ddpm_run: Annotated[
+        Path | None,
+        typer.Option("--ddpm-run", help="A trained ddpm run: also the FID of its DDIM-50 and DDPM-1000 samples."),
+    ] = None,
     fid_n: Annotated[int, typer.Option("--fid-n", help="Samples per sampler for --ddpm-run's FID.")] = 1000,
-    scaling_batches: Annotated[str, typer.Option("--scaling-batches", help="Batch sizes of the step-time scaling (at 28x28).")] = "16,32,64,128",
-    scaling_sizes: Annotated[str, typer.Option("--scaling-sizes", help="Image sizes of the step-time scaling (at batch 32).")] = "28,32,64",
-    fast: Annotated[str, typer.Option("--fast", help="TrainConfig speed options of a third, 'ours fast' side (key=value,... of precision, channels_last, fused_optimizer), or none.")] = "precision=bfloat16,fused_optimizer=true",
+    scaling_batches: Annotated[
+        str, typer.Option("--scaling-batches", help="Batch sizes of the step-time scaling (at 28x28).")
+    ] = "16,32,64,128",
+    scaling_sizes: Annotated[
+        str, typer.Option("--scaling-sizes", help="Image sizes of the step-time scaling (at batch 32).")
+    ] = "28,32,64",
+    fast: Annotated[
+        str,
+        typer.Option(
+            "--fast",
+            help="TrainConfig speed options of a third, 'ours fast' side (key=value,... of precision, channels_last, "
+            "fused_optimizer), or none.",
+        ),
+    ] = "precision=bfloat16,fused_optimizer=true",
     threads: Threads = None,
     doc: Doc = DEFAULT_DOC,
     data_dir: DataDir = None,
@@ -105,17 +135,48 @@ def run_benchmarks(
     fast_options = _speed_options(fast)
     batches, sizes = _ints(scaling_batches, "--scaling-batches"), _ints(scaling_sizes, "--scaling-sizes")
     if min(batch_size, rounds - 1, steps_per_round, sample_n, diffusion_n, eval_n, fid_n) < 1:
-        raise ConfigError("--batch-size, --steps-per-round, --sample-n, --diffusion-n, --eval-n and --fid-n must be >= 1, and --rounds >= 2")
+        raise ConfigError(
+            "--batch-size, --steps-per-round, --sample-n, --diffusion-n, --eval-n and --fid-n must be >= 1, and "
+            "--rounds >= 2"
+        )
     command = _setup(ctx, threads)
     payload = {"command": command, "machine": machine_info(), "matmul_n": 1024}
     images, labels, info = load_dataset("mnist", "train", data_dir)
     test_images, _, _ = load_dataset("mnist", "test", data_dir)
     payload["matmul_gflops"] = matmul_flops(payload["matmul_n"]) / 1e9
-    payload["training"] = [compare_training(n, images, labels, info, preset=preset, batch_size=batch_size, rounds=rounds, steps_per_round=steps_per_round, fast=fast_options) for n in names]
-    table = Table("family", "ours images/s", "reference images/s", "ratio", "max metric difference", "fast ratio", "fast relative loss difference")
+    payload["training"] = [
+        compare_training(
+            n,
+            images,
+            labels,
+            info,
+            preset=preset,
+            batch_size=batch_size,
+            rounds=rounds,
+            steps_per_round=steps_per_round,
+            fast=fast_options,
+        )
+        for n in names
+    ]
+    table = Table(
+        "family",
+        "ours images/s",
+        "reference images/s",
+        "ratio",
+        "max metric difference",
+        "fast ratio",
+        "fast relative loss difference",
+    )
     for r in payload["training"]:
         extra = [f"{r['fast_ratio']:.2f}x", f"{r['fast_relative_difference']:.2g}"] if fast_options else ["", ""]
-        table.add_row(r["family"], f"{r['ours_images_per_s']:.1f}", f"{r['reference_images_per_s']:.1f}", f"{r['ratio']:.2f}x", f"{r['max_metric_difference']:.3g}", *extra)
+        table.add_row(
+            r["family"],
+            f"{r['ours_images_per_s']:.1f}",
+            f"{r['reference_images_per_s']:.1f}",
+            f"{r['ratio']:.2f}x",
+            f"{r['max_metric_difference']:.3g}",
+            *extra,
+        )
     out.print(table)
     payload["sampling"] = sampling_throughput(info, n_fast=sample_n, n_diffusion=diffusion_n, preset=preset)
     for r in payload["sampling"]:
@@ -128,84 +189,176 @@ def run_benchmarks(
     reference = test_images[: min(eval_n, test_images.shape[0])]
     scored = test_images[-min(eval_n, test_images.shape[0]) :]
     payload["evaluation"] = evaluation_throughput(scored, reference)
-    out.print(f"evaluation: {payload['evaluation']['images_per_s']:.1f} images/s of features, FID in {payload['evaluation']['fid_seconds']:.3f} s")
+    out.print(
+        f"evaluation: {payload['evaluation']['images_per_s']:.1f} images/s of features, FID in "
+        f"{payload['evaluation']['fid_seconds']:.3f} s"
+    )
     peak = payload["matmul_gflops"] * 1e9
     payload["profile"] = [profile_step(n, info, preset=preset, batch_size=batch_size, peak_flops=peak) for n in names]
     for p in payload["profile"]:
-        out.print(f"profile {p['family']}: {p['step_ms']:.1f} ms/step, {p['gflop_per_s']:.2f} GFLOP/s = {p['fraction_of_matmul_peak']:.0%} of matmul ({payload['matmul_gflops']:.1f} GFLOP/s)")
+        out.print(
+            f"profile {p['family']}: {p['step_ms']:.1f} ms/step, {p['gflop_per_s']:.2f} GFLOP/s = "
+            f"{p['fraction_of_matmul_peak']:.0%} of matmul ({payload['matmul_gflops']:.1f} GFLOP/s)"
+        )
     payload["scaling"] = [step_time_grid(n, batch_sizes=batches, image_sizes=sizes, preset=preset) for n in names]
     payload["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     results = update_results(doc.with_suffix(".json"), "run", payload)
     out.print(f"wrote {write_report(doc, results)}")
 
 
-@bench_app.command("variants", help="Training-step variants (channels-last, bfloat16 autocast, torch.compile) vs the plain float32 step: ms/step, loss agreement, verdict.")
+@bench_app.command(
+    "variants",
+    help="Training-step variants (channels-last, bfloat16 autocast, torch.compile) vs the plain float32 step: "
+    "ms/step, loss agreement, verdict.",
+)
 def training_variants(
     ctx: typer.Context,
     families: Annotated[str, typer.Option(help="Comma-separated MNIST families.")] = "dcgan,conv-vae,ddpm",
-    variants: Annotated[str, typer.Option("--variants", help="Comma-separated variants (eager, the baseline, is always run): eager, channels_last, bf16, compile, compile+channels_last, fused, bf16+fused, bf16+channels_last+fused, compile+bf16+channels_last+fused.")] = "eager,channels_last,bf16,compile",
-    preset: Annotated[str, typer.Option(help="Size preset of every family (a family without it uses its defaults).")] = "small",
+    variants: Annotated[
+        str,
+        typer.Option(
+            "--variants",
+            help="Comma-separated variants (eager, the baseline, is always run): eager, channels_last, bf16, compile, "
+            "compile+channels_last, fused, bf16+fused, bf16+channels_last+fused, "
+            "compile+bf16+channels_last+fused.",
+        ),
+    ] = "eager,channels_last,bf16,compile",
+    preset: Annotated[
+        str, typer.Option(help="Size preset of every family (a family without it uses its defaults).")
+    ] = "small",
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per batch.")] = 128,
-    warmup: Annotated[int, typer.Option(help="Untimed warm-up steps per variant (a compiled variant compiles here).")] = 3,
+    warmup: Annotated[
+        int, typer.Option(help="Untimed warm-up steps per variant (a compiled variant compiles here).")
+    ] = 3,
     rounds: Annotated[int, typer.Option(help="Interleaved timed rounds.")] = 4,
     steps_per_round: Annotated[int, typer.Option("--steps-per-round", help="Timed steps per variant per round.")] = 5,
-    agree_steps: Annotated[int, typer.Option("--agree-steps", help="Steps from the common start whose losses are compared with eager's.")] = 20,
-    warm_cache: Annotated[bool, typer.Option("--warm-cache", help="Let torch.compile reuse inductor's on-disk cache (default: a fresh, empty one, so compile times are a first run's).")] = False,
+    agree_steps: Annotated[
+        int, typer.Option("--agree-steps", help="Steps from the common start whose losses are compared with eager's.")
+    ] = 20,
+    warm_cache: Annotated[
+        bool,
+        typer.Option(
+            "--warm-cache",
+            help="Let torch.compile reuse inductor's on-disk cache (default: a fresh, empty one, so compile times are "
+            "a first run's).",
+        ),
+    ] = False,
     threads: Threads = None,
     doc: Doc = DEFAULT_DOC,
     data_dir: DataDir = None,
 ) -> None:
     from genlab.bench.machine import machine_info
     from genlab.bench.report import update_results, write_report
-    from genlab.bench.variants import bf16_supported, compare_variants, compiler_startup_seconds, fresh_compile_cache, offered, parse_variants, verdict
+    from genlab.bench.variants import (
+        bf16_supported,
+        compare_variants,
+        compiler_startup_seconds,
+        fresh_compile_cache,
+        offered,
+        parse_variants,
+        verdict,
+    )
     from genlab.data import load_dataset
 
     names = _families(families)
     for name in names:
         if get_family(name).dataset != "mnist":
-            raise ConfigError(f"bench variants trains on MNIST; {name} trains on {get_family(name).dataset}: choose MNIST families such as dcgan,conv-vae,ddpm")
+            raise ConfigError(
+                f"bench variants trains on MNIST; {name} trains on {get_family(name).dataset}: choose MNIST families "
+                "such as dcgan,conv-vae,ddpm"
+            )
     chosen, skipped = offered(parse_variants([v.strip() for v in variants.split(",") if v.strip()]))
     if min(batch_size, warmup, rounds, steps_per_round, agree_steps) < 1:
         raise ConfigError("--batch-size, --warmup, --rounds, --steps-per-round and --agree-steps must be >= 1")
     command = _setup(ctx, threads)
     compiles = any(v.compile for v in chosen)
-    payload = {"command": command, "machine": machine_info(), "bf16_supported": bf16_supported(), "skipped": skipped, "preset": preset, "batch_size": batch_size,
-               "warmup": warmup, "rounds": rounds, "steps_per_round": steps_per_round, "agree_steps": agree_steps, "fresh_compile_cache": compiles and not warm_cache}
+    payload = {
+        "command": command,
+        "machine": machine_info(),
+        "bf16_supported": bf16_supported(),
+        "skipped": skipped,
+        "preset": preset,
+        "batch_size": batch_size,
+        "warmup": warmup,
+        "rounds": rounds,
+        "steps_per_round": steps_per_round,
+        "agree_steps": agree_steps,
+        "fresh_compile_cache": compiles and not warm_cache,
+    }
     for name, why in skipped.items():
         out.print(f"skipped {name}: {why}")
     images, labels, info = load_dataset("mnist", "train", data_dir)
     with fresh_compile_cache() if payload["fresh_compile_cache"] else contextlib.nullcontext():
         payload["compiler_startup_seconds"] = compiler_startup_seconds() if compiles else None
-        payload["results"] = [compare_variants(n, images, labels, info, variants=chosen, preset=preset, batch_size=batch_size, warmup=warmup, rounds=rounds,
-                                               steps_per_round=steps_per_round, agree_steps=agree_steps) for n in names]
-    table = Table("family", "variant", "ms/step", "images/s", "vs eager", "compile s", "break-even steps", "max loss difference")
+        payload["results"] = [
+            compare_variants(
+                n,
+                images,
+                labels,
+                info,
+                variants=chosen,
+                preset=preset,
+                batch_size=batch_size,
+                warmup=warmup,
+                rounds=rounds,
+                steps_per_round=steps_per_round,
+                agree_steps=agree_steps,
+            )
+            for n in names
+        ]
+    table = Table(
+        "family", "variant", "ms/step", "images/s", "vs eager", "compile s", "break-even steps", "max loss difference"
+    )
     for r in payload["results"]:
         for row in r["variants"]:
             compiled = row["compile_seconds"] is not None
-            table.add_row(r["family"], row["variant"], f"{row['ms_per_step']:.2f}", f"{row['images_per_s']:.1f}", f"{row['vs_eager']:.2f}x",
-                          f"{row['compile_seconds']:.1f}" if compiled else "", ("never" if row["break_even_steps"] is None else f"{row['break_even_steps']:.0f}") if compiled else "",
-                          f"{row['max_loss_difference']:.3g}")
+            table.add_row(
+                r["family"],
+                row["variant"],
+                f"{row['ms_per_step']:.2f}",
+                f"{row['images_per_s']:.1f}",
+                f"{row['vs_eager']:.2f}x",
+                f"{row['compile_seconds']:.1f}" if compiled else "",
+                ("never" if row["break_even_steps"] is None else f"{row['break_even_steps']:.0f}") if compiled else "",
+                f"{row['max_loss_difference']:.3g}",
+            )
     out.print(table)
     for r in payload["results"]:
         v = verdict(r)
-        out.print(f"{r['family']}: wins: {', '.join(v['wins']) or 'none'}; does not win: {', '.join(v['does_not_win']) or 'none'}")
+        out.print(
+            f"{r['family']}: wins: {', '.join(v['wins']) or 'none'}; does not win: "
+            f"{', '.join(v['does_not_win']) or 'none'}"
+        )
     payload["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     results = update_results(doc.with_suffix(".json"), "variants", payload)
     out.print(f"wrote {write_report(doc, results)}")
 
 
-@bench_app.command("quality", help="Training time (CPU and wall) until the classifier sees every digit (>= 2 %) and >= 80 % confident samples.")
+@bench_app.command(
+    "quality",
+    help="Training time (CPU and wall) until the classifier sees every digit (>= 2 %) and >= 80 % confident samples.",
+)
 def quality(
     ctx: typer.Context,
     families: Annotated[str, typer.Option(help="Comma-separated MNIST families.")] = "dcgan,ddpm",
     preset: Annotated[str, typer.Option(help="Size preset of every family.")] = "small",
-    budget_minutes: Annotated[float, typer.Option("--budget-minutes", help="Training wall-time budget per family (checked at each check).")] = 25.0,
+    budget_minutes: Annotated[
+        float, typer.Option("--budget-minutes", help="Training wall-time budget per family (checked at each check).")
+    ] = 25.0,
     check_every: Annotated[int, typer.Option("--check-every", help="Training steps between checks.")] = 200,
     samples: Annotated[int, typer.Option(help="Samples classified per check.")] = 1000,
     reference_n: Annotated[int, typer.Option("--reference-n", help="Test images the FID compares with.")] = 10_000,
-    runs: Annotated[Path, typer.Option("--runs", help="Folder for the training runs (one per family).")] = Path("runs/bench-quality"),
+    runs: Annotated[Path, typer.Option("--runs", help="Folder for the training runs (one per family).")] = Path(
+        "runs/bench-quality"
+    ),
     threads: Threads = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Recipe override for every family: --set key=value (model or training config key; repeatable).")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Recipe override for every family: --set key=value (model or training config key; repeatable).",
+        ),
+    ] = None,
     doc: Doc = DEFAULT_DOC,
     data_dir: DataDir = None,
 ) -> None:
@@ -223,10 +376,37 @@ def quality(
     command = _setup(ctx, threads)
     for name in names:  # each family's result is stored as soon as it is measured
         machine = machine_info()
-        r = time_to_quality(name, runs / name, preset=preset, budget_minutes=budget_minutes, check_every=check_every, samples=samples, reference_n=reference_n, data_dir=data_dir, sets=sets)
-        entry = {**r, "command": command, "machine": machine, "load_average_after": [round(v, 2) for v in os.getloadavg()]}
+        r = time_to_quality(
+            name,
+            runs / name,
+            preset=preset,
+            budget_minutes=budget_minutes,
+            check_every=check_every,
+            samples=samples,
+            reference_n=reference_n,
+            data_dir=data_dir,
+            sets=sets,
+        )
+        entry = {
+            **r,
+            "command": command,
+            "machine": machine,
+            "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        }
         written = write_report(doc, merge_quality(doc.with_suffix(".json"), [entry]))
         last = r["checks"][-1] if r["checks"] else None
-        status = f"met at step {r['reached']['step']} ({r['reached']['train_cpu_s'] / 60:.2f} CPU-min)" if r["reached"] else "not met"
-        out.print(f"{name}: {status}" + (f"; last check step {last['step']}: smallest class {last['smallest_class_fraction']:.1%}, confident {last['confident_fraction']:.1%}, FID {last['fid']:.1f}" if last else ""))
+        status = (
+            f"met at step {r['reached']['step']} ({r['reached']['train_cpu_s'] / 60:.2f} CPU-min)"
+            if r["reached"]
+            else "not met"
+        )
+        out.print(
+            f"{name}: {status}"
+            + (
+                f"; last check step {last['step']}: smallest class {last['smallest_class_fraction']:.1%}, confident "
+                f"{last['confident_fraction']:.1%}, FID {last['fid']:.1f}"
+                if last
+                else ""
+            )
+        )
         out.print(f"wrote {written}")

@@ -19,7 +19,9 @@ NllK = Annotated[int, typer.Option("--nll-k", help="Importance samples per test 
 NllN = Annotated[int, typer.Option("--nll-n", help="Test images for the VAE NLL.")]
 ProbeN = Annotated[int, typer.Option("--probe-n", help="Latents for the linear probe.")]
 Seed = Annotated[int, typer.Option(help="Seed of the evaluation samples, interpolation paths and probe split.")]
-RefN = Annotated[int, typer.Option("--ref-n", help="Reference images from the test split (0 = all; fewer only for quick looks).")]
+RefN = Annotated[
+    int, typer.Option("--ref-n", help="Reference images from the test split (0 = all; fewer only for quick looks).")
+]
 
 
 def _measure_config(n: int, nll_k: int, nll_n: int, probe_n: int, seed: int, ref_n: int) -> MeasureConfig:
@@ -30,26 +32,61 @@ def _measure_config(n: int, nll_k: int, nll_n: int, probe_n: int, seed: int, ref
 
 def _settings(cfg: MeasureConfig) -> str:
     return (
-        f"Each run: {cfg.n_samples} samples (seed {cfg.seed}; conditional families get labels cycling over the classes) scored "
-        f"against {f'the first {cfg.ref_n} images of' if cfg.ref_n else 'all of'} the test split of its data set by genlab's evaluation suite (digits extractor for MNIST, shapes for shapes64); "
-        f"sampling timed in a fresh process (images/s and its peak RSS); VAE NLL by importance sampling with k = {cfg.nll_k} on the "
-        f"first {cfg.nll_n} test images; linear probe on {cfg.probe_n} latents (70/30 split); {cfg.interp_paths} interpolation paths "
-        f"of {cfg.interp_frames} frames. Training time, steps and peak training RSS come from each run's metrics.jsonl."
+        f"Each run: {cfg.n_samples} samples (seed {cfg.seed}; conditional families get labels cycling over the "
+        "classes) scored "
+        f"against {f'the first {cfg.ref_n} images of' if cfg.ref_n else 'all of'} the test split of its data set by "
+        "genlab's evaluation suite (digits extractor for MNIST, shapes for shapes64); "
+        "sampling timed in a fresh process (images/s and its peak RSS); VAE NLL by importance sampling with k = "
+        f"{cfg.nll_k} on the "
+        f"first {cfg.nll_n} test images; linear probe on {cfg.probe_n} latents (70/30 split); {cfg.interp_paths} "
+        "interpolation paths "
+        f"of {cfg.interp_frames} frames. Training time, steps and peak training RSS come from each run's "
+        "metrics.jsonl."
     )
 
 
 @app.command()
 def compare(
-    run_dirs: Annotated[list[Path] | None, typer.Argument(help="Run directories to compare (made by `genlab train`).")] = None,
-    train: Annotated[str | None, typer.Option("--train", help="Train these families first, e.g. gan,vae,ddpm, each under --budget-minutes.")] = None,
-    budget_minutes: Annotated[float | None, typer.Option("--budget-minutes", help="Training wall-clock budget per run in minutes (with RUN_DIRs: flag runs that trained longer).")] = None,
-    seeds: Annotated[int, typer.Option(help="With --train: seeds 0..seeds-1 per family (FID spread = stability).")] = 3,
-    preset: Annotated[str, typer.Option(help="With --train: size preset of every family (small = CPU-sized; tiny = the test size).")] = "small",
-    steps: Annotated[int | None, typer.Option(help="With --train: also stop at this many steps (smoke tests).")] = None,
-    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="With --train: where the trained runs go (reused when re-run with the same settings).")] = Path("runs/compare"),
-    set_: Annotated[list[str] | None, typer.Option("--set", help="With --train: override a config key of every run: --set key=value.")] = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Report folder (index.html, compare.md, figures, per-run files).")] = Path("report"),
-    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the comparison as Markdown here (links relative to it).")] = None,
+    run_dirs: Annotated[
+        list[Path] | None, typer.Argument(help="Run directories to compare (made by `genlab train`).")
+    ] = None,
+    train: Annotated[
+        str | None,
+        typer.Option("--train", help="Train these families first, e.g. gan,vae,ddpm, each under --budget-minutes."),
+    ] = None,
+    budget_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--budget-minutes",
+            help="Training wall-clock budget per run in minutes (with RUN_DIRs: flag runs that trained longer).",
+        ),
+    ] = None,
+    seeds: Annotated[
+        int, typer.Option(help="With --train: seeds 0..seeds-1 per family (FID spread = stability).")
+    ] = 3,
+    preset: Annotated[
+        str, typer.Option(help="With --train: size preset of every family (small = CPU-sized; tiny = the test size).")
+    ] = "small",
+    steps: Annotated[
+        int | None, typer.Option(help="With --train: also stop at this many steps (smoke tests).")
+    ] = None,
+    runs_dir: Annotated[
+        Path,
+        typer.Option(
+            "--runs-dir", help="With --train: where the trained runs go (reused when re-run with the same settings)."
+        ),
+    ] = Path("runs/compare"),
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="With --train: override a config key of every run: --set key=value."),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Report folder (index.html, compare.md, figures, per-run files).")
+    ] = Path("report"),
+    markdown: Annotated[
+        Path | None,
+        typer.Option("--markdown", help="Also write the comparison as Markdown here (links relative to it)."),
+    ] = None,
     n: Samples = 1000,
     nll_k: NllK = 100,
     nll_n: NllN = 1000,
@@ -59,7 +96,8 @@ def compare(
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
-    """Measure runs on five axes (quality, diversity, stability, latent structure, compute) and write an HTML report."""
+    """Measure runs on five axes (quality, diversity, stability, latent structure, compute) and write an HTML
+    report."""
     if budget_minutes is not None and not budget_minutes >= 0:
         raise ConfigError(f"--budget-minutes must be >= 0, got {budget_minutes}")
     cfg = _measure_config(n, nll_k, nll_n, probe_n, seed, ref_n)
@@ -77,14 +115,29 @@ def compare(
         families = parse_families(train)
         if budget_minutes is None:
             raise ConfigError("--train needs --budget-minutes M (every family trains for the same M minutes)")
-        trained = train_families(families, seeds=seeds, budget_minutes=budget_minutes, preset=preset, runs_root=runs_dir, steps=steps, sets=set_, data_dir=data_dir, log=log)
+        trained = train_families(
+            families,
+            seeds=seeds,
+            budget_minutes=budget_minutes,
+            preset=preset,
+            runs_root=runs_dir,
+            steps=steps,
+            sets=set_,
+            data_dir=data_dir,
+            log=log,
+        )
     measured = measure_all(trained + given, output, cfg, data_dir, log=log)
     settings = _settings(cfg)
     if train is not None:
-        settings += f" Trained here: {train} with the {preset} preset, {seeds} seed(s), {budget_minutes:g} min of training each."
+        settings += (
+            f" Trained here: {train} with the {preset} preset, {seeds} seed(s), {budget_minutes:g} min of "
+            "training each."
+        )
     elif budget_minutes:
         over = [name for name, m in measured.items() if (m["compute"]["train_seconds"] or 0) > 60 * budget_minutes]
-        settings += f" Budget {budget_minutes:g} min per run: " + (f"over it: {', '.join(over)}." if over else "every run is within it.")
+        settings += f" Budget {budget_minutes:g} min per run: " + (
+            f"over it: {', '.join(over)}." if over else "every run is within it."
+        )
     command = _command_line(given, train, budget_minutes, seeds, preset, steps, runs_dir, set_, output, markdown, cfg)
     measuring = sum(m["measure"]["seconds"] for m in measured.values())
     settings += (
@@ -99,7 +152,9 @@ def compare(
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by `genlab train`.")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Report folder (default RUN_DIR/report).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Report folder (default RUN_DIR/report).")
+    ] = None,
     n: Samples = 1000,
     nll_k: NllK = 100,
     nll_n: NllN = 1000,
@@ -116,14 +171,25 @@ def report(
     measured = measure_all([run_dir], folder, cfg, data_dir, log=(lambda _: None) if quiet else out.print)
     command = f"genlab report {shlex.quote(str(run_dir))} -o {shlex.quote(str(folder))}" + _measure_flags(cfg)
     (m,) = measured.values()
-    index = write_report(measured, folder, title=f"genlab report: {m['family']} run {run_dir}", command=command, settings=_settings(cfg))
+    index = write_report(
+        measured, folder, title=f"genlab report: {m['family']} run {run_dir}", command=command, settings=_settings(cfg)
+    )
     out.print(f"wrote {index}")
 
 
 def _measure_flags(cfg: MeasureConfig) -> str:
     defaults = MeasureConfig()
-    flags = {"-n": "n_samples", "--nll-k": "nll_k", "--nll-n": "nll_n", "--probe-n": "probe_n", "--seed": "seed", "--ref-n": "ref_n"}
-    return "".join(f" {flag} {getattr(cfg, key)}" for flag, key in flags.items() if getattr(cfg, key) != getattr(defaults, key))
+    flags = {
+        "-n": "n_samples",
+        "--nll-k": "nll_k",
+        "--nll-n": "nll_n",
+        "--probe-n": "probe_n",
+        "--seed": "seed",
+        "--ref-n": "ref_n",
+    }
+    return "".join(
+        f" {flag} {getattr(cfg, key)}" for flag, key in flags.items() if getattr(cfg, key) != getattr(defaults, key)
+    )
 
 
 def _command_line(given, train, budget, seeds, preset, steps, runs_dir, sets, output, markdown, cfg) -> str:

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from scipy.special import expit
 from rich.markup import escape
 from rich.table import Table
+from scipy.special import expit
 
 from genlab.cli.app import DataDir, Quiet, app, out
 from genlab.config import parse_sets
@@ -32,14 +32,26 @@ Real = Annotated[str, typer.Option(help="Real images: mnist-train, mnist-test or
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-@detect_app.command(help="Train a detector on real vs generated images; writes OUT/detector.safetensors + detector.json.")
+@detect_app.command(
+    help="Train a detector on real vs generated images; writes OUT/detector.safetensors + detector.json."
+)
 def train(
-    fake: Annotated[list[str], typer.Option(help="Generated images: a samples .npz from `genlab sample` (repeat for several).")],
+    fake: Annotated[
+        list[str], typer.Option(help="Generated images: a samples .npz from `genlab sample` (repeat for several).")
+    ],
     output: Annotated[Path, typer.Option("--out", help="Folder for detector.safetensors and detector.json.")],
     kind: Annotated[str, typer.Option(help=f"Detector: {', '.join(KINDS)}.")] = "spectral",
     real: Real = "mnist-train",
-    seed: Annotated[int, typer.Option(help="Seed of the real-image split and of the CNN's initialisation and batches.")] = 0,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Training setting key=value (spectral: c, max_iter; cnn: width, batch_norm, epochs, batch_size, lr).")] = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the real-image split and of the CNN's initialisation and batches.")
+    ] = 0,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Training setting key=value (spectral: c, max_iter; cnn: width, batch_norm, epochs, batch_size, lr).",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
@@ -47,23 +59,38 @@ def train(
         raise ConfigError(f"unknown detector kind {kind!r}; known: {', '.join(KINDS)}")
     overrides = parse_sets(set_ or [])
     real_images, fake_images = load_images(real, data_dir), load_many(fake, data_dir)
-    detector, info = train_detector(kind, real_images, fake_images, seed=seed, overrides=overrides, log=(lambda _: None) if quiet else out.print)
+    detector, info = train_detector(
+        kind, real_images, fake_images, seed=seed, overrides=overrides, log=(lambda _: None) if quiet else out.print
+    )
     info["trained_on"] = {"real": real, "fake": fake}
     path = save_detector(output, detector, info.pop("settings"), info)
     if not quiet:
         out.print(
-            f"{kind} detector: {info['n_real_fit']} real + {info['n_fake']} generated images, train accuracy {info['train_accuracy']:.3f}, "
-            f"threshold p > {expit(info['threshold_logit']):.4g} (flags {THRESHOLD_FPR:.0%} of {info['n_real_holdout']} held-out real images) -> {escape(str(path))}"
+            f"{kind} detector: {info['n_real_fit']} real + {info['n_fake']} generated images, train accuracy "
+            f"{info['train_accuracy']:.3f}, "
+            f"threshold p > {expit(info['threshold_logit']):.4g} (flags {THRESHOLD_FPR:.0%} of "
+            f"{info['n_real_holdout']} held-out real images) -> {escape(str(path))}"
         )
 
 
-@detect_app.command("eval", help="Measure a detector on real vs generated test images: AUC and average precision with bootstrap 95 % intervals, and TPR/FPR at its 1 % FPR threshold.")
+@detect_app.command(
+    "eval",
+    help="Measure a detector on real vs generated test images: AUC and average precision with bootstrap 95 % "
+    "intervals, and TPR/FPR at its 1 % FPR threshold.",
+)
 def eval_(
     detector_dir: Annotated[Path, typer.Argument(help="A folder made by `genlab detect train`.")],
     fake: Annotated[list[str], typer.Option(help="Generated test images: samples .npz (repeat for several).")],
     real: Real = "mnist-test",
-    attack: Annotated[list[str] | None, typer.Option(help=f"Edit applied to real and generated test images first (repeat for a row each): {ATTACK_HELP}.")] = None,
-    n: Annotated[int | None, typer.Option("-n", help="Use at most n real and n generated images (default: all).")] = None,
+    attack: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=f"Edit applied to real and generated test images first (repeat for a row each): {ATTACK_HELP}."
+        ),
+    ] = None,
+    n: Annotated[
+        int | None, typer.Option("-n", help="Use at most n real and n generated images (default: all).")
+    ] = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     as_json: AsJson = False,
@@ -76,16 +103,33 @@ def eval_(
         raise ConfigError(f"--resamples must be >= 1 and -n >= 2, got {resamples} and {n}")
     detector, meta = load_detector(detector_dir)
     real_images, fake_images = load_images(real, data_dir)[:n], load_many(fake, data_dir)[:n]
-    results = [evaluate_detector(detector, meta["threshold_logit"], real_images, fake_images, attack=a, n_resamples=resamples, seed=seed) for a in attacks]
-    what = f"{meta['kind']} detector {detector_dir}: {real_images.shape[0]} real ({real}) vs {fake_images.shape[0]} generated ({', '.join(fake)})"
+    results = [
+        evaluate_detector(
+            detector, meta["threshold_logit"], real_images, fake_images, attack=a, n_resamples=resamples, seed=seed
+        )
+        for a in attacks
+    ]
+    what = (
+        f"{meta['kind']} detector {detector_dir}: {real_images.shape[0]} real ({real}) vs {fake_images.shape[0]} "
+        f"generated ({', '.join(fake)})"
+    )
     if as_json:
-        print(json.dumps({"what": what, "threshold_logit": meta["threshold_logit"], "results": [r.to_dict() for r in results]}, indent=1))
+        print(
+            json.dumps(
+                {"what": what, "threshold_logit": meta["threshold_logit"], "results": [r.to_dict() for r in results]},
+                indent=1,
+            )
+        )
         return
     table = Table("attack", "AUC [95 % CI]", "AP [95 % CI]", "TPR @ threshold", "FPR @ threshold", title=escape(what))
     for r in results:
         table.add_row(r.attack, str(r.auc), str(r.ap), f"{r.tpr:.3f}", f"{r.fpr:.3f}")
     out.print(table)
-    out.print(f"threshold p > {expit(meta['threshold_logit']):.4g} (logit {meta['threshold_logit']:.3f}): flagged {THRESHOLD_FPR:.0%} of held-out real training images; intervals: paired percentile bootstrap, {resamples} resamples, seed {seed}.")
+    out.print(
+        f"threshold p > {expit(meta['threshold_logit']):.4g} (logit {meta['threshold_logit']:.3f}): flagged "
+        f"{THRESHOLD_FPR:.0%} of held-out real training images; intervals: paired percentile bootstrap, {resamples} "
+        f"resamples, seed {seed}."
+    )
 
 
 @detect_app.command(help="Probability that each image is generated: PNG files or a samples .npz.")
@@ -100,7 +144,15 @@ def score(
     logits = detector.logits(pixels)
     probabilities, flagged = expit(logits), logits > meta["threshold_logit"]
     if as_json:
-        print(json.dumps([{"image": name, "p_generated": float(p), "flagged": bool(f)} for name, p, f in zip(names, probabilities, flagged)], indent=1))
+        print(
+            json.dumps(
+                [
+                    {"image": name, "p_generated": float(p), "flagged": bool(f)}
+                    for name, p, f in zip(names, probabilities, flagged)
+                ],
+                indent=1,
+            )
+        )
         return
     table = Table("image", "p(generated)", f"above threshold (p > {expit(meta['threshold_logit']):.4g})")
     for name, p, f in zip(names, probabilities, flagged):

@@ -14,7 +14,9 @@ from genlab.doctor import collect, format_report
 @app.command()
 def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    no_checksums: Annotated[bool, typer.Option("--no-checksums", help="Skip hashing the MNIST files (faster).")] = False,
+    no_checksums: Annotated[
+        bool, typer.Option("--no-checksums", help="Skip hashing the MNIST files (faster).")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Print what a bug report needs: versions, threads, data location and checksums, device, extras."""

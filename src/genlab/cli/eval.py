@@ -18,8 +18,8 @@ from genlab.data import load_samples
 from genlab.errors import ConfigError
 from genlab.eval.evaluate import METRICS, Evaluator, format_metric, load_reference
 from genlab.eval.extractors import EXTRACTORS, get_extractor
-from genlab.train.device import resolve_device
-from genlab.train.loading import load_family, sample_in_batches
+from genlab.runs.device import resolve_device
+from genlab.runs.loading import load_family, sample_in_batches
 
 
 class _ScoreByDefault(TyperGroup):
@@ -36,27 +36,49 @@ HELP = (
     "Lower is better for fid and kid; higher for every other number. fid, kid and precision/recall/density/coverage "
     "depend on the extractor, the reference and the number of samples: compare numbers only when all three match "
     "(`genlab eval baseline` gives real data's numbers for the same setting).\n\n"
-) + "\n\n".join(
-    f"{name} ({better} is better): {meaning}" for name, (better, meaning) in METRICS.items()
-)
+) + "\n\n".join(f"{name} ({better} is better): {meaning}" for name, (better, meaning) in METRICS.items())
 eval_app = typer.Typer(cls=_ScoreByDefault, no_args_is_help=True, help=HELP)
 app.add_typer(eval_app, name="eval")
 
-Extractor = Annotated[str, typer.Option(help=f"Feature extractor for fid/kid/precision/recall: {', '.join(EXTRACTORS)}.")]
-ExtractorWeights = Annotated[Path | None, typer.Option("--extractor-weights", help="Weights file for the inception extractor (you supply it).")]
+Extractor = Annotated[
+    str, typer.Option(help=f"Feature extractor for fid/kid/precision/recall: {', '.join(EXTRACTORS)}.")
+]
+ExtractorWeights = Annotated[
+    Path | None, typer.Option("--extractor-weights", help="Weights file for the inception extractor (you supply it).")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 @eval_app.command(help="Score SAMPLES.npz or a RUN_DIR (sampled now) against a reference.\n\n" + HELP)
 def score(
-    path: Annotated[Path, typer.Argument(help="A samples .npz (images uint8 N x H x W, optional labels) or a run directory.")],
-    ref: Annotated[str | None, typer.Option(help="Reference: mnist-test, mnist-train, shapes64-test, shapes64-train or a samples .npz (default: the test split of the images' data set).")] = None,
+    path: Annotated[
+        Path, typer.Argument(help="A samples .npz (images uint8 N x H x W, optional labels) or a run directory.")
+    ],
+    ref: Annotated[
+        str | None,
+        typer.Option(
+            help="Reference: mnist-test, mnist-train, shapes64-test, shapes64-train or a samples .npz (default: the "
+            "test split of the images' data set)."
+        ),
+    ] = None,
     n: Annotated[int, typer.Option("-n", help="Number of samples to score (and to draw from a run).")] = 10_000,
-    extractor: Annotated[str | None, typer.Option(help=f"Feature extractor: {', '.join(EXTRACTORS)} (default: digits for 28x28, shapes for 64x64 RGB).")] = None,
+    extractor: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Feature extractor: {', '.join(EXTRACTORS)} (default: digits for 28x28, shapes for 64x64 RGB)."
+        ),
+    ] = None,
     extractor_weights: ExtractorWeights = None,
     checkpoint: Annotated[str, typer.Option(help="For a run: latest, best or a step number.")] = "latest",
     seed: Annotated[int, typer.Option(help="Seed for sampling a run and for KID's subsets.")] = 0,
-    device: Annotated[str, typer.Option("--device", help="Where a run samples: auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps (features are always computed on the CPU).")] = "auto",
+    device: Annotated[
+        str,
+        typer.Option(
+            "--device",
+            help="Where a run samples: auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps (features "
+            "are always computed on the CPU).",
+        ),
+    ] = "auto",
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -71,7 +93,9 @@ def score(
     _show(evaluator(images, labels), what, as_json)
 
 
-@eval_app.command(help="Score real data: n MNIST train images against the test set, the floor every model is compared with.")
+@eval_app.command(
+    help="Score real data: n MNIST train images against the test set, the floor every model is compared with."
+)
 def baseline(
     n: Annotated[int, typer.Option("-n", help="Number of train images to score.")] = 10_000,
     extractor: Extractor = "digits",
@@ -83,11 +107,15 @@ def baseline(
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     train = load_reference("mnist-train", data_dir, n=n)
-    evaluator = Evaluator(load_reference("mnist-test", data_dir), get_extractor(extractor, extractor_weights), seed=seed)
+    evaluator = Evaluator(
+        load_reference("mnist-test", data_dir), get_extractor(extractor, extractor_weights), seed=seed
+    )
     _show(evaluator(train.images), f"real data: {train.description}", as_json)
 
 
-@eval_app.command("train-extractor", help="Train the digit classifier used as the default extractor (seeded, deterministic on CPU).")
+@eval_app.command(
+    "train-extractor", help="Train the digit classifier used as the default extractor (seeded, deterministic on CPU)."
+)
 def train_extractor(
     epochs: Annotated[int, typer.Option(help="Training epochs over MNIST train.")] = 4,
     steps: Annotated[int, typer.Option(help="Stop after this many steps instead (smoke tests).")] = 0,
@@ -100,15 +128,23 @@ def train_extractor(
 
     if epochs < 1 or steps < 0:
         raise ConfigError(f"--epochs must be >= 1 and --steps >= 0, got {epochs} and {steps}")
-    model, report = train_digit_cnn(ExtractorTraining(epochs=epochs, seed=seed, steps=steps), data_dir, log=(lambda _: None) if quiet else out.print)
+    model, report = train_digit_cnn(
+        ExtractorTraining(epochs=epochs, seed=seed, steps=steps),
+        data_dir,
+        log=(lambda _: None) if quiet else out.print,
+    )
     save_digit_cnn(model, report, output or WEIGHTS)
-    out.print(f"test accuracy {report['test_accuracy']:.4f} after {steps or epochs} {'steps' if steps else 'epochs'} ({report['train_seconds']:.0f} s) -> {output or WEIGHTS}")
+    out.print(
+        f"test accuracy {report['test_accuracy']:.4f} after {steps or epochs} {'steps' if steps else 'epochs'} "
+        f"({report['train_seconds']:.0f} s) -> {output or WEIGHTS}"
+    )
 
 
 NLL_HELP = (
     "Test negative log-likelihood of a VAE run (vae, conv-vae, cvae) by importance sampling: the IWAE bound "
     "log (1/k) sum_i p(x, z_i) / q(z_i | x) with k samples per image (Burda et al. 2016), in nats per image and "
-    "bits/dim, beside the ELBO (k = 1) and the posterior-collapse diagnostics (KL per latent dimension, active units). "
+    "bits/dim, beside the ELBO (k = 1) and the posterior-collapse diagnostics (KL per latent dimension, active "
+    "units). "
     "A Bernoulli model is scored on the test set binarised once with --binarize-seed (the dynamically binarised "
     "MNIST protocol); a Gaussian one on grey levels in [0, 1] (a density, not comparable). A conditional model gives "
     "log p(x | y) with the true labels. Lower is better."
@@ -120,16 +156,20 @@ def nll(
     run_dir: Annotated[Path, typer.Argument(help="A VAE run directory.")],
     k: Annotated[int, typer.Option("--k", help="Importance samples per image (the literature uses 5000).")] = 5000,
     n: Annotated[int | None, typer.Option("-n", help="Score only the first n test images (default: all).")] = None,
-    binarize_seed: Annotated[int, typer.Option("--binarize-seed", help="Seed of the one binarisation of the test set.")] = 0,
+    binarize_seed: Annotated[
+        int, typer.Option("--binarize-seed", help="Seed of the one binarisation of the test set.")
+    ] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the importance samples.")] = 0,
     checkpoint: Annotated[str, typer.Option(help="latest, best or a step number.")] = "latest",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Test images per batch (memory: batch x chunk decoder rows).")] = 100,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Test images per batch (memory: batch x chunk decoder rows).")
+    ] = 100,
     as_json: AsJson = False,
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
-    from genlab.eval.nll import run_nll
-    from genlab.train.progress import stderr_console
+    from genlab.console import stderr_console
+    from genlab.report.run_scores import run_nll
 
     reported = [0]
 
@@ -138,24 +178,50 @@ def nll(
             reported[0] = 10 * done // total
             stderr_console.print(f"nll: {done}/{total} images")
 
-    result, what = run_nll(run_dir, k=k, n=n, binarize_seed=binarize_seed, seed=seed, checkpoint=checkpoint, batch_size=batch_size, data_dir=data_dir, progress=progress)
+    result, what = run_nll(
+        run_dir,
+        k=k,
+        n=n,
+        binarize_seed=binarize_seed,
+        seed=seed,
+        checkpoint=checkpoint,
+        batch_size=batch_size,
+        data_dir=data_dir,
+        progress=progress,
+    )
     if as_json:
         print(json.dumps({"what": what, **dataclasses.asdict(result)}, indent=1))
         return
     table = Table("metric", "value", "meaning", title=escape(what))
-    table.add_row("nll", f"{result.nll:.2f} nats", f"-log (1/k) sum_i p(x, z_i)/q(z_i|x), k = {k}: upper bound on -log p(x), tightens with k")
+    table.add_row(
+        "nll",
+        f"{result.nll:.2f} nats",
+        f"-log (1/k) sum_i p(x, z_i)/q(z_i|x), k = {k}: upper bound on -log p(x), tightens with k",
+    )
     table.add_row("bits/dim", f"{result.bits_per_dim:.4f}", f"nll / ({result.dims} ln 2)")
-    table.add_row("-elbo", f"{result.elbo_nll:.2f} nats", escape(f"-E_q[log p(x, z) / q(z|x)] (k = 1); gap to nll {result.elbo_nll - result.nll:.2f}"))
-    table.add_row("active units", f"{result.active_units} / {len(result.kl_per_dim)}", escape("latent dims with Var_x(E_q[z_u|x]) > 0.01 (Burda et al. 2016)"))
+    table.add_row(
+        "-elbo",
+        f"{result.elbo_nll:.2f} nats",
+        escape(f"-E_q[log p(x, z) / q(z|x)] (k = 1); gap to nll {result.elbo_nll - result.nll:.2f}"),
+    )
+    table.add_row(
+        "active units",
+        f"{result.active_units} / {len(result.kl_per_dim)}",
+        escape("latent dims with Var_x(E_q[z_u|x]) > 0.01 (Burda et al. 2016)"),
+    )
     table.add_row("kl", f"{sum(result.kl_per_dim):.2f} nats", "KL(q(z|x) || N(0, I)), averaged over the images")
     out.print(table)
-    out.print("KL per latent dimension (nats): " + "  ".join(f"{j:02d}:{v:.2f}" for j, v in enumerate(result.kl_per_dim)))
+    out.print(
+        "KL per latent dimension (nats): " + "  ".join(f"{j:02d}:{v:.2f}" for j, v in enumerate(result.kl_per_dim))
+    )
 
 
 DISENTANGLE_HELP = (
     "Disentanglement of a VAE run's representation: the posterior means of the test images of a data set with "
-    "known generating factors (shapes64: motif, hue, background, x, y, size, count), scored with MIG (Chen et al. 2018), "
-    "DCI (Eastwood & Williams 2018, random forests) and the FactorVAE score (Kim & Mnih 2018). Higher is better; all in [0, 1]."
+    "known generating factors (shapes64: motif, hue, background, x, y, size, count), scored with MIG (Chen et al. "
+    "2018), "
+    "DCI (Eastwood & Williams 2018, random forests) and the FactorVAE score (Kim & Mnih 2018). Higher is better; all "
+    "in [0, 1]."
 )
 DISENTANGLE_MEANING = {
     "mig": "mutual information gap: per factor, (top - second) MI with a latent / H(factor), averaged",
@@ -169,7 +235,9 @@ DISENTANGLE_MEANING = {
 @eval_app.command(help=DISENTANGLE_HELP)
 def disentangle(
     run_dir: Annotated[Path, typer.Argument(help="A VAE run trained on shapes64.")],
-    n: Annotated[int | None, typer.Option("-n", help="Score only the first n test images (default: all 5 000).")] = None,
+    n: Annotated[
+        int | None, typer.Option("-n", help="Score only the first n test images (default: all 5 000).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the DCI forests and the FactorVAE votes.")] = 0,
     checkpoint: Annotated[str, typer.Option(help="latest, best or a step number.")] = "latest",
     as_json: AsJson = False,
@@ -188,7 +256,9 @@ def disentangle(
     out.print(table)
 
 
-def _images_of(path: Path, n: int, checkpoint: str, seed: int, device: str = "cpu") -> tuple[np.ndarray, np.ndarray | None, str]:
+def _images_of(
+    path: Path, n: int, checkpoint: str, seed: int, device: str = "cpu"
+) -> tuple[np.ndarray, np.ndarray | None, str]:
     if path.is_dir():
         family, run, meta = load_family(path, checkpoint, device=device)
         labels = None
@@ -197,7 +267,11 @@ def _images_of(path: Path, n: int, checkpoint: str, seed: int, device: str = "cp
 
             labels = torch.arange(n) % family.info.num_classes
         images = sample_in_batches(family, n, labels=labels, seed=seed)
-        return images, None if labels is None else labels.numpy(), f"{run.family} run {path}, step {meta['step']}, {n} samples (seed {seed})"
+        return (
+            images,
+            None if labels is None else labels.numpy(),
+            f"{run.family} run {path}, step {meta['step']}, {n} samples (seed {seed})",
+        )
     images, labels = load_samples(path)
     if images.shape[0] > n:
         images, labels = images[:n], None if labels is None else labels[:n]
@@ -208,10 +282,20 @@ def _show(result: dict[str, Any], what: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"what": what, **result}, indent=1))
         return
-    table = Table("metric", "value", "better", "meaning", title=what, caption=f"extractor: {result['extractor']}; reference: {result['reference']}; KID shown x 1000")
+    table = Table(
+        "metric",
+        "value",
+        "better",
+        "meaning",
+        title=what,
+        caption=f"extractor: {result['extractor']}; reference: {result['reference']}; KID shown x 1000",
+    )
     for name, (better, meaning) in METRICS.items():
         if name in result:
             table.add_row(name, format_metric(name, result, kid_std=True, is_std=True), better, meaning)
     out.print(table)
     if "class_histogram" in result:
-        out.print("class histogram (the extractor's classifier): " + "  ".join(f"{k}:{c}" for k, c in enumerate(result["class_histogram"])))
+        out.print(
+            "class histogram (the extractor's classifier): "
+            + "  ".join(f"{k}:{c}" for k, c in enumerate(result["class_histogram"]))
+        )

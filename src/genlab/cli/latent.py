@@ -14,9 +14,11 @@ from genlab.data import load_dataset, load_image, save_grid, to_uint8
 from genlab.errors import ConfigError
 from genlab.math.interpolate import lerp, slerp
 from genlab.models.latent import LatentCodec, codec_labels, latent_codec
-from genlab.train.loading import load_family
+from genlab.runs.loading import load_family
 
-latent_app = typer.Typer(no_args_is_help=True, help="Latent-space tools: interpolation, traversal, 2-D scatter of the test set.")
+latent_app = typer.Typer(
+    no_args_is_help=True, help="Latent-space tools: interpolation, traversal, 2-D scatter of the test set."
+)
 app.add_typer(latent_app, name="latent")
 
 Run = Annotated[Path, typer.Argument(help="A run directory made by `genlab train`.")]
@@ -24,7 +26,9 @@ Checkpoint = Annotated[str, typer.Option(help="latest, best or a step number.")]
 Output = Annotated[Path, typer.Option("-o", "--output", help="PNG to write.")]
 
 
-def _endpoint(spec: str, codec: LatentCodec, family, dataset: str, data_dir, label: int | None) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
+def _endpoint(
+    spec: str, codec: LatentCodec, family, dataset: str, data_dir, label: int | None
+) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
     """A latent from ``spec``: a test-set index or an image file (encoders), or a seed (GANs).
 
     Returns (latent (1, ...), the original image in [-1, 1] or None, the label used).
@@ -55,10 +59,18 @@ def _endpoint(spec: str, codec: LatentCodec, family, dataset: str, data_dir, lab
 @latent_app.command()
 def interpolate(
     run_dir: Run,
-    from_: Annotated[str, typer.Option("--from", help="Start: a test-set index or an image file (VAE, diffusion), or a seed (GAN).")] = "0",
+    from_: Annotated[
+        str, typer.Option("--from", help="Start: a test-set index or an image file (VAE, diffusion), or a seed (GAN).")
+    ] = "0",
     to: Annotated[str, typer.Option("--to", help="End, like --from.")] = "1",
     steps: Annotated[int, typer.Option(help="Images along each path, ends included.")] = 10,
-    label: Annotated[int | None, typer.Option(help="Class for conditional models (CVAE: default the start image's class; GAN: 0; diffusion: none = unconditional).")] = None,
+    label: Annotated[
+        int | None,
+        typer.Option(
+            help="Class for conditional models (CVAE: default the start image's class; GAN: 0; diffusion: none = "
+            "unconditional)."
+        ),
+    ] = None,
     output: Output = Path("interpolation.png"),
     checkpoint: Checkpoint = "latest",
     data_dir: DataDir = None,
@@ -79,7 +91,10 @@ def interpolate(
         recon = codec.decode(torch.cat([z0, z1]), codec_labels(family, codec, label, 2))
         mse = ((recon - torch.cat([x0, x1])) / 2).square().mean(dim=(1, 2, 3))  # in [0, 1] pixel units
         psnr = [f"{-10 * np.log10(max(m.item(), 1e-12)):.1f} dB" for m in mse]
-        out.print(f"reconstruction of the two ends: MSE {mse[0].item():.5f}, {mse[1].item():.5f} (pixels in [0, 1]); PSNR {psnr[0]}, {psnr[1]}")
+        out.print(
+            f"reconstruction of the two ends: MSE {mse[0].item():.5f}, {mse[1].item():.5f} (pixels in [0, 1]); PSNR "
+            f"{psnr[0]}, {psnr[1]}"
+        )
 
 
 @latent_app.command()
@@ -132,12 +147,21 @@ def scatter(
         raise ConfigError(f"scatter needs an encoder with a vector latent; this model's latent is {codec.what}")
     images, labels, _ = load_dataset(run.train.dataset, "test", data_dir)
     images, labels = images[:n], labels[:n]
-    z = torch.cat([codec.encode(torch.from_numpy(np.array(images[i : i + 500])), _labels_of(family, labels[i : i + 500])) for i in range(0, len(images), 500)])
+    z = torch.cat(
+        [
+            codec.encode(torch.from_numpy(np.array(images[i : i + 500])), _labels_of(family, labels[i : i + 500]))
+            for i in range(0, len(images), 500)
+        ]
+    )
     points = z.numpy() if z.shape[1] == 2 else PCA(2, random_state=0).fit_transform(z.numpy())
     fig, ax = figure(size=(5.5, 5))
     sc = ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=3, alpha=0.7)
     fig.colorbar(sc, ax=ax, label="class")
-    ax.set_title(f"{run.family} {run_dir.name}: {len(images)} test images" + ("" if z.shape[1] == 2 else f", PCA of {z.shape[1]}-D posterior means"), fontsize=9)
+    ax.set_title(
+        f"{run.family} {run_dir.name}: {len(images)} test images"
+        + ("" if z.shape[1] == 2 else f", PCA of {z.shape[1]}-D posterior means"),
+        fontsize=9,
+    )
     save_figure(fig, output)
     out.print(f"{codec.what}: {len(images)} test images -> {output}")
 

@@ -20,30 +20,49 @@ from PIL import Image, UnidentifiedImageError
 from genlab.cli.app import DataDir, app, out
 from genlab.data import save_png
 from genlab.errors import ConfigError, DataError
-from genlab.publish.invisible import InvisibleMark, detect, unpack_payload
-from genlab.publish.keys import load_public_key, load_watermark_key, new_keys
-from genlab.publish.provenance import SIGNATURE_KEY, ProvenanceError, fields_of, read_text_chunks
-from genlab.publish.run import payload_for, short_id
+from genlab.marks.invisible import InvisibleMark, detect, unpack_payload
+from genlab.marks.keys import load_public_key, load_watermark_key, new_keys
+from genlab.marks.provenance import SIGNATURE_KEY, ProvenanceError, fields_of, read_text_chunks
+from genlab.runs.marks import payload_for, short_id
 
-watermark_app = typer.Typer(no_args_is_help=True, help="Embed or detect genlab's keyed invisible watermark (scheme genlab-dct-ss/1).")
+watermark_app = typer.Typer(
+    no_args_is_help=True, help="Embed or detect genlab's keyed invisible watermark (scheme genlab-dct-ss/1)."
+)
 keys_app = typer.Typer(no_args_is_help=True, help="Make keys for signing provenance and for the invisible watermark.")
 app.add_typer(watermark_app, name="watermark")
 app.add_typer(keys_app, name="keys")
 
-KeyFile = Annotated[Path | None, typer.Option("--key", help="Watermark key file (watermark.key from `genlab keys new`); not used by dwtDctSvd.")]
-Method = Annotated[str, typer.Option(help="genlab (keyed, any size >= 16x16) or dwtDctSvd (optional package invisible-watermark, no key, >= 256x256 RGB).")]
-Payload = Annotated[str | None, typer.Option(help="32-bit payload as 8 hex digits; default: from the image's generator and run id metadata.")]
+KeyFile = Annotated[
+    Path | None,
+    typer.Option("--key", help="Watermark key file (watermark.key from `genlab keys new`); not used by dwtDctSvd."),
+]
+Method = Annotated[
+    str,
+    typer.Option(
+        help="genlab (keyed, any size >= 16x16) or dwtDctSvd (optional package invisible-watermark, no key, >= "
+        "256x256 RGB)."
+    ),
+]
+Payload = Annotated[
+    str | None,
+    typer.Option(help="32-bit payload as 8 hex digits; default: from the image's generator and run id metadata."),
+]
 METHODS = ("genlab", "dwtDctSvd")
 
 
-@watermark_app.command(help="Embed the invisible mark in IMAGE and write OUTPUT (PNG). Pixels change by a few levels; metadata is carried over.")
+@watermark_app.command(
+    help="Embed the invisible mark in IMAGE and write OUTPUT (PNG). Pixels change by a few levels; metadata is "
+    "carried over."
+)
 def embed(
     image: Annotated[Path, typer.Argument(help="Input image (PNG, or anything Pillow reads).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output PNG.")],
     key: KeyFile = None,
     payload: Payload = None,
     method: Method = "genlab",
-    sign_key: Annotated[Path | None, typer.Option("--sign-key", help="Sign the output with this Ed25519 private key (PEM).")] = None,
+    sign_key: Annotated[
+        Path | None, typer.Option("--sign-key", help="Sign the output with this Ed25519 private key (PEM).")
+    ] = None,
 ) -> None:
     if output.suffix.lower() != ".png":
         raise ConfigError(f"-o must name a .png file, got {output}")
@@ -52,15 +71,28 @@ def embed(
     fields = fields_of(chunks)
     value = _payload(payload, fields)
     if method == "dwtDctSvd":
-        from genlab.publish.iwm import iwm_embed
+        from genlab.marks.iwm import iwm_embed
 
         if value is None:
             raise ConfigError("dwtDctSvd carries a payload and nothing else: pass --payload")
         rgb = pixels if pixels.ndim == 3 else np.repeat(pixels[:, :, None], 3, axis=2)  # (H, W) -> (H, W, 3)
         marked = iwm_embed(rgb, value)
-        save_png(output, marked, watermark=None, provenance={**fields, "invisible_watermark": "invisible-watermark dwtDctSvd"}, sign_key=sign_key)
+        save_png(
+            output,
+            marked,
+            watermark=None,
+            provenance={**fields, "invisible_watermark": "invisible-watermark dwtDctSvd"},
+            sign_key=sign_key,
+        )
     else:
-        save_png(output, pixels, watermark=None, provenance=fields, invisible=InvisibleMark(load_watermark_key(key), value), sign_key=sign_key)
+        save_png(
+            output,
+            pixels,
+            watermark=None,
+            provenance=fields,
+            invisible=InvisibleMark(load_watermark_key(key), value),
+            sign_key=sign_key,
+        )
     what = f"payload 0x{value:08x}" if value is not None else "no payload (presence only: pass --payload)"
     say(f"wrote {output} with the invisible mark ({what})" + (", signed" if sign_key else ""))
 
@@ -70,9 +102,20 @@ def detect_command(
     image: Annotated[Path, typer.Argument(help="Image to test (PNG, JPEG, ...).")],
     key: KeyFile = None,
     fpr: Annotated[float, typer.Option(help="False-positive rate the threshold is set for.")] = 0.01,
-    search_crop: Annotated[bool, typer.Option("--search-crop", help="Also try undoing a centred crop of up to 20 % (threshold corrected for the extra tries).")] = False,
+    search_crop: Annotated[
+        bool,
+        typer.Option(
+            "--search-crop",
+            help="Also try undoing a centred crop of up to 20 % (threshold corrected for the extra tries).",
+        ),
+    ] = False,
     method: Method = "genlab",
-    payload: Annotated[str | None, typer.Option(help="dwtDctSvd only: the payload to look for (8 hex digits); default: from the image's metadata.")] = None,
+    payload: Annotated[
+        str | None,
+        typer.Option(
+            help="dwtDctSvd only: the payload to look for (8 hex digits); default: from the image's metadata."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     _check_method(method, key)
@@ -82,9 +125,15 @@ def detect_command(
         return
     found = detect(pixels, load_watermark_key(key), fpr=fpr, search_crop=search_crop)
     result = {
-        "image": str(image), "detected": found.detected, "z": round(found.z, 3), "p_value": found.p_value,
-        "threshold": round(found.threshold, 3), "fpr": fpr, "payload": None if found.payload is None else f"0x{found.payload:08x}",
-        "corrected_bits": found.corrected_bits, "payload_robust": found.payload_robust,
+        "image": str(image),
+        "detected": found.detected,
+        "z": round(found.z, 3),
+        "p_value": found.p_value,
+        "threshold": round(found.threshold, 3),
+        "fpr": fpr,
+        "payload": None if found.payload is None else f"0x{found.payload:08x}",
+        "corrected_bits": found.corrected_bits,
+        "payload_robust": found.payload_robust,
     }
     if found.payload is not None:
         model_id, run16 = unpack_payload(found.payload)
@@ -95,28 +144,63 @@ def detect_command(
         print(json.dumps(result, indent=1))
     else:
         verdict = "DETECTED" if found.detected else "not detected"
-        say(f"{image}: watermark {verdict} (z = {found.z:.2f}, threshold {found.threshold:.2f} for false-positive rate {fpr:g}, p = {found.p_value:.2g})")
+        say(
+            f"{image}: watermark {verdict} (z = {found.z:.2f}, threshold {found.threshold:.2f} for false-positive "
+            f"rate {fpr:g}, p = {found.p_value:.2g})"
+        )
         if found.payload is not None:
-            extra = "" if result["matches_metadata_run_id"] is None else ("; matches" if result["matches_metadata_run_id"] else "; does NOT match") + " the run id in its metadata"
-            say(f"payload {result['payload']}: model id 0x{model_id:04x} ({result['model'] or 'no registered family'}), run id 0x{run16:04x}; {found.corrected_bits} bit error(s) corrected{extra}")
+            extra = (
+                ""
+                if result["matches_metadata_run_id"] is None
+                else ("; matches" if result["matches_metadata_run_id"] else "; does NOT match")
+                + " the run id in its metadata"
+            )
+            say(
+                f"payload {result['payload']}: model id 0x{model_id:04x} "
+                f"({result['model'] or 'no registered family'}), run id 0x{run16:04x}; {found.corrected_bits} bit "
+                f"error(s) corrected{extra}"
+            )
         else:
-            say("payload: not decoded" + ("" if found.payload_robust else f" (at {pixels.shape[1]}x{pixels.shape[0]} the payload only survives lossless copies)"))
+            say(
+                "payload: not decoded"
+                + (
+                    ""
+                    if found.payload_robust
+                    else f" (at {pixels.shape[1]}x{pixels.shape[0]} the payload only survives lossless copies)"
+                )
+            )
     if not found.detected:
         raise SystemExit(1)
 
 
-@keys_app.command("new", help="Write signing-key.pem (private, 0600), signing-key.pub.pem and watermark.key (secret, 0600) to --out.")
-def keys_new(out_dir: Annotated[Path, typer.Option("--out", help="Folder for the key files (created if missing).")]) -> None:
+@keys_app.command(
+    "new", help="Write signing-key.pem (private, 0600), signing-key.pub.pem and watermark.key (secret, 0600) to --out."
+)
+def keys_new(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the key files (created if missing).")],
+) -> None:
     files = new_keys(out_dir)
-    say(f"signing key {files.fingerprint}\n  private: {files.private} (keep it secret)\n  public:  {files.public} (give it to whoever verifies)\n  watermark key: {files.watermark} (secret; needed to embed and to detect)")
+    say(
+        f"signing key {files.fingerprint}\n  private: {files.private} (keep it secret)\n  public:  {files.public} "
+        f"(give it to whoever verifies)\n  watermark key: {files.watermark} (secret; needed to embed and to detect)"
+    )
 
 
-@app.command(help="Check the Ed25519 signature over IMAGE's pixels and provenance metadata; exit 0 if valid, 1 if not.")
+@app.command(
+    help="Check the Ed25519 signature over IMAGE's pixels and provenance metadata; exit 0 if valid, 1 if not."
+)
 def verify(
     image: Annotated[Path, typer.Argument(help="A PNG written by genlab with a signing key.")],
-    key: Annotated[Path | None, typer.Option("--key", help="Trusted public key (PEM); without it the key named in the file is used, which proves integrity but not who signed.")] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key",
+            help="Trusted public key (PEM); without it the key named in the file is used, which proves integrity but "
+            "not who signed.",
+        ),
+    ] = None,
 ) -> None:
-    from genlab.publish.signing import verify_png
+    from genlab.marks.signing import verify_png
 
     trusted = load_public_key(key) if key is not None else None
     try:
@@ -130,10 +214,18 @@ def verify(
         say(f"  {name}: {value}")
 
 
-@app.command(help="Write RUN_DIR/card.md, the model card: uses, misuse, data and licence, metrics, limitations, watermark settings.")
+@app.command(
+    help="Write RUN_DIR/card.md, the model card: uses, misuse, data and licence, metrics, limitations, watermark "
+    "settings."
+)
 def card(
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by `genlab train`.")],
-    evaluate: Annotated[bool, typer.Option("--evaluate", help="Sample the model and add the evaluation suite's per-class results (MNIST runs).")] = False,
+    evaluate: Annotated[
+        bool,
+        typer.Option(
+            "--evaluate", help="Sample the model and add the evaluation suite's per-class results (MNIST runs)."
+        ),
+    ] = False,
     n: Annotated[int, typer.Option("-n", help="Samples for --evaluate.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed for --evaluate.")] = 0,
     data_dir: DataDir = None,
@@ -157,7 +249,9 @@ def _read_image(path: Path) -> tuple[np.ndarray, dict[str, str]]:
         data = path.read_bytes()
         with Image.open(path) as image:
             image.load()
-            pixels = np.asarray(image.convert("L" if image.mode in ("1", "L", "LA", "I", "I;16") else "RGB"), np.uint8).copy()
+            pixels = np.asarray(
+                image.convert("L" if image.mode in ("1", "L", "LA", "I", "I;16") else "RGB"), np.uint8
+            ).copy()
     except FileNotFoundError:
         raise DataError(f"image {path} does not exist") from None
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
@@ -176,8 +270,8 @@ def _check_method(method: str, key: Path | None) -> None:
 
 def _detect_dwt_dct_svd(image: Path, pixels: np.ndarray, expected: int | None, fpr: float, as_json: bool) -> None:
     """dwtDctSvd has no presence statistic: count how many decoded bits match the expected payload."""
-    from genlab.publish.invisible import payload_bits
-    from genlab.publish.iwm import iwm_decode, matching_bits_threshold
+    from genlab.marks.invisible import payload_bits
+    from genlab.marks.iwm import iwm_decode, matching_bits_threshold
 
     if expected is None:
         raise ConfigError("dwtDctSvd detection compares with an expected payload: pass --payload")
@@ -186,9 +280,24 @@ def _detect_dwt_dct_svd(image: Path, pixels: np.ndarray, expected: int | None, f
     bits = iwm_decode(pixels if pixels.ndim == 3 else np.repeat(pixels[:, :, None], 3, axis=2))
     matches, need = int((bits == payload_bits(expected)).sum()), matching_bits_threshold(fpr)
     if as_json:
-        print(json.dumps({"image": str(image), "method": "dwtDctSvd", "detected": matches >= need, "matching_bits": matches, "needed": need, "payload": f"0x{expected:08x}"}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "image": str(image),
+                    "method": "dwtDctSvd",
+                    "detected": matches >= need,
+                    "matching_bits": matches,
+                    "needed": need,
+                    "payload": f"0x{expected:08x}",
+                },
+                indent=1,
+            )
+        )
     else:
-        say(f"{image}: dwtDctSvd payload 0x{expected:08x} {'DETECTED' if matches >= need else 'not detected'} ({matches} of 32 bits match; {need} needed for false-positive rate {fpr:g})")
+        say(
+            f"{image}: dwtDctSvd payload 0x{expected:08x} {'DETECTED' if matches >= need else 'not detected'} "
+            f"({matches} of 32 bits match; {need} needed for false-positive rate {fpr:g})"
+        )
     if matches < need:
         raise SystemExit(1)
 

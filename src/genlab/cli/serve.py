@@ -20,11 +20,23 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 @app.command()
 def serve(
-    runs: Annotated[Path, typer.Option("--runs", help="Folder of run directories to show (runs/<name> and runs/<group>/<name>).")] = Path("runs"),
-    host: Annotated[str, typer.Option(help="Address to bind; anything but 127.0.0.1/localhost/::1 prints a warning.")] = "127.0.0.1",
+    runs: Annotated[
+        Path, typer.Option("--runs", help="Folder of run directories to show (runs/<name> and runs/<group>/<name>).")
+    ] = Path("runs"),
+    host: Annotated[
+        str, typer.Option(help="Address to bind; anything but 127.0.0.1/localhost/::1 prints a warning.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    db: Annotated[Path, typer.Option("--db", help="SQLite file for the survey's answers (made on first use).")] = Path("survey.sqlite"),
-    survey_runs: Annotated[str | None, typer.Option("--survey-runs", help="Comma-separated run names the survey samples from (default: every MNIST run with a checkpoint).")] = None,
+    db: Annotated[Path, typer.Option("--db", help="SQLite file for the survey's answers (made on first use).")] = Path(
+        "survey.sqlite"
+    ),
+    survey_runs: Annotated[
+        str | None,
+        typer.Option(
+            "--survey-runs",
+            help="Comma-separated run names the survey samples from (default: every MNIST run with a checkpoint).",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Serve the gallery, sampler, latent explorer and survey at http://HOST:PORT/ (Ctrl-C stops)."""
@@ -35,9 +47,16 @@ def serve(
     if not 1 <= port <= 65535:
         raise ConfigError(f"--port must be in 1..65535, got {port}")
     if not runs.is_dir():
-        raise ConfigError(f"--runs {runs} is not a folder; train a model first (genlab demo --out {runs}/demo) or point --runs at your runs")
+        raise ConfigError(
+            f"--runs {runs} is not a folder; train a model first (genlab demo --out {runs}/demo) or point --runs at "
+            "your runs"
+        )
     if host not in LOOPBACK:
-        print(f"genlab: warning: serving on {host} makes the app reachable from other machines; it has no login (use 127.0.0.1 unless you mean it)", file=sys.stderr)
+        print(
+            f"genlab: warning: serving on {host} makes the app reachable from other machines; it has no login (use "
+            "127.0.0.1 unless you mean it)",
+            file=sys.stderr,
+        )
     _check_can_listen(host, port)
     names = [n.strip() for n in survey_runs.split(",") if n.strip()] if survey_runs else None
     web = create_app(runs, db, survey_runs=names, data_dir=data_dir)
@@ -64,8 +83,12 @@ def _check_can_listen(host: str, port: int) -> None:
 
 @survey_app.command("export")
 def export(
-    db: Annotated[Path, typer.Option("--db", help="The survey's SQLite file (genlab serve --db).")] = Path("survey.sqlite"),
-    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for answers.csv, summary.json and summary.md.")] = Path("survey-export"),
+    db: Annotated[Path, typer.Option("--db", help="The survey's SQLite file (genlab serve --db).")] = Path(
+        "survey.sqlite"
+    ),
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Folder for answers.csv, summary.json and summary.md.")
+    ] = Path("survey-export"),
 ) -> None:
     """Write every answer as CSV, and a summary (JSON + Markdown): mean ± 95 % CI of each rating per
     model and the human real-vs-generated accuracy."""
@@ -73,7 +96,9 @@ def export(
     from genlab.web.survey_stats import summarise, write_export
 
     if not db.is_file():
-        raise ConfigError(f"--db {db} does not exist; `genlab serve --db {db}` creates it when the survey is first opened")
+        raise ConfigError(
+            f"--db {db} does not exist; `genlab serve --db {db}` creates it when the survey is first opened"
+        )
     rows = SurveyDB(db).answer_rows()
     paths = write_export(rows, output, db.name)
     accuracy = summarise(rows)["accuracy"]

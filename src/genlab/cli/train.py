@@ -10,18 +10,19 @@ import torch
 import typer
 from rich.table import Table
 
+from genlab.api import extend, run_config, train_and_publish
 from genlab.cli.app import DataDir, Quiet, app, out
-from genlab.config import TrainConfig, apply_overrides, from_dict, load_yaml, parse_sets
+from genlab.config import parse_sets
 from genlab.data import save_grid, save_samples
 from genlab.errors import ConfigError
 from genlab.models.registry import family_names, get_family
 from genlab.models.text_ddpm import sample_prompt
-from genlab.publish.run import png_options, sample_fields
-from genlab.train import RunConfig, train as run_training
-from genlab.train import distributed
-from genlab.train.device import resolve_device, resolve_device_for
-from genlab.train.loading import load_family, sample_in_batches
-from genlab.train.rundir import find_checkpoint, read_config
+from genlab.runs import RunConfig
+from genlab.runs.device import resolve_device, resolve_device_for
+from genlab.runs.loading import load_family, sample_in_batches
+from genlab.runs.marks import png_options, sample_fields
+from genlab.runs.rundir import find_checkpoint, read_config
+from genlab.training import distributed
 
 
 @app.command("list")
@@ -43,13 +44,31 @@ def train(
     epochs: Annotated[int | None, typer.Option(help="Total epochs (default 1).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size (default 128).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/FAMILY, numbered if taken).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="YAML with family/model/train keys (a run's config.yaml works).")] = None,
-    preset: Annotated[str | None, typer.Option(help="Named size preset of the family, e.g. small (CPU-sized).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override any config key: --set key=value (repeatable).")] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory from its latest checkpoint.")] = None,
-    nproc: Annotated[int, typer.Option("--nproc", help="Data-parallel processes on this machine (torch.distributed DDP, gloo; see docs/distributed.md).")] = 1,
-    device: Annotated[str, typer.Option("--device", help="auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps.")] = "auto",
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Run directory (default runs/FAMILY, numbered if taken).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="YAML with family/model/train keys (a run's config.yaml works).")
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="Named size preset of the family, e.g. small (CPU-sized).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override any config key: --set key=value (repeatable).")
+    ] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue the run in this directory from its latest checkpoint.")
+    ] = None,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            help="Data-parallel processes on this machine (torch.distributed DDP, gloo; see docs/distributed.md).",
+        ),
+    ] = 1,
+    device: Annotated[
+        str, typer.Option("--device", help="auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps.")
+    ] = "auto",
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
@@ -62,17 +81,33 @@ def train(
             raise ConfigError("--resume continues a run as configured; only --steps/--epochs may change")
         if not (resume / "config.yaml").is_file():
             find_checkpoint(resume)  # fail early, with a clear message, when there is nothing to resume
-        run = _extend(read_config(resume), steps, epochs)
+        run = extend(read_config(resume), steps, epochs)
     else:
-        run = _resolve_run(family, config, preset, set_ or [], dataset=dataset, steps=steps, epochs=epochs, batch_size=batch_size, seed=seed)
-    where = resolve_device_for(device, get_family(run.family).family_cls.device_types)  # auto: the CPU for NumPy families
+        run = _resolve_run(
+            family,
+            config,
+            preset,
+            set_ or [],
+            dataset=dataset,
+            steps=steps,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+        )
+    where = resolve_device_for(
+        device, get_family(run.family).family_cls.device_types
+    )  # auto: the CPU for NumPy families
     quiet = distributed.join_from_env(where) > 0 or quiet  # under torchrun: join the ranks; rank 0 alone talks
     if resume is not None:
-        result = run_training(run, resume, resume=True, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir), device=where)
+        result = train_and_publish(
+            run, resume, resume=True, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir), device=where
+        )
     else:
         run_dir = _fresh_run_dir(out_dir, run.family)
         distributed.barrier()  # every rank has chosen the run directory before rank 0 creates it
-        result = run_training(run, run_dir, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir), device=where)
+        result = train_and_publish(
+            run, run_dir, data_dir=data_dir, quiet=quiet, evaluate=_evaluator(run, data_dir), device=where
+        )
     _report(result, quiet)
 
 
@@ -80,25 +115,68 @@ def train(
 def sample(
     run_dir: Annotated[Path, typer.Argument(help="A run directory made by `genlab train`.")],
     n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output .npz (images uint8 N x H x W, labels for conditional models).")] = Path("samples.npz"),
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="Output .npz (images uint8 N x H x W, labels for conditional models)."),
+    ] = Path("samples.npz"),
     grid: Annotated[Path | None, typer.Option(help="Also save a PNG grid of the samples.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    checkpoint: Annotated[str, typer.Option(help="Which checkpoint: latest, best (lowest in-training FID) or a step number.")] = "latest",
+    checkpoint: Annotated[
+        str, typer.Option(help="Which checkpoint: latest, best (lowest in-training FID) or a step number.")
+    ] = "latest",
     labels: Annotated[str | None, typer.Option(help="Class labels for conditional models, e.g. 7 or 0,1,2.")] = None,
-    prompt: Annotated[str | None, typer.Option(help="Text-conditioned families (text-ddpm, attr-gan): what to draw, e.g. \"a red star motif on a cream background\".")] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option(
+            help='Text-conditioned families (text-ddpm, attr-gan): what to draw, e.g. "a red star motif on a cream '
+            'background".'
+        ),
+    ] = None,
     sampler: Annotated[str | None, typer.Option(help="Diffusion sampler: ddim or ddpm (all T steps).")] = None,
     steps: Annotated[int | None, typer.Option(help="Diffusion: number of DDIM steps.")] = None,
-    guidance: Annotated[float | None, typer.Option(help="Diffusion: classifier-free guidance w (0 unconditional, 1 conditional, >1 guided).")] = None,
-    truncation: Annotated[float | None, typer.Option(help="StyleGAN: truncation psi in [0, 1] around the mean w (1 = none).")] = None,
+    guidance: Annotated[
+        float | None,
+        typer.Option(help="Diffusion: classifier-free guidance w (0 unconditional, 1 conditional, >1 guided)."),
+    ] = None,
+    truncation: Annotated[
+        float | None, typer.Option(help="StyleGAN: truncation psi in [0, 1] around the mean w (1 = none).")
+    ] = None,
     eta: Annotated[float | None, typer.Option(help="Diffusion: DDIM eta in [0, 1] (0 deterministic).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a sampling-time config key: --set key=value.")] = None,
-    watermark_text: Annotated[str | None, typer.Option("--watermark-text", help="Text of the grid's visible mark (default: the run's, \"AI GENERATED\").")] = None,
-    no_visible_watermark: Annotated[bool, typer.Option("--no-visible-watermark", help="Leave the visible mark off the grid (prints a warning; the PNG metadata records it).")] = False,
-    sign_key: Annotated[Path | None, typer.Option("--sign-key", help="Sign the grid's provenance with this Ed25519 private key (PEM, from `genlab keys new`).")] = None,
-    watermark_key: Annotated[Path | None, typer.Option("--watermark-key", help="Embed the invisible mark in the grid with this key file (watermark.key).")] = None,
-    device: Annotated[str, typer.Option("--device", help="auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps.")] = "auto",
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a sampling-time config key: --set key=value.")
+    ] = None,
+    watermark_text: Annotated[
+        str | None,
+        typer.Option(
+            "--watermark-text", help="Text of the grid's visible mark (default: the run's, \"AI GENERATED\")."
+        ),
+    ] = None,
+    no_visible_watermark: Annotated[
+        bool,
+        typer.Option(
+            "--no-visible-watermark",
+            help="Leave the visible mark off the grid (prints a warning; the PNG metadata records it).",
+        ),
+    ] = False,
+    sign_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--sign-key",
+            help="Sign the grid's provenance with this Ed25519 private key (PEM, from `genlab keys new`).",
+        ),
+    ] = None,
+    watermark_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--watermark-key", help="Embed the invisible mark in the grid with this key file (watermark.key)."
+        ),
+    ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps.")
+    ] = "auto",
 ) -> None:
-    """Draw samples from a trained run into an .npz (unmarked, for metrics) and optionally a PNG grid (marked, for people)."""
+    """Draw samples from a trained run into an .npz (unmarked, for metrics) and optionally a PNG grid (marked, for
+    people)."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     if output.suffix != ".npz":
@@ -110,7 +188,13 @@ def sample(
         raise ConfigError("--prompt and --labels exclude each other: a prompt says what to draw")
     label_tensor = None if prompt is not None else _parse_labels(labels, n, family)
     publishing = {"visible_watermark": False} if no_visible_watermark else {}
-    publishing.update({k: str(v) for k, v in (("watermark_text", watermark_text), ("sign_key", sign_key), ("watermark_key", watermark_key)) if v is not None})
+    publishing.update(
+        {
+            k: str(v)
+            for k, v in (("watermark_text", watermark_text), ("sign_key", sign_key), ("watermark_key", watermark_key))
+            if v is not None
+        }
+    )
     tc = dataclasses.replace(run.train, **publishing)
     tc.check()
     if prompt is not None:
@@ -119,7 +203,9 @@ def sample(
         images = sample_in_batches(family, n, labels=label_tensor, seed=seed)  # (N, C, H, W) uint8
     save_samples(output, images, None if label_tensor is None else label_tensor.numpy())
     if grid is not None:
-        fields = sample_fields(run.model, meta, checkpoint, seed, n, labels, **({"prompt": prompt} if prompt is not None else {}))
+        fields = sample_fields(
+            run.model, meta, checkpoint, seed, n, labels, **({"prompt": prompt} if prompt is not None else {})
+        )
         save_grid(grid, images, **png_options(tc, read_config(run_dir).to_dict(), fields=fields, where=str(grid)))
     out.print(f"wrote {n} samples of {run.family} ({run_dir}) to {output}" + (f" and {grid}" if grid else ""))
 
@@ -127,7 +213,9 @@ def sample(
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Where the demo runs go.")] = Path("runs/demo"),
-    steps: Annotated[int | None, typer.Option(help="Train each model this many steps instead of the demo's epochs (smoke tests).")] = None,
+    steps: Annotated[
+        int | None, typer.Option(help="Train each model this many steps instead of the demo's epochs (smoke tests).")
+    ] = None,
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
@@ -140,39 +228,43 @@ def demo(
             saved = read_config(run_dir)
             if not quiet:
                 out.print(f"[bold]{family}[/]: continuing the demo run in {run_dir}")
-            result = run_training(_extend(saved, target.get("steps"), target.get("epochs")), run_dir, resume=True, data_dir=data_dir, quiet=quiet)
+            result = train_and_publish(
+                extend(saved, target.get("steps"), target.get("epochs")),
+                run_dir,
+                resume=True,
+                data_dir=data_dir,
+                quiet=quiet,
+            )
         else:
-            run = _resolve_run(family, None, "small", [], dataset=None, steps=target.get("steps"), epochs=target.get("epochs"), batch_size=None, seed=None)
+            run = _resolve_run(
+                family,
+                None,
+                "small",
+                [],
+                dataset=None,
+                steps=target.get("steps"),
+                epochs=target.get("epochs"),
+                batch_size=None,
+                seed=None,
+            )
             if not quiet:
                 out.print(f"[bold]{family}[/] (preset small): training into {run_dir}")
-            result = run_training(run, run_dir, data_dir=data_dir, quiet=quiet)
+            result = train_and_publish(run, run_dir, data_dir=data_dir, quiet=quiet)
         _report(result, quiet)
-    out.print(f"\nDone. Sample grids (same noise every epoch, the last is the final model):\n  {out_dir}/dcgan/samples/\n  {out_dir}/vae/samples/")
-    out.print(f"Losses per step: {out_dir}/*/metrics.jsonl.  Fresh samples: genlab sample {out_dir}/dcgan -n 64 -o dcgan.npz --grid dcgan.png")
+    out.print(
+        f"\nDone. Sample grids (same noise every epoch, the last is the final model):\n  {out_dir}/dcgan/samples/\n  "
+        f"{out_dir}/vae/samples/"
+    )
+    out.print(
+        f"Losses per step: {out_dir}/*/metrics.jsonl.  Fresh samples: genlab sample {out_dir}/dcgan -n 64 -o "
+        "dcgan.npz --grid dcgan.png"
+    )
 
 
 def _resolve_run(family, config, preset, sets, *, dataset, steps, epochs, batch_size, seed) -> RunConfig:
-    """defaults <- preset <- --config file <- flags <- --set, in that order."""
-    file_data = load_yaml(str(config)) if config else {}
-    name = family or file_data.get("family")
-    if name is None:
-        raise ConfigError("name a model family (see `genlab list`), or pass --resume DIR")
-    if family and file_data.get("family") not in (None, family):
-        raise ConfigError(f"--config is for family {file_data['family']!r}, not {family!r}")
-    spec = get_family(name)
-    if preset is not None and preset not in spec.presets:
-        raise ConfigError(f"{name} has no preset {preset!r}; presets: {', '.join(spec.presets) or 'none'}")
-    model = from_dict(spec.config_cls, {**spec.presets.get(preset or "", {}), **(file_data.get("model") or {})})
-    tc = from_dict(TrainConfig, {"dataset": spec.dataset, **(file_data.get("train") or {})})
+    """defaults <- preset <- --config file <- flags <- --set, in that order (see genlab.api.run_config)."""
     flags = {"dataset": dataset, "batch_size": batch_size, "seed": seed, "epochs": epochs, "steps": steps}
-    flags = {k: v for k, v in flags.items() if v is not None}
-    if epochs is not None and steps is None:
-        flags["steps"] = 0
-    tc, model = apply_overrides([tc, model], flags)
-    tc, model = apply_overrides([tc, model], parse_sets(sets))
-    tc.check()
-    model.check()
-    return RunConfig(spec.name, model, tc)
+    return run_config(family, preset=preset, config_file=config, sets=parse_sets(sets), **flags)
 
 
 def _evaluator(run: RunConfig, data_dir: Path | None):
@@ -180,18 +272,10 @@ def _evaluator(run: RunConfig, data_dir: Path | None):
     if not run.train.eval_every:
         return None
     from genlab.eval.evaluate import Evaluator, load_reference
-
     from genlab.eval.extractors import get_extractor
 
     extractor = get_extractor("shapes" if run.train.dataset == "shapes64" else "digits")
     return Evaluator(load_reference(f"{run.train.dataset}-test", data_dir), extractor)
-
-
-def _extend(run: RunConfig, steps: int | None, epochs: int | None) -> RunConfig:
-    if steps is None and epochs is None:
-        return run
-    tc = apply_overrides([run.train], {"steps": steps if steps is not None else 0, **({"epochs": epochs} if epochs is not None else {})})[0]
-    return RunConfig(run.family, run.model, tc)
 
 
 def argv_of(ctx: typer.Context, *, without: tuple[str, ...] = ()) -> list[str]:
@@ -207,14 +291,18 @@ def argv_of(ctx: typer.Context, *, without: tuple[str, ...] = ()) -> list[str]:
         elif getattr(param, "is_flag", False):
             argv.append(param.opts[0])
         else:
-            argv += [a for v in (value if getattr(param, "multiple", False) else [value]) for a in (param.opts[0], str(v))]
+            argv += [
+                a for v in (value if getattr(param, "multiple", False) else [value]) for a in (param.opts[0], str(v))
+            ]
     return argv
 
 
 def _fresh_run_dir(out_dir: Path | None, family: str) -> Path:
     if out_dir is not None:
         if (out_dir / "config.yaml").exists():
-            raise ConfigError(f"{out_dir} already holds a run; continue it with --resume {out_dir} or choose another --out")
+            raise ConfigError(
+                f"{out_dir} already holds a run; continue it with --resume {out_dir} or choose another --out"
+            )
         return out_dir
     base = Path("runs") / family
     candidate, k = base, 1
@@ -240,11 +328,20 @@ def _parse_labels(labels: str | None, n: int, family) -> torch.Tensor | None:
 
 def _report(result, quiet: bool) -> None:
     if result.budget_reached:
-        out.print(f"time budget reached at step {result.step}/{result.total_steps} ({result.wall_seconds:.0f} s this session) -> {result.run_dir}")
+        out.print(
+            f"time budget reached at step {result.step}/{result.total_steps} ({result.wall_seconds:.0f} s this "
+            f"session) -> {result.run_dir}"
+        )
         return
     if result.interrupted:
-        out.print(f"stopped at step {result.step}/{result.total_steps}; checkpoint saved. Continue with: genlab train --resume {result.run_dir}")
+        out.print(
+            f"stopped at step {result.step}/{result.total_steps}; checkpoint saved. Continue with: genlab train "
+            f"--resume {result.run_dir}"
+        )
         raise typer.Exit(130)
     if not quiet:
         metrics = "  ".join(f"{k} {v:.4g}" for k, v in result.last_metrics.items())
-        out.print(f"finished {result.total_steps} steps in {result.wall_seconds:.0f} s ({result.num_parameters:,} parameters) -> {result.run_dir}  ({metrics})")
+        out.print(
+            f"finished {result.total_steps} steps in {result.wall_seconds:.0f} s ({result.num_parameters:,} "
+            f"parameters) -> {result.run_dir}  ({metrics})"
+        )

@@ -118,9 +118,7 @@ class Batcher:
         try:
             epoch, position = int(state["epoch"]), int(state["position"])
         except (KeyError, TypeError, ValueError):
-            raise DataError(
-                f"batcher state must be {{'epoch': int, 'position': int}}, got {state!r}."
-            ) from None
+            raise DataError(f"batcher state must be {{'epoch': int, 'position': int}}, got {state!r}.") from None
         if epoch < 0 or not 0 <= position < self._epoch_end:
             raise DataError(
                 f"batcher state epoch={epoch}, position={position} is out of range for "
@@ -140,9 +138,7 @@ def iterate_batches(
 
     Shapes: yields float32 (B, C, H, W) and int64 (B,) or None.
     """
-    batcher = Batcher(
-        images, labels, batch_size=batch_size, seed=0, scale=scale, shuffle=False, drop_last=False
-    )
+    batcher = Batcher(images, labels, batch_size=batch_size, seed=0, scale=scale, shuffle=False, drop_last=False)
     for _ in range(batcher.steps_per_epoch):
         yield batcher.next_batch()
 
@@ -181,7 +177,5 @@ def as_int64_labels(labels: np.ndarray | Tensor, n: int) -> Tensor:
     if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
         raise DataError(f"labels must be integers, got {labels.dtype}.")
     if tuple(labels.shape) != (n,):
-        raise DataError(
-            f"labels must have shape ({n},) to match the {n} images, got {tuple(labels.shape)}."
-        )
+        raise DataError(f"labels must have shape ({n},) to match the {n} images, got {tuple(labels.shape)}.")
     return labels.detach().cpu().to(torch.int64)

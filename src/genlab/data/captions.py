@@ -83,7 +83,9 @@ def caption(attributes: tuple[int, int, int, int] | np.ndarray, template: int = 
     """The caption of one attribute tuple (motif, colour, background, size bin) from template ``template``."""
     m, c, b, s = (int(v) for v in attributes)
     motif = MOTIFS[m]
-    return TEMPLATES[template].format(motif=motif, motifs=PLURALS[motif], colour=COLOURS[c], background=BACKGROUND_WORDS[b], size=SIZE_WORDS[s])
+    return TEMPLATES[template].format(
+        motif=motif, motifs=PLURALS[motif], colour=COLOURS[c], background=BACKGROUND_WORDS[b], size=SIZE_WORDS[s]
+    )
 
 
 def random_captions(codes: torch.Tensor, generator: torch.Generator) -> list[str]:

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab.data.captions import IMAGE_SIZE as CAPTIONS_SIZE, NUM_CODES as CAPTION_CODES, load_captions32
+from genlab.data.captions import IMAGE_SIZE as CAPTIONS_SIZE
+from genlab.data.captions import NUM_CODES as CAPTION_CODES
+from genlab.data.captions import load_captions32
 from genlab.data.mnist import load_mnist
-from genlab.data.shapes64 import NUM_CLASSES as SHAPES64_CLASSES, load_shapes64
+from genlab.data.shapes64 import NUM_CLASSES as SHAPES64_CLASSES
+from genlab.data.shapes64 import load_shapes64
 from genlab.data.translation import translation_loader
 from genlab.errors import DataError
 
@@ -49,7 +52,10 @@ LOADERS: dict[str, Callable[[str, str | Path | None], Loaded]] = {
     "digits-outline": translation_loader("digits-outline"),
     "digits-colour": translation_loader("digits-colour"),
     "digits-thickness": translation_loader("digits-thickness"),
-    "captions32": lambda split, data_dir: (*load_captions32(split), DataInfo(3, CAPTIONS_SIZE, CAPTIONS_SIZE, CAPTION_CODES)),  # labels: caption codes
+    "captions32": lambda split, data_dir: (
+        *load_captions32(split),
+        DataInfo(3, CAPTIONS_SIZE, CAPTIONS_SIZE, CAPTION_CODES),
+    ),  # labels: caption codes
 }
 
 

@@ -103,7 +103,9 @@ def parse_header(data: bytes, name: str = "<bytes>") -> tuple[np.dtype, tuple[in
     if any(d < 0 for d in shape):
         raise DataError(f"IDX file {name} has a negative dimension in shape {shape}.")
     dtype = IDX_DTYPES[code]
-    if math.prod(max(d, 1) for d in shape) * dtype.itemsize > np.iinfo(np.intp).max:  # NumPy refuses such shapes, even empty
+    if (
+        math.prod(max(d, 1) for d in shape) * dtype.itemsize > np.iinfo(np.intp).max
+    ):  # NumPy refuses such shapes, even empty
         raise DataError(f"IDX file {name} declares shape {shape}, too large for any array; it is corrupt.")
     return dtype, shape, math.prod(shape) * dtype.itemsize  # Python ints: no overflow
 
@@ -145,8 +147,7 @@ def _gunzip(data: bytes, path: Path):
             yield stream
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(
-            f"IDX file {path} looks gzip-compressed but is corrupt or truncated ({e}); "
-            "restore it from a good copy."
+            f"IDX file {path} looks gzip-compressed but is corrupt or truncated ({e}); restore it from a good copy."
         ) from None
 
 
@@ -185,9 +186,7 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + payload
 
 
-def write_idx(
-    path: str | os.PathLike, array: np.ndarray, compress: bool | None = None
-) -> Path:
+def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> Path:
     """Write ``array`` to ``path`` as IDX, atomically; gzip it if ``compress``.
 
     ``compress=None`` means: compress when the path ends with ``.gz``.

@@ -20,11 +20,11 @@ from torch import Tensor
 
 from genlab.atomic import atomic_write_bytes
 from genlab.errors import DataError
-from genlab.publish.visible import VisibleWatermark
+from genlab.marks.visible import VisibleWatermark
 
 if TYPE_CHECKING:
-    from genlab.publish.invisible import InvisibleMark
-    from genlab.publish.png import SignKey
+    from genlab.marks.invisible import InvisibleMark
+    from genlab.marks.png import SignKey
 
 DEFAULT_WATERMARK = VisibleWatermark()
 
@@ -80,12 +80,12 @@ def save_png(
     """Write a uint8 (H, W) or (H, W, 3) array to ``path`` as a PNG, atomically.
 
     ``watermark`` adds the visible mark (a text band below the picture makes the file
-    taller, see :func:`genlab.publish.visible.band_height`); ``provenance`` adds fields to
+    taller, see :func:`genlab.marks.visible.band_height`); ``provenance`` adds fields to
     the metadata (the AI-generated statement, genlab version and watermark settings are
     always written); ``invisible`` embeds the keyed invisible mark; ``sign_key`` (an
     Ed25519 private key or its PEM file) signs pixels and metadata.
     """
-    from genlab.publish.png import publish_png  # imported late: it pulls in scipy and cryptography
+    from genlab.marks.png import publish_png  # imported late: it pulls in scipy and cryptography
 
     array = np.asarray(array)
     if array.dtype != np.uint8:
@@ -117,7 +117,14 @@ def save_grid(
         images = images.detach().cpu().numpy()
     if images.dtype != np.uint8:
         images = to_uint8(images)
-    return save_png(path, make_grid(images, nrow=nrow), watermark=watermark, provenance=provenance, invisible=invisible, sign_key=sign_key)
+    return save_png(
+        path,
+        make_grid(images, nrow=nrow),
+        watermark=watermark,
+        provenance=provenance,
+        invisible=invisible,
+        sign_key=sign_key,
+    )
 
 
 def load_image(

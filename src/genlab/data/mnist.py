@@ -43,9 +43,7 @@ CANONICAL_SIZE: dict[str, int] = {
 _FIX = f"restore the file, or point {ENV_VAR} / --data-dir at a good copy of MNIST"
 
 
-def load_mnist(
-    split: Literal["train", "test"], data_dir: str | Path | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def load_mnist(split: Literal["train", "test"], data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Load one MNIST split as (images, labels), verified by MD5.
 
     Shapes: images uint8 (N, 28, 28), labels uint8 (N,), N = 60 000 (train) or

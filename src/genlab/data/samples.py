@@ -40,9 +40,13 @@ def load_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in ("images", "labels") if k in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise DataError(f"{path} is not a readable .npz samples file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise DataError(
+            f"{path} is not a readable .npz samples file ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+        ) from None
     images, labels = arrays["images"], arrays.get("labels")
-    return check_images(images, str(path)), (None if labels is None else check_labels(labels, images.shape[0], str(path)))
+    return check_images(images, str(path)), (
+        None if labels is None else check_labels(labels, images.shape[0], str(path))
+    )
 
 
 def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> None:
@@ -50,7 +54,9 @@ def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -
     where = f"{path}: array {info.filename!r}"
     stored = info.compress_size * (1 if info.compress_type == zipfile.ZIP_STORED else MAX_DEFLATE_RATIO)
     if info.file_size > stored + 1024:
-        raise DataError(f"{where} claims {info.file_size} bytes, more than {info.compress_size} compressed bytes can hold")
+        raise DataError(
+            f"{where} claims {info.file_size} bytes, more than {info.compress_size} compressed bytes can hold"
+        )
     with archive.open(info) as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
@@ -64,17 +70,23 @@ def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -
         raise DataError(f"{where} holds Python objects; refused, since loading them would unpickle code")
     declared = math.prod(shape) * dtype.itemsize
     if declared != info.file_size - header:
-        raise DataError(f"{where} declares shape {shape} of {dtype} ({declared} bytes) but holds {info.file_size - header} bytes")
+        raise DataError(
+            f"{where} declares shape {shape} of {dtype} ({declared} bytes) but holds {info.file_size - header} bytes"
+        )
 
 
 def check_images(images: np.ndarray, where: str = "images") -> np.ndarray:
     """uint8 (N, H, W) or (N, C, H, W) with C in {1, 3} -> (N, C, H, W); anything else is an error."""
     if images.dtype != np.uint8:
-        raise DataError(f"{where}: images must be uint8 in 0..255, got {images.dtype} (scale floats with genlab.data.to_uint8)")
+        raise DataError(
+            f"{where}: images must be uint8 in 0..255, got {images.dtype} (scale floats with genlab.data.to_uint8)"
+        )
     if images.ndim == 3:
         images = images[:, None]
     if images.ndim != 4 or images.shape[1] not in (1, 3):
-        raise DataError(f"{where}: images must be N x H x W or N x C x H x W with C = 1 or 3, got shape {images.shape}")
+        raise DataError(
+            f"{where}: images must be N x H x W or N x C x H x W with C = 1 or 3, got shape {images.shape}"
+        )
     if images.shape[0] == 0:
         raise DataError(f"{where}: the file holds no images (N = 0)")
     if min(images.shape[2:]) < 1:
@@ -84,7 +96,9 @@ def check_images(images: np.ndarray, where: str = "images") -> np.ndarray:
 
 def check_labels(labels: np.ndarray, n: int, where: str = "labels") -> np.ndarray:
     if labels.ndim != 1 or labels.shape[0] != n or not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"{where}: labels must be {n} integers, one per image, got {labels.dtype} of shape {labels.shape}")
+        raise DataError(
+            f"{where}: labels must be {n} integers, one per image, got {labels.dtype} of shape {labels.shape}"
+        )
     if n and labels.min() < 0:
         raise DataError(f"{where}: labels must be class numbers >= 0, got {labels.min()}")
     return labels.astype(np.int64)

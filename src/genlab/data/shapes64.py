@@ -46,7 +46,15 @@ POSITIONS = tuple(25 + POSITION_STEP * i for i in range(8))  # motif centre, px 
 SIZES = tuple(range(12, 23, 2))  # motif radius in px
 COUNTS = tuple(range(3, 8))
 FACTOR_NAMES = ("motif", "hue", "background", "pos_x", "pos_y", "size", "count")
-FACTOR_SIZES = (len(MOTIFS), len(HUES_DEGREES), len(BACKGROUNDS), len(POSITIONS), len(POSITIONS), len(SIZES), len(COUNTS))
+FACTOR_SIZES = (
+    len(MOTIFS),
+    len(HUES_DEGREES),
+    len(BACKGROUNDS),
+    len(POSITIONS),
+    len(POSITIONS),
+    len(SIZES),
+    len(COUNTS),
+)
 # split -> (number of images, seed of its factor draw)
 SPLITS: dict[str, tuple[int, int]] = {"train": (30_000, 64_001), "test": (5_000, 64_002)}
 
@@ -129,7 +137,10 @@ def _check_split(split: str) -> str:
 def _check_factors(factors: np.ndarray) -> np.ndarray:
     factors = np.asarray(factors)
     if factors.ndim != 2 or factors.shape[1] != len(FACTOR_NAMES) or not np.issubdtype(factors.dtype, np.integer):
-        raise DataError(f"shapes64 factors must be integers of shape (N, {len(FACTOR_NAMES)}), got {factors.dtype} {factors.shape}.")
+        raise DataError(
+            f"shapes64 factors must be integers of shape (N, {len(FACTOR_NAMES)}), got {factors.dtype} "
+            f"{factors.shape}."
+        )
     for j, (name, size) in enumerate(zip(FACTOR_NAMES, FACTOR_SIZES)):
         if factors.shape[0] and not (0 <= factors[:, j].min() and factors[:, j].max() < size):
             raise DataError(f"shapes64 factor {name!r} (column {j}) must lie in 0..{size - 1}.")
@@ -190,7 +201,10 @@ def _wrap(phase: np.ndarray) -> np.ndarray:
 
 def _rosette(x, y, r, theta, k, px):
     # Guilloche: three phase-shifted waves r = 0.6 + 0.25 cos(k theta + 2 pi j / 3) in a border ring.
-    waves = [_polar_curve_distance(r, theta, lambda t, j=j: 0.6 + 0.25 * np.cos(k * t + 2 * np.pi * j / 3)) for j in range(3)]
+    waves = [
+        _polar_curve_distance(r, theta, lambda t, j=j: 0.6 + 0.25 * np.cos(k * t + 2 * np.pi * j / 3))
+        for j in range(3)
+    ]
     strokes = np.minimum(np.min(np.abs(waves), axis=0), np.abs(r - 0.95))
     return strokes - 0.8 * px
 
@@ -240,4 +254,11 @@ def _flower(x, y, r, theta, k, px):
     return np.maximum(petals, 0.16 - r)
 
 
-_SIGNED_DISTANCE = {"rosette": _rosette, "star": _star, "ring": _ring, "lattice": _lattice, "spiral": _spiral, "flower": _flower}
+_SIGNED_DISTANCE = {
+    "rosette": _rosette,
+    "star": _star,
+    "ring": _ring,
+    "lattice": _lattice,
+    "spiral": _spiral,
+    "flower": _flower,
+}

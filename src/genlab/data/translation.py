@@ -91,7 +91,9 @@ def colour_digits(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
     n, h, w = x.shape
     i, j = np.mgrid[0:h, 0:w]
     stripe = 0.7 + 0.3 * np.cos(2 * np.pi * (i + j) / STRIPE_PERIOD)  # (H, W)
-    ink = (class_colours()[labels][:, :, None, None] * stripe).astype(np.float32)  # (N, 3, 1, 1) * (H, W) -> (N, 3, H, W)
+    ink = (class_colours()[labels][:, :, None, None] * stripe).astype(
+        np.float32
+    )  # (N, 3, 1, 1) * (H, W) -> (N, 3, H, W)
     paper = np.array(BACKGROUND_RGB, dtype=np.float32)[None, :, None, None] / 255
     m = x[:, None].astype(np.float32) / 255  # (N, 1, H, W)
     out = paper + m * (ink - paper)
@@ -125,9 +127,30 @@ class TranslationSet:
 TRANSLATION_SETS: dict[str, TranslationSet] = {
     s.name: s
     for s in (
-        TranslationSet("digits-outline", "paired", 1, _lift(outline_digits), _lift(thick_digits), "contour of a thick digit -> the filled thick digit"),
-        TranslationSet("digits-colour", "paired", 3, _grey_as_rgb, colour_digits, "grey digit -> digit in its class colour, striped"),
-        TranslationSet("digits-thickness", "unpaired", 1, _lift(thin_digits), _lift(thick_digits), "thin-stroke digits <-> thick-stroke digits"),
+        TranslationSet(
+            "digits-outline",
+            "paired",
+            1,
+            _lift(outline_digits),
+            _lift(thick_digits),
+            "contour of a thick digit -> the filled thick digit",
+        ),
+        TranslationSet(
+            "digits-colour",
+            "paired",
+            3,
+            _grey_as_rgb,
+            colour_digits,
+            "grey digit -> digit in its class colour, striped",
+        ),
+        TranslationSet(
+            "digits-thickness",
+            "unpaired",
+            1,
+            _lift(thin_digits),
+            _lift(thick_digits),
+            "thin-stroke digits <-> thick-stroke digits",
+        ),
     )
 }
 
@@ -194,7 +217,9 @@ def load_translation(name: str, split: str, data_dir: str | Path | None = None) 
     return pairs, labels
 
 
-def translation_ground_truth(name: str, split: str = "test", data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def translation_ground_truth(
+    name: str, split: str = "test", data_dir: str | Path | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Aligned (A, true B, labels): row k of A and B is the same digit, for scoring.
 
     For a paired set this is the split itself, cut in two; for an unpaired one it pairs

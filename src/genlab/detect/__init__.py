@@ -7,7 +7,13 @@ logistic regression) and a small CNN, with AUC/AP bootstrap intervals and robust
 from genlab.detect.cnn import CNNConfig, CNNDetector, DetectorCNN, fit_cnn
 from genlab.detect.data import apply_attack, load_images, load_many, parse_attack
 from genlab.detect.detector import Evaluation, config_for, evaluate_detector, train_detector
-from genlab.detect.features import azimuthal_average, dct_band_statistics, log_radial_spectrum, power_spectrum, spectral_features
+from genlab.detect.features import (
+    azimuthal_average,
+    dct_band_statistics,
+    log_radial_spectrum,
+    power_spectrum,
+    spectral_features,
+)
 from genlab.detect.io import Detector, load_detector, save_detector
 from genlab.detect.spectral import SpectralConfig, SpectralDetector, fit_spectral
 from genlab.detect.stats import Interval, bootstrap_interval, threshold_at_fpr

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.special import expit
 import torch.nn.functional as F
+from scipy.special import expit
 from torch import nn
 
 from genlab.detect.data import labelled
@@ -69,7 +69,9 @@ class DetectorCNN(nn.Module):
 
 def to_input(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, C, H, W) -> float32 (N, C, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.array(images, dtype=np.float32)).div_(127.5).sub_(1.0)  # a copy: the input may be read-only
+    return (
+        torch.from_numpy(np.array(images, dtype=np.float32)).div_(127.5).sub_(1.0)
+    )  # a copy: the input may be read-only
 
 
 @dataclass
@@ -96,7 +98,9 @@ class CNNDetector:
         return {k: v.detach().clone() for k, v in self.net.state_dict().items()}
 
     @classmethod
-    def from_state(cls, image_shape: tuple[int, int, int], settings: dict, state: dict[str, torch.Tensor]) -> "CNNDetector":
+    def from_state(
+        cls, image_shape: tuple[int, int, int], settings: dict, state: dict[str, torch.Tensor]
+    ) -> "CNNDetector":
         """Inverse of :meth:`state`; ``settings`` are the CNNConfig fields it was trained with."""
         cfg = CNNConfig(**settings)
         net = DetectorCNN(image_shape[0], cfg.width, cfg.batch_norm)
@@ -105,7 +109,12 @@ class CNNDetector:
 
 
 def fit_cnn(
-    real: np.ndarray, fake: np.ndarray, cfg: CNNConfig = CNNConfig(), *, seed: int = 0, log: Callable[[str], None] = lambda _: None
+    real: np.ndarray,
+    fake: np.ndarray,
+    cfg: CNNConfig = CNNConfig(),
+    *,
+    seed: int = 0,
+    log: Callable[[str], None] = lambda _: None,
 ) -> CNNDetector:
     """Train on uint8 real and generated images (N, C, H, W); deterministic for a seed on CPU.
 

@@ -15,11 +15,14 @@ import numpy as np
 
 from genlab.data import load_dataset, load_samples
 from genlab.errors import ConfigError, DataError
-from genlab.publish import attacks
+from genlab.marks import attacks
 
 REAL_SOURCES = ("mnist-train", "mnist-test")
 ATTACK_RE = re.compile(r"^(?:(none)|jpeg(\d+)|resize([0-9.]+)|blur([0-9.]+))$")
-ATTACK_HELP = "none, jpegQ (Q = 1..95, e.g. jpeg70), resizeF (scale by F in (0, 1) and back, e.g. resize0.5), blurR (Gaussian sigma R px, e.g. blur1)"
+ATTACK_HELP = (
+    "none, jpegQ (Q = 1..95, e.g. jpeg70), resizeF (scale by F in (0, 1) and back, e.g. resize0.5), blurR "
+    "(Gaussian sigma R px, e.g. blur1)"
+)
 
 
 def load_images(source: str | Path, data_dir: str | Path | None = None) -> np.ndarray:
@@ -92,7 +95,9 @@ def split_training(real: np.ndarray, fake: np.ndarray, *, seed: int, holdout: in
     if real.shape[1:] != fake.shape[1:]:
         raise DataError(f"real images are {real.shape[1:]} but generated ones are {fake.shape[1:]}: they must match")
     if real.shape[0] < 2 or fake.shape[0] < 2:
-        raise DataError(f"training needs at least 2 real and 2 generated images, got {real.shape[0]} and {fake.shape[0]}")
+        raise DataError(
+            f"training needs at least 2 real and 2 generated images, got {real.shape[0]} and {fake.shape[0]}"
+        )
     order = np.random.default_rng(seed).permutation(real.shape[0])
     n_fit = min(fake.shape[0], int(0.8 * real.shape[0]))
     held = order[n_fit : n_fit + holdout]

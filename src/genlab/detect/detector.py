@@ -25,7 +25,10 @@ from genlab.detect.stats import Interval, bootstrap_interval, rate_above, thresh
 from genlab.errors import ConfigError, DataError
 
 THRESHOLD_FPR = 0.01  # the operating point: 1 % of held-out real images flagged
-FITTERS: dict[str, tuple[type, Callable[..., Detector]]] = {"spectral": (SpectralConfig, fit_spectral), "cnn": (CNNConfig, fit_cnn)}
+FITTERS: dict[str, tuple[type, Callable[..., Detector]]] = {
+    "spectral": (SpectralConfig, fit_spectral),
+    "cnn": (CNNConfig, fit_cnn),
+}
 
 
 def config_for(kind: str, overrides: dict[str, str] | None = None) -> SpectralConfig | CNNConfig:
@@ -56,7 +59,7 @@ def train_detector(
     cfg = config_for(kind, overrides)
     split = split_training(real, fake, seed=seed)
     start = time.perf_counter()
-    detector: Detector = FITTERS[kind][1](split.real_fit, split.fake, cfg, seed=seed, log=log)  # type: ignore[arg-type]
+    detector: Detector = FITTERS[kind][1](split.real_fit, split.fake, cfg, seed=seed, log=log)
     seconds = time.perf_counter() - start
     threshold = threshold_at_fpr(detector.logits(split.real_holdout), THRESHOLD_FPR)
     fit_real, fit_fake = detector.logits(split.real_fit), detector.logits(split.fake)
@@ -91,7 +94,10 @@ class Evaluation:
 
 def check_shape(detector: Detector, images: np.ndarray, what: str) -> None:
     if tuple(images.shape[1:]) != tuple(detector.image_shape):
-        raise DataError(f"{what} are {tuple(images.shape[1:])} but the detector was trained on {tuple(detector.image_shape)} images")
+        raise DataError(
+            f"{what} are {tuple(images.shape[1:])} but the detector was trained on {tuple(detector.image_shape)} "
+            "images"
+        )
 
 
 def evaluate_detector(
@@ -104,7 +110,8 @@ def evaluate_detector(
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> Evaluation:
-    """Score real and generated uint8 images (N, C, H, W), both edited by ``attack`` first; ``threshold`` is a logit."""
+    """Score real and generated uint8 images (N, C, H, W), both edited by ``attack`` first; ``threshold`` is a
+    logit."""
     check_shape(detector, real, "real images")
     check_shape(detector, fake, "generated images")
     real_scores = detector.logits(apply_attack(real, attack))

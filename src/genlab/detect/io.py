@@ -1,6 +1,6 @@
 """Detectors on disk: ``DIR/detector.safetensors`` + ``DIR/detector.json``, never a pickle.
 
-Written with :func:`genlab.train.checkpoint.save_checkpoint` (tensors first, then the
+Written with :func:`genlab.runs.checkpoint.save_checkpoint` (tensors first, then the
 JSON with the tensors' SHA-256); the spectral detector's scaler and regression numbers
 are stored as float64 tensors, the CNN as its state dict.
 """
@@ -15,11 +15,11 @@ import numpy as np
 import sklearn
 import torch
 
-import genlab
 from genlab.detect.cnn import CNNDetector
 from genlab.detect.spectral import SpectralDetector
 from genlab.errors import CheckpointError
-from genlab.train.checkpoint import load_checkpoint, save_checkpoint
+from genlab.runs.checkpoint import load_checkpoint, save_checkpoint
+from genlab.version import __version__
 
 Detector = SpectralDetector | CNNDetector
 DETECTORS: dict[str, type[SpectralDetector] | type[CNNDetector]] = {"spectral": SpectralDetector, "cnn": CNNDetector}
@@ -28,12 +28,24 @@ STEM = "detector"
 
 
 def versions() -> dict[str, str]:
-    return {"genlab": genlab.__version__, "torch": torch.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+    return {
+        "genlab": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def save_detector(out_dir: Path, detector: Detector, settings: dict[str, Any], info: dict[str, Any]) -> Path:
     """Write the detector and what it was trained on; returns the JSON path."""
-    meta = {"kind": detector.kind, "image_shape": list(detector.image_shape), "settings": settings, **info, "versions": versions()}
+    meta = {
+        "kind": detector.kind,
+        "image_shape": list(detector.image_shape),
+        "settings": settings,
+        **info,
+        "versions": versions(),
+    }
     return save_checkpoint(Path(out_dir) / STEM, detector.state(), meta)
 
 
@@ -42,7 +54,9 @@ def load_detector(path: Path) -> tuple[Detector, dict[str, Any]]:
     path = Path(path)
     json_path = path / f"{STEM}.json" if path.is_dir() else path
     if not json_path.is_file():
-        raise CheckpointError(f"no detector at {path}: expected a folder with {STEM}.json (made by `genlab detect train`)")
+        raise CheckpointError(
+            f"no detector at {path}: expected a folder with {STEM}.json (made by `genlab detect train`)"
+        )
     state, meta = load_checkpoint(json_path)
     kind, shape = meta.get("kind"), tuple(meta.get("image_shape") or ())
     if kind not in KINDS or len(shape) != 3:

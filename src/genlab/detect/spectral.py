@@ -16,8 +16,8 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from genlab.detect.features import feature_size, spectral_features
 from genlab.detect.data import labelled
+from genlab.detect.features import feature_size, spectral_features
 from genlab.errors import ConfigError
 
 
@@ -57,11 +57,18 @@ class SpectralDetector:
 
     def state(self) -> dict[str, torch.Tensor]:
         """The fitted numbers as float64 tensors, for safetensors."""
-        arrays = {"mean": self.mean, "scale": self.scale, "weights": self.weights, "intercept": np.array([self.intercept])}
+        arrays = {
+            "mean": self.mean,
+            "scale": self.scale,
+            "weights": self.weights,
+            "intercept": np.array([self.intercept]),
+        }
         return {k: torch.from_numpy(np.asarray(v, np.float64)) for k, v in arrays.items()}
 
     @classmethod
-    def from_state(cls, image_shape: tuple[int, int, int], settings: dict, state: dict[str, torch.Tensor]) -> "SpectralDetector":
+    def from_state(
+        cls, image_shape: tuple[int, int, int], settings: dict, state: dict[str, torch.Tensor]
+    ) -> "SpectralDetector":
         """Inverse of :meth:`state`; a tensor of the wrong size is a ValueError."""
         arrays = {k: v.numpy() for k, v in state.items()}
         size = feature_size(*image_shape[1:])
@@ -72,7 +79,12 @@ class SpectralDetector:
 
 
 def fit_spectral(
-    real: np.ndarray, fake: np.ndarray, cfg: SpectralConfig = SpectralConfig(), *, seed: int = 0, log: Callable[[str], None] = lambda _: None
+    real: np.ndarray,
+    fake: np.ndarray,
+    cfg: SpectralConfig = SpectralConfig(),
+    *,
+    seed: int = 0,
+    log: Callable[[str], None] = lambda _: None,
 ) -> SpectralDetector:
     """Fit on uint8 real and generated images (N, C, H, W); classes are weighted to balance."""
     cfg.check()
@@ -81,7 +93,10 @@ def fit_spectral(
     scaler = StandardScaler().fit(features)
     model = LogisticRegression(C=cfg.c, max_iter=cfg.max_iter, class_weight="balanced", random_state=seed)
     model.fit(scaler.transform(features), labels)
-    log(f"logistic regression on {features.shape[1]} features: {int(model.n_iter_[0])} iterations (limit {cfg.max_iter})")
+    log(
+        f"logistic regression on {features.shape[1]} features: {int(model.n_iter_[0])} iterations (limit "
+        f"{cfg.max_iter})"
+    )
     return SpectralDetector(
         image_shape=tuple(int(s) for s in real.shape[1:]),  # type: ignore[arg-type]
         mean=scaler.mean_.astype(np.float64),

@@ -18,7 +18,6 @@ come from outside the training data (Nalisnick et al. 2019), so an AUROC < 0.5 i
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -82,11 +81,19 @@ def detection(scores: np.ndarray, labels: np.ndarray, positive: Iterable[int]) -
     """AUROC and AP of ``scores`` for "label in ``positive``". Shapes: scores, labels (N,)."""
     scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels)
     if scores.shape != labels.shape or scores.ndim != 1:
-        raise ConfigError(f"scores and labels must be two arrays of N values, got shapes {scores.shape} and {labels.shape}")
+        raise ConfigError(
+            f"scores and labels must be two arrays of N values, got shapes {scores.shape} and {labels.shape}"
+        )
     is_positive = np.isin(labels, list(positive))
     if is_positive.all() or not is_positive.any():
-        raise ConfigError(f"AUROC needs both held-out ({sorted(positive)}) and other images among the {len(labels)} scored")
-    return Detection(float(roc_auc_score(is_positive, scores)), float(average_precision_score(is_positive, scores)), float(is_positive.mean()))
+        raise ConfigError(
+            f"AUROC needs both held-out ({sorted(positive)}) and other images among the {len(labels)} scored"
+        )
+    return Detection(
+        float(roc_auc_score(is_positive, scores)),
+        float(average_precision_score(is_positive, scores)),
+        float(is_positive.mean()),
+    )
 
 
 def class_means(scores: np.ndarray, labels: np.ndarray) -> dict[int, tuple[int, float]]:
@@ -103,65 +110,10 @@ def model_input(family, images: np.ndarray, binarize_seed: int) -> tuple[torch.T
 
     expected = (family.info.channels, family.info.height, family.info.width)
     if tuple(images.shape[1:]) != expected:
-        raise ConfigError(f"the run models {'x'.join(map(str, expected))} images (C x H x W), got {'x'.join(map(str, images.shape[1:]))}")
+        raise ConfigError(
+            f"the run models {'x'.join(map(str, expected))} images (C x H x W), got "
+            f"{'x'.join(map(str, images.shape[1:]))}"
+        )
     x = as_unit_interval(images)
-    dynamic = getattr(family.cfg, "binarize", "none") == "dynamic"
+    dynamic = family.cfg.binarize == "dynamic"  # every VAE config has it (VAEOptions)
     return (binarize(x, binarize_seed) if dynamic else x), dynamic
-
-
-def score_run(
-    run_dir,
-    *,
-    k: int = 10,
-    n: int | None = None,
-    seed: int = 0,
-    binarize_seed: int = 0,
-    images: np.ndarray | None = None,
-    labels: np.ndarray | None = None,
-    source: str | None = None,
-    checkpoint: str = "latest",
-    data_dir=None,
-) -> tuple[dict, dict[str, np.ndarray]]:
-    """What ``genlab anomaly score`` reports: (summary, per-image arrays).
-
-    Scores ``images`` (uint8 (N, C, H, W), from ``source``) or, by default, the test split of
-    the run's data set; the first ``n`` only when given. The summary holds the settings, the
-    mean scores and, when there are labels, the per-class means and — when the run excluded
-    classes from training and the images hold both those and others — the AUROC and AP of
-    each score with the excluded classes positive.
-    The arrays are ``nelbo``, ``recon`` and ``labels`` (when known), (N,) each.
-    """
-    from genlab.data import load_dataset
-    from genlab.train.loading import load_family
-
-    if n is not None and n < 1:
-        raise ConfigError(f"-n must be >= 1, got {n}")
-    family, run, meta = load_family(run_dir, checkpoint)
-    if not (hasattr(family, "encode") and hasattr(family, "log_px_given_z")) or family.conditional:
-        raise ConfigError(f"anomaly scores need an unconditional VAE run (vae, conv-vae); {run_dir} is a {run.family} run")
-    if images is None:
-        images, labels, _ = load_dataset(run.train.dataset, "test", data_dir)
-        source = f"{run.train.dataset} test split"
-    images, labels = images[:n], None if labels is None else labels[:n]
-    x, binarised = model_input(family, images, binarize_seed)
-    scores = score_images(family, x, k=k, seed=seed)
-    excluded = list(run.train.exclude_classes)
-    summary: dict = {
-        "run": str(run_dir),
-        "family": run.family,
-        "step": int(meta["step"]),
-        "images": f"{len(x)} images of {source}",
-        "excluded_classes": excluded,
-        "k": k,
-        "seed": seed,
-        "binarize_seed": binarize_seed if binarised else None,
-        "recon_at": "posterior mean",
-        "mean": {name: float(scores[name].mean()) for name in SCORES},
-    }
-    if labels is not None:
-        summary["class_means"] = {name: {str(c): v for c, v in class_means(scores[name], labels).items()} for name in SCORES}
-        held_out = np.isin(labels, excluded)
-        if held_out.any() and not held_out.all():  # AUROC needs images of both kinds
-            summary["detection"] = {name: dataclasses.asdict(detection(scores[name], labels, excluded)) for name in SCORES}
-        scores = {**scores, "labels": np.asarray(labels, dtype=np.int64)}
-    return summary, scores

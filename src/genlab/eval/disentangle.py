@@ -22,16 +22,23 @@ from genlab.errors import ConfigError, DataError
 Estimator = Literal["random-forest", "gradient-boosting"]
 
 
-def _check(codes: np.ndarray, factors: np.ndarray, min_dims: int = 1, min_factors: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def _check(
+    codes: np.ndarray, factors: np.ndarray, min_dims: int = 1, min_factors: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     codes, factors = np.asarray(codes), np.asarray(factors)
     if codes.ndim != 2 or factors.ndim != 2 or codes.shape[0] != factors.shape[0]:
-        raise DataError(f"need codes (N, D) and factors (N, F) with the same N, got shapes {codes.shape} and {factors.shape}")
+        raise DataError(
+            f"need codes (N, D) and factors (N, F) with the same N, got shapes {codes.shape} and {factors.shape}"
+        )
     if not np.issubdtype(factors.dtype, np.integer):
         raise DataError(f"factors must be integer codes of the ground-truth values, got {factors.dtype}")
     if not np.isfinite(codes).all():
         raise DataError("codes contain NaN or infinite values; check the encoder outputs")
     if codes.shape[1] < min_dims or factors.shape[1] < min_factors:
-        raise DataError(f"this score needs at least {min_dims} code dimensions and {min_factors} factors, got {codes.shape[1]} and {factors.shape[1]}")
+        raise DataError(
+            f"this score needs at least {min_dims} code dimensions and {min_factors} factors, got {codes.shape[1]} "
+            f"and {factors.shape[1]}"
+        )
     return codes.astype(np.float64), factors.astype(np.int64)
 
 
@@ -52,7 +59,12 @@ def histogram_discretise(codes: np.ndarray, bins: int = 20) -> np.ndarray:
 
 def mutual_information_matrix(discrete_codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
     """Empirical mutual information I(code_d; factor_f) in nats. Shapes: (N, D), (N, F) -> (D, F)."""
-    return np.array([[mutual_info_score(factors[:, f], discrete_codes[:, d]) for f in range(factors.shape[1])] for d in range(discrete_codes.shape[1])])
+    return np.array(
+        [
+            [mutual_info_score(factors[:, f], discrete_codes[:, d]) for f in range(factors.shape[1])]
+            for d in range(discrete_codes.shape[1])
+        ]
+    )
 
 
 def factor_entropies(factors: np.ndarray) -> np.ndarray:
@@ -69,14 +81,18 @@ def mig_per_factor(codes: np.ndarray, factors: np.ndarray, bins: int = 20) -> np
     codes, factors = _check(codes, factors, min_dims=2)
     h = factor_entropies(factors)
     if (h <= 0).any():
-        raise DataError(f"factor(s) {np.flatnonzero(h <= 0).tolist()} take a single value here; MIG normalises by the factor entropy, so drop them")
+        raise DataError(
+            f"factor(s) {np.flatnonzero(h <= 0).tolist()} take a single value here; MIG normalises by the factor "
+            "entropy, so drop them"
+        )
     mi = mutual_information_matrix(histogram_discretise(codes, bins), factors)  # (D, F)
     top2 = -np.sort(-mi, axis=0)[:2]  # (2, F): largest and second largest over the codes
     return (top2[0] - top2[1]) / h
 
 
 def mig(codes: np.ndarray, factors: np.ndarray, bins: int = 20) -> float:
-    """Mutual information gap: :func:`mig_per_factor` averaged over the factors. In [0, 1], 1 = each factor in one code."""
+    """Mutual information gap: :func:`mig_per_factor` averaged over the factors. In [0, 1], 1 = each factor in one
+    code."""
     return float(mig_per_factor(codes, factors, bins).mean())
 
 
@@ -121,7 +137,14 @@ def _check_importance(importance: np.ndarray) -> np.ndarray:
     return r
 
 
-def dci(codes: np.ndarray, factors: np.ndarray, *, estimator: Estimator = "random-forest", test_fraction: float = 0.25, seed: int = 0) -> DCIScores:
+def dci(
+    codes: np.ndarray,
+    factors: np.ndarray,
+    *,
+    estimator: Estimator = "random-forest",
+    test_fraction: float = 0.25,
+    seed: int = 0,
+) -> DCIScores:
     """Disentanglement, completeness and informativeness from one classifier per factor.
 
     1. Split the N rows at random (``seed``) into train and test (``test_fraction``).
@@ -150,7 +173,9 @@ def dci(codes: np.ndarray, factors: np.ndarray, *, estimator: Estimator = "rando
         model.fit(codes[train], factors[train, f])
         importance[:, f] = np.abs(model.feature_importances_)
         accuracy[f] = model.score(codes[test], factors[test, f])
-    return DCIScores(disentanglement_score(importance), completeness_score(importance), float(accuracy.mean()), accuracy, importance)
+    return DCIScores(
+        disentanglement_score(importance), completeness_score(importance), float(accuracy.mean()), accuracy, importance
+    )
 
 
 def _classifier(estimator: Estimator, seed: int):
@@ -164,7 +189,16 @@ def _classifier(estimator: Estimator, seed: int):
 # ---------------------------------------------------------------- FactorVAE score
 
 
-def factorvae_score(codes: np.ndarray, factors: np.ndarray, *, batch_size: int = 64, train_votes: int = 10_000, eval_votes: int = 5_000, prune_variance: float = 0.05, seed: int = 0) -> float:
+def factorvae_score(
+    codes: np.ndarray,
+    factors: np.ndarray,
+    *,
+    batch_size: int = 64,
+    train_votes: int = 10_000,
+    eval_votes: int = 5_000,
+    prune_variance: float = 0.05,
+    seed: int = 0,
+) -> float:
     """Accuracy of the majority-vote classifier from "least-varying code dimension" to the fixed factor.
 
     Kim & Mnih 2018, "Disentangling by Factorising", sec. 4, with disentanglement_lib's

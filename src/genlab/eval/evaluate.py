@@ -29,10 +29,23 @@ from genlab.eval.metrics import (
 
 # name -> (better direction, what it means); the order is the table's order.
 METRICS: dict[str, tuple[str, str]] = {
-    "fid": ("lower", "Frechet distance between Gaussian fits of sample and reference features (0 = same mean and covariance)"),
-    "kid": ("lower", "kernel (MMD^2, cubic polynomial) distance, unbiased: about 0 for samples of the reference distribution"),
-    "inception_score": ("higher", "exp E KL(p(y|x) || p(y)) with genlab's classifier (digits, or shapes64 motifs): confident and varied; max = classes"),
-    "modes_covered": ("higher", "classes receiving >= 2% of the samples, by the same classifier (of 10 digits / 6 motifs)"),
+    "fid": (
+        "lower",
+        "Frechet distance between Gaussian fits of sample and reference features (0 = same mean and covariance)",
+    ),
+    "kid": (
+        "lower",
+        "kernel (MMD^2, cubic polynomial) distance, unbiased: about 0 for samples of the reference distribution",
+    ),
+    "inception_score": (
+        "higher",
+        "exp E KL(p(y|x) || p(y)) with genlab's classifier (digits, or shapes64 motifs): confident and varied; max = "
+        "classes",
+    ),
+    "modes_covered": (
+        "higher",
+        "classes receiving >= 2% of the samples, by the same classifier (of 10 digits / 6 motifs)",
+    ),
     "precision": ("higher", "share of samples inside the reference manifold (k-NN balls, k=5): fidelity"),
     "recall": ("higher", "share of reference images inside the sample manifold: diversity"),
     "density": ("higher", "how many reference neighbourhoods contain a sample, on average; about 1 for real data"),
@@ -61,11 +74,15 @@ class Reference:
 
 
 def load_reference(ref: str, data_dir: str | Path | None = None, n: int | None = None) -> Reference:
-    """``mnist-test`` / ``mnist-train`` / ``shapes64-test`` / ``shapes64-train`` (first ``n`` images) or a samples .npz file."""
+    """``mnist-test`` / ``mnist-train`` / ``shapes64-test`` / ``shapes64-train`` (first ``n`` images) or a samples
+    .npz file."""
     if ref.startswith(("mnist-", "shapes64-")):
         name, split = ref.split("-", 1)
         if split not in ("train", "test"):
-            raise DataError(f"unknown reference {ref!r}; use mnist-test, mnist-train, shapes64-test, shapes64-train or a .npz samples file")
+            raise DataError(
+                f"unknown reference {ref!r}; use mnist-test, mnist-train, shapes64-test, shapes64-train or a .npz "
+                "samples file"
+            )
         images, _, _ = load_dataset(name, split, data_dir)
     else:
         images, _ = load_samples(ref)
@@ -89,7 +106,9 @@ def classifier_for(shape: tuple[int, ...], extractor: Extractor) -> ClassifierEx
 class Evaluator:
     """Reference features computed once; ``__call__`` scores a set of images against them."""
 
-    def __init__(self, reference: Reference, extractor: Extractor | None = None, *, seed: int = 0, nearest_k: int = 5) -> None:
+    def __init__(
+        self, reference: Reference, extractor: Extractor | None = None, *, seed: int = 0, nearest_k: int = 5
+    ) -> None:
         self.reference = reference
         self.extractor = extractor or get_extractor("digits")
         # The digit classifier gives IS and the class metrics; when it is also the extractor, one pass gives both.
@@ -101,7 +120,9 @@ class Evaluator:
 
     def __call__(self, images: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
         if images.shape[1:] != self.reference.images.shape[1:]:
-            raise DataError(f"samples are {images.shape[1:]} images but the reference holds {self.reference.images.shape[1:]}")
+            raise DataError(
+                f"samples are {images.shape[1:]} images but the reference holds {self.reference.images.shape[1:]}"
+            )
         if self.classifier is self.extractor:
             feats, probs = self.classifier.features_and_probs(images)
         else:
@@ -130,5 +151,9 @@ class Evaluator:
                 result["conditional_accuracy"] = conditional_accuracy(probs, labels)
         if self._ref_radii is None:
             self._ref_radii = kth_neighbour_sq_radii(self.ref_features, self.nearest_k)
-        result.update(precision_recall_density_coverage(self.ref_features, feats, nearest_k=self.nearest_k, real_sq_radii=self._ref_radii))
+        result.update(
+            precision_recall_density_coverage(
+                self.ref_features, feats, nearest_k=self.nearest_k, real_sq_radii=self._ref_radii
+            )
+        )
         return result

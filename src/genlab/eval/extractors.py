@@ -9,12 +9,11 @@ loaded from a weights file the user supplies.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
-
-import json
 
 import numpy as np
 import torch
@@ -78,7 +77,9 @@ def load_classifier(model: nn.Module, path: Path, what: str, retrain: str) -> nn
     try:
         model.load_state_dict(load_file(str(path)))
     except Exception as e:  # safetensors raises several types for damaged files
-        raise DataError(f"{what} weights {path} are unreadable ({str(e).splitlines()[0]}); recreate them with `{retrain}`") from None
+        raise DataError(
+            f"{what} weights {path} are unreadable ({str(e).splitlines()[0]}); recreate them with `{retrain}`"
+        ) from None
     return model.eval()
 
 

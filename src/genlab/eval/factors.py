@@ -23,19 +23,26 @@ FACTOR_DATASETS = {"shapes64": shapes64_factors}
 def dataset_factors(dataset: str, split: str = "test") -> tuple[np.ndarray, tuple[str, ...]]:
     """Ground-truth factors (N, F) of ``dataset``'s split and their names."""
     if dataset not in FACTOR_DATASETS:
-        raise DataError(f"data set {dataset!r} has no ground-truth factors; disentanglement needs one of: {', '.join(FACTOR_DATASETS)}")
+        raise DataError(
+            f"data set {dataset!r} has no ground-truth factors; disentanglement needs one of: "
+            f"{', '.join(FACTOR_DATASETS)}"
+        )
     factors, names, _ = FACTOR_DATASETS[dataset](split)
     return np.asarray(factors), names
 
 
 @torch.no_grad()
-def encode_dataset(family: Family, dataset: str, split: str = "test", n: int | None = None, batch_size: int = 500) -> np.ndarray:
+def encode_dataset(
+    family: Family, dataset: str, split: str = "test", n: int | None = None, batch_size: int = 500
+) -> np.ndarray:
     """The representation of the first ``n`` images of a split (all when None). Shape (n, D).
 
     Uses the family's latent codec (a VAE's posterior mean); families without an encoder raise ConfigError."""
     codec = latent_codec(family)
     if codec.encode is None:
-        raise ConfigError(f"{family.registry_name} has no encoder: disentanglement scores an inference network's codes (train a VAE)")
+        raise ConfigError(
+            f"{family.registry_name} has no encoder: disentanglement scores an inference network's codes (train a VAE)"
+        )
     images, labels, _ = load_dataset(dataset, split)
     n = images.shape[0] if n is None else min(n, images.shape[0])
     codes = []

@@ -41,8 +41,12 @@ class DigitCNN(nn.Module):
             return [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
 
         self.convs = nn.Sequential(
-            *block(1, width), *block(width, width), nn.MaxPool2d(2),  # -> (B, w, 14, 14)
-            *block(width, 2 * width), *block(2 * width, 2 * width), nn.MaxPool2d(2),  # -> (B, 2w, 7, 7)
+            *block(1, width),
+            *block(width, width),
+            nn.MaxPool2d(2),  # -> (B, w, 14, 14)
+            *block(width, 2 * width),
+            *block(2 * width, 2 * width),
+            nn.MaxPool2d(2),  # -> (B, 2w, 7, 7)
         )
         self.fc = nn.Linear(2 * width * 7 * 7, self.feature_dim)
         self.dropout = nn.Dropout(0.3)
@@ -87,7 +91,11 @@ def train_digit_cnn(opts: ExtractorTraining, data_dir: str | Path | None = None,
     start = time.perf_counter()
     model = fit_digit_cnn(opts, data_dir, log)
     set_feature_statistics(model, load_dataset("mnist", "train", data_dir)[0][:STATS_IMAGES])
-    report = {"test_accuracy": classifier_accuracy(model, data_dir), "train_seconds": time.perf_counter() - start, **dataclasses.asdict(opts)}
+    report = {
+        "test_accuracy": classifier_accuracy(model, data_dir),
+        "train_seconds": time.perf_counter() - start,
+        **dataclasses.asdict(opts),
+    }
     return model, report
 
 
@@ -113,7 +121,10 @@ def fit_digit_cnn(opts: ExtractorTraining, data_dir: str | Path | None = None, l
             opt.step()
             sched.step()
             if step % batcher.steps_per_epoch == 0:
-                log(f"epoch {step // batcher.steps_per_epoch}/{opts.epochs}: loss {loss.item():.4f}, {time.perf_counter() - start:.0f} s")
+                log(
+                    f"epoch {step // batcher.steps_per_epoch}/{opts.epochs}: loss {loss.item():.4f}, "
+                    f"{time.perf_counter() - start:.0f} s"
+                )
     return model.eval()
 
 

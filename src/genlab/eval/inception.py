@@ -91,7 +91,8 @@ class InceptionB(nn.Module):
 
 
 class InceptionC(nn.Module):
-    """17x17 block with factorised 7x7 convs (pytorch-fid ``FIDInceptionC``). Shapes: (B, C, H, W) -> (B, 768, H, W)."""
+    """17x17 block with factorised 7x7 convs (pytorch-fid ``FIDInceptionC``). Shapes: (B, C, H, W) -> (B, 768, H,
+    W)."""
 
     def __init__(self, in_channels: int, channels_7x7: int) -> None:
         super().__init__()
@@ -141,7 +142,8 @@ class InceptionD(nn.Module):
 class InceptionE(nn.Module):
     """8x8 block with split 3x3 convs (pytorch-fid ``FIDInceptionE_1`` / ``_2``).
 
-    Shapes: (B, C, H, W) -> (B, 2048, H, W). ``pool="avg"`` is Mixed_7b (average over real pixels), ``pool="max"`` is Mixed_7c.
+    Shapes: (B, C, H, W) -> (B, 2048, H, W). ``pool="avg"`` is Mixed_7b (average over real pixels), ``pool="max"`` is
+    Mixed_7c.
     """
 
     def __init__(self, in_channels: int, pool: Literal["avg", "max"]) -> None:

@@ -25,17 +25,24 @@ def _as_features(x: np.ndarray, name: str, min_samples: int, why: str) -> np.nda
     """``x`` as a finite float64 (N, D) array with at least ``min_samples`` rows."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
-        raise DataError(f"{name} must be a 2-D (N, D) array of feature vectors, got shape {x.shape}; reshape it to (N, -1)")
+        raise DataError(
+            f"{name} must be a 2-D (N, D) array of feature vectors, got shape {x.shape}; reshape it to (N, -1)"
+        )
     if x.shape[0] < min_samples:
         raise DataError(f"{name} holds {x.shape[0]} samples but {why} needs at least {min_samples}; pass more samples")
     if not np.isfinite(x).all():
-        raise DataError(f"{name} contains NaN or infinite values; check the generator outputs and the feature extractor")
+        raise DataError(
+            f"{name} contains NaN or infinite values; check the generator outputs and the feature extractor"
+        )
     return x
 
 
 def _same_dim(a: np.ndarray, b: np.ndarray, names: str) -> None:
     if a.shape[1] != b.shape[1]:
-        raise DataError(f"{names} have different feature dimensions ({a.shape[1]} vs {b.shape[1]}); use the same extractor for both")
+        raise DataError(
+            f"{names} have different feature dimensions ({a.shape[1]} vs {b.shape[1]}); use the same extractor for "
+            "both"
+        )
 
 
 # ---------------------------------------------------------------- Fréchet distance (FID)
@@ -54,7 +61,9 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu, sigma
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6) -> float:
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2): FID on feature statistics.
 
     d² = ||mu1 - mu2||² + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))
@@ -72,7 +81,10 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     d = mu1.shape[0]
     if mu1.ndim != 1 or mu2.shape != (d,):
-        raise DataError(f"means must be 1-D and of equal length, got shapes {mu1.shape} and {mu2.shape}; use features from the same extractor")
+        raise DataError(
+            f"means must be 1-D and of equal length, got shapes {mu1.shape} and {mu2.shape}; use features from the "
+            "same extractor"
+        )
     if sigma1.shape != (d, d) or sigma2.shape != (d, d):
         raise DataError(f"covariances must be ({d}, {d}) to match the means, got {sigma1.shape} and {sigma2.shape}")
     if not all(np.isfinite(a).all() for a in (mu1, mu2, sigma1, sigma2)):
@@ -89,11 +101,17 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     if not np.isfinite(covmean).all() or _large_imaginary(covmean):
         covmean = sqrt_product(eps)
     if not np.isfinite(covmean).all():
-        raise DataError(f"the matrix square root in the Fréchet distance is not finite even with eps={eps}; use more samples or a larger eps")
+        raise DataError(
+            f"the matrix square root in the Fréchet distance is not finite even with eps={eps}; use more samples or a "
+            "larger eps"
+        )
     # 2. Round-off leaves a small imaginary part; a large one means the statistics are unusable.
     if _large_imaginary(covmean):
         m = float(np.max(np.abs(covmean.imag)))
-        raise DataError(f"the matrix square root in the Fréchet distance has a large imaginary part ({m:.3g}); use more samples than feature dimensions or a larger eps")
+        raise DataError(
+            f"the matrix square root in the Fréchet distance has a large imaginary part ({m:.3g}); use more samples "
+            "than feature dimensions or a larger eps"
+        )
     covmean = covmean.real
     # 3. Heusel et al. 2017.
     diff = mu1 - mu2
@@ -125,7 +143,9 @@ def kernel_inception_distance(
     b = _as_features(feats_b, "feats_b", 2, "the unbiased kernel distance")
     _same_dim(a, b, "feats_a and feats_b")
     if num_subsets < 1 or subset_size < 2:
-        raise DataError(f"kernel distance needs num_subsets >= 1 and subset_size >= 2, got {num_subsets} and {subset_size}")
+        raise DataError(
+            f"kernel distance needs num_subsets >= 1 and subset_size >= 2, got {num_subsets} and {subset_size}"
+        )
     m = min(subset_size, a.shape[0], b.shape[0])
     d = a.shape[1]
     rng = np.random.RandomState(seed)
@@ -146,7 +166,9 @@ def kernel_inception_distance(
 def _as_probs(probs: np.ndarray, min_samples: int = 1, why: str = "this metric") -> np.ndarray:
     p = _as_features(probs, "probs", min_samples, why)
     if p.min() < 0.0 or p.max() > 1.0 or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
-        raise DataError("probs must be class probabilities in [0, 1] whose rows sum to 1; apply softmax to logits first")
+        raise DataError(
+            "probs must be class probabilities in [0, 1] whose rows sum to 1; apply softmax to logits first"
+        )
     return p
 
 
@@ -186,15 +208,23 @@ def class_histogram(probs: np.ndarray, num_classes: int | None = None) -> np.nda
     probs = np.asarray(probs)
     if probs.ndim == 2:
         if num_classes is not None and num_classes != probs.shape[1]:
-            raise DataError(f"probs has {probs.shape[1]} classes but num_classes={num_classes}; pass the classifier's number of classes")
+            raise DataError(
+                f"probs has {probs.shape[1]} classes but num_classes={num_classes}; pass the classifier's number of "
+                "classes"
+            )
         predicted = _as_probs(probs, 1, "a class histogram").argmax(axis=1)
         k = probs.shape[1]
     elif probs.ndim == 1 and np.issubdtype(probs.dtype, np.integer):
         predicted, k = probs, int(num_classes if num_classes is not None else probs.max(initial=-1) + 1)
         if predicted.size and (predicted.min() < 0 or predicted.max() >= k):
-            raise DataError(f"class predictions must lie in [0, {k}), got values in [{predicted.min()}, {predicted.max()}]")
+            raise DataError(
+                f"class predictions must lie in [0, {k}), got values in [{predicted.min()}, {predicted.max()}]"
+            )
     else:
-        raise DataError(f"probs must be (N, K) class probabilities or (N,) integer classes, got shape {probs.shape} and dtype {probs.dtype}")
+        raise DataError(
+            f"probs must be (N, K) class probabilities or (N,) integer classes, got shape {probs.shape} and dtype "
+            f"{probs.dtype}"
+        )
     return np.bincount(predicted, minlength=k).astype(np.int64)
 
 
@@ -205,7 +235,10 @@ def modes_covered(counts: np.ndarray, min_fraction: float = 0.02) -> int:
     """
     counts = np.asarray(counts)
     if counts.ndim != 1 or (counts < 0).any() or counts.sum() <= 0:
-        raise DataError(f"counts must be a 1-D array of non-negative per-class counts with a positive total, got shape {counts.shape} and total {counts.sum()}")
+        raise DataError(
+            "counts must be a 1-D array of non-negative per-class counts with a positive total, got shape "
+            f"{counts.shape} and total {counts.sum()}"
+        )
     if not 0.0 < min_fraction <= 1.0:
         raise DataError(f"min_fraction must lie in (0, 1], got {min_fraction}")
     return int((counts / counts.sum() >= min_fraction).sum())
@@ -219,7 +252,9 @@ def conditional_accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     p = _as_probs(probs, 1, "conditional accuracy")
     labels = np.asarray(labels)
     if labels.shape != (p.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"labels must be {p.shape[0]} integers, one per sample, got shape {labels.shape} and dtype {labels.dtype}")
+        raise DataError(
+            f"labels must be {p.shape[0]} integers, one per sample, got shape {labels.shape} and dtype {labels.dtype}"
+        )
     if labels.min() < 0 or labels.max() >= p.shape[1]:
         raise DataError(f"labels must lie in [0, {p.shape[1]}), got values in [{labels.min()}, {labels.max()}]")
     return float((p.argmax(axis=1) == labels).mean())
@@ -256,7 +291,11 @@ def kth_neighbour_sq_radii(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def precision_recall_density_coverage(
-    real_features: np.ndarray, fake_features: np.ndarray, nearest_k: int = 5, *, real_sq_radii: np.ndarray | None = None
+    real_features: np.ndarray,
+    fake_features: np.ndarray,
+    nearest_k: int = 5,
+    *,
+    real_sq_radii: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Fidelity (precision, density) and diversity (recall, coverage) from k-NN balls in feature space.
 

@@ -22,7 +22,9 @@ import math
 import numpy as np
 
 
-def mode_coverage(samples: np.ndarray, centres: np.ndarray, std: float, *, min_count: int = 20) -> dict[str, float | list[int]]:
+def mode_coverage(
+    samples: np.ndarray, centres: np.ndarray, std: float, *, min_count: int = 20
+) -> dict[str, float | list[int]]:
     """Score ``samples`` (N, 2) against ``centres`` (K, 2) with component ``std``.
 
     Returns: high_quality (fraction in [0, 1]), modes (covered by >= 1 high-quality

@@ -16,16 +16,13 @@ The model only needs two hooks (``genlab.models.vae.VAEFamily`` has both):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from genlab.errors import ConfigError
 from genlab.math.kl import kl_normal_std_per_dim
 from genlab.models.vae import ACTIVE_UNIT_THRESHOLD
 
@@ -52,7 +49,13 @@ def iwae_bound(log_weights: torch.Tensor) -> torch.Tensor:
 
 
 def importance_log_likelihood(
-    x: torch.Tensor, encode: Encode, log_px_given_z: LogLikelihood, *, k: int, generator: torch.Generator, chunk: int = 500
+    x: torch.Tensor,
+    encode: Encode,
+    log_px_given_z: LogLikelihood,
+    *,
+    k: int,
+    generator: torch.Generator,
+    chunk: int = 500,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(L_k, ELBO) per image, float64, from the same k samples of q(z | x).
 
@@ -116,7 +119,9 @@ BATCH_SEED_STRIDE = 1_000_003  # batch b of seed s draws its samples from genera
 
 
 @torch.inference_mode()
-def batch_sums(family, x: torch.Tensor, y: torch.Tensor | None, *, k: int, seed: int, batch_index: int, max_rows: int = 20_000) -> tuple[float, float]:
+def batch_sums(
+    family, x: torch.Tensor, y: torch.Tensor | None, *, k: int, seed: int, batch_index: int, max_rows: int = 20_000
+) -> tuple[float, float]:
     """(sum of L_k, sum of ELBO) over one batch of images.
 
     Each batch draws from its own generator (seed * BATCH_SEED_STRIDE + batch_index), so
@@ -128,15 +133,33 @@ def batch_sums(family, x: torch.Tensor, y: torch.Tensor | None, *, k: int, seed:
     mu, logvar = family.encode(x, y)
     chunk = max(1, max_rows // x.shape[0])
     iwae, elbo = importance_log_likelihood(
-        x, lambda _x: (mu, logvar), lambda xx, z: family.log_px_given_z(xx, z, y), k=k, generator=generator, chunk=chunk
+        x,
+        lambda _x: (mu, logvar),
+        lambda xx, z: family.log_px_given_z(xx, z, y),
+        k=k,
+        generator=generator,
+        chunk=chunk,
     )
     return float(iwae.sum()), float(elbo.sum())
 
 
 @torch.inference_mode()
-def nll_result(family, images: torch.Tensor, labels: torch.Tensor | None, iwae_sum: float, elbo_sum: float, k: int, batch_size: int = 500) -> NLLResult:
+def nll_result(
+    family,
+    images: torch.Tensor,
+    labels: torch.Tensor | None,
+    iwae_sum: float,
+    elbo_sum: float,
+    k: int,
+    batch_size: int = 500,
+) -> NLLResult:
     """Assemble an :class:`NLLResult` from summed bounds; the posterior statistics take one encoder pass."""
-    mus, logvars = zip(*(family.encode(images[s : s + batch_size], None if labels is None else labels[s : s + batch_size]) for s in range(0, len(images), batch_size)))
+    mus, logvars = zip(
+        *(
+            family.encode(images[s : s + batch_size], None if labels is None else labels[s : s + batch_size])
+            for s in range(0, len(images), batch_size)
+        )
+    )
     kl, var, active = posterior_statistics(torch.cat(mus), torch.cat(logvars))
     n, dims = images.shape[0], images[0].numel()
     nll = -iwae_sum / n
@@ -163,7 +186,9 @@ def estimate_nll(
     iwae_sum = elbo_sum = 0.0
     for b, start in enumerate(range(0, n, batch_size)):
         y = None if labels is None else labels[start : start + batch_size]
-        iwae, elbo = batch_sums(family, images[start : start + batch_size], y, k=k, seed=seed, batch_index=b, max_rows=max_rows)
+        iwae, elbo = batch_sums(
+            family, images[start : start + batch_size], y, k=k, seed=seed, batch_index=b, max_rows=max_rows
+        )
         iwae_sum += iwae
         elbo_sum += elbo
         if progress is not None:
@@ -174,46 +199,3 @@ def estimate_nll(
 def as_unit_interval(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, C, H, W) -> float32 in [0, 1] (255 -> exactly 1)."""
     return torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0)
-
-
-def prepare_run(run_dir: str | Path, *, n: int | None = None, binarize_seed: int = 0, checkpoint: str = "latest", data_dir: str | Path | None = None):
-    """A VAE run's family and test images as ``genlab eval nll`` scores them: the first ``n`` test images in [0, 1],
-    binarised once with ``binarize_seed`` for a Bernoulli model. Returns (family, images, labels or None, description)."""
-    from genlab.data import load_dataset
-    from genlab.train.loading import load_family
-
-    if n is not None and n < 1:
-        raise ConfigError(f"-n must be >= 1, got {n}")
-    family, run, meta = load_family(run_dir, checkpoint)
-    if not (hasattr(family, "encode") and hasattr(family, "log_px_given_z")):
-        raise ConfigError(f"genlab eval nll needs a VAE run (vae, conv-vae, cvae); {run_dir} is a {run.family} run")
-    images, labels, _ = load_dataset(run.train.dataset, "test", data_dir)
-    x = as_unit_interval(images[:n])
-    bernoulli = family.cfg.likelihood == "bernoulli"
-    if bernoulli:
-        x = binarize(x, binarize_seed)
-    y = torch.from_numpy(labels[:n]) if family.conditional else None
-    data = f"{x.shape[0]} {run.train.dataset} test images " + (f"binarised once with seed {binarize_seed}" if bernoulli else "as grey levels in [0, 1] (Gaussian density)")
-    what = f"{run.family} run {run_dir}, step {meta['step']}: {data}" + (", log p(x | y)" if family.conditional else "")
-    return family, x, y, what
-
-
-def run_nll(
-    run_dir: str | Path,
-    *,
-    k: int = 5000,
-    n: int | None = None,
-    binarize_seed: int = 0,
-    seed: int = 0,
-    checkpoint: str = "latest",
-    batch_size: int = 100,
-    data_dir: str | Path | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> tuple[NLLResult, str]:
-    """The protocol of ``genlab eval nll`` (see :func:`prepare_run`) with k importance samples. Returns (result, description)."""
-    if k < 1 or batch_size < 1:
-        raise ConfigError(f"--k and --batch-size must be >= 1, got {k} and {batch_size}")
-    family, x, y, what = prepare_run(run_dir, n=n, binarize_seed=binarize_seed, checkpoint=checkpoint, data_dir=data_dir)
-    result = estimate_nll(family, x, y, k=k, seed=seed, batch_size=batch_size, progress=progress)
-    bernoulli = family.cfg.likelihood == "bernoulli"
-    return dataclasses.replace(result, binarize_seed=binarize_seed if bernoulli else None), f"{what}, k = {k}, sample seed {seed}"

@@ -99,7 +99,13 @@ def train_shapes_cnn(opts: ShapesTraining, log=print) -> tuple[ShapesCNN, dict]:
     set_feature_statistics(model, load_shapes64("train")[0][:STATS_IMAGES])
     train_seconds = time.perf_counter() - start
     accuracy = factor_accuracy(model, load_shapes64("test")[0], shapes64_factors("test")[0])
-    report = {"test_accuracy": accuracy["motif"], "factor_accuracy": accuracy, "train_seconds": train_seconds, "torch_threads": torch.get_num_threads(), **dataclasses.asdict(opts)}
+    report = {
+        "test_accuracy": accuracy["motif"],
+        "factor_accuracy": accuracy,
+        "train_seconds": train_seconds,
+        "torch_threads": torch.get_num_threads(),
+        **dataclasses.asdict(opts),
+    }
     return model, report
 
 
@@ -130,14 +136,20 @@ def fit_shapes_cnn(opts: ShapesTraining, log=print) -> ShapesCNN:
             opt.step()
             sched.step()
             if step % batcher.steps_per_epoch == 0 or step == total:
-                log(f"step {step}/{total} (epoch {step / batcher.steps_per_epoch:.2f}): loss {loss.item():.4f}, {time.perf_counter() - start:.0f} s")
+                log(
+                    f"step {step}/{total} (epoch {step / batcher.steps_per_epoch:.2f}): loss {loss.item():.4f}, "
+                    f"{time.perf_counter() - start:.0f} s"
+                )
     return model.eval()
 
 
 @torch.no_grad()
 def predict_factors(model: ShapesCNN, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
     """The most likely value of every factor. Shapes: uint8 (N, 3, 64, 64) -> int64 (N, 7)."""
-    preds = [torch.stack([lg.argmax(1) for lg in ShapesCNN.split_logits(model(x)[1])], 1) for x, _ in iterate_batches(images, None, batch_size, scale="-1,1")]
+    preds = [
+        torch.stack([lg.argmax(1) for lg in ShapesCNN.split_logits(model(x)[1])], 1)
+        for x, _ in iterate_batches(images, None, batch_size, scale="-1,1")
+    ]
     return torch.cat(preds).numpy()
 
 

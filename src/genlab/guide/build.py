@@ -24,7 +24,7 @@ import torch
 from genlab.atomic import atomic_write_text
 from genlab.errors import ConfigError
 from genlab.guide import measured, theory
-from genlab.train.rundir import versions
+from genlab.runs.rundir import versions
 
 COMMAND = "genlab docs build"
 INCLUDE = re.compile(r"(<!-- include: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- end include -->)", re.S)
@@ -43,22 +43,70 @@ class GuideFigure:
     needs_data: bool = False
 
 
-FIGURES: dict[str, GuideFigure] = {f.name: f for f in (
-    GuideFigure("optimal-discriminator", "D* = p_data/(p_data+p_g) and V(D*, G)", theory.optimal_discriminator_figure,
-                ("optimal-discriminator.png", "optimal-discriminator.md"), cheap=True),
-    GuideFigure("generator-gradients", "minimax vs non-saturating generator gradients", theory.generator_gradient_figure,
-                ("generator-gradients.png",), cheap=True),
-    GuideFigure("wasserstein-vs-jsd", "JSD saturates, W1 does not", theory.wasserstein_figure, ("wasserstein-vs-jsd.png",), cheap=True),
-    GuideFigure("alpha-bar", "ᾱ_t of the linear and cosine schedules", theory.alpha_bar_figure, ("alpha-bar.png", "alpha-bar.md"), cheap=True),
-    GuideFigure("kl-examples", "the two worked KL examples", theory.kl_examples_table, ("kl-examples.md",), cheap=True),
-    GuideFigure("gan-vs-kde", "1-D GAN and KDE on the same 1000 points", measured.gan_vs_kde_figure, ("gan-vs-kde.png", "gan-vs-kde.md"), cheap=False),
-    GuideFigure("forward-process", "MNIST digits under q(x_t | x_0)", measured.forward_process_figure, ("forward-process.png",), cheap=False, needs_data=True),
-    GuideFigure("fid-small-n", "FID's bias at small n, KID's lack of it", measured.fid_small_n_figure, ("fid-small-n.png", "fid-small-n.md"), cheap=False, needs_data=True),
-)}
+FIGURES: dict[str, GuideFigure] = {
+    f.name: f
+    for f in (
+        GuideFigure(
+            "optimal-discriminator",
+            "D* = p_data/(p_data+p_g) and V(D*, G)",
+            theory.optimal_discriminator_figure,
+            ("optimal-discriminator.png", "optimal-discriminator.md"),
+            cheap=True,
+        ),
+        GuideFigure(
+            "generator-gradients",
+            "minimax vs non-saturating generator gradients",
+            theory.generator_gradient_figure,
+            ("generator-gradients.png",),
+            cheap=True,
+        ),
+        GuideFigure(
+            "wasserstein-vs-jsd",
+            "JSD saturates, W1 does not",
+            theory.wasserstein_figure,
+            ("wasserstein-vs-jsd.png",),
+            cheap=True,
+        ),
+        GuideFigure(
+            "alpha-bar",
+            "ᾱ_t of the linear and cosine schedules",
+            theory.alpha_bar_figure,
+            ("alpha-bar.png", "alpha-bar.md"),
+            cheap=True,
+        ),
+        GuideFigure(
+            "kl-examples", "the two worked KL examples", theory.kl_examples_table, ("kl-examples.md",), cheap=True
+        ),
+        GuideFigure(
+            "gan-vs-kde",
+            "1-D GAN and KDE on the same 1000 points",
+            measured.gan_vs_kde_figure,
+            ("gan-vs-kde.png", "gan-vs-kde.md"),
+            cheap=False,
+        ),
+        GuideFigure(
+            "forward-process",
+            "MNIST digits under q(x_t | x_0)",
+            measured.forward_process_figure,
+            ("forward-process.png",),
+            cheap=False,
+            needs_data=True,
+        ),
+        GuideFigure(
+            "fid-small-n",
+            "FID's bias at small n, KID's lack of it",
+            measured.fid_small_n_figure,
+            ("fid-small-n.png", "fid-small-n.md"),
+            cheap=False,
+            needs_data=True,
+        ),
+    )
+}
 
 
 def select(only: list[str] | None = None, *, cheap_only: bool = False) -> list[GuideFigure]:
-    """The builders to run: ``only`` by name (an unknown name lists the known ones), or every one (cheap ones if asked)."""
+    """The builders to run: ``only`` by name (an unknown name lists the known ones), or every one (cheap ones if
+    asked)."""
     if only:
         unknown = [n for n in only if n not in FIGURES]
         if unknown:
@@ -69,8 +117,13 @@ def select(only: list[str] | None = None, *, cheap_only: bool = False) -> list[G
     return [f for f in chosen if f.cheap or not cheap_only]
 
 
-def build_guide(guide_dir: str | Path, figures: list[GuideFigure], *, data_dir: str | Path | None = None,
-                log: Callable[[str], None] = print) -> dict[str, Any]:
+def build_guide(
+    guide_dir: str | Path,
+    figures: list[GuideFigure],
+    *,
+    data_dir: str | Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Run ``figures`` into ``guide_dir/figures``, record them in build.json and refresh the pages' includes.
 
     Entries of build.json for figures not run this time are kept. Returns the build record.
@@ -79,13 +132,22 @@ def build_guide(guide_dir: str | Path, figures: list[GuideFigure], *, data_dir: 
     folder = guide_dir / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     record_path = folder / "build.json"
-    record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {"command": COMMAND, "figures": {}}
+    record = (
+        json.loads(record_path.read_text(encoding="utf-8"))
+        if record_path.is_file()
+        else {"command": COMMAND, "figures": {}}
+    )
     for fig in figures:
         start = time.perf_counter()
         numbers = fig.make(folder, data_dir=data_dir) if fig.needs_data else fig.make(folder)
         seconds = time.perf_counter() - start
-        record["figures"][fig.name] = {"what": fig.what, "files": list(fig.files), "seconds": round(seconds, 2),
-                                       "torch_threads": torch.get_num_threads(), "numbers": numbers}
+        record["figures"][fig.name] = {
+            "what": fig.what,
+            "files": list(fig.files),
+            "seconds": round(seconds, 2),
+            "torch_threads": torch.get_num_threads(),
+            "numbers": numbers,
+        }
         log(f"{fig.name}: {', '.join(fig.files)} ({seconds:.1f} s)")
     record["command"] = COMMAND
     record["versions"] = versions()

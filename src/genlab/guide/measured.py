@@ -18,8 +18,8 @@ from sklearn.neighbors import KernelDensity
 
 from genlab.data import load_dataset
 from genlab.data.toy import bimodal_1d, bimodal_1d_pdf
-from genlab.eval.extractors import get_extractor
 from genlab.errors import ConfigError
+from genlab.eval.extractors import get_extractor
 from genlab.eval.metrics import feature_statistics, frechet_distance, kernel_inception_distance
 from genlab.guide.theory import GRID, write_table
 from genlab.math.diffusion import q_sample
@@ -41,7 +41,9 @@ def gan_vs_kde_figure(folder: Path, *, n: int = 1000, steps: int = 1500, seed: i
     gan_seconds = time.perf_counter() - start
     gan = generate(players["generator"], 20_000, np.random.default_rng(seed + 1))[:, 0].astype(np.float64) * TOY_SCALE
     start = time.perf_counter()
-    search = GridSearchCV(KernelDensity(kernel="gaussian"), {"bandwidth": np.geomspace(0.03, 3.0, 21)}, cv=5).fit(data[:, None])
+    search = GridSearchCV(KernelDensity(kernel="gaussian"), {"bandwidth": np.geomspace(0.03, 3.0, 21)}, cv=5).fit(
+        data[:, None]
+    )
     kde_seconds = time.perf_counter() - start
     kde = search.best_estimator_
     truth = bimodal_1d_pdf(GRID)
@@ -51,8 +53,20 @@ def gan_vs_kde_figure(folder: Path, *, n: int = 1000, steps: int = 1500, seed: i
         "KDE": wasserstein_distance(kde.sample(20_000, random_state=seed + 1)[:, 0], GRID, v_weights=truth),
     }
     fig, ax = figure(size=(7.0, 3.8))
-    ax.hist(gan, bins=np.linspace(-5, 5, 101), density=True, color="tab:orange", alpha=0.45, label=f"GAN samples ({steps} steps)")
-    ax.plot(GRID, np.exp(kde.score_samples(GRID[:, None])), color="tab:blue", label=f"KDE (h = {kde.bandwidth:.3f}, 5-fold CV)")
+    ax.hist(
+        gan,
+        bins=np.linspace(-5, 5, 101),
+        density=True,
+        color="tab:orange",
+        alpha=0.45,
+        label=f"GAN samples ({steps} steps)",
+    )
+    ax.plot(
+        GRID,
+        np.exp(kde.score_samples(GRID[:, None])),
+        color="tab:blue",
+        label=f"KDE (h = {kde.bandwidth:.3f}, 5-fold CV)",
+    )
     ax.plot(GRID, truth, color="black", lw=2, label="true density")
     ax.plot(data, np.full_like(data, -0.02), "|", color="grey", alpha=0.3, label=f"the n = {n} training points")
     ax.set(xlabel="x", xlim=(-5, 5), title="Two generative models of the same 1000 points")
@@ -60,8 +74,13 @@ def gan_vs_kde_figure(folder: Path, *, n: int = 1000, steps: int = 1500, seed: i
     save_figure(fig, folder / "gan-vs-kde.png")
     rows = [f"| {name} | {value:.3f} |" for name, value in w1.items()]
     write_table(folder / "gan-vs-kde.md", "| samples | W1 to the true mixture |", rows)
-    return {"w1": w1, "kde_bandwidth": float(kde.bandwidth), "gan_seconds": gan_seconds, "kde_seconds": kde_seconds,
-            "final_d_loss": float(losses[-100:, 0].mean())}
+    return {
+        "w1": w1,
+        "kde_bandwidth": float(kde.bandwidth),
+        "gan_seconds": gan_seconds,
+        "kde_seconds": kde_seconds,
+        "final_d_loss": float(losses[-100:, 0].mean()),
+    }
 
 
 def forward_process_figure(folder: Path, *, seed: int = 0, data_dir: str | Path | None = None) -> dict[str, Any]:
@@ -85,7 +104,9 @@ def forward_process_figure(folder: Path, *, seed: int = 0, data_dir: str | Path 
     return {"steps": list(FORWARD_STEPS)}
 
 
-def fid_small_n_figure(folder: Path, *, pool: int = 4000, repeats: int = 10, seed: int = 0, data_dir: str | Path | None = None) -> dict[str, Any]:
+def fid_small_n_figure(
+    folder: Path, *, pool: int = 4000, repeats: int = 10, seed: int = 0, data_dir: str | Path | None = None
+) -> dict[str, Any]:
     """FID and KID between two disjoint halves of the real test digits as the sample size n shrinks.
 
     Both sets come from the same distribution, so the true distance is 0: FID's estimate is
@@ -98,7 +119,7 @@ def fid_small_n_figure(folder: Path, *, pool: int = 4000, repeats: int = 10, see
     if 2 * pool > len(test):
         raise ConfigError(f"pool must be at most {len(test) // 2} (two disjoint halves of the test set), got {pool}")
     ref = extractor.features(test[order[:pool]])  # (pool, 128)
-    candidates = extractor.features(test[order[pool:2 * pool]])  # disjoint from ref, same distribution
+    candidates = extractor.features(test[order[pool : 2 * pool]])  # disjoint from ref, same distribution
     ref_stats = feature_statistics(ref)
     rows, results = [], {}
     for n in FID_SIZES:
@@ -107,14 +128,41 @@ def fid_small_n_figure(folder: Path, *, pool: int = 4000, repeats: int = 10, see
             feats = candidates[rng.choice(pool, n, replace=False)]
             fids.append(frechet_distance(*feature_statistics(feats), *ref_stats))
             kids.append(kernel_inception_distance(feats, ref, seed=seed + r)[0])
-        results[n] = {"fid_mean": float(np.mean(fids)), "fid_std": float(np.std(fids)), "kid_mean": float(np.mean(kids)), "kid_std": float(np.std(kids))}
+        results[n] = {
+            "fid_mean": float(np.mean(fids)),
+            "fid_std": float(np.std(fids)),
+            "kid_mean": float(np.mean(kids)),
+            "kid_std": float(np.std(kids)),
+        }
         v = results[n]
-        rows.append(f"| {n} | {v['fid_mean']:.2f} ± {v['fid_std']:.2f} | {1000 * v['kid_mean']:.2f} ± {1000 * v['kid_std']:.2f} |")
+        rows.append(
+            f"| {n} | {v['fid_mean']:.2f} ± {v['fid_std']:.2f} | {1000 * v['kid_mean']:.2f} ± "
+            f"{1000 * v['kid_std']:.2f} |"
+        )
     sizes = np.array(FID_SIZES)
     fig, (left, right) = figure(1, 2, size=(9.0, 3.4))
-    left.errorbar(sizes, [results[n]["fid_mean"] for n in sizes], yerr=[results[n]["fid_std"] for n in sizes], marker="o", capsize=3)
-    left.set(xscale="log", yscale="log", xlabel="n (real test digits, other half as reference)", ylabel="FID", title="FID of real vs real: biased, ~ 1/n")
-    right.errorbar(sizes, [1000 * results[n]["kid_mean"] for n in sizes], yerr=[1000 * results[n]["kid_std"] for n in sizes], marker="o", capsize=3, color="tab:green")
+    left.errorbar(
+        sizes,
+        [results[n]["fid_mean"] for n in sizes],
+        yerr=[results[n]["fid_std"] for n in sizes],
+        marker="o",
+        capsize=3,
+    )
+    left.set(
+        xscale="log",
+        yscale="log",
+        xlabel="n (real test digits, other half as reference)",
+        ylabel="FID",
+        title="FID of real vs real: biased, ~ 1/n",
+    )
+    right.errorbar(
+        sizes,
+        [1000 * results[n]["kid_mean"] for n in sizes],
+        yerr=[1000 * results[n]["kid_std"] for n in sizes],
+        marker="o",
+        capsize=3,
+        color="tab:green",
+    )
     right.axhline(0.0, color="grey", lw=0.8)
     right.set(xscale="log", xlabel="n", ylabel="KID × 1000", title="KID of the same sets: unbiased, noisy")
     save_figure(fig, folder / "fid-small-n.png")

@@ -16,7 +16,14 @@ from scipy.stats import norm, wasserstein_distance
 
 from genlab.atomic import atomic_write_text
 from genlab.data.toy import bimodal_1d_pdf
-from genlab.math import VALUE_AT_EQUILIBRIUM, gan_value, generator_loss, jensen_shannon, kl_normal_std, optimal_discriminator
+from genlab.math import (
+    VALUE_AT_EQUILIBRIUM,
+    gan_value,
+    generator_loss,
+    jensen_shannon,
+    kl_normal_std,
+    optimal_discriminator,
+)
 from genlab.math.kl import kl_normal_std_per_dim
 from genlab.math.schedules import alpha_bar, named_betas
 from genlab.plots import figure, save_figure
@@ -40,13 +47,20 @@ def alpha_bar_figure(folder: Path) -> dict[str, Any]:
         left.plot(t, ab, color=colour, label=f"{name}: ᾱ_t")
         right.plot(t, np.sqrt(ab), color=colour, label=f"{name}: √ᾱ_t (signal)")
         right.plot(t, np.sqrt(1 - ab), color=colour, ls="--", label=f"{name}: √(1-ᾱ_t) (noise)")
-        numbers[name] = {"alpha_bar_500": float(ab[499]), "alpha_bar_1000": float(ab[-1]), "t_half": int(np.argmax(ab < 0.5)) + 1}
+        numbers[name] = {
+            "alpha_bar_500": float(ab[499]),
+            "alpha_bar_1000": float(ab[-1]),
+            "t_half": int(np.argmax(ab < 0.5)) + 1,
+        }
     left.set(xlabel="t", ylabel="ᾱ_t", title="ᾱ_t = ∏(1-β_s)", yscale="log")
     right.set(xlabel="t", title="x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε")
     left.legend(fontsize=8)
     right.legend(fontsize=7)
     save_figure(fig, folder / "alpha-bar.png")
-    rows = [f"| {name} | {v['alpha_bar_500']:.4f} | {v['alpha_bar_1000']:.3g} | {v['t_half']} |" for name, v in numbers.items()]
+    rows = [
+        f"| {name} | {v['alpha_bar_500']:.4f} | {v['alpha_bar_1000']:.3g} | {v['t_half']} |"
+        for name, v in numbers.items()
+    ]
     write_table(folder / "alpha-bar.md", "| schedule | ᾱ_500 | ᾱ_1000 | first t with ᾱ_t < 0.5 |", rows)
     return numbers
 
@@ -64,14 +78,30 @@ def optimal_discriminator_figure(folder: Path) -> dict[str, Any]:
     ax.plot(GRID, p_g, color="tab:orange", label="p_g: N(0, 1.5²)")
     ax.plot(GRID, d_star, color="tab:blue", ls="--", label="D*(x) = p_data / (p_data + p_g)")
     ax.axhline(0.5, color="grey", lw=0.8)
-    ax.set(xlabel="x", xlim=(-5, 5), ylim=(0, 1.3), title=f"V(D*, G) = {value:.3f};  -2 log 2 + 2 JSD = {VALUE_AT_EQUILIBRIUM + 2 * jsd:.3f}")
+    ax.set(
+        xlabel="x",
+        xlim=(-5, 5),
+        ylim=(0, 1.3),
+        title=f"V(D*, G) = {value:.3f};  -2 log 2 + 2 JSD = {VALUE_AT_EQUILIBRIUM + 2 * jsd:.3f}",
+    )
     ax.legend(fontsize=8, loc="upper center", ncol=2)  # above the curves, which stay below 1
     save_figure(fig, folder / "optimal-discriminator.png")
-    numbers = {"value": value, "jsd": jsd, "value_from_jsd": VALUE_AT_EQUILIBRIUM + 2 * jsd, "value_at_equilibrium": value_equal,
-               "minus_two_log_two": VALUE_AT_EQUILIBRIUM}
-    rows = [f"| p_g = N(0, 1.5²) | {value:.4f} | {jsd:.4f} | {VALUE_AT_EQUILIBRIUM + 2 * jsd:.4f} |",
-            f"| p_g = p_data | {value_equal:.4f} | 0 | {VALUE_AT_EQUILIBRIUM:.4f} (= -2 log 2) |"]
-    write_table(folder / "optimal-discriminator.md", "| generator | V(D*, G) (integrated) | JSD (nats) | -2 log 2 + 2 JSD |", rows)
+    numbers = {
+        "value": value,
+        "jsd": jsd,
+        "value_from_jsd": VALUE_AT_EQUILIBRIUM + 2 * jsd,
+        "value_at_equilibrium": value_equal,
+        "minus_two_log_two": VALUE_AT_EQUILIBRIUM,
+    }
+    rows = [
+        f"| p_g = N(0, 1.5²) | {value:.4f} | {jsd:.4f} | {VALUE_AT_EQUILIBRIUM + 2 * jsd:.4f} |",
+        f"| p_g = p_data | {value_equal:.4f} | 0 | {VALUE_AT_EQUILIBRIUM:.4f} (= -2 log 2) |",
+    ]
+    write_table(
+        folder / "optimal-discriminator.md",
+        "| generator | V(D*, G) (integrated) | JSD (nats) | -2 log 2 + 2 JSD |",
+        rows,
+    )
     return numbers
 
 
@@ -86,8 +116,11 @@ def generator_gradient_figure(folder: Path) -> dict[str, Any]:
         (grad,) = torch.autograd.grad(generator_loss(logits, kind) * len(d), logits)
         ax.plot(d.numpy(), grad.abs().numpy(), color=colour, label=kind)
         numbers[kind] = {"grad_at_d_0.01": float(grad[torch.argmin((d - 0.01).abs())].abs())}
-    ax.set(xlabel="D(G(z)): the discriminator's belief that a fake is real", ylabel="|∂ loss_G / ∂ logit|",
-           title="Early in training D(G(z)) ≈ 0: only the non-saturating loss pushes")
+    ax.set(
+        xlabel="D(G(z)): the discriminator's belief that a fake is real",
+        ylabel="|∂ loss_G / ∂ logit|",
+        title="Early in training D(G(z)) ≈ 0: only the non-saturating loss pushes",
+    )
     ax.legend()
     save_figure(fig, folder / "generator-gradients.png")
     return numbers
@@ -106,7 +139,9 @@ def wasserstein_figure(folder: Path) -> dict[str, Any]:
     ax.plot(thetas, jsd, color="tab:red", label="JSD(p, q_θ) (nats)")
     ax.plot(thetas, w1, color="tab:blue", label="W1(p, q_θ)")
     ax.axhline(np.log(2), color="grey", ls=":", label="log 2")
-    ax.set(xlabel="θ: shift of q_θ = N(θ, 0.1²) from p = N(0, 0.1²)", title="Disjoint supports: JSD is flat, W1 is not")
+    ax.set(
+        xlabel="θ: shift of q_θ = N(θ, 0.1²) from p = N(0, 0.1²)", title="Disjoint supports: JSD is flat, W1 is not"
+    )
     ax.legend()
     save_figure(fig, folder / "wasserstein-vs-jsd.png")
     return {"jsd_at_1": float(jsd[20]), "w1_at_1": float(w1[20]), "jsd_at_3": float(jsd[-1]), "w1_at_3": float(w1[-1])}

@@ -45,7 +45,9 @@ def cyclical_kl_weight(step: int, warmup_steps: int, cycles: int, ratio: float, 
     return float(beta) * min(1.0, tau / ratio)
 
 
-def kl_weight(schedule: Anneal, step: int, *, beta: float, warmup_steps: int, cycles: int = 1, ratio: float = 0.5) -> float:
+def kl_weight(
+    schedule: Anneal, step: int, *, beta: float, warmup_steps: int, cycles: int = 1, ratio: float = 0.5
+) -> float:
     """The KL weight after ``step`` completed steps under the named schedule."""
     if schedule == "none":
         return float(beta)

@@ -76,7 +76,9 @@ def _as_target(target: Target, like: torch.Tensor) -> torch.Tensor:
     return target if isinstance(target, torch.Tensor) else torch.full_like(like, float(target))
 
 
-def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor
+) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017): E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = eps x + (1 - eps) x~.
 
     Shapes: real, fake (B, ...); eps (B,) in [0, 1]. ``critic`` maps (B, ...) to (G,) scores;

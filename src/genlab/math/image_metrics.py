@@ -82,4 +82,3 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Ten
     Shapes: (N, C, H, W) twice -> float64 (N,); 1 for identical images.
     """
     return ssim_map(x, y, data_range).flatten(1).mean(1)
-

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
 from genlab.data import DataInfo
 from genlab.errors import ConfigError
+
+Kind = Literal["gan", "vae", "diffusion", "translation"]
 
 
 class Family(ABC):
@@ -26,12 +28,15 @@ class Family(ABC):
     """
 
     registry_name: ClassVar[str] = ""
+    kind: ClassVar[Kind]  # which textbook family it belongs to; declared by every family (conformance-tested)
     data_scale: ClassVar[Literal["-1,1", "0,1"]] = "-1,1"
     conditional: bool = False  # a family may decide per config, in __init__
     batches_per_step: int = 1  # real batches per train_step, concatenated (a GAN's n_critic)
     monitor_losses: bool = True  # let the trainer warn on loss_d collapse / loss_g explosion (BCE games)
     device_types: ClassVar[tuple[str, ...]] = ("cpu", "cuda", "mps")  # where it can run (NumPy families: cpu)
-    trains_in_torch: ClassVar[bool] = True  # False: train_step runs NumPy, so autocast, channels-last and fused optimisers do not apply
+    trains_in_torch: ClassVar[bool] = (
+        True  # False: train_step runs NumPy, so autocast, channels-last and fused optimisers do not apply
+    )
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         self.cfg = cfg
@@ -45,7 +50,9 @@ class Family(ABC):
         return (self.info.channels, self.info.height, self.info.width)
 
     @abstractmethod
-    def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator) -> dict[str, float]:
+    def train_step(
+        self, images: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator
+    ) -> dict[str, float]:
         """One optimisation step on a batch; returns scalar metrics to log."""
 
     @abstractmethod
@@ -81,13 +88,20 @@ class Family(ABC):
         """
         device = torch.device(device)
         if device.type not in self.device_types:
-            raise ConfigError(f"{self.registry_name} runs on {' or '.join(self.device_types)} only, not {device}; use --device cpu")
+            raise ConfigError(
+                f"{self.registry_name} runs on {' or '.join(self.device_types)} only, not {device}; use --device cpu"
+            )
         before = [dict(net.named_parameters()) for net in self.nets.values()]
         for net in self.nets.values():
             net.to(device)
         # A move between devices whose tensors cannot share a type replaces the Parameter
         # objects themselves (torch's Module._apply); the optimizers must then hold the new ones.
-        replaced = {id(old[name]): new for old, net in zip(before, self.nets.values()) for name, new in net.named_parameters() if new is not old[name]}
+        replaced = {
+            id(old[name]): new
+            for old, net in zip(before, self.nets.values())
+            for name, new in net.named_parameters()
+            if new is not old[name]
+        }
         for opt in self.opts.values():
             if replaced:
                 for group in opt.param_groups:
@@ -120,3 +134,58 @@ class Family(ABC):
     def train(self, mode: bool = True) -> None:
         for net in self.nets.values():
             net.train(mode)
+
+
+# What a family can do beyond the contract above, declared by the methods it defines and
+# checked with ``isinstance(family, Protocol)`` (never ``hasattr``). The conformance suite
+# asserts that each family's declaration matches its ``kind`` and that the methods work.
+
+
+@runtime_checkable
+class LatentLikelihood(Protocol):
+    """An encoder q(z | x) and a decoder likelihood log p(x | z): the VAEs (ELBO, IWAE NLL, anomaly scores).
+
+    Shapes: ``encode(x (B, C, H, W)) -> (mu, logvar)``, each (B, D);
+    ``log_px_given_z(x (B, C, H, W), z (S, B, D)) -> (S, B)`` in nats, for S latent samples per image.
+    """
+
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class GuidedDiffusion(Protocol):
+    """Sampled by a diffusion sampler through a (guided) noise predictor; its config has the
+    sampling keys ``sampler``, ``sample_steps``, ``eta`` and ``guidance``."""
+
+    def eps_fn(self, labels: Any, guidance: float, *args: Any) -> Any: ...
+
+
+@runtime_checkable
+class TextConditioned(Protocol):
+    """Draws images of captions (``genlab sample --prompt``). Shapes: ``(len(captions), C, H, W)`` in [-1, 1]."""
+
+    def sample_captions(
+        self, captions: list[str], *, generator: torch.Generator, guidance: float | None = None
+    ) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Truncatable(Protocol):
+    """A style-based generator with the truncation trick: ``styles(z, psi=...)`` pulls w towards its mean;
+    its config has the ``truncation`` key."""
+
+    def styles(self, z: torch.Tensor, *, psi: float | None = None) -> torch.Tensor: ...
+
+
+# The sampling-time config keys each capability brings (web sampler, genlab sample, export).
+SAMPLING_KEYS: dict[type, tuple[str, ...]] = {
+    GuidedDiffusion: ("sampler", "sample_steps", "eta", "guidance"),
+    Truncatable: ("truncation",),
+}
+
+
+def sampling_keys(family: Family) -> tuple[str, ...]:
+    """The sampling-time config keys ``family`` takes, from the capabilities it declares."""
+    return tuple(key for protocol, keys in SAMPLING_KEYS.items() if isinstance(family, protocol) for key in keys)

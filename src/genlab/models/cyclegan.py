@@ -58,7 +58,9 @@ class CycleGANConfig:
         if self.patch_layers < -1:
             raise ConfigError(f"patch_layers must be >= 0, or -1 for the size-scaled default; got {self.patch_layers}")
         if self.cycle_weight < 0 or self.identity_weight < 0:
-            raise ConfigError(f"cycle_weight and identity_weight must be >= 0, got {self.cycle_weight} and {self.identity_weight}")
+            raise ConfigError(
+                f"cycle_weight and identity_weight must be >= 0, got {self.cycle_weight} and {self.identity_weight}"
+            )
         if self.lr <= 0 or not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
             raise ConfigError(f"need lr > 0 and betas in [0, 1), got lr={self.lr}, betas=({self.beta1}, {self.beta2})")
         if self.direction not in ("a2b", "b2a"):
@@ -68,13 +70,15 @@ class CycleGANConfig:
 @register(
     "cyclegan",
     config=CycleGANConfig,
-    description="CycleGAN (Zhu et al. 2017): two ResNet generators, two PatchGANs, least squares, cycle 10, identity 5, pool of 50",
+    description="CycleGAN (Zhu et al. 2017): two ResNet generators, two PatchGANs, least squares, cycle 10, identity "
+    "5, pool of 50",
     presets={"small": {"base_channels": 16, "n_blocks": 3, "d_base_channels": 16}},
     tiny={"base_channels": 2, "n_blocks": 1, "d_base_channels": 2, "pool_size": 4, "test_scores": False},
     dataset="digits-thickness",
     example_shape=(1, 28, 56),
 )
 class CycleGAN(Family):
+    kind = "translation"
     monitor_losses = False  # least-squares losses: the BCE collapse/explosion thresholds do not apply
 
     def __init__(self, cfg: CycleGANConfig, info: DataInfo) -> None:
@@ -96,7 +100,10 @@ class CycleGAN(Family):
         betas = (cfg.beta1, cfg.beta2)
         g_params = [*self.nets["g_ab"].parameters(), *self.nets["g_ba"].parameters()]
         d_params = [*self.nets["d_a"].parameters(), *self.nets["d_b"].parameters()]
-        self.opts = {"generators": torch.optim.Adam(g_params, lr=cfg.lr, betas=betas), "discriminators": torch.optim.Adam(d_params, lr=cfg.lr, betas=betas)}
+        self.opts = {
+            "generators": torch.optim.Adam(g_params, lr=cfg.lr, betas=betas),
+            "discriminators": torch.optim.Adam(d_params, lr=cfg.lr, betas=betas),
+        }
         self.pools = {"a": ImagePool(cfg.pool_size, (c, h, w)), "b": ImagePool(cfg.pool_size, (c, h, w))}
 
     def train_step(self, images, labels, generator):
@@ -115,12 +122,19 @@ class CycleGAN(Family):
             for d in (n["d_a"], n["d_b"]):
                 d.requires_grad_(True)
         cycle = (rec_a - a).abs().mean() + (rec_b - b).abs().mean()
-        identity = (n["g_ab"](b) - b).abs().mean() + (n["g_ba"](a) - a).abs().mean() if lam_id else torch.zeros((), device=a.device)
+        identity = (
+            (n["g_ab"](b) - b).abs().mean() + (n["g_ba"](a) - a).abs().mean()
+            if lam_id
+            else torch.zeros((), device=a.device)
+        )
         self.opts["generators"].zero_grad(set_to_none=True)
         (adv_ab + adv_ba + lam * cycle + lam_id * identity).backward()
         self.opts["generators"].step()
         # 2. Discriminators: reals against fakes drawn through each domain's history pool.
-        pool_b, pool_a = self.pools["b"].query(fake_b.detach(), generator), self.pools["a"].query(fake_a.detach(), generator)
+        pool_b, pool_a = (
+            self.pools["b"].query(fake_b.detach(), generator),
+            self.pools["a"].query(fake_a.detach(), generator),
+        )
         loss_d_b = discriminator_loss(n["d_b"](b), n["d_b"](pool_b), kind="least-squares")
         loss_d_a = discriminator_loss(n["d_a"](a), n["d_a"](pool_a), kind="least-squares")
         self.opts["discriminators"].zero_grad(set_to_none=True)
@@ -149,7 +163,8 @@ class CycleGAN(Family):
 
     @torch.no_grad()
     def sample(self, n, *, labels=None, generator):
-        """``n`` held-out images drawn with ``generator``, translated in ``direction``; A left, B right: (n, C, H, 2W)."""
+        """``n`` held-out images drawn with ``generator``, translated in ``direction``; A left, B right: (n, C, H,
+        2W)."""
         if self.cfg.direction == "a2b":
             a = held_out_images(self.cfg.domains, "a", n, generator).to(self.device)
             return join_pair(a, self.translate(a, "a2b"))

@@ -33,7 +33,10 @@ class DCGANConfig(GANOptions):
         if self.z_dim < 1 or self.base_channels < 1:
             raise ConfigError(f"z_dim and base_channels must be >= 1, got {self.z_dim} and {self.base_channels}")
         if self.gp and self.d_norm == "batch":
-            raise ConfigError("a gradient penalty needs a critic without BatchNorm (per-sample gradients): --set d_norm=layer or d_norm=none")
+            raise ConfigError(
+                "a gradient penalty needs a critic without BatchNorm (per-sample gradients): --set d_norm=layer or "
+                "d_norm=none"
+            )
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,9 @@ class DCGenerator(nn.Module):
         self.b = b
         self.label = LabelInput(num_classes, embed_dim) if num_classes else None
         z_in = z_dim + (embed_dim if num_classes else 0)
-        self.project = nn.Sequential(nn.Linear(z_in, 4 * b * 7 * 7, bias=False), nn.BatchNorm1d(4 * b * 7 * 7), nn.ReLU())
+        self.project = nn.Sequential(
+            nn.Linear(z_in, 4 * b * 7 * 7, bias=False), nn.BatchNorm1d(4 * b * 7 * 7), nn.ReLU()
+        )
         self.net = nn.Sequential(
             nn.ConvTranspose2d(4 * b, 2 * b, 4, 2, 1, bias=False),  # (B, 4b, 7, 7) -> (B, 2b, 14, 14)
             nn.BatchNorm2d(2 * b),
@@ -130,7 +135,9 @@ def dcgan_init_(module: nn.Module) -> None:
 class _DCGAN28(AdversarialFamily):
     def __init__(self, cfg, info) -> None:
         if (info.height, info.width) != (28, 28):
-            raise ConfigError(f"{self.registry_name} is built for 28x28 images, the data set has {info.height}x{info.width}")
+            raise ConfigError(
+                f"{self.registry_name} is built for 28x28 images, the data set has {info.height}x{info.width}"
+            )
         super().__init__(cfg, info)
 
     def make_generator(self, num_classes: int) -> nn.Module:
@@ -149,21 +156,45 @@ TINY = {"z_dim": 4, "base_channels": 2, "embed_dim": 3}
 TINY_CRITIC = {**TINY, "n_critic": 2}  # tests feed 8 images a step; 5 critic batches would hold 1-2 each
 
 
-@register("dcgan", config=DCGANConfig, description="DCGAN (Radford et al. 2016) at 28x28; width knob base_channels (64)", presets={"small": SMALL}, tiny=TINY)
+@register(
+    "dcgan",
+    config=DCGANConfig,
+    description="DCGAN (Radford et al. 2016) at 28x28; width knob base_channels (64)",
+    presets={"small": SMALL},
+    tiny=TINY,
+)
 class DCGAN(_DCGAN28):
     pass
 
 
-@register("cdcgan", config=CDCGANConfig, description="Conditional DCGAN at 28x28: label embedding into G, projection in D", presets={"small": SMALL}, tiny=TINY)
+@register(
+    "cdcgan",
+    config=CDCGANConfig,
+    description="Conditional DCGAN at 28x28: label embedding into G, projection in D",
+    presets={"small": SMALL},
+    tiny=TINY,
+)
 class CDCGAN(_DCGAN28):
     pass
 
 
-@register("wgan", config=WGANConfig, description="WGAN (Arjovsky et al. 2017): DCGAN nets, weight clipping 0.01, RMSprop 5e-5, n_critic 5", presets={"small": SMALL}, tiny=TINY_CRITIC)
+@register(
+    "wgan",
+    config=WGANConfig,
+    description="WGAN (Arjovsky et al. 2017): DCGAN nets, weight clipping 0.01, RMSprop 5e-5, n_critic 5",
+    presets={"small": SMALL},
+    tiny=TINY_CRITIC,
+)
 class WGAN(_DCGAN28):
     pass
 
 
-@register("wgan-gp", config=WGANGPConfig, description="WGAN-GP (Gulrajani et al. 2017): gradient penalty 10, Adam 1e-4 (0, 0.9), n_critic 5, no BN in D", presets={"small": SMALL}, tiny=TINY_CRITIC)
+@register(
+    "wgan-gp",
+    config=WGANGPConfig,
+    description="WGAN-GP (Gulrajani et al. 2017): gradient penalty 10, Adam 1e-4 (0, 0.9), n_critic 5, no BN in D",
+    presets={"small": SMALL},
+    tiny=TINY_CRITIC,
+)
 class WGANGP(_DCGAN28):
     pass

@@ -31,7 +31,11 @@ class DCGenerator64(nn.Module):
         super().__init__()
         self.label = LabelInput(num_classes, embed_dim) if num_classes else None
         z_in = z_dim + (embed_dim if num_classes else 0)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(z_in, 8 * b, 4, 1, 0, bias=False), nn.BatchNorm2d(8 * b), nn.ReLU()]  # 1 -> 4
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(z_in, 8 * b, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(8 * b),
+            nn.ReLU(),
+        ]  # 1 -> 4
         for c_in, c_out in ((8 * b, 4 * b), (4 * b, 2 * b), (2 * b, b)):  # 4 -> 8 -> 16 -> 32
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
         layers += [nn.ConvTranspose2d(b, channels, 4, 2, 1), nn.Tanh()]  # 32 -> 64
@@ -65,11 +69,16 @@ def dc64_features(b: int, channels: int, norm: str = "batch") -> tuple[nn.Module
 class DCGAN64(AdversarialFamily):
     def __init__(self, cfg, info) -> None:
         if (info.height, info.width) != (64, 64):
-            raise ConfigError(f"dcgan64 is built for 64x64 images, the data set has {info.height}x{info.width} (try --dataset shapes64)")
+            raise ConfigError(
+                f"dcgan64 is built for 64x64 images, the data set has {info.height}x{info.width} (try --dataset "
+                "shapes64)"
+            )
         super().__init__(cfg, info)
 
     def make_generator(self, num_classes: int) -> nn.Module:
-        return DCGenerator64(self.cfg.z_dim, self.cfg.base_channels, self.info.channels, num_classes, self.cfg.embed_dim)
+        return DCGenerator64(
+            self.cfg.z_dim, self.cfg.base_channels, self.info.channels, num_classes, self.cfg.embed_dim
+        )
 
     def make_features(self, in_channels: int) -> tuple[nn.Module, int]:
         return dc64_features(self.cfg.base_channels, in_channels, self.cfg.d_norm)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -99,11 +99,17 @@ class EMA(nn.Module):
     tiny={"base_channels": 4, "channel_mults": (1, 2), "attention": False, "diffusion_steps": 20, "sample_steps": 4},
 )
 class DDPM(Family):
+    kind = "diffusion"
+
     def __init__(self, cfg: DDPMConfig, info: DataInfo) -> None:
         super().__init__(cfg, info)
+        self._compiled: tuple[nn.Module | None, Any] = (None, None)  # (net, torch.compile(net)) for sample_compile
         cfg.check()
         if info.height % 2 ** (len(cfg.channel_mults) - 1) or info.width % 2 ** (len(cfg.channel_mults) - 1):
-            raise ConfigError(f"{len(cfg.channel_mults)} U-Net levels need image sizes divisible by {2 ** (len(cfg.channel_mults) - 1)}")
+            raise ConfigError(
+                f"{len(cfg.channel_mults)} U-Net levels need image sizes divisible by "
+                f"{2 ** (len(cfg.channel_mults) - 1)}"
+            )
         self.conditional = cfg.class_conditional
         self.num_classes = info.num_classes if cfg.class_conditional else 0
         unet = UNet(info.channels, cfg.base_channels, cfg.channel_mults, self.num_classes, cfg.attention)
@@ -184,13 +190,15 @@ class DDPM(Family):
         self.nets["ema"].eval()
         net = self.nets["ema"].net
         if self.cfg.sample_compile:  # compiled once per family object; the compiled module shares net's weights
-            if getattr(self, "_compiled", (None, None))[0] is not net:
+            if self._compiled[0] is not net:
                 self._compiled = (net, torch.compile(net, dynamic=False))
             net = self._compiled[1]
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.cfg.sample_dtype == "bfloat16")
         try:
             with autocast:
-                x0 = run_sampler(self.make_sampler(), self.eps_fn(labels, self.cfg.guidance, net), x, generator, trajectory)
+                x0 = run_sampler(
+                    self.make_sampler(), self.eps_fn(labels, self.cfg.guidance, net), x, generator, trajectory
+                )
         finally:
             self.nets["ema"].train()
         return x0.float().clamp(-1, 1)

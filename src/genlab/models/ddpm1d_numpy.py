@@ -79,9 +79,12 @@ def backward(params: dict[str, np.ndarray], cache: dict, d_eps_hat: np.ndarray) 
     d_a2 = (d_out @ params["W3"].T) * (1.0 - h2**2)  # (B, H)
     d_a1 = (d_a2 @ params["W2"].T) * (1.0 - h1**2)  # (B, H)
     return {
-        "W3": h2.T @ d_out, "b3": d_out.sum(axis=0),
-        "W2": h1.T @ d_a2, "b2": d_a2.sum(axis=0),
-        "W1": cache["inputs"].T @ d_a1, "b1": d_a1.sum(axis=0),
+        "W3": h2.T @ d_out,
+        "b3": d_out.sum(axis=0),
+        "W2": h1.T @ d_a2,
+        "b2": d_a2.sum(axis=0),
+        "W1": cache["inputs"].T @ d_a1,
+        "b1": d_a1.sum(axis=0),
     }
 
 
@@ -97,15 +100,15 @@ def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     step = state["step"] + 1
     m = {k: beta1 * state["m"][k] + (1 - beta1) * grads[k] for k in params}
     v = {k: beta2 * state["v"][k] + (1 - beta2) * grads[k] ** 2 for k in params}
-    new = {
-        k: params[k] - lr * (m[k] / (1 - beta1**step)) / (np.sqrt(v[k] / (1 - beta2**step)) + eps)
-        for k in params
-    }
+    new = {k: params[k] - lr * (m[k] / (1 - beta1**step)) / (np.sqrt(v[k] / (1 - beta2**step)) + eps) for k in params}
     return new, {"step": step, "m": m, "v": v}
 
 
 def train(
-    n_steps: int = 3000, batch_size: int = 256, lr: float = 3e-3, seed: int = 0,
+    n_steps: int = 3000,
+    batch_size: int = 256,
+    lr: float = 3e-3,
+    seed: int = 0,
     betas: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Fit eps_theta on fresh mixture batches (Ho et al. 2020, Algorithm 1). Returns (params, losses (n_steps,)).
@@ -122,8 +125,11 @@ def train(
     abar = alpha_bar(betas)  # (T,)
     rng = np.random.default_rng(seed)
     params = init_params(rng)
-    state = {"step": 0, "m": {k: np.zeros_like(p) for k, p in params.items()},
-             "v": {k: np.zeros_like(p) for k, p in params.items()}}
+    state = {
+        "step": 0,
+        "m": {k: np.zeros_like(p) for k, p in params.items()},
+        "v": {k: np.zeros_like(p) for k, p in params.items()},
+    }
     losses = np.empty(n_steps)
     for i in range(n_steps):
         # 1. x_0 ~ data, t ~ U{1..T}, eps ~ N(0, 1)
@@ -140,7 +146,10 @@ def train(
 
 
 def sample(
-    params: dict[str, np.ndarray], n: int, rng: np.random.Generator, betas: np.ndarray | None = None,
+    params: dict[str, np.ndarray],
+    n: int,
+    rng: np.random.Generator,
+    betas: np.ndarray | None = None,
 ) -> np.ndarray:
     """Ancestral DDPM sampling from x_T ~ N(0, 1) over all T steps (Ho et al. 2020, Algorithm 2). Shapes: -> (n,).
 

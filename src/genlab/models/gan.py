@@ -52,7 +52,13 @@ class CGANConfig(GANConfig):
 
 class MLPGenerator(nn.Module):
     def __init__(
-        self, z_dim: int, hidden: int, out_shape: tuple[int, int, int], num_classes: int = 0, embed_dim: int = 10, output: str = "tanh"
+        self,
+        z_dim: int,
+        hidden: int,
+        out_shape: tuple[int, int, int],
+        num_classes: int = 0,
+        embed_dim: int = 10,
+        output: str = "tanh",
     ) -> None:
         super().__init__()
         self.out_shape = out_shape
@@ -61,7 +67,10 @@ class MLPGenerator(nn.Module):
         layers: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:]):
             layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
-        layers += [nn.Linear(widths[-1], out_shape[0] * out_shape[1] * out_shape[2]), nn.Tanh() if output == "tanh" else nn.Identity()]
+        layers += [
+            nn.Linear(widths[-1], out_shape[0] * out_shape[1] * out_shape[2]),
+            nn.Tanh() if output == "tanh" else nn.Identity(),
+        ]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -83,6 +92,9 @@ def mlp_features(in_dim: int, hidden: int, dropout: float) -> tuple[nn.Module, i
 class AdversarialFamily(Family):
     """n_critic D steps and one G step per training step; every option of GANOptions."""
 
+    kind = "gan"
+    bounded_output = True  # G ends in tanh (samples clamped to [-1, 1]); the MLP GAN's output=identity unbounds it
+
     def __init__(self, cfg, info: DataInfo) -> None:
         super().__init__(cfg, info)
         cfg.check()
@@ -93,7 +105,14 @@ class AdversarialFamily(Family):
         classes = info.num_classes if cfg.conditional else 0
         g = self.make_generator(classes)
         body, feat_dim = self.make_features(info.channels * cfg.pack)
-        d = Critic(body, feat_dim, num_classes=classes, minibatch=cfg.minibatch, minibatch_kernels=cfg.minibatch_kernels, pack=cfg.pack)
+        d = Critic(
+            body,
+            feat_dim,
+            num_classes=classes,
+            minibatch=cfg.minibatch,
+            minibatch_kernels=cfg.minibatch_kernels,
+            pack=cfg.pack,
+        )
         self.init_weights(g, d)
         if cfg.spectral_norm:
             apply_spectral_norm(d)
@@ -108,7 +127,10 @@ class AdversarialFamily(Family):
 
     # -- architecture hooks -------------------------------------------------
     def make_generator(self, num_classes: int) -> nn.Module:
-        return MLPGenerator(self.cfg.z_dim, self.cfg.hidden, self.image_shape, num_classes, self.cfg.embed_dim, self.cfg.output)
+        self.bounded_output = self.cfg.output != "identity"
+        return MLPGenerator(
+            self.cfg.z_dim, self.cfg.hidden, self.image_shape, num_classes, self.cfg.embed_dim, self.cfg.output
+        )
 
     def make_features(self, in_channels: int) -> tuple[nn.Module, int]:
         return mlp_features(in_channels * self.info.height * self.info.width, self.cfg.hidden, self.cfg.dropout)
@@ -138,7 +160,9 @@ class AdversarialFamily(Family):
             fake, metrics = self._critic_step(x, y, generator, keep_graph=i == cfg.n_critic - 1)
         metrics.update(self._generator_step(fake, ys[-1], generator))
         if cfg.rejection == "drs":
-            metrics["loss_drs"] = drs_critic_step(self.nets["drs_critic"], self.opts["drs_critic"], xs[-1], fake.detach())
+            metrics["loss_drs"] = drs_critic_step(
+                self.nets["drs_critic"], self.opts["drs_critic"], xs[-1], fake.detach()
+            )
         if cfg.ema:
             ema_update_(self.nets["generator_ema"], self.nets["generator"], cfg.ema)
         self.step += 1
@@ -238,11 +262,15 @@ class AdversarialFamily(Family):
             if self.cfg.rejection == "drs":  # post-hoc: keep the samples the per-sample critic accepts
                 d.eval()
                 x, self.drs_acceptance = discriminator_rejection_sample(
-                    lambda m, gen: g(randn((m, self.cfg.z_dim), gen, device)), d, n, generator=generator, quantile=self.cfg.drs_quantile
+                    lambda m, gen: g(randn((m, self.cfg.z_dim), gen, device)),
+                    d,
+                    n,
+                    generator=generator,
+                    quantile=self.cfg.drs_quantile,
                 )
             else:
                 x = g(randn((n, self.cfg.z_dim), generator, device), labels if self.conditional else None)
-            return x if getattr(self.cfg, "output", "tanh") == "identity" else x.clamp(-1, 1)
+            return x.clamp(-1, 1) if self.bounded_output else x
         finally:
             g.train(modes[0])
             d.train(modes[1])

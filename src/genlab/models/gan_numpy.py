@@ -50,7 +50,9 @@ class NumpyGANConfig:
 
     def check(self) -> None:
         if self.z_dim < 1 or self.hidden < 1 or self.layers < 1:
-            raise ConfigError(f"z_dim, hidden and layers must be >= 1, got {self.z_dim}, {self.hidden} and {self.layers}")
+            raise ConfigError(
+                f"z_dim, hidden and layers must be >= 1, got {self.z_dim}, {self.hidden} and {self.layers}"
+            )
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}; try 2e-4")
         if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
@@ -63,7 +65,9 @@ def player_widths(cfg: NumpyGANConfig, data_dim: int) -> dict[str, list[int]]:
     return {"generator": [cfg.z_dim, *hidden, data_dim], "discriminator": [data_dim, *hidden, 1]}
 
 
-def init_players(cfg: NumpyGANConfig, data_dim: int, rng: np.random.Generator, dtype: type = DTYPE) -> dict[str, dict[str, np.ndarray]]:
+def init_players(
+    cfg: NumpyGANConfig, data_dim: int, rng: np.random.Generator, dtype: type = DTYPE
+) -> dict[str, dict[str, np.ndarray]]:
     """Glorot-initialised parameters of both players, G first."""
     widths = player_widths(cfg, data_dim)
     return {name: init_mlp(widths[name], rng, dtype) for name in PLAYERS}
@@ -95,15 +99,23 @@ def gan_step(
     }
 
 
-def _adam_in_place(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], adam: dict, name: str, cfg: NumpyGANConfig, lr: float) -> None:
+def _adam_in_place(
+    params: dict[str, np.ndarray], grads: dict[str, np.ndarray], adam: dict, name: str, cfg: NumpyGANConfig, lr: float
+) -> None:
     new, adam[name] = adam_step(params, grads, adam[name], lr, cfg.beta1, cfg.beta2)
     for k, p in params.items():
         p[...] = new[k]
 
 
 def fit_samples(
-    data: np.ndarray, cfg: NumpyGANConfig, *, steps: int, batch_size: int = 128, seed: int = 0,
-    cosine_decay: bool = True, dtype: type = DTYPE,
+    data: np.ndarray,
+    cfg: NumpyGANConfig,
+    *,
+    steps: int,
+    batch_size: int = 128,
+    seed: int = 0,
+    cosine_decay: bool = True,
+    dtype: type = DTYPE,
 ) -> tuple[dict[str, dict[str, np.ndarray]], np.ndarray]:
     """Train a GAN on the rows of ``data`` (N, D), scaled to about [-1, 1]; for toy data such as 1-D mixtures.
 
@@ -161,6 +173,8 @@ class ArrayParams(nn.Module):
 class NumpyGAN(Family):
     """The NumPy GAN as a genlab family; ``self.opts`` stays empty, Adam's state is in ``self.adam``."""
 
+    kind = "gan"
+
     device_types = ("cpu",)  # NumPy arrays share the parameters' memory: CPU by design
     trains_in_torch = False
 
@@ -189,8 +203,7 @@ class NumpyGAN(Family):
 
     def state_dict(self):
         adam = {
-            name: {"step": s["step"], "m": _to_torch(s["m"]), "v": _to_torch(s["v"])}
-            for name, s in self.adam.items()
+            name: {"step": s["step"], "m": _to_torch(s["m"]), "v": _to_torch(s["v"])} for name, s in self.adam.items()
         }
         return {"nets": {k: net.state_dict() for k, net in self.nets.items()}, "adam": adam}
 

@@ -133,7 +133,9 @@ def discriminator_loss_and_grads(
 
 
 def generator_loss_and_grads(
-    g_params: dict[str, np.ndarray], d_params: dict[str, np.ndarray], z: np.ndarray,
+    g_params: dict[str, np.ndarray],
+    d_params: dict[str, np.ndarray],
+    z: np.ndarray,
     g_forward: tuple[np.ndarray, dict] | None = None,
 ) -> tuple[float, dict[str, np.ndarray]]:
     """G's non-saturating loss and its gradient w.r.t. every G parameter, backpropagated through D.
@@ -152,12 +154,21 @@ def generator_loss_and_grads(
 
 def adam_init(params: dict[str, np.ndarray]) -> dict:
     """Adam's state before the first step: step 0, zero first and second moments."""
-    return {"step": 0, "m": {k: np.zeros_like(p) for k, p in params.items()}, "v": {k: np.zeros_like(p) for k, p in params.items()}}
+    return {
+        "step": 0,
+        "m": {k: np.zeros_like(p) for k, p in params.items()},
+        "v": {k: np.zeros_like(p) for k, p in params.items()},
+    }
 
 
 def adam_step(
-    params: dict[str, np.ndarray], grads: dict[str, np.ndarray], state: dict,
-    lr: float, beta1: float = 0.5, beta2: float = 0.999, eps: float = 1e-8,
+    params: dict[str, np.ndarray],
+    grads: dict[str, np.ndarray],
+    state: dict,
+    lr: float,
+    beta1: float = 0.5,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """One Adam update (Kingma & Ba 2015, Algorithm 1); returns new (params, state), inputs untouched.
 

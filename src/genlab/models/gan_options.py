@@ -42,7 +42,9 @@ class GANOptions:
     ema: float = 0.0  # decay of an EMA copy of G's weights (e.g. 0.999); 0 off
     sample_ema: bool = True  # sample from the EMA copy when ema > 0
     diffaug: str = ""  # DiffAugment policies, comma-separated: color,translation,cutout
-    rejection: Literal["none", "drs"] = "none"  # sample by Discriminator Rejection Sampling (Azadi et al. 2019) with a per-sample critic
+    rejection: Literal["none", "drs"] = (
+        "none"  # sample by Discriminator Rejection Sampling (Azadi et al. 2019) with a per-sample critic
+    )
     drs_quantile: float = 0.95  # DRS: gamma puts this quantile of each batch's scores at acceptance 1/2
 
     def check(self) -> None:
@@ -60,7 +62,10 @@ class GANOptions:
         if not 0.0 <= self.label_smoothing < 0.5 or not 0.0 <= self.label_noise < 0.5:
             raise ConfigError("label_smoothing and label_noise must be in [0, 0.5)")
         if (self.label_smoothing or self.label_noise) and self.loss not in (*BCE_LOSSES, "least-squares"):
-            raise ConfigError(f"label_smoothing and label_noise need a target-based loss (minimax, non-saturating, least-squares), not {self.loss}")
+            raise ConfigError(
+                "label_smoothing and label_noise need a target-based loss (minimax, non-saturating, least-squares), "
+                f"not {self.loss}"
+            )
         if self.lr_decay_steps < 0:
             raise ConfigError(f"lr_decay_steps must be >= 0 (0 = constant lr), got {self.lr_decay_steps}")
         if self.instance_noise_steps < 1:
@@ -72,7 +77,9 @@ class GANOptions:
         if not 0.0 < self.drs_quantile < 1.0:
             raise ConfigError(f"drs_quantile must be in (0, 1), got {self.drs_quantile}")
         if self.rejection == "drs" and self.conditional:
-            raise ConfigError("rejection=drs samples unconditionally (it cannot keep the requested labels); set conditional=false")
+            raise ConfigError(
+                "rejection=drs samples unconditionally (it cannot keep the requested labels); set conditional=false"
+            )
         unknown = set(self.diffaug_policies) - set(DIFFAUG_POLICIES)
         if unknown:
             raise ConfigError(f"unknown diffaug policy {sorted(unknown)[0]!r}; known: {', '.join(DIFFAUG_POLICIES)}")

@@ -93,7 +93,8 @@ def discriminator_rejection_sample(
         proposed += batch_size
     if accepted < n:
         raise GenlabError(
-            f"rejection sampling accepted only {accepted} of {proposed} proposals, fewer than the {n} asked for; lower drs_quantile"
+            f"rejection sampling accepted only {accepted} of {proposed} proposals, fewer than the {n} asked for; "
+            "lower drs_quantile"
         )
     return torch.cat(kept)[:n], accepted / max(proposed, 1)
 

@@ -57,7 +57,9 @@ def latent_codec(family: Family) -> LatentCodec:
     raise ConfigError(f"{family.registry_name} has no latent-space tools (GAN, VAE and diffusion families do)")
 
 
-def codec_labels(family: Family, codec: LatentCodec, label: int | None, n: int, *, name: str = "--label") -> Tensor | None:
+def codec_labels(
+    family: Family, codec: LatentCodec, label: int | None, n: int, *, name: str = "--label"
+) -> Tensor | None:
     """The class of each of ``n`` decoded images, or None: unconditional models, and codecs that
     decode without a class when none is given (diffusion); a codec that needs one gets class 0.
     An out-of-range ``label`` is a ConfigError naming ``name``."""
@@ -80,7 +82,13 @@ def _gan_codec(family) -> LatentCodec:
         finally:
             g.train()
 
-    return LatentCodec(f"generator noise z ~ N(0, I), {cfg.z_dim} dimensions", lambda n, gen: randn((n, cfg.z_dim), gen, family.device), decode, None, family.conditional)
+    return LatentCodec(
+        f"generator noise z ~ N(0, I), {cfg.z_dim} dimensions",
+        lambda n, gen: randn((n, cfg.z_dim), gen, family.device),
+        decode,
+        None,
+        family.conditional,
+    )
 
 
 def _on(labels: Tensor | None, family: Family) -> Tensor | None:
@@ -106,26 +114,42 @@ def _vae_codec(family) -> LatentCodec:
         finally:
             family.train(True)
 
-    return LatentCodec(f"posterior mean E[z|x], {dim} dimensions", lambda n, gen: randn((n, dim), gen, family.device), decode, encode, family.conditional)
+    return LatentCodec(
+        f"posterior mean E[z|x], {dim} dimensions",
+        lambda n, gen: randn((n, dim), gen, family.device),
+        decode,
+        encode,
+        family.conditional,
+    )
 
 
 def _ddim_codec(family) -> LatentCodec:
     shape, steps = family.image_shape, family.cfg.sample_steps
     return _inverted_ddim_codec(
-        family, f"DDIM latent x_T ({steps} steps, eta 0), shape {shape}", shape,
-        to_space=lambda x: x, from_space=lambda x0: x0.clamp(-1, 1), clip_x0=True,
+        family,
+        f"DDIM latent x_T ({steps} steps, eta 0), shape {shape}",
+        shape,
+        to_space=lambda x: x,
+        from_space=lambda x0: x0.clamp(-1, 1),
+        clip_x0=True,
     )
 
 
 def _ldm_codec(family) -> LatentCodec:
     dim, steps = family.latent_dim, family.cfg.sample_steps
     return _inverted_ddim_codec(
-        family, f"DDIM latent z_T ({steps} steps, eta 0) of the diffusion in the autoencoder's {dim}-dimensional latent space", (dim,),
-        to_space=family.encode_latents, from_space=family.decode_latents, clip_x0=False,  # latents have no [-1, 1] range
+        family,
+        f"DDIM latent z_T ({steps} steps, eta 0) of the diffusion in the autoencoder's {dim}-dimensional latent space",
+        (dim,),
+        to_space=family.encode_latents,
+        from_space=family.decode_latents,
+        clip_x0=False,  # latents have no [-1, 1] range
     )
 
 
-def _inverted_ddim_codec(family, what: str, shape: tuple[int, ...], *, to_space, from_space, clip_x0: bool) -> LatentCodec:
+def _inverted_ddim_codec(
+    family, what: str, shape: tuple[int, ...], *, to_space, from_space, clip_x0: bool
+) -> LatentCodec:
     """DDIM (eta 0) run backwards from the diffusion space to x_T, and forwards back.
 
     ``to_space`` maps images in the family's scale into the space the diffusion runs in
@@ -149,6 +173,8 @@ def _inverted_ddim_codec(family, what: str, shape: tuple[int, ...], *, to_space,
 
     @torch.inference_mode()
     def decode(x_t: Tensor, labels: Tensor | None) -> Tensor:
-        return from_space(run_sampler(sampler(), eps_for(labels), x_t.to(family.device, copy=True), torch.Generator().manual_seed(0)))
+        return from_space(
+            run_sampler(sampler(), eps_for(labels), x_t.to(family.device, copy=True), torch.Generator().manual_seed(0))
+        )
 
     return LatentCodec(what, lambda n, gen: randn((n, *shape), gen, family.device), decode, encode)

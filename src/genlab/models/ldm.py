@@ -34,7 +34,7 @@ from genlab.math.schedules import alpha_bar, named_betas
 from genlab.models.base import Family
 from genlab.models.ddpm import EMA, check_diffusion_fields
 from genlab.models.ldm_net import LatentDenoiser
-from genlab.models.registry import register
+from genlab.models.registry import load_run, register
 from genlab.models.vae import VAEFamily
 from genlab.models.vae_conv import ConvVAE, ConvVAEConfig
 from genlab.nn.noise import rand, randint, randn
@@ -73,7 +73,9 @@ def latent_scale_factor(latents: torch.Tensor) -> torch.Tensor:
     """1 / std of all latent entries (Rombach et al. 2022, appendix G). Shapes: (B, D) -> ()."""
     std = latents.detach().double().flatten().std()
     if not torch.isfinite(std) or std <= 0:
-        raise ConfigError("the autoencoder maps the first batch to constant latents: cannot scale them to unit variance")
+        raise ConfigError(
+            "the autoencoder maps the first batch to constant latents: cannot scale them to unit variance"
+        )
     return (1.0 / std).float()
 
 
@@ -82,17 +84,23 @@ def load_autoencoder(path: str, which: str, info: DataInfo) -> VAEFamily:
     if path == UNTRAINED:
         vae: Any = ConvVAE(ConvVAEConfig(width=4, hidden=8, latent_dim=4), info)
     else:
-        # A family built on another trained family has to read that run: the one place a
-        # model imports from genlab.train (lazily, so the layers still import downwards).
-        from genlab.train.loading import load_family
-
-        vae, run, _ = load_family(path, which)
+        # A family built on another trained family has to read that run. Models sit below the
+        # runs layer, so they reach it through the loader genlab.runs installs (registry.load_run).
+        vae, run = load_run(path, which)
         if not isinstance(vae, VAEFamily):
-            raise ConfigError(f"autoencoder {path} is a {run.family} run, not a VAE: train one with `genlab train conv-vae` and pass its run directory")
+            raise ConfigError(
+                f"autoencoder {path} is a {run} run, not a VAE: train one with `genlab train conv-vae` and pass its "
+                "run directory"
+            )
         if vae.conditional:
-            raise ConfigError(f"autoencoder {path} is a conditional {run.family}; ldm needs an unconditional VAE (vae or conv-vae)")
+            raise ConfigError(
+                f"autoencoder {path} is a conditional {run}; ldm needs an unconditional VAE (vae or conv-vae)"
+            )
         if vae.image_shape != (info.channels, info.height, info.width):
-            raise ConfigError(f"autoencoder {path} was trained on {vae.image_shape} images but the data are {(info.channels, info.height, info.width)}")
+            raise ConfigError(
+                f"autoencoder {path} was trained on {vae.image_shape} images but the data are "
+                f"{(info.channels, info.height, info.width)}"
+            )
     for net in vae.nets.values():
         net.requires_grad_(False).eval()
     return vae
@@ -101,10 +109,12 @@ def load_autoencoder(path: str, which: str, info: DataInfo) -> VAEFamily:
 @register(
     "ldm",
     config=LDMConfig,
-    description="Latent diffusion: MLP denoiser in a trained VAE's latent space, guidance; --set autoencoder=RUN_DIR (required)",
+    description="Latent diffusion: MLP denoiser in a trained VAE's latent space, guidance; --set autoencoder=RUN_DIR "
+    "(required)",
     tiny={"autoencoder": UNTRAINED, "width": 16, "depth": 1, "diffusion_steps": 20, "sample_steps": 4},
 )
 class LatentDiffusion(Family):
+    kind = "diffusion"
     data_scale = "0,1"  # what the VAE encoders take
 
     def __init__(self, cfg: LDMConfig, info: DataInfo) -> None:
@@ -200,7 +210,9 @@ class LatentDiffusion(Family):
         return sampler
 
     @torch.inference_mode()
-    def sample_latents(self, n: int, *, labels: torch.Tensor | None = None, generator: torch.Generator, trajectory: list | None = None) -> torch.Tensor:
+    def sample_latents(
+        self, n: int, *, labels: torch.Tensor | None = None, generator: torch.Generator, trajectory: list | None = None
+    ) -> torch.Tensor:
         """Scaled latents z_0 from the reverse process. Shapes: -> (n, D)."""
         device = self.device
         if self.conditional:

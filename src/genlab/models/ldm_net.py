@@ -45,7 +45,9 @@ class LatentDenoiser(nn.Module):
         self.out = nn.Sequential(nn.LayerNorm(width), nn.SiLU(), nn.Linear(width, dim))
 
     def forward(self, z: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        assert z.ndim == 2 and t.shape == (z.shape[0],), f"expected z (B, D) and t (B,), got {tuple(z.shape)} and {tuple(t.shape)}"
+        assert z.ndim == 2 and t.shape == (z.shape[0],), (
+            f"expected z (B, D) and t (B,), got {tuple(z.shape)} and {tuple(t.shape)}"
+        )
         emb = self.time(sinusoidal_embedding(t, self.width))  # (B,) -> (B, W)
         if self.classes is not None:
             if y is None:

@@ -51,7 +51,10 @@ class Pix2PixConfig:
 
     def check(self) -> None:
         if self.base_channels < 1 or self.d_base_channels < 1 or self.depth < 1:
-            raise ConfigError(f"base_channels, d_base_channels and depth must be >= 1, got {self.base_channels}, {self.d_base_channels}, {self.depth}")
+            raise ConfigError(
+                f"base_channels, d_base_channels and depth must be >= 1, got {self.base_channels}, "
+                f"{self.d_base_channels}, {self.depth}"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.patch_layers < -1:
@@ -65,13 +68,16 @@ class Pix2PixConfig:
 @register(
     "pix2pix",
     config=Pix2PixConfig,
-    description="Pix2Pix (Isola et al. 2017): U-Net + input-conditioned PatchGAN, cGAN + 100 L1, on paired sets (adversarial=false: L1 only)",
+    description="Pix2Pix (Isola et al. 2017): U-Net + input-conditioned PatchGAN, cGAN + 100 L1, on paired sets "
+    "(adversarial=false: L1 only)",
     presets={"small": {"base_channels": 16, "d_base_channels": 16}},
     tiny={"base_channels": 4, "depth": 2, "d_base_channels": 4, "test_scores": False},
     dataset="digits-outline",
     example_shape=(1, 28, 56),
 )
 class Pix2Pix(Family):
+    kind = "translation"
+
     def __init__(self, cfg: Pix2PixConfig, info: DataInfo) -> None:
         super().__init__(cfg, info)
         cfg.check()
@@ -118,7 +124,12 @@ class Pix2Pix(Family):
                 loss_g = generator_loss(d(torch.cat([x, fake], 1)), "non-saturating")
             finally:
                 d.requires_grad_(True)
-            metrics.update(loss_d=loss_d.item(), loss_g=loss_g.item(), d_real=torch.sigmoid(real_s).mean().item(), d_fake=torch.sigmoid(fake_s).mean().item())
+            metrics.update(
+                loss_d=loss_d.item(),
+                loss_g=loss_g.item(),
+                d_real=torch.sigmoid(real_s).mean().item(),
+                d_fake=torch.sigmoid(fake_s).mean().item(),
+            )
         # 3. G step on L_cGAN + lambda * L1 (eq. 4).
         loss_l1 = (fake - y).abs().mean()
         self.opts["generator"].zero_grad(set_to_none=True)

@@ -44,7 +44,9 @@ def register(
     def wrap(family_cls: type) -> type:
         if name in _REGISTRY:
             raise ValueError(f"family {name!r} registered twice")
-        _REGISTRY[name] = FamilySpec(name, config, family_cls, description, dict(presets or {}), dict(tiny or {}), dataset, example_shape)
+        _REGISTRY[name] = FamilySpec(
+            name, config, family_cls, description, dict(presets or {}), dict(tiny or {}), dataset, example_shape
+        )
         family_cls.registry_name = name
         return family_cls
 
@@ -67,3 +69,23 @@ def family_names() -> list[str]:
 
 def _load_builtin_families() -> None:
     import genlab.models  # noqa: F401  (importing registers the built-in families)
+
+
+# A family built on another trained run (ldm on a VAE run) reads that run through a loader
+# the runs layer installs when it is imported: models never import the layers above them.
+RunLoader = Callable[[str, str], tuple[Any, str]]  # (run dir, checkpoint) -> (family, its registry name)
+_run_loader: list[RunLoader] = []
+
+
+def install_run_loader(loader: RunLoader) -> None:
+    """Called by :mod:`genlab.runs` on import: how families load another run's trained family."""
+    _run_loader[:] = [loader]
+
+
+def load_run(path: str, which: str = "latest") -> tuple[Any, str]:
+    """The trained family of run ``path`` (checkpoint ``which``) and its registry name."""
+    if not _run_loader:
+        import importlib
+
+        importlib.import_module("genlab.runs")  # installs the loader (a name, not an import edge)
+    return _run_loader[0](path, which)

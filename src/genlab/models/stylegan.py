@@ -44,7 +44,9 @@ class StyleGANConfig:
     d_channel_base: int = 0  # the discriminator's channel_base; 0 = same as G's
     resolution: int = 32  # the generator's output size; 0 = the data size; samples are upsampled to the data size
     style: Literal["modulation", "adain"] = "modulation"  # StyleGAN2 weight (de)modulation or StyleGAN AdaIN
-    noise: bool = True  # per-pixel noise inputs (StyleGAN sec. 3.2); false draws none (train or sample: --set noise=false)
+    noise: bool = (
+        True  # per-pixel noise inputs (StyleGAN sec. 3.2); false draws none (train or sample: --set noise=false)
+    )
     style_mixing: float = 0.9  # probability that a training batch mixes two w's at a random layer
     truncation: float = 1.0  # psi used by sample(): 1 = no truncation, 0 = the mean w for every sample
     w_avg_beta: float = 0.995  # decay of the tracked mean w
@@ -57,12 +59,27 @@ class StyleGANConfig:
     minibatch_std: bool = True  # D sees the batch's feature standard deviation (ProGAN)
 
     def check(self) -> None:
-        if min(self.z_dim, self.w_dim, self.mapping_layers, self.mapping_width, self.channel_base, self.max_channels, self.r1_every) < 1:
-            raise ConfigError("z_dim, w_dim, mapping_layers, mapping_width, channel_base, max_channels and r1_every must be >= 1")
+        if (
+            min(
+                self.z_dim,
+                self.w_dim,
+                self.mapping_layers,
+                self.mapping_width,
+                self.channel_base,
+                self.max_channels,
+                self.r1_every,
+            )
+            < 1
+        ):
+            raise ConfigError(
+                "z_dim, w_dim, mapping_layers, mapping_width, channel_base, max_channels and r1_every must be >= 1"
+            )
         if self.d_channel_base < 0:
             raise ConfigError(f"d_channel_base must be >= 0 (0 = channel_base), got {self.d_channel_base}")
         if self.resolution and (self.resolution < 8 or self.resolution & (self.resolution - 1)):
-            raise ConfigError(f"resolution must be a power of two >= 8 (or 0 for the data size), got {self.resolution}")
+            raise ConfigError(
+                f"resolution must be a power of two >= 8 (or 0 for the data size), got {self.resolution}"
+            )
         if self.style not in ("modulation", "adain"):
             raise ConfigError(f"style must be modulation or adain, got {self.style!r}")
         if not 0.0 <= self.style_mixing <= 1.0 or not 0.0 <= self.w_avg_beta < 1.0 or not 0.0 <= self.ema < 1.0:
@@ -81,7 +98,10 @@ def working_resolution(cfg: StyleGANConfig, info: DataInfo) -> int:
         raise ConfigError(f"stylegan-lite needs square images, the data set has {info.height}x{info.width}")
     r = cfg.resolution or info.height
     if r < 8 or r & (r - 1) or r > info.height or info.height % r:
-        raise ConfigError(f"stylegan-lite works at a power-of-two resolution >= 8 that divides the image size {info.height}; got {r} (--set resolution=...)")
+        raise ConfigError(
+            f"stylegan-lite works at a power-of-two resolution >= 8 that divides the image size {info.height}; got "
+            f"{r} (--set resolution=...)"
+        )
     return r
 
 
@@ -94,25 +114,45 @@ SMALL = {"channel_base": 512, "max_channels": 64, "z_dim": 64, "w_dim": 64, "map
 @register(
     "stylegan-lite",
     config=StyleGANConfig,
-    description="StyleGAN-lite (Karras et al. 2019/2020): mapping net, modulated convs, noise, style mixing, truncation, R1; shapes64 at 32x32",
+    description="StyleGAN-lite (Karras et al. 2019/2020): mapping net, modulated convs, noise, style mixing, "
+    "truncation, R1; shapes64 at 32x32",
     presets={"small": SMALL},
-    tiny={"z_dim": 4, "w_dim": 4, "mapping_width": 4, "mapping_layers": 2, "channel_base": 32, "max_channels": 8, "resolution": 8},
+    tiny={
+        "z_dim": 4,
+        "w_dim": 4,
+        "mapping_width": 4,
+        "mapping_layers": 2,
+        "channel_base": 32,
+        "max_channels": 8,
+        "resolution": 8,
+    },
     dataset="shapes64",
     example_shape=(3, 64, 64),
 )
 class StyleGANLite(Family):
     """Networks: ``generator`` (trained), ``discriminator``, ``generator_ema`` (sampled, when ema > 0)."""
 
+    kind = "gan"
+
     def __init__(self, cfg: StyleGANConfig, info: DataInfo) -> None:
         super().__init__(cfg, info)
         cfg.check()
         self.resolution = working_resolution(cfg, info)
         g = StyleGenerator(
-            z_dim=cfg.z_dim, w_dim=cfg.w_dim, resolution=self.resolution, channels=info.channels, mapping_layers=cfg.mapping_layers,
-            mapping_width=cfg.mapping_width, mapping_lr_mul=cfg.mapping_lr_mul, channel_base=cfg.channel_base,
-            max_channels=cfg.max_channels, style=cfg.style,
+            z_dim=cfg.z_dim,
+            w_dim=cfg.w_dim,
+            resolution=self.resolution,
+            channels=info.channels,
+            mapping_layers=cfg.mapping_layers,
+            mapping_width=cfg.mapping_width,
+            mapping_lr_mul=cfg.mapping_lr_mul,
+            channel_base=cfg.channel_base,
+            max_channels=cfg.max_channels,
+            style=cfg.style,
         )
-        body, feat_dim = residual_features(info.channels, self.resolution, cfg.d_channel_base or cfg.channel_base, cfg.max_channels)
+        body, feat_dim = residual_features(
+            info.channels, self.resolution, cfg.d_channel_base or cfg.channel_base, cfg.max_channels
+        )
         d = Critic(body, feat_dim, minibatch="stddev" if cfg.minibatch_std else "none")
         self.nets = {"generator": g, "discriminator": d}
         if cfg.ema:
@@ -163,7 +203,11 @@ class StyleGANLite(Family):
         # 1. Discriminator: non-saturating loss, plus lazy R1 on the reals.
         real_s, fake_s = d(real), d(fake.detach())
         loss_d = discriminator_loss(real_s, fake_s, kind="non-saturating")
-        metrics = {"loss_d": loss_d.item(), "d_real": torch.sigmoid(real_s).mean().item(), "d_fake": torch.sigmoid(fake_s).mean().item()}
+        metrics = {
+            "loss_d": loss_d.item(),
+            "d_real": torch.sigmoid(real_s).mean().item(),
+            "d_fake": torch.sigmoid(fake_s).mean().item(),
+        }
         if cfg.r1 and self.step % cfg.r1_every == 0:
             r1 = r1_penalty(d, real)
             loss_d = loss_d + cfg.r1 * cfg.r1_every * r1
@@ -188,7 +232,14 @@ class StyleGANLite(Family):
 
     # -- sampling -------------------------------------------------------------
     @torch.no_grad()
-    def render(self, ws: torch.Tensor, *, noise: NoiseMode | None = None, generator: torch.Generator | None = None, native: bool = False) -> torch.Tensor:
+    def render(
+        self,
+        ws: torch.Tensor,
+        *,
+        noise: NoiseMode | None = None,
+        generator: torch.Generator | None = None,
+        native: bool = False,
+    ) -> torch.Tensor:
         """Images of given styles from the sampling generator, in [-1, 1].
 
         Shapes: ws (B, L, w_dim) -> (B, C, H, W) (the data size), or (B, C, R, R) with ``native``.
@@ -214,4 +265,3 @@ class StyleGANLite(Family):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for k, net in self.nets.items() if k != "generator_ema" for p in net.parameters())
-

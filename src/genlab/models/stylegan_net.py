@@ -23,7 +23,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.nn.noise import randn
-from genlab.nn.style import AdaIN, EqualConv2d, EqualLinear, MappingNetwork, ModulatedConv2d, NoiseInjection, leaky_gain, mix_styles, truncate
+from genlab.nn.style import (
+    AdaIN,
+    EqualConv2d,
+    EqualLinear,
+    MappingNetwork,
+    ModulatedConv2d,
+    NoiseInjection,
+    leaky_gain,
+    mix_styles,
+    truncate,
+)
 
 NoiseMode = Literal["random", "none"]
 
@@ -92,8 +102,18 @@ class StyleGenerator(nn.Module):
     """
 
     def __init__(
-        self, *, z_dim: int, w_dim: int, resolution: int, channels: int, mapping_layers: int, mapping_width: int,
-        mapping_lr_mul: float, channel_base: int, max_channels: int, style: str,
+        self,
+        *,
+        z_dim: int,
+        w_dim: int,
+        resolution: int,
+        channels: int,
+        mapping_layers: int,
+        mapping_width: int,
+        mapping_lr_mul: float,
+        channel_base: int,
+        max_channels: int,
+        style: str,
     ) -> None:
         super().__init__()
         self.z_dim, self.resolution = z_dim, resolution
@@ -125,7 +145,9 @@ class StyleGenerator(nn.Module):
         """w_avg <- beta w_avg + (1 - beta) mean(w) over the batch (StyleGAN2's w_avg_beta)."""
         self.w_avg.lerp_(w.detach().mean(dim=0).to(self.w_avg.dtype), 1.0 - beta)
 
-    def synthesis(self, ws: torch.Tensor, *, noise: NoiseMode = "random", generator: torch.Generator | None = None) -> torch.Tensor:
+    def synthesis(
+        self, ws: torch.Tensor, *, noise: NoiseMode = "random", generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """ws (B, L, w_dim) -> images (B, C, R, R). ``noise``: fresh per-pixel noise from
         ``generator`` at every layer, or none at all."""
         if ws.shape[1] != self.num_ws:
@@ -141,7 +163,11 @@ class StyleGenerator(nn.Module):
             x = layer(x, ws[:, i], n)  # layer i reads style i
             if i % 2 == 0:  # the 4x4 layer and each block's second layer end a resolution
                 skip = self.to_rgb[i // 2](x, ws[:, i + 1])  # a toRGB reads the next layer's style
-                rgb = skip if rgb is None else F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False) + skip
+                rgb = (
+                    skip
+                    if rgb is None
+                    else F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False) + skip
+                )
         return rgb
 
 
@@ -166,11 +192,15 @@ class ResidualBody(nn.Module):
         blocks = []
         r = resolution
         while r > 4:
-            blocks.append(nn.ModuleDict({
-                "conv1": EqualConv2d(ch(r), ch(r), 3, activation=True),
-                "conv2": EqualConv2d(ch(r), ch(r // 2), 3, activation=True),
-                "skip": EqualConv2d(ch(r), ch(r // 2), 1, bias=False),
-            }))
+            blocks.append(
+                nn.ModuleDict(
+                    {
+                        "conv1": EqualConv2d(ch(r), ch(r), 3, activation=True),
+                        "conv2": EqualConv2d(ch(r), ch(r // 2), 3, activation=True),
+                        "skip": EqualConv2d(ch(r), ch(r // 2), 1, bias=False),
+                    }
+                )
+            )
             r //= 2
         self.blocks = nn.ModuleList(blocks)
         self.out_conv = EqualConv2d(ch(4), ch(4), 3, activation=True)

@@ -25,7 +25,7 @@ from genlab.data.captions import NUM_CODES, canonical_captions, parse_prompt, ra
 from genlab.errors import ConfigError
 from genlab.math.diffusion import eps_from_v, q_sample, v_target
 from genlab.math.schedules import alpha_bar, named_betas
-from genlab.models.base import Family
+from genlab.models.base import Family, TextConditioned
 from genlab.models.ddpm import EMA, check_diffusion_fields
 from genlab.models.registry import register
 from genlab.nn.noise import rand, randint, randn
@@ -60,7 +60,10 @@ class TextDDPMConfig:
         if self.base_channels < 1 or not self.channel_mults or min(self.channel_mults) < 1:
             raise ConfigError("base_channels and every channel_mults entry must be >= 1")
         if self.text_dim < 1 or self.text_layers < 0 or self.text_heads < 1 or self.text_dim % self.text_heads:
-            raise ConfigError(f"text_dim must be a positive multiple of text_heads and text_layers >= 0; got {self.text_dim}, {self.text_heads}, {self.text_layers}")
+            raise ConfigError(
+                f"text_dim must be a positive multiple of text_heads and text_layers >= 0; got {self.text_dim}, "
+                f"{self.text_heads}, {self.text_layers}"
+            )
         if not 0.0 <= self.caption_dropout < 1.0 or not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError("caption_dropout and ema_decay must be in [0, 1)")
         check_diffusion_fields(self)
@@ -84,13 +87,24 @@ class TextDenoiser(nn.Module):
 @register(
     "text-ddpm",
     config=TextDDPMConfig,
-    description="Text-to-image DDPM on captions32: cross-attention U-Net, built-in or MiniLM text encoder, classifier-free guidance",
+    description="Text-to-image DDPM on captions32: cross-attention U-Net, built-in or MiniLM text encoder, "
+    "classifier-free guidance",
     presets={"small": {"base_channels": 16, "text_dim": 32, "sample_steps": 25}},
-    tiny={"base_channels": 4, "channel_mults": (1, 2), "attention": False, "text_dim": 8, "text_layers": 1, "text_heads": 2, "diffusion_steps": 20, "sample_steps": 4},
+    tiny={
+        "base_channels": 4,
+        "channel_mults": (1, 2),
+        "attention": False,
+        "text_dim": 8,
+        "text_layers": 1,
+        "text_heads": 2,
+        "diffusion_steps": 20,
+        "sample_steps": 4,
+    },
     dataset="captions32",
     example_shape=(3, 16, 16),
 )
 class TextDDPM(Family):
+    kind = "diffusion"
     conditional = True
 
     def __init__(self, cfg: TextDDPMConfig, info: DataInfo) -> None:
@@ -100,7 +114,9 @@ class TextDDPM(Family):
         if info.height % levels or info.width % levels:
             raise ConfigError(f"{len(cfg.channel_mults)} U-Net levels need image sizes divisible by {levels}")
         encoder = make_text_encoder(cfg.text_encoder, cfg.text_dim, cfg.text_layers, cfg.text_heads)
-        unet = TextUNet(info.channels, encoder.dim, cfg.base_channels, cfg.channel_mults, cfg.attention, cfg.cross_attention)
+        unet = TextUNet(
+            info.channels, encoder.dim, cfg.base_channels, cfg.channel_mults, cfg.attention, cfg.cross_attention
+        )
         denoiser = TextDenoiser(encoder, unet)
         self.nets = {"denoiser": denoiser, "ema": EMA(denoiser, cfg.ema_decay)}
         self.opts = {"adam": torch.optim.Adam(denoiser.parameters(), lr=cfg.lr)}
@@ -159,7 +175,9 @@ class TextDDPM(Family):
         return sampler
 
     @torch.inference_mode()
-    def sample_captions(self, captions: list[str], *, generator: torch.Generator, guidance: float | None = None) -> torch.Tensor:
+    def sample_captions(
+        self, captions: list[str], *, generator: torch.Generator, guidance: float | None = None
+    ) -> torch.Tensor:
         """One image per caption, in [-1, 1]. Shapes: B captions -> (B, C, H, W)."""
         for c in set(captions):
             parse_prompt(c)  # unknown words and two values of one attribute are DataErrors
@@ -183,10 +201,14 @@ def sample_prompt(family: Family, prompt: str, n: int, *, seed: int = 0, batch_s
 
     The prompt is checked first: an unknown word, or two values of one attribute, is a DataError.
     """
-    draw = getattr(family, "sample_captions", None)
-    if draw is None:
-        raise ConfigError(f"--prompt needs a text-conditioned family (text-ddpm, attr-gan); {family.registry_name} is not one")
+    if not isinstance(family, TextConditioned):
+        raise ConfigError(
+            f"--prompt needs a text-conditioned family (text-ddpm, attr-gan); {family.registry_name} is not one"
+        )
     parse_prompt(prompt)
     generator = torch.Generator().manual_seed(seed)
-    chunks = [to_uint8(draw([prompt] * (min(n, lo + batch_size) - lo), generator=generator)) for lo in range(0, n, batch_size)]
+    chunks = [
+        to_uint8(family.sample_captions([prompt] * (min(n, lo + batch_size) - lo), generator=generator))
+        for lo in range(0, n, batch_size)
+    ]
     return np.concatenate(chunks)

@@ -57,18 +57,26 @@ def _levels(size: int) -> int:
 
 
 class AttributeGenerator(nn.Module):
-    """(z, attributes) -> image. Shapes: z (B, z_dim), attributes int64 (B, 4) (value or "unspecified") -> (B, C, S, S)."""
+    """(z, attributes) -> image. Shapes: z (B, z_dim), attributes int64 (B, 4) (value or "unspecified") -> (B, C, S,
+    S)."""
 
     def __init__(self, z_dim: int, b: int, channels: int, size: int, attribute_dim: int) -> None:
         super().__init__()
-        self.embeds = nn.ModuleList(nn.Embedding(k + 1, attribute_dim) for k in ATTRIBUTE_SIZES)  # index k: unspecified
+        self.embeds = nn.ModuleList(
+            nn.Embedding(k + 1, attribute_dim) for k in ATTRIBUTE_SIZES
+        )  # index k: unspecified
         levels = _levels(size)
         self.top = 2**levels * b  # widths halve from 4x4 up
         self.fc = nn.Linear(z_dim + len(ATTRIBUTE_SIZES) * attribute_dim, self.top * 16)
         layers: list[nn.Module] = [nn.BatchNorm2d(self.top), nn.ReLU()]
         c = self.top
         for _ in range(levels):  # (B, c, s, s) -> (B, c/2, 2s, 2s)
-            layers += [nn.Upsample(scale_factor=2), nn.Conv2d(c, c // 2, 3, padding=1, bias=False), nn.BatchNorm2d(c // 2), nn.ReLU()]
+            layers += [
+                nn.Upsample(scale_factor=2),
+                nn.Conv2d(c, c // 2, 3, padding=1, bias=False),
+                nn.BatchNorm2d(c // 2),
+                nn.ReLU(),
+            ]
             c //= 2
         layers += [nn.Conv2d(c, channels, 3, padding=1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -100,7 +108,8 @@ class ProjectionDiscriminator(nn.Module):
 
 
 def attributes_of(captions: list[str], device: torch.device | str = "cpu") -> torch.Tensor:
-    """Parsed attributes, "unspecified" (index = that attribute's size) where a caption names none. Shapes: B -> (B, 4)."""
+    """Parsed attributes, "unspecified" (index = that attribute's size) where a caption names none. Shapes: B -> (B,
+    4)."""
     rows = [[k if v is None else v for v, k in zip(parse_prompt(c), ATTRIBUTE_SIZES)] for c in captions]
     return torch.tensor(rows, dtype=torch.long, device=device).reshape(len(captions), len(ATTRIBUTE_SIZES))
 
@@ -108,13 +117,15 @@ def attributes_of(captions: list[str], device: torch.device | str = "cpu") -> to
 @register(
     "attr-gan",
     config=AttrGANConfig,
-    description="Attribute-conditioned GAN on captions32 (projection discriminator, hinge loss); prompts are parsed into attributes",
+    description="Attribute-conditioned GAN on captions32 (projection discriminator, hinge loss); prompts are parsed "
+    "into attributes",
     presets={"small": {"base_channels": 16, "z_dim": 32}},
     tiny={"z_dim": 4, "base_channels": 2, "attribute_dim": 3},
     dataset="captions32",
     example_shape=(3, 16, 16),
 )
 class AttrGAN(Family):
+    kind = "gan"
     conditional = True
     monitor_losses = False  # hinge losses: the BCE collapse warnings do not apply
 
@@ -164,7 +175,9 @@ class AttrGAN(Family):
         finally:
             g.train()
 
-    def sample_captions(self, captions: list[str], *, generator: torch.Generator, guidance: float | None = None) -> torch.Tensor:
+    def sample_captions(
+        self, captions: list[str], *, generator: torch.Generator, guidance: float | None = None
+    ) -> torch.Tensor:
         """One image per caption (``guidance`` does not apply to a GAN). Shapes: B captions -> (B, C, H, W)."""
         return self._generate(attributes_of(captions, self.device), generator)
 

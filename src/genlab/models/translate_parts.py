@@ -35,7 +35,9 @@ class ImagePool:
     def query(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if self.size == 0:
             return images
-        if self.images.device != images.device:  # the pool follows the generator's images (built, or resumed, on the CPU)
+        if (
+            self.images.device != images.device
+        ):  # the pool follows the generator's images (built, or resumed, on the CPU)
             self.images = self.images.to(images.device)
         out = []
         for image in images:
@@ -56,7 +58,9 @@ class ImagePool:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if tuple(state["images"].shape) != tuple(self.images.shape):
-            raise ValueError(f"image pool of shape {tuple(state['images'].shape)} does not fit {tuple(self.images.shape)}")
+            raise ValueError(
+                f"image pool of shape {tuple(state['images'].shape)} does not fit {tuple(self.images.shape)}"
+            )
         self.images = state["images"].clone()
         self.count = int(state["count"])
 
@@ -71,7 +75,8 @@ def check_translation_set(name: str, info: DataInfo, family: str, key: str, kind
     if (info.channels, info.height, info.width) != (want.channels, want.height, want.width):
         raise ConfigError(
             f"{family} with {key}={name} expects side-by-side A|B images {want.channels}x{want.height}x{want.width}, "
-            f"the data set has {info.channels}x{info.height}x{info.width}: train with --dataset {name} (or --set {key}=<that data set>)"
+            f"the data set has {info.channels}x{info.height}x{info.width}: train with --dataset {name} (or --set "
+            f"{key}=<that data set>)"
         )
 
 
@@ -85,7 +90,11 @@ def held_out_images(name: str, side: Literal["a", "b"], n: int, generator: torch
     a, b = split_pair(pairs)
     images = a if side == "a" else b
     total = images.shape[0]
-    index = torch.randperm(total, generator=generator, device=CPU)[:n] if n <= total else randint(0, total, (n,), generator, CPU)
+    index = (
+        torch.randperm(total, generator=generator, device=CPU)[:n]
+        if n <= total
+        else randint(0, total, (n,), generator, CPU)
+    )
     return torch.from_numpy(images[index.numpy()]).float() / 127.5 - 1.0
 
 

@@ -58,11 +58,15 @@ class VAEOptions:
         if self.gaussian_sigma <= 0 or self.beta < 0 or self.lr <= 0:
             raise ConfigError("gaussian_sigma and lr must be > 0 and beta >= 0")
         if self.kl_warmup_steps < 0 or self.free_bits < 0:
-            raise ConfigError(f"kl_warmup_steps and free_bits must be >= 0, got {self.kl_warmup_steps} and {self.free_bits}")
+            raise ConfigError(
+                f"kl_warmup_steps and free_bits must be >= 0, got {self.kl_warmup_steps} and {self.free_bits}"
+            )
         if self.kl_anneal != "none" and self.kl_warmup_steps < 1:
             raise ConfigError(f"kl_anneal={self.kl_anneal} needs kl_warmup_steps >= 1 (the steps it anneals over)")
         if self.kl_cycles < 1 or not 0 < self.kl_cycle_ratio <= 1:
-            raise ConfigError(f"kl_cycles must be >= 1 and kl_cycle_ratio in (0, 1], got {self.kl_cycles} and {self.kl_cycle_ratio}")
+            raise ConfigError(
+                f"kl_cycles must be >= 1 and kl_cycle_ratio in (0, 1], got {self.kl_cycles} and {self.kl_cycle_ratio}"
+            )
         if self.kl_anneal == "cyclical" and self.kl_cycles > self.kl_warmup_steps:
             raise ConfigError(f"kl_cycles ({self.kl_cycles}) cannot exceed kl_warmup_steps ({self.kl_warmup_steps})")
         if self.binarize == "dynamic" and self.likelihood != "bernoulli":
@@ -107,7 +111,9 @@ class MLPEncoder(nn.Module):
 class MLPDecoder(nn.Module):
     """p(x | z[, c]): latent (and condition) -> per-pixel logits (Bernoulli) or means (Gaussian)."""
 
-    def __init__(self, latent_dim: int, hidden: int, out_shape: tuple[int, int, int], layers: int = 1, cond_dim: int = 0) -> None:
+    def __init__(
+        self, latent_dim: int, hidden: int, out_shape: tuple[int, int, int], layers: int = 1, cond_dim: int = 0
+    ) -> None:
         super().__init__()
         self.out_shape = out_shape
         d_out = out_shape[0] * out_shape[1] * out_shape[2]
@@ -132,6 +138,8 @@ class VAEFamily(Family):
     ``self.step`` counts training steps (the KL schedule's clock); it is part of
     ``state_dict`` so a resumed run continues bit-exactly.
     """
+
+    kind = "vae"
 
     data_scale = "0,1"
 
@@ -175,7 +183,9 @@ class VAEFamily(Family):
             return bernoulli_nll(out, x)
         return gaussian_nll(out, x, self.cfg.gaussian_sigma)
 
-    def losses(self, x: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def losses(
+        self, x: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
         """Per-image recon NLL and KL (B,), KL per dimension (B, Z) and posterior means (B, Z)."""
         mu, logvar = self.encode(x, labels)
         # Reparameterisation: z = mu + sigma * eps keeps the sample differentiable in mu, sigma.
@@ -186,7 +196,14 @@ class VAEFamily(Family):
 
     def kl_weight(self) -> float:
         cfg = self.cfg
-        return kl_weight(cfg.kl_anneal, self.step, beta=cfg.beta, warmup_steps=cfg.kl_warmup_steps, cycles=cfg.kl_cycles, ratio=cfg.kl_cycle_ratio)
+        return kl_weight(
+            cfg.kl_anneal,
+            self.step,
+            beta=cfg.beta,
+            warmup_steps=cfg.kl_warmup_steps,
+            cycles=cfg.kl_cycles,
+            ratio=cfg.kl_cycle_ratio,
+        )
 
     def train_step(self, images, labels, generator):
         if self.cfg.binarize == "dynamic":
@@ -200,7 +217,12 @@ class VAEFamily(Family):
         loss.backward()
         opt.step()
         self.step += 1
-        return {"loss": loss.item(), "recon": parts["recon"].mean().item(), "kl": parts["kl"].mean().item(), "kl_weight": weight}
+        return {
+            "loss": loss.item(),
+            "recon": parts["recon"].mean().item(),
+            "kl": parts["kl"].mean().item(),
+            "kl_weight": weight,
+        }
 
     @torch.no_grad()
     def evaluate(self, images, labels):
@@ -215,7 +237,12 @@ class VAEFamily(Family):
         finally:
             self.train(True)
         recon, kl = parts["recon"], parts["kl"]
-        sums = {"loss": (recon + self.cfg.beta * kl).sum().item(), "nelbo": (recon + kl).sum().item(), "recon": recon.sum().item(), "kl": kl.sum().item()}
+        sums = {
+            "loss": (recon + self.cfg.beta * kl).sum().item(),
+            "nelbo": (recon + kl).sum().item(),
+            "recon": recon.sum().item(),
+            "kl": kl.sum().item(),
+        }
         sums.update({f"kl_dim_{j:02d}": v for j, v in enumerate(parts["kl_dims"].sum(0).tolist())})
         mu = parts["mu"].double()
         sums.update({f"{MU_SUM}{j:02d}": v for j, v in enumerate(mu.sum(0).tolist())})
@@ -246,7 +273,8 @@ class VAEFamily(Family):
 @register(
     "vae",
     config=VAEConfig,
-    description="MLP VAE (Kingma & Welling 2014); --set likelihood=, beta=, kl_anneal=, free_bits=, binarize=, hidden_layers=",
+    description="MLP VAE (Kingma & Welling 2014); --set likelihood=, beta=, kl_anneal=, free_bits=, binarize=, "
+    "hidden_layers=",
     presets={
         "small": {"hidden": 256},
         # Two hidden layers of 500 and z = 50, dynamically binarised MNIST (docs/results/vae.md).

@@ -31,13 +31,17 @@ class CVAEConfig(VAEOptions):
     def check(self) -> None:
         super().check()
         if self.hidden < 1 or self.hidden_layers < 1 or self.width < 1:
-            raise ConfigError(f"hidden, hidden_layers and width must be >= 1, got {self.hidden}, {self.hidden_layers} and {self.width}")
+            raise ConfigError(
+                f"hidden, hidden_layers and width must be >= 1, got {self.hidden}, {self.hidden_layers} and "
+                f"{self.width}"
+            )
 
 
 @register(
     "cvae",
     config=CVAEConfig,
-    description="Conditional VAE: encoder and decoder both get the one-hot label; --set arch=mlp|conv; sample --labels 7",
+    description="Conditional VAE: encoder and decoder both get the one-hot label; --set arch=mlp|conv; sample "
+    "--labels 7",
     presets={
         "small": {"hidden": 256},
         "binarized": {"hidden": 500, "hidden_layers": 2, "latent_dim": 20, "binarize": "dynamic"},
@@ -50,7 +54,9 @@ class CVAE(VAEFamily):
 
     def make_networks(self, cfg: CVAEConfig, info: DataInfo, cond_dim: int) -> tuple[nn.Module, nn.Module]:
         if cfg.arch == "conv":
-            return ConvEncoder(info, cfg.width, cfg.hidden, cfg.latent_dim, cond_dim), ConvDecoder(info, cfg.width, cfg.hidden, cfg.latent_dim, cond_dim)
+            return ConvEncoder(info, cfg.width, cfg.hidden, cfg.latent_dim, cond_dim), ConvDecoder(
+                info, cfg.width, cfg.hidden, cfg.latent_dim, cond_dim
+            )
         d_in = info.channels * info.height * info.width
         encoder = MLPEncoder(d_in, cfg.hidden, cfg.latent_dim, cfg.hidden_layers, cond_dim)
         decoder = MLPDecoder(cfg.latent_dim, cfg.hidden, self.image_shape, cfg.hidden_layers, cond_dim)

@@ -64,7 +64,9 @@ class ConvEncoder(nn.Module):
         self.logvar = nn.Linear(hidden, latent_dim)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.features(x.contiguous(memory_format=torch.channels_last)).flatten(1)  # (B, C, H, W) -> (B, c_L * h_L * w_L)
+        h = self.features(x.contiguous(memory_format=torch.channels_last)).flatten(
+            1
+        )  # (B, C, H, W) -> (B, c_L * h_L * w_L)
         if cond is not None:
             h = torch.cat([h, cond], 1)
         h = self.fc(h)
@@ -87,10 +89,15 @@ class ConvDecoder(nn.Module):
         chans = level_channels(width, levels)
         self.top = (chans[-1] if chans else hidden, info.height >> levels, info.width >> levels)
         c, h, w = self.top
-        self.fc = nn.Sequential(nn.Linear(latent_dim + cond_dim, hidden), nn.ReLU(), nn.Linear(hidden, c * h * w), nn.ReLU())
+        self.fc = nn.Sequential(
+            nn.Linear(latent_dim + cond_dim, hidden), nn.ReLU(), nn.Linear(hidden, c * h * w), nn.ReLU()
+        )
         layers: list[nn.Module] = []
         for c_out in reversed(chans[:-1]):
-            layers += [nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1), nn.ReLU()]  # (B, c, h, w) -> (B, c', 2h, 2w)
+            layers += [
+                nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1),
+                nn.ReLU(),
+            ]  # (B, c, h, w) -> (B, c', 2h, 2w)
             c = c_out
         if chans:
             # (B, c, h, w) -> (B, 4C, h, w) -> (B, C, 2h, 2w)
@@ -109,7 +116,8 @@ class ConvDecoder(nn.Module):
 @register(
     "conv-vae",
     config=ConvVAEConfig,
-    description="Convolutional VAE (strided convs / transposed convs, depth from the image size); --set width=, latent_dim=, likelihood=",
+    description="Convolutional VAE (strided convs / transposed convs, depth from the image size); --set width=, "
+    "latent_dim=, likelihood=",
     presets={
         "small": {"width": 16, "hidden": 128},
         # Dynamically binarised MNIST, z = 50 as the MLP preset (docs/results/vae.md).

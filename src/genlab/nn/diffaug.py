@@ -37,8 +37,8 @@ def _translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125) -> t
     dy = randint(-sh, sh + 1, (b,), g, x.device)
     dx = randint(-sw, sw + 1, (b,), g, x.device)
     padded = F.pad(x, (sw, sw, sh, sh))  # zero padding, (B, C, H + 2sh, W + 2sw)
-    rows = (torch.arange(h, device=x.device).view(1, h) - dy.view(b, 1) + sh)  # (B, H) source rows
-    cols = (torch.arange(w, device=x.device).view(1, w) - dx.view(b, 1) + sw)  # (B, W) source cols
+    rows = torch.arange(h, device=x.device).view(1, h) - dy.view(b, 1) + sh  # (B, H) source rows
+    cols = torch.arange(w, device=x.device).view(1, w) - dx.view(b, 1) + sw  # (B, W) source cols
     idx_b = torch.arange(b, device=x.device).view(b, 1, 1)
     out = padded.permute(0, 2, 3, 1)[idx_b, rows.view(b, h, 1), cols.view(b, 1, w)]  # (B, H, W, C)
     return out.permute(0, 3, 1, 2)

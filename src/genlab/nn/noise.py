@@ -15,12 +15,16 @@ import torch
 Size = Sequence[int] | torch.Size
 
 
-def randn(shape: Size, generator: torch.Generator, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+def randn(
+    shape: Size, generator: torch.Generator, device: torch.device, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """Standard normal noise of ``shape`` from the CPU ``generator``, on ``device``."""
     return torch.randn(tuple(shape), generator=generator, dtype=dtype, device="cpu").to(device)
 
 
-def rand(shape: Size, generator: torch.Generator, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+def rand(
+    shape: Size, generator: torch.Generator, device: torch.device, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """Uniform [0, 1) noise of ``shape`` from the CPU ``generator``, on ``device``."""
     return torch.rand(tuple(shape), generator=generator, dtype=dtype, device="cpu").to(device)
 

@@ -63,14 +63,20 @@ class PatchDiscriminator(nn.Module):
     Shapes: (B, in_channels, H, W) -> (B, 1, H', W'), one logit per patch.
     """
 
-    def __init__(self, in_channels: int, base: int, n_down: int, norm: Literal["batch", "instance", "none"] = "batch") -> None:
+    def __init__(
+        self, in_channels: int, base: int, n_down: int, norm: Literal["batch", "instance", "none"] = "batch"
+    ) -> None:
         super().__init__()
         widths = [base * min(2**i, 8) for i in range(n_down + 1)]
         layers: list[nn.Module] = []
         c = in_channels
         for i, width in enumerate(widths):
             stride = 2 if i < n_down else 1  # (B, c, H, W) -> (B, width, H/2, W/2), the last one keeps the size (-1)
-            layers += [nn.Conv2d(c, width, 4, stride, 1, bias=i == 0 or norm == "none"), _norm("none" if i == 0 else norm, width), nn.LeakyReLU(0.2)]
+            layers += [
+                nn.Conv2d(c, width, 4, stride, 1, bias=i == 0 or norm == "none"),
+                _norm("none" if i == 0 else norm, width),
+                nn.LeakyReLU(0.2),
+            ]
             c = width
         layers.append(nn.Conv2d(c, 1, 4, 1, 1))  # -> (B, 1, H' , W')
         self.net = nn.Sequential(*layers)

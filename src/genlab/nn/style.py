@@ -40,7 +40,15 @@ def leaky_gain(x: torch.Tensor) -> torch.Tensor:
 class EqualLinear(nn.Module):
     """Linear layer with equalised learning rate. Shapes: (B, in) -> (B, out)."""
 
-    def __init__(self, in_features: int, out_features: int, *, bias_init: float = 0.0, lr_mul: float = 1.0, activation: bool = False) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias_init: float = 0.0,
+        lr_mul: float = 1.0,
+        activation: bool = False,
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
         self.bias = nn.Parameter(torch.full((out_features,), float(bias_init) / lr_mul))
@@ -54,7 +62,9 @@ class EqualLinear(nn.Module):
 class EqualConv2d(nn.Module):
     """Conv layer ('same' padding) with equalised learning rate. Shapes: (B, I, H, W) -> (B, O, H, W)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = True, activation: bool = False) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = True, activation: bool = False
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
@@ -77,13 +87,17 @@ class MappingNetwork(nn.Module):
         if layers < 1:
             raise ValueError(f"the mapping network needs at least one layer, got {layers}")
         widths = [z_dim] + [width] * (layers - 1) + [w_dim]
-        self.net = nn.Sequential(*(EqualLinear(a, b, lr_mul=lr_mul, activation=True) for a, b in zip(widths[:-1], widths[1:])))
+        self.net = nn.Sequential(
+            *(EqualLinear(a, b, lr_mul=lr_mul, activation=True) for a, b in zip(widths[:-1], widths[1:]))
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(pixel_norm(z))
 
 
-def modulate_weight(weight: torch.Tensor, styles: torch.Tensor, *, demodulate: bool = True, eps: float = 1e-8) -> torch.Tensor:
+def modulate_weight(
+    weight: torch.Tensor, styles: torch.Tensor, *, demodulate: bool = True, eps: float = 1e-8
+) -> torch.Tensor:
     """Per-sample conv weights: w'_ijk = s_i w_ijk, then w''_ijk = w'_ijk / sqrt(sum_ik w'_ijk^2 + eps).
 
     Karras et al. 2020, eqs. 1 and 3 (i input channel, j output channel, k kernel position).
@@ -105,7 +119,16 @@ class ModulatedConv2d(nn.Module):
     Shapes: x (B, I, H, W), w (B, w_dim) -> (B, O, H', W'), H' = 2H when ``up``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int, *, demodulate: bool = True, up: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        w_dim: int,
+        *,
+        demodulate: bool = True,
+        up: bool = False,
+    ) -> None:
         super().__init__()
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
@@ -116,7 +139,9 @@ class ModulatedConv2d(nn.Module):
         if self.up:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         b, c, h, wd = x.shape
-        weight = modulate_weight(self.weight * self.scale, self.affine(w), demodulate=self.demodulate)  # (B, O, I, k, k)
+        weight = modulate_weight(
+            self.weight * self.scale, self.affine(w), demodulate=self.demodulate
+        )  # (B, O, I, k, k)
         o, k = weight.shape[1], weight.shape[-1]
         # (B, I, H, W) -> (1, B*I, H, W); weights (B*O, I, k, k); B groups -> (1, B*O, H, W)
         out = F.conv2d(x.reshape(1, b * c, h, wd), weight.reshape(b * o, c, k, k), padding=k // 2, groups=b)
@@ -179,6 +204,9 @@ def mix_styles(ws_a: torch.Tensor, ws_b: torch.Tensor, cutoff: int) -> torch.Ten
     Shapes: (B, L, D), (B, L, D) -> (B, L, D). cutoff = L gives ``ws_a``, 0 gives ``ws_b``.
     """
     if ws_a.shape != ws_b.shape or not 0 <= cutoff <= ws_a.shape[1]:
-        raise ValueError(f"need two styles of one shape (B, L, D) and 0 <= cutoff <= L; got {tuple(ws_a.shape)}, {tuple(ws_b.shape)}, {cutoff}")
+        raise ValueError(
+            f"need two styles of one shape (B, L, D) and 0 <= cutoff <= L; got {tuple(ws_a.shape)}, "
+            f"{tuple(ws_b.shape)}, {cutoff}"
+        )
     layer = torch.arange(ws_a.shape[1], device=ws_a.device)[None, :, None]  # (1, L, 1)
     return torch.where(layer < cutoff, ws_a, ws_b)

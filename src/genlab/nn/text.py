@@ -37,7 +37,9 @@ class CaptionTransformer(nn.Module):
         self.dim = dim
         self.tokens = nn.Embedding(len(vocabulary()), dim, padding_idx=0)
         self.positions = nn.Parameter(torch.randn(max_tokens(), dim) * 0.02)
-        layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            dim, heads, 4 * dim, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
         self.layers = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dim)
 
@@ -100,7 +102,9 @@ def _minilm():
 @lru_cache(maxsize=8192)
 def _minilm_tokens(caption: str) -> torch.Tensor:
     with torch.inference_mode():
-        out = _minilm().encode([caption], output_value="token_embeddings", convert_to_numpy=False, show_progress_bar=False)[0]
+        out = _minilm().encode(
+            [caption], output_value="token_embeddings", convert_to_numpy=False, show_progress_bar=False
+        )[0]
     return out.detach().float().clone()  # (L, 384), a normal tensor outside inference mode
 
 

@@ -59,7 +59,14 @@ class UNet(nn.Module):
     ``num_classes`` > 0 adds a class embedding; label ``num_classes`` means "no label".
     """
 
-    def __init__(self, in_channels: int = 1, base: int = 32, channel_mults: tuple[int, ...] = (1, 2, 2), num_classes: int = 0, attention: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        base: int = 32,
+        channel_mults: tuple[int, ...] = (1, 2, 2),
+        num_classes: int = 0,
+        attention: bool = True,
+    ) -> None:
         super().__init__()
         emb_dim = 4 * base
         self.base, self.num_classes = base, num_classes

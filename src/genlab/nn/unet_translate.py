@@ -42,12 +42,20 @@ class TranslationUNet(nn.Module):
         c = in_channels
         for i, w in enumerate(widths):
             norm = 0 < i < depth - 1
-            self.down.append(nn.Sequential(nn.Conv2d(c, w, 4, 2, 1, bias=not norm), nn.BatchNorm2d(w) if norm else nn.Identity(), nn.LeakyReLU(0.2)))
+            self.down.append(
+                nn.Sequential(
+                    nn.Conv2d(c, w, 4, 2, 1, bias=not norm),
+                    nn.BatchNorm2d(w) if norm else nn.Identity(),
+                    nn.LeakyReLU(0.2),
+                )
+            )
             c = w
         self.up = nn.ModuleList()  # up[i] maps level i+1 to level i, for i = depth-2 .. 0
         for i in range(depth - 1):
             c_in = widths[i + 1] if i == depth - 2 else 2 * widths[i + 1]  # the innermost has no skip to join
-            self.up.append(nn.Sequential(nn.ConvTranspose2d(c_in, widths[i], 4, 2, 1, bias=False), nn.BatchNorm2d(widths[i])))
+            self.up.append(
+                nn.Sequential(nn.ConvTranspose2d(c_in, widths[i], 4, 2, 1, bias=False), nn.BatchNorm2d(widths[i]))
+            )
         self.out = nn.ConvTranspose2d(2 * widths[0] if depth > 1 else widths[0], out_channels, 4, 2, 1)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

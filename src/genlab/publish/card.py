@@ -17,14 +17,14 @@ import yaml
 from genlab.atomic import atomic_write_text
 from genlab.errors import ConfigError
 from genlab.eval.evaluate import METRICS, format_metric
+from genlab.marks.invisible import SCHEME
+from genlab.marks.keys import fingerprint, load_private_key
+from genlab.marks.provenance import config_hash, run_id
 from genlab.models.registry import get_family
 from genlab.publish.card_text import DATA_SOURCES, INTENDED_USE, MEASUREMENT, misuse_lines
-from genlab.publish.invisible import SCHEME
-from genlab.publish.keys import fingerprint, load_private_key
-from genlab.publish.provenance import config_hash, run_id
-from genlab.publish.run import payload_for
-from genlab.train.checkpoint import load_checkpoint
-from genlab.train.rundir import RunConfig, find_checkpoint, read_config, read_metrics
+from genlab.runs.checkpoint import load_checkpoint
+from genlab.runs.marks import payload_for
+from genlab.runs.rundir import RunConfig, find_checkpoint, read_config, read_metrics
 
 UNBALANCED = (0.05, 0.15)  # a digit class outside this share of the samples is called out
 
@@ -55,10 +55,12 @@ def render_card(run_dir: Path, run: RunConfig, evaluation: dict[str, Any] | None
         "",
         "## Model details",
         f"- Family: `{run.family}` — {spec.description}",
-        f"- Parameters (networks): {params:,}; trained {meta['step']} steps ({meta['epoch']:.2f} epochs) at batch size {tc.batch_size}, seed {tc.seed}",
+        f"- Parameters (networks): {params:,}; trained {meta['step']} steps ({meta['epoch']:.2f} epochs) at batch "
+        f"size {tc.batch_size}, seed {tc.seed}",
         f"- Checkpoint: `{ckpt_path.name}` (tensors sha256 `{meta['sha256']}`)",
         f"- Config hash: `{config_hash(config)}`; full config in `config.yaml`",
-        f"- Made with genlab {versions.get('genlab', 'unknown')} (git commit {versions.get('git_commit', 'unknown')}), torch {versions.get('torch', 'unknown')}",
+        f"- Made with genlab {versions.get('genlab', 'unknown')} (git commit "
+        f"{versions.get('git_commit', 'unknown')}), torch {versions.get('torch', 'unknown')}",
         "",
         "## Intended use",
         *INTENDED_USE,
@@ -68,7 +70,9 @@ def render_card(run_dir: Path, run: RunConfig, evaluation: dict[str, Any] | None
         "",
         "## Training data",
         f"- `{tc.dataset}` (train split): {source[0]}" if source else f"- `{tc.dataset}` (train split)",
-        f"- Licence: {source[1]}" if source else "- Licence: not recorded in genlab.publish.card_text.DATA_SOURCES; check the source before publishing.",
+        f"- Licence: {source[1]}"
+        if source
+        else "- Licence: not recorded in genlab.publish.card_text.DATA_SOURCES; check the source before publishing.",
         "",
         "## Metrics",
         *_metric_lines(records, evaluation),
@@ -83,23 +87,31 @@ def render_card(run_dir: Path, run: RunConfig, evaluation: dict[str, Any] | None
     return "\n".join(lines)
 
 
-def evaluate_for_card(run_dir: str | Path, n: int = 2000, seed: int = 0, data_dir: str | Path | None = None) -> dict[str, Any]:
+def evaluate_for_card(
+    run_dir: str | Path, n: int = 2000, seed: int = 0, data_dir: str | Path | None = None
+) -> dict[str, Any]:
     """Score ``n`` fresh samples with the evaluation suite, plus per-class accuracy for conditional models."""
     from genlab.eval.evaluate import Evaluator, load_reference
     from genlab.eval.features import DigitExtractor
-    from genlab.train.loading import load_family, sample_in_batches
+    from genlab.runs.loading import load_family, sample_in_batches
 
     family, run, meta = load_family(run_dir)
     if run.train.dataset != "mnist":
-        raise ConfigError(f"--evaluate needs an MNIST run (the digit classifier); this run trained on {run.train.dataset!r}")
+        raise ConfigError(
+            f"--evaluate needs an MNIST run (the digit classifier); this run trained on {run.train.dataset!r}"
+        )
     labels = torch.arange(n) % family.info.num_classes if family.conditional else None
     images = sample_in_batches(family, n, labels=labels, seed=seed)
-    result = Evaluator(load_reference("mnist-test", data_dir), seed=seed)(images, None if labels is None else labels.numpy())
+    result = Evaluator(load_reference("mnist-test", data_dir), seed=seed)(
+        images, None if labels is None else labels.numpy()
+    )
     result.update(n=n, seed=seed, step=int(meta["step"]))
     if labels is not None:
         predicted = DigitExtractor().probs(images).argmax(axis=1)
         truth = labels.numpy()
-        result["per_class_accuracy"] = [float((predicted[truth == k] == k).mean()) for k in range(family.info.num_classes)]
+        result["per_class_accuracy"] = [
+            float((predicted[truth == k] == k).mean()) for k in range(family.info.num_classes)
+        ]
     return result
 
 
@@ -110,7 +122,11 @@ def _metric_lines(records: list[dict[str, Any]], evaluation: dict[str, Any] | No
     lines = []
     if train:
         last = train[-1]
-        losses = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("step", "epoch", "images_per_s", "elapsed_s", "peak_rss_mb"))
+        losses = ", ".join(
+            f"{k} {v:.4g}"
+            for k, v in last.items()
+            if k not in ("step", "epoch", "images_per_s", "elapsed_s", "peak_rss_mb")
+        )
         lines.append(f"- Training losses at step {last['step']}: {losses}. {MEASUREMENT['train']}")
     if held_out:
         last = held_out[-1]
@@ -119,16 +135,24 @@ def _metric_lines(records: list[dict[str, Any]], evaluation: dict[str, Any] | No
     if evals:
         best = min(evals, key=lambda r: r["eval_fid"])
         last = evals[-1]
-        lines.append(f"- In-training FID: {last['eval_fid']:.2f} at step {last['step']} (best {best['eval_fid']:.2f} at step {best['step']}). {MEASUREMENT['eval']}")
+        lines.append(
+            f"- In-training FID: {last['eval_fid']:.2f} at step {last['step']} (best {best['eval_fid']:.2f} at step "
+            f"{best['step']}). {MEASUREMENT['eval']}"
+        )
     if evaluation:
         scored = ", ".join(f"{name} {format_metric(name, evaluation)}" for name in METRICS if name in evaluation)
-        lines.append(f"- Evaluation suite (KID x 1000) on {evaluation['n']} samples (seed {evaluation['seed']}, step {evaluation['step']}): {scored}. {MEASUREMENT['card']}")
+        lines.append(
+            f"- Evaluation suite (KID x 1000) on {evaluation['n']} samples (seed {evaluation['seed']}, step "
+            f"{evaluation['step']}): {scored}. {MEASUREMENT['card']}"
+        )
     return lines or ["- No metrics recorded yet (metrics.jsonl is empty)."]
 
 
 def _limitation_lines(run: RunConfig, records: list[dict[str, Any]], evaluation: dict[str, Any] | None) -> list[str]:
     lines = [
-        f"- A small model trained on a CPU for {run.train.steps or run.train.epochs} {'steps' if run.train.steps else 'epochs'}: judge its samples by the metrics above, against real data's numbers (docs/results/baselines.md).",
+        f"- A small model trained on a CPU for {run.train.steps or run.train.epochs} "
+        f"{'steps' if run.train.steps else 'epochs'}: judge its samples by the metrics above, against real data's "
+        "numbers (docs/results/baselines.md).",
     ]
     source = DATA_SOURCES.get(run.train.dataset)
     if source:
@@ -143,7 +167,11 @@ def _limitation_lines(run: RunConfig, records: list[dict[str, Any]], evaluation:
         off = [f"{k}: {s:.1%}" for k, s in enumerate(shares) if not low <= s <= high]
         per_class = "  ".join(f"{k}: {s:.1%}" for k, s in enumerate(shares))
         lines.append(f"- Class balance of samples by the digit classifier (real data: about 10% each): {per_class}.")
-        lines.append(f"- Classes outside {low:.0%}..{high:.0%}: {', '.join(off)}." if off else f"- Every class lies within {low:.0%}..{high:.0%} of the samples.")
+        lines.append(
+            f"- Classes outside {low:.0%}..{high:.0%}: {', '.join(off)}."
+            if off
+            else f"- Every class lies within {low:.0%}..{high:.0%} of the samples."
+        )
     if evaluation and "per_class_accuracy" in evaluation:
         worst = int(np.argmin(evaluation["per_class_accuracy"]))
         accuracies = "  ".join(f"{k}: {a:.1%}" for k, a in enumerate(evaluation["per_class_accuracy"]))
@@ -155,11 +183,19 @@ def _limitation_lines(run: RunConfig, records: list[dict[str, Any]], evaluation:
 
 def _publishing_lines(run: RunConfig, config: dict[str, Any]) -> list[str]:
     tc = run.train
-    visible = f"on, text \"{tc.watermark_text}\" (band under each grid, \"AI\" tiled faintly over the pictures)" if tc.visible_watermark else "OFF (visible_watermark: false in config.yaml)"
+    visible = (
+        f'on, text "{tc.watermark_text}" (band under each grid, "AI" tiled faintly over the pictures)'
+        if tc.visible_watermark
+        else "OFF (visible_watermark: false in config.yaml)"
+    )
     lines = [f"- Visible watermark on sample grids: {visible}."]
     if tc.watermark_key:
         payload = payload_for(run.family, run_id(config))
-        lines.append(f"- Invisible watermark: {SCHEME}, payload 0x{payload:08x} (model id 0x{payload >> 16:04x}, run id 0x{payload & 0xFFFF:04x}); detect with `genlab watermark detect IMAGE --key {Path(tc.watermark_key).name}`.")
+        lines.append(
+            f"- Invisible watermark: {SCHEME}, payload 0x{payload:08x} (model id 0x{payload >> 16:04x}, run id "
+            f"0x{payload & 0xFFFF:04x}); detect with `genlab watermark detect IMAGE --key "
+            f"{Path(tc.watermark_key).name}`."
+        )
     else:
         lines.append("- Invisible watermark: off (set watermark_key to a key from `genlab keys new`).")
     if tc.sign_key:
@@ -167,8 +203,15 @@ def _publishing_lines(run: RunConfig, config: dict[str, Any]) -> list[str]:
             who = fingerprint(load_private_key(tc.sign_key).public_key())
         except ConfigError:
             who = "key file not readable now"
-        lines.append(f"- Provenance: PNG text chunks (generator, run id, config and checkpoint hashes, seed, sampler settings, genlab version), signed with Ed25519 key {who}; check with `genlab verify IMAGE --key signing-key.pub.pem`.")
+        lines.append(
+            "- Provenance: PNG text chunks (generator, run id, config and checkpoint hashes, seed, sampler settings, "
+            f"genlab version), signed with Ed25519 key {who}; check with `genlab verify IMAGE --key "
+            "signing-key.pub.pem`."
+        )
     else:
-        lines.append("- Provenance: PNG text chunks (generator, run id, config and checkpoint hashes, seed, sampler settings, genlab version), unsigned (set sign_key to sign).")
+        lines.append(
+            "- Provenance: PNG text chunks (generator, run id, config and checkpoint hashes, seed, sampler settings, "
+            "genlab version), unsigned (set sign_key to sign)."
+        )
     lines.append("- Robustness of the invisible mark at each image size: docs/results/watermark.md.")
     return lines

@@ -30,13 +30,16 @@ from genlab.report.measure import MeasureConfig, measure_run, training_grids
 from genlab.report.measures import laplacian_variance
 from genlab.report.table import Group, axis_table, fmt, group_runs, verdicts
 from genlab.report.templates import PAGE
-from genlab.train.rundir import find_checkpoint, read_config, read_metrics
+from genlab.runs.rundir import find_checkpoint, read_config, read_metrics
 
 LEGEND = (
-    "Arrows: the better direction. KID is shown x 1000. sharpness = variance of the Laplacian of the samples over that of "
-    "the real test images (1 = as sharp as the data, lower = blurrier). interp. step = mean distance between consecutive "
+    "Arrows: the better direction. KID is shown x 1000. sharpness = variance of the Laplacian of the samples over "
+    "that of "
+    "the real test images (1 = as sharp as the data, lower = blurrier). interp. step = mean distance between "
+    "consecutive "
     "frames' extractor features along spherical interpolations between prior latents (lower = smoother). probe acc. = "
-    "held-out accuracy of a logistic-regression probe reading the class from the latent (what it reads is stated per run "
+    "held-out accuracy of a logistic-regression probe reading the class from the latent (what it reads is stated per "
+    "run "
     "below). NLL = importance-sampled test NLL (VAEs only). Stability = std / mean of FID over the seeds."
 )
 
@@ -75,11 +78,16 @@ class Evaluators:
         if dataset not in self._cache:
             reference = load_reference(f"{dataset}-test", self.data_dir, n=self.ref_n or None)
             extractor = get_extractor("shapes" if dataset == "shapes64" else "digits")
-            self._cache[dataset] = (Evaluator(reference, extractor, seed=self.seed), laplacian_variance(reference.images))
+            self._cache[dataset] = (
+                Evaluator(reference, extractor, seed=self.seed),
+                laplacian_variance(reference.images),
+            )
         return self._cache[dataset]
 
 
-def measure_all(run_dirs: list[Path], out: Path, cfg: MeasureConfig, data_dir=None, log=print) -> dict[str, dict[str, Any]]:
+def measure_all(
+    run_dirs: list[Path], out: Path, cfg: MeasureConfig, data_dir=None, log=print
+) -> dict[str, dict[str, Any]]:
     """Measure each run into ``out/runs/<name>/eval.json`` (with copies of its metrics, config and card)."""
     check_run_dirs(run_dirs)
     evaluators = Evaluators(data_dir, cfg.seed, cfg.ref_n)
@@ -105,7 +113,10 @@ def measure_all(run_dirs: list[Path], out: Path, cfg: MeasureConfig, data_dir=No
             m = measure_run(run_dir, folder, evaluator, cfg, reference_sharpness=sharpness, data_dir=data_dir)
             m.update(grids=grids, has_card=(folder / "card.md").is_file(), key=key)
             atomic_write_text(folder / "eval.json", json.dumps(m, indent=1) + "\n")
-            log(f"  {name}: fid {m['eval']['fid']:.2f}, {m['compute']['sampling']['images_per_s']:.1f} images/s ({m['measure']['seconds']:.0f} s)")
+            log(
+                f"  {name}: fid {m['eval']['fid']:.2f}, {m['compute']['sampling']['images_per_s']:.1f} images/s "
+                f"({m['measure']['seconds']:.0f} s)"
+            )
         measured[name] = m
     return measured
 
@@ -113,7 +124,12 @@ def measure_all(run_dirs: list[Path], out: Path, cfg: MeasureConfig, data_dir=No
 def _measurement_key(run_dir: Path, cfg: MeasureConfig) -> dict[str, Any]:
     """What a measurement depends on: the run's newest checkpoint (name and time) and the settings."""
     ckpt = find_checkpoint(run_dir)
-    return {"run": str(run_dir), "checkpoint": ckpt.name, "mtime_ns": ckpt.stat().st_mtime_ns, "settings": dataclasses.asdict(cfg)}
+    return {
+        "run": str(run_dir),
+        "checkpoint": ckpt.name,
+        "mtime_ns": ckpt.stat().st_mtime_ns,
+        "settings": dataclasses.asdict(cfg),
+    }
 
 
 def _earlier(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
@@ -126,10 +142,21 @@ def _earlier(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def machine_line() -> str:
-    return f"{os.cpu_count()} CPU cores visible, torch {torch.__version__} with {torch.get_num_threads()} threads, Python {platform.python_version()}."
+    return (
+        f"{os.cpu_count()} CPU cores visible, torch {torch.__version__} with {torch.get_num_threads()} threads, "
+        f"Python {platform.python_version()}."
+    )
 
 
-def write_report(measured: dict[str, dict[str, Any]], out: Path, *, title: str, command: str, settings: str, markdown: Path | None = None) -> Path:
+def write_report(
+    measured: dict[str, dict[str, Any]],
+    out: Path,
+    *,
+    title: str,
+    command: str,
+    settings: str,
+    markdown: Path | None = None,
+) -> Path:
     """Write index.html and compare.md (and ``markdown`` if given) into/for the report folder ``out``."""
     groups = group_runs(measured)
     figures = out / "figures"
@@ -141,12 +168,30 @@ def write_report(measured: dict[str, dict[str, Any]], out: Path, *, title: str, 
     collapse = _copy_collapse_figures(out)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.from_string(PAGE).render(
-        title=title, command=command, made=made, machine=machine_line(), settings=settings, labels=[g.label for g in groups],
-        rows=rows, legend=LEGEND, verdicts=claims,
-        metrics_png=metrics_png.relative_to(out).as_posix(), groups=page_groups, collapse=collapse,
+        title=title,
+        command=command,
+        made=made,
+        machine=machine_line(),
+        settings=settings,
+        labels=[g.label for g in groups],
+        rows=rows,
+        legend=LEGEND,
+        verdicts=claims,
+        metrics_png=metrics_png.relative_to(out).as_posix(),
+        groups=page_groups,
+        collapse=collapse,
     )
     atomic_write_text(out / "index.html", html)
-    doc = dict(title=title, command=command, made=made, machine=machine_line(), settings=settings, groups=groups, claims=claims, legend=LEGEND)
+    doc = dict(
+        title=title,
+        command=command,
+        made=made,
+        machine=machine_line(),
+        settings=settings,
+        groups=groups,
+        claims=claims,
+        legend=LEGEND,
+    )
     atomic_write_text(out / "compare.md", markdown_report(**doc, report=out, where=out))
     if markdown is not None:
         atomic_write_text(markdown, markdown_report(**doc, report=out, where=markdown.parent))
@@ -155,29 +200,56 @@ def write_report(measured: dict[str, dict[str, Any]], out: Path, *, title: str, 
 
 def _page_group(g: Group, index: int, out: Path) -> dict[str, Any]:
     histories = {name: read_metrics(out / "runs" / name) for name in g.names}
-    loss = curves_figure(f"{g.label}: training losses (metrics.jsonl)", histories, out / "figures" / f"losses-{index}.png")
-    held = curves_figure(f"{g.label}: held-out metrics (metrics.jsonl)", histories, out / "figures" / f"heldout-{index}.png", prefix="test_")
-    evals = curves_figure(f"{g.label}: in-training FID (metrics.jsonl)", histories, out / "figures" / f"eval-{index}.png", prefix="eval_")
+    loss = curves_figure(
+        f"{g.label}: training losses (metrics.jsonl)", histories, out / "figures" / f"losses-{index}.png"
+    )
+    held = curves_figure(
+        f"{g.label}: held-out metrics (metrics.jsonl)",
+        histories,
+        out / "figures" / f"heldout-{index}.png",
+        prefix="test_",
+    )
+    evals = curves_figure(
+        f"{g.label}: in-training FID (metrics.jsonl)", histories, out / "figures" / f"eval-{index}.png", prefix="eval_"
+    )
     runs = []
     for name, m in zip(g.names, g.runs):
         d = f"runs/{name}"
         grids = [(f"{d}/{x['file']}", f"training grid, step {x['step']}") for x in m["grids"]]
         grids.append((f"{d}/final.png", f"final samples, step {m['step']}"))
         strip = f"{d}/interpolation.png" if (out / d / "interpolation.png").is_file() else None
-        runs.append({"name": name, "dir": d, "seed": m["seed"], "step": m["step"], "grids": grids, "strip": strip, "step_text": fmt(m["latent"].get("interp_mean_step"), ".3f"),
-                     "n": m["eval"]["n"], "histogram": _histogram(m["eval"])})
+        runs.append(
+            {
+                "name": name,
+                "dir": d,
+                "seed": m["seed"],
+                "step": m["step"],
+                "grids": grids,
+                "strip": strip,
+                "step_text": fmt(m["latent"].get("interp_mean_step"), ".3f"),
+                "n": m["eval"]["n"],
+                "histogram": _histogram(m["eval"]),
+            }
+        )
     first = g.runs[0]["latent"]
     return {
-        "label": g.label, "kind": g.kind, "runs": runs,
+        "label": g.label,
+        "kind": g.kind,
+        "runs": runs,
         "loss_png": loss.relative_to(out).as_posix() if loss else None,
         "metric_png": next((p.relative_to(out).as_posix() for p in (evals, held) if p), None),
-        "probe_what": first.get("probe_what") or first.get("why", "n/a"), "latent_what": first.get("latent") or "none",
+        "probe_what": first.get("probe_what") or first.get("why", "n/a"),
+        "latent_what": first.get("latent") or "none",
     }
 
 
 def _histogram(result: dict[str, Any]) -> str:
     counts = result.get("class_histogram")
-    return "n/a (no classifier for these images)" if counts is None else "  ".join(f"{k}: {c}" for k, c in enumerate(counts))
+    return (
+        "n/a (no classifier for these images)"
+        if counts is None
+        else "  ".join(f"{k}: {c}" for k, c in enumerate(counts))
+    )
 
 
 def _copy_collapse_figures(out: Path) -> list[str]:

@@ -65,7 +65,9 @@ def metrics_figure(groups: list[Group], path: Path) -> Path:
         fids = [r["eval"]["fid"] for r in g.runs]
         ax_fid.scatter(np.full(len(fids), i), fids, s=18, zorder=3)
         ax_fid.plot([i - 0.25, i + 0.25], [np.mean(fids)] * 2, color="k", lw=1)
-        ax_pr.scatter([r["eval"]["recall"] for r in g.runs], [r["eval"]["precision"] for r in g.runs], s=22, label=g.label)
+        ax_pr.scatter(
+            [r["eval"]["recall"] for r in g.runs], [r["eval"]["precision"] for r in g.runs], s=22, label=g.label
+        )
     ax_fid.set_xticks(x, [g.label for g in groups], fontsize=8, rotation=15)
     ax_fid.set_ylabel("FID (each dot a seed; bar = mean)", fontsize=8)
     ax_fid.set_title("quality and its spread over seeds", fontsize=9)

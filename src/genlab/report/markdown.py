@@ -17,8 +17,21 @@ def _why(claim: dict[str, Any]) -> str:
     return f" ({claim['why']})" if claim["why"] else ""
 
 
-def markdown_report(*, title: str, command: str, made: str, machine: str, settings: str, groups: list[Group], claims: list[dict[str, Any]], legend: str, report: Path, where: Path) -> str:
-    """Markdown with links relative to ``where`` (the folder the .md file lives in) into the report folder ``report``."""
+def markdown_report(
+    *,
+    title: str,
+    command: str,
+    made: str,
+    machine: str,
+    settings: str,
+    groups: list[Group],
+    claims: list[dict[str, Any]],
+    legend: str,
+    report: Path,
+    where: Path,
+) -> str:
+    """Markdown with links relative to ``where`` (the folder the .md file lives in) into the report folder
+    ``report``."""
     rows = axis_table(groups)
     lines = [
         f"# {title}",
@@ -50,10 +63,16 @@ def markdown_report(*, title: str, command: str, made: str, machine: str, settin
     for g in groups:
         for name, m in zip(g.names, g.runs):
             d = report / "runs" / name
-            links = [f"[eval JSON]({_link(d / 'eval.json', where)})", f"[metrics.jsonl]({_link(d / 'metrics.jsonl', where)})"]
+            links = [
+                f"[eval JSON]({_link(d / 'eval.json', where)})",
+                f"[metrics.jsonl]({_link(d / 'metrics.jsonl', where)})",
+            ]
             if m.get("has_card"):
                 links.append(f"[model card]({_link(d / 'card.md', where)})")
-            lines.append(f"- {g.label} / `{name}` (seed {m['seed']}, step {m['step']}, trained from `{m['run']}`): " + ", ".join(links))
+            lines.append(
+                f"- {g.label} / `{name}` (seed {m['seed']}, step {m['step']}, trained from `{m['run']}`): "
+                + ", ".join(links)
+            )
             if "class_histogram" in m["eval"]:
                 lines.append(f"  - class histogram of its {m['eval']['n']} samples: {m['eval']['class_histogram']}")
         probe = g.runs[0]["latent"].get("probe_what") or "n/a"

@@ -1,7 +1,7 @@
 """Measure one run on every axis of the comparison; the result is the run's eval JSON.
 
 Quality and diversity come from the evaluation suite (:class:`genlab.eval.Evaluator`),
-likelihood from :func:`genlab.eval.nll.run_nll` (VAEs only; None, shown as "n/a",
+likelihood from :func:`genlab.report.run_scores.run_nll` (VAEs only; None, shown as "n/a",
 elsewhere), latent structure from the family's latent codec
 (:func:`genlab.models.latent.latent_codec`), compute from the run's metrics.jsonl plus
 a timed sampling pass in a fresh process (:mod:`genlab.report.sampling`).
@@ -24,10 +24,16 @@ from genlab.errors import ConfigError
 from genlab.eval.evaluate import Evaluator
 from genlab.math.interpolate import slerp
 from genlab.models.base import Family
-from genlab.report.measures import laplacian_variance, linear_probe_accuracy, majority_rate, mean_consecutive_step, path_length_ratio
+from genlab.report.measures import (
+    laplacian_variance,
+    linear_probe_accuracy,
+    majority_rate,
+    mean_consecutive_step,
+    path_length_ratio,
+)
 from genlab.report.sampling import measure_sampling
-from genlab.train.loading import load_family
-from genlab.train.rundir import read_metrics
+from genlab.runs.loading import load_family
+from genlab.runs.rundir import read_metrics
 
 Kind = Literal["gan", "vae", "diffusion", "other"]
 
@@ -59,16 +65,8 @@ class MeasureConfig:
 
 
 def family_kind(family: Family) -> Kind:
-    """Which textbook family a registered family belongs to (for the textbook claims)."""
-    from genlab.models.ddpm import DDPM
-    from genlab.models.gan import AdversarialFamily
-    from genlab.models.ldm import LatentDiffusion
-    from genlab.models.vae import VAEFamily
-
-    for cls, kind in ((AdversarialFamily, "gan"), (VAEFamily, "vae"), (DDPM, "diffusion"), (LatentDiffusion, "diffusion")):
-        if isinstance(family, cls):
-            return kind  # type: ignore[return-value]
-    return "other"
+    """Which textbook family a registered family belongs to (for the textbook claims): its declared ``kind``."""
+    return family.kind if family.kind in ("gan", "vae", "diffusion") else "other"
 
 
 def training_compute(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -99,7 +97,7 @@ def training_compute(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 def vae_nll(run_dir: Path, cfg: MeasureConfig, data_dir) -> dict[str, Any]:
     """The IWAE NLL of ``genlab eval nll`` at ``cfg.nll_k`` samples on the first ``cfg.nll_n`` test images."""
-    from genlab.eval.nll import run_nll
+    from genlab.report.run_scores import run_nll
 
     result, what = run_nll(run_dir, k=cfg.nll_k, n=cfg.nll_n, seed=cfg.seed, data_dir=data_dir)
     keep = ("nll", "elbo_nll", "bits_per_dim", "k", "n", "active_units", "binarize_seed")
@@ -107,7 +105,9 @@ def vae_nll(run_dir: Path, cfg: MeasureConfig, data_dir) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def latent_structure(family: Family, kind: Kind, evaluator: Evaluator, cfg: MeasureConfig, dataset: str, data_dir, strip: Path) -> dict[str, Any]:
+def latent_structure(
+    family: Family, kind: Kind, evaluator: Evaluator, cfg: MeasureConfig, dataset: str, data_dir, strip: Path
+) -> dict[str, Any]:
     """Interpolation smoothness and the linear probe; writes an interpolation strip to ``strip``.
 
     Paths are spherical interpolations between latents drawn from the prior (Gaussian
@@ -145,16 +145,30 @@ def _probe(family, kind, codec, evaluator, cfg, dataset, data_dir, g) -> dict[st
     if kind == "vae" and codec.encode is not None:
         images, labels, _ = load_dataset(dataset, "test", data_dir)
         images, labels = images[:n], labels[:n]
-        cond = (lambda a, b: torch.from_numpy(np.asarray(labels[a:b], dtype=np.int64))) if family.conditional else (lambda a, b: None)
-        z = torch.cat([codec.encode(torch.from_numpy(np.array(images[i : i + 500])), cond(i, i + 500)) for i in range(0, len(images), 500)])
-        return _probe_result(z.numpy(), labels, f"encoder mean E[z|x] of {len(images)} test images vs their true labels", cfg.seed)
+        cond = (
+            (lambda a, b: torch.from_numpy(np.asarray(labels[a:b], dtype=np.int64)))
+            if family.conditional
+            else (lambda a, b: None)
+        )
+        z = torch.cat(
+            [
+                codec.encode(torch.from_numpy(np.array(images[i : i + 500])), cond(i, i + 500))
+                for i in range(0, len(images), 500)
+            ]
+        )
+        return _probe_result(
+            z.numpy(), labels, f"encoder mean E[z|x] of {len(images)} test images vs their true labels", cfg.seed
+        )
     if codec.needs_label or evaluator.classifier is None:
         why = "the class is the generator's input label" if codec.needs_label else "no classifier for these images"
         return {"probe_accuracy": None, "probe_what": f"not measured: {why}"}
     z = codec.draw(n, g)
     images = np.concatenate([to_uint8(codec.decode(z[i : i + 250], None)) for i in range(0, n, 250)])
     assigned = evaluator.classifier.probs(images).argmax(axis=1)
-    what = f"{n} prior latents ({codec.what}) vs the class the {evaluator.classifier.name} classifier assigns to the decoded image (unconditional)"
+    what = (
+        f"{n} prior latents ({codec.what}) vs the class the {evaluator.classifier.name} classifier assigns to the "
+        "decoded image (unconditional)"
+    )
     return _probe_result(z.numpy(), assigned, what, cfg.seed)
 
 
@@ -163,19 +177,37 @@ def _probe_result(latents: np.ndarray, labels: np.ndarray, what: str, seed: int)
     if len(np.unique(labels)) < 2:
         return {"probe_accuracy": None, "probe_what": f"not measured: every label is one class ({what})"}
     accuracy, majority = linear_probe_accuracy(latents, labels, seed=seed), majority_rate(labels)
-    return {"probe_accuracy": accuracy, "probe_majority": majority, "probe_gain": accuracy - majority, "probe_what": what, "probe_n": len(labels)}
+    return {
+        "probe_accuracy": accuracy,
+        "probe_majority": majority,
+        "probe_gain": accuracy - majority,
+        "probe_what": what,
+        "probe_n": len(labels),
+    }
 
 
 def training_grids(run_dir: Path, keep: int = 3) -> list[tuple[int, Path]]:
     """Up to ``keep`` of the run's ``samples/step_*.png`` grids, evenly spaced, the last included."""
-    grids = sorted((int(p.stem.split("_")[1]), p) for p in (run_dir / "samples").glob("step_*.png") if p.stem.split("_")[1].isdigit())
+    grids = sorted(
+        (int(p.stem.split("_")[1]), p)
+        for p in (run_dir / "samples").glob("step_*.png")
+        if p.stem.split("_")[1].isdigit()
+    )
     if len(grids) <= keep:
         return grids
     picks = sorted({round(i * (len(grids) - 1) / (keep - 1)) for i in range(keep)}) if keep > 1 else [len(grids) - 1]
     return [grids[i] for i in picks]
 
 
-def measure_run(run_dir: Path, out_dir: Path, evaluator: Evaluator, cfg: MeasureConfig, *, reference_sharpness: float, data_dir=None) -> dict[str, Any]:
+def measure_run(
+    run_dir: Path,
+    out_dir: Path,
+    evaluator: Evaluator,
+    cfg: MeasureConfig,
+    *,
+    reference_sharpness: float,
+    data_dir=None,
+) -> dict[str, Any]:
     """Every axis for one run. Assets (strip, final grid) go into ``out_dir``; returns the eval JSON's content."""
     start = time.perf_counter()
     family, run, meta = load_family(run_dir)
@@ -196,10 +228,15 @@ def measure_run(run_dir: Path, out_dir: Path, evaluator: Evaluator, cfg: Measure
         "step": int(meta["step"]),
         "config": run.to_dict(),
         "eval": quality,
-        "sharpness": {"laplacian_var": sharp, "reference": reference_sharpness, "ratio": sharp / reference_sharpness if reference_sharpness else None},
+        "sharpness": {
+            "laplacian_var": sharp,
+            "reference": reference_sharpness,
+            "ratio": sharp / reference_sharpness if reference_sharpness else None,
+        },
         "likelihood": vae_nll(run_dir, cfg, data_dir) if kind == "vae" else None,
-        "latent": latent_structure(family, kind, evaluator, cfg, run.train.dataset, data_dir, out_dir / "interpolation.png"),
+        "latent": latent_structure(
+            family, kind, evaluator, cfg, run.train.dataset, data_dir, out_dir / "interpolation.png"
+        ),
         "compute": {**training_compute(records), "parameters": family.num_parameters(), "sampling": sampling},
         "measure": {**dataclasses.asdict(cfg), "seconds": time.perf_counter() - start},
     }
-

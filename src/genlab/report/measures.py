@@ -54,7 +54,9 @@ def linear_probe_accuracy(latents: np.ndarray, labels: np.ndarray, *, seed: int 
         raise ValueError("a probe needs at least two classes among the labels")
     counts = np.bincount(np.unique(y, return_inverse=True)[1])
     stratify = y if counts.min() >= 2 else None
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=test_share, random_state=seed, stratify=stratify)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=test_share, random_state=seed, stratify=stratify
+    )
     if len(np.unique(y_train)) < 2:
         return float(np.mean(y_test == y_train[0]))
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))

@@ -31,7 +31,7 @@ def sample_and_time(run_dir: Path, n: int, seed: int, output: Path, batch_size: 
     import torch
 
     from genlab.data import save_samples
-    from genlab.train.loading import load_family, sample_in_batches
+    from genlab.runs.loading import load_family, sample_in_batches
 
     family, _, meta = load_family(run_dir)
     labels = torch.arange(n) % family.info.num_classes if family.conditional else None
@@ -55,7 +55,18 @@ def sample_and_time(run_dir: Path, n: int, seed: int, output: Path, batch_size: 
 
 def measure_sampling(run_dir: Path, n: int, seed: int, output: Path) -> dict[str, Any]:
     """Run :func:`sample_and_time` in a child process; its failure becomes one GenlabError line."""
-    cmd = [sys.executable, "-m", "genlab.report.sampling", str(run_dir), "--n", str(n), "--seed", str(seed), "--out", str(output)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "genlab.report.sampling",
+        str(run_dir),
+        "--n",
+        str(n),
+        "--seed",
+        str(seed),
+        "--out",
+        str(output),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from genlab.publish.provenance import config_hash
+from genlab.marks.provenance import config_hash
 from genlab.report.measures import spread
 
 KIND_NAMES = {"gan": "GAN", "vae": "VAE", "diffusion": "diffusion", "other": "other"}
@@ -118,16 +118,59 @@ def strictly_best(values: dict[str, float], own: str, best: str) -> bool | None:
 
 
 CLAIMS = (
-    Claim("gan", "GANs give sharper samples than VAEs", "the GANs' sharpness (Laplacian variance / real data's) is higher than the VAEs'", (("sharpness", "mean", "max"),), ("vae",)),
+    Claim(
+        "gan",
+        "GANs give sharper samples than VAEs",
+        "the GANs' sharpness (Laplacian variance / real data's) is higher than the VAEs'",
+        (("sharpness", "mean", "max"),),
+        ("vae",),
+    ),
     Claim("gan", "GANs are less diverse", "the GANs' recall is the lowest", (("recall", "mean", "min"),)),
-    Claim("gan", "GAN training is unstable", "the GANs' spread of FID over seeds (std / mean) is the largest", (("fid", "cv", "max"),)),
-    Claim("vae", "VAE training is stable", "the VAEs' spread of FID over seeds (std / mean) is the smallest", (("fid", "cv", "min"),)),
+    Claim(
+        "gan",
+        "GAN training is unstable",
+        "the GANs' spread of FID over seeds (std / mean) is the largest",
+        (("fid", "cv", "max"),),
+    ),
+    Claim(
+        "vae",
+        "VAE training is stable",
+        "the VAEs' spread of FID over seeds (std / mean) is the smallest",
+        (("fid", "cv", "min"),),
+    ),
     Claim("vae", "VAE samples are blurrier", "the VAEs' sharpness is the lowest", (("sharpness", "mean", "min"),)),
-    Claim("vae", "VAEs have good latent structure", "the VAEs take the smallest interpolation step and their probe beats the majority-class rate by the most (each part among the families that have the number)", (("interp_step", "mean", "min"), ("probe_gain", "mean", "max"))),
-    Claim("vae", "VAEs have a likelihood", "the VAEs report a finite test NLL (the others report n/a)", (("nll", "mean", "present"),), ("vae",)),
-    Claim("diffusion", "Diffusion has the best quality", "the diffusion models' FID is the lowest", (("fid", "mean", "min"),)),
-    Claim("diffusion", "Diffusion has the best diversity", "the diffusion models' recall is the highest", (("recall", "mean", "max"),)),
-    Claim("diffusion", "Diffusion samples slowly", "the diffusion models' sampling images/s is the lowest", (("sample_ips", "mean", "min"),)),
+    Claim(
+        "vae",
+        "VAEs have good latent structure",
+        "the VAEs take the smallest interpolation step and their probe beats the majority-class rate by the most "
+        "(each part among the families that have the number)",
+        (("interp_step", "mean", "min"), ("probe_gain", "mean", "max")),
+    ),
+    Claim(
+        "vae",
+        "VAEs have a likelihood",
+        "the VAEs report a finite test NLL (the others report n/a)",
+        (("nll", "mean", "present"),),
+        ("vae",),
+    ),
+    Claim(
+        "diffusion",
+        "Diffusion has the best quality",
+        "the diffusion models' FID is the lowest",
+        (("fid", "mean", "min"),),
+    ),
+    Claim(
+        "diffusion",
+        "Diffusion has the best diversity",
+        "the diffusion models' recall is the highest",
+        (("recall", "mean", "max"),),
+    ),
+    Claim(
+        "diffusion",
+        "Diffusion samples slowly",
+        "the diffusion models' sampling images/s is the lowest",
+        (("sample_ips", "mean", "min"),),
+    ),
 )
 
 
@@ -141,16 +184,31 @@ def verdicts(groups: list[Group]) -> list[dict[str, str]]:
     rows = []
     for c in CLAIMS:
         kinds = [k for k in present if not c.versus or k == c.kind or k in c.versus]
-        values = [{k: v for k in kinds if (v := kind_value(groups, k, col, stat)) is not None} for col, stat, _ in c.columns]
-        measured = "; ".join(f"{col}{'' if stat == 'mean' else ' ' + stat}: " + ", ".join(f"{KIND_NAMES[k]} {v:.4g}" for k, v in vals.items()) for (col, stat, _), vals in zip(c.columns, values))
+        values = [
+            {k: v for k in kinds if (v := kind_value(groups, k, col, stat)) is not None} for col, stat, _ in c.columns
+        ]
+        measured = "; ".join(
+            f"{col}{'' if stat == 'mean' else ' ' + stat}: "
+            + ", ".join(f"{KIND_NAMES[k]} {v:.4g}" for k, v in vals.items())
+            for (col, stat, _), vals in zip(c.columns, values)
+        )
         missing = [k for k in [c.kind, *c.versus] if k not in present]
-        parts = [strictly_best(vals, c.kind, best) if best != "present" else True for (_, _, best), vals in zip(c.columns, values) if c.kind in vals and (best == "present" or len(vals) > 1)]
+        parts = [
+            strictly_best(vals, c.kind, best) if best != "present" else True
+            for (_, _, best), vals in zip(c.columns, values)
+            if c.kind in vals and (best == "present" or len(vals) > 1)
+        ]
         if missing:
             verdict, why = "not tested", "no " + " or ".join(KIND_NAMES[k] for k in missing) + " run"
         elif not parts:
             lacking = [vals for vals in values if c.kind not in vals]
             cv = any(stat == "cv" for _, stat, _ in c.columns)
-            verdict, why = "not tested", ("the number is missing" + (" (needs >= 2 seeds)" if cv else "")) if lacking else "no other family has the number to compare with"
+            verdict, why = (
+                "not tested",
+                ("the number is missing" + (" (needs >= 2 seeds)" if cv else ""))
+                if lacking
+                else "no other family has the number to compare with",
+            )
         elif False in parts:
             verdict, why = "disagrees", ""
         elif None in parts:
@@ -176,35 +234,50 @@ def cell(group: Group, column: str, spec: str = ".3g", scale: float = 1.0) -> st
 
 
 AXES: tuple[tuple[str, tuple[tuple[str, str, Callable[[Group], str]], ...]], ...] = (
-    ("quality", (
-        ("FID ↓", "eval.fid", lambda g: cell(g, "fid", ".1f")),
-        ("KID×1000 ↓", "eval.kid", lambda g: cell(g, "kid", ".1f", 1000)),
-        ("precision ↑", "eval.precision", lambda g: cell(g, "precision", ".3f")),
-        ("sharpness ↑", "sharpness.ratio", lambda g: cell(g, "sharpness", ".2f")),
-    )),
-    ("diversity", (
-        ("recall ↑", "eval.recall", lambda g: cell(g, "recall", ".3f")),
-        ("coverage ↑", "eval.coverage", lambda g: cell(g, "coverage", ".3f")),
-        ("modes ↑", "eval.modes_covered", lambda g: cell(g, "modes", ".1f")),
-    )),
+    (
+        "quality",
+        (
+            ("FID ↓", "eval.fid", lambda g: cell(g, "fid", ".1f")),
+            ("KID×1000 ↓", "eval.kid", lambda g: cell(g, "kid", ".1f", 1000)),
+            ("precision ↑", "eval.precision", lambda g: cell(g, "precision", ".3f")),
+            ("sharpness ↑", "sharpness.ratio", lambda g: cell(g, "sharpness", ".2f")),
+        ),
+    ),
+    (
+        "diversity",
+        (
+            ("recall ↑", "eval.recall", lambda g: cell(g, "recall", ".3f")),
+            ("coverage ↑", "eval.coverage", lambda g: cell(g, "coverage", ".3f")),
+            ("modes ↑", "eval.modes_covered", lambda g: cell(g, "modes", ".1f")),
+        ),
+    ),
     ("likelihood", (("NLL nats ↓", "likelihood.nll", lambda g: cell(g, "nll", ".1f")),)),
-    ("stability", (
-        ("FID std/mean ↓", "eval.fid over seeds", lambda g: fmt(g.stats["fid"]["cv"], ".3f")),
-        ("seeds", "runs in the group", lambda g: str(len(g.runs))),
-    )),
-    ("latent structure", (
-        ("interp. step ↓", "latent.interp_mean_step", lambda g: cell(g, "interp_step", ".2f")),
-        ("probe acc. ↑", "latent.probe_accuracy", lambda g: cell(g, "probe", ".3f")),
-        ("probe − majority ↑", "latent.probe_gain", lambda g: cell(g, "probe_gain", ".3f")),
-    )),
-    ("compute", (
-        ("train s", "compute.train_seconds", lambda g: cell(g, "train_s", ".3g")),
-        ("steps", "compute.steps", lambda g: cell(g, "steps", ".0f")),
-        ("sampling img/s ↑", "compute.sampling.images_per_s", lambda g: cell(g, "sample_ips", ".1f")),
-        ("params", "compute.parameters", lambda g: fmt(g.mean("params"), ",.0f")),
-        ("peak RSS train MB", "compute.peak_rss_train_mb", lambda g: cell(g, "rss_train", ".0f")),
-        ("peak RSS sample MB", "compute.sampling.peak_rss_mb", lambda g: cell(g, "rss_sample", ".0f")),
-    )),
+    (
+        "stability",
+        (
+            ("FID std/mean ↓", "eval.fid over seeds", lambda g: fmt(g.stats["fid"]["cv"], ".3f")),
+            ("seeds", "runs in the group", lambda g: str(len(g.runs))),
+        ),
+    ),
+    (
+        "latent structure",
+        (
+            ("interp. step ↓", "latent.interp_mean_step", lambda g: cell(g, "interp_step", ".2f")),
+            ("probe acc. ↑", "latent.probe_accuracy", lambda g: cell(g, "probe", ".3f")),
+            ("probe − majority ↑", "latent.probe_gain", lambda g: cell(g, "probe_gain", ".3f")),
+        ),
+    ),
+    (
+        "compute",
+        (
+            ("train s", "compute.train_seconds", lambda g: cell(g, "train_s", ".3g")),
+            ("steps", "compute.steps", lambda g: cell(g, "steps", ".0f")),
+            ("sampling img/s ↑", "compute.sampling.images_per_s", lambda g: cell(g, "sample_ips", ".1f")),
+            ("params", "compute.parameters", lambda g: fmt(g.mean("params"), ",.0f")),
+            ("peak RSS train MB", "compute.peak_rss_train_mb", lambda g: cell(g, "rss_train", ".0f")),
+            ("peak RSS sample MB", "compute.sampling.peak_rss_mb", lambda g: cell(g, "rss_sample", ".0f")),
+        ),
+    ),
 )
 
 

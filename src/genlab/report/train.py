@@ -21,7 +21,7 @@ import yaml
 from genlab.config import TrainConfig, apply_overrides, from_dict, parse_sets
 from genlab.errors import ConfigError, GenlabError
 from genlab.models.registry import get_family
-from genlab.train.rundir import RunConfig, find_checkpoint, read_config
+from genlab.runs.rundir import RunConfig, find_checkpoint, read_config
 
 UNCAPPED_STEPS = 10**9  # the budget, not the step count, ends a budgeted run
 GRID_EVERY = {"ddpm": 50, "ldm": 50}  # steps between sample grids: diffusion steps are slow, grids too
@@ -39,7 +39,9 @@ def parse_families(text: str) -> list[str]:
     return [get_family(n).name for n in names]
 
 
-def budget_run(family: str, seed: int, budget_minutes: float, preset: str, steps: int | None, sets: list[str]) -> RunConfig:
+def budget_run(
+    family: str, seed: int, budget_minutes: float, preset: str, steps: int | None, sets: list[str]
+) -> RunConfig:
     """The RunConfig of one budgeted run: the preset (``tiny`` = the registry's test size), the budget, --set."""
     spec = get_family(family)
     if preset == "tiny":
@@ -64,8 +66,16 @@ def budget_run(family: str, seed: int, budget_minutes: float, preset: str, steps
 
 
 def train_families(
-    families: list[str], *, seeds: int, budget_minutes: float, preset: str, runs_root: Path, steps: int | None = None,
-    sets: list[str] | None = None, data_dir: str | Path | None = None, log: Callable[[str], None] = print,
+    families: list[str],
+    *,
+    seeds: int,
+    budget_minutes: float,
+    preset: str,
+    runs_root: Path,
+    steps: int | None = None,
+    sets: list[str] | None = None,
+    data_dir: str | Path | None = None,
+    log: Callable[[str], None] = print,
 ) -> list[Path]:
     """Train every family with seeds 0..seeds-1 into ``runs_root/<family>-s<seed>``; returns the run directories.
 
@@ -76,7 +86,9 @@ def train_families(
         raise ConfigError(f"--budget-minutes must be > 0 with --train (the equal budget), got {budget_minutes}")
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
-    plan = [(f, s, budget_run(f, s, budget_minutes, preset, steps, sets or [])) for f in families for s in range(seeds)]
+    plan = [
+        (f, s, budget_run(f, s, budget_minutes, preset, steps, sets or [])) for f in families for s in range(seeds)
+    ]
     run_dirs = []
     for family, seed, run in plan:
         run_dir = Path(runs_root) / f"{family}-s{seed}"

@@ -44,7 +44,9 @@ class Sampler:
 EpsFn = Callable[[torch.Tensor, int], torch.Tensor]  # (x_t, step index) -> predicted noise
 
 
-def run_sampler(sampler, eps_fn: EpsFn, x: torch.Tensor, generator: torch.Generator, trajectory: list | None = None) -> torch.Tensor:
+def run_sampler(
+    sampler, eps_fn: EpsFn, x: torch.Tensor, generator: torch.Generator, trajectory: list | None = None
+) -> torch.Tensor:
     """Run the reverse process from x_T = ``x`` over ``sampler.timesteps``; returns x_0.
 
     With ``trajectory`` (a list), (step index, x_t) pairs are appended along the way.

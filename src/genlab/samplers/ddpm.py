@@ -15,7 +15,9 @@ class DDPMSampler(Sampler):
 
     def set_timesteps(self, n: int) -> None:
         if n != self.num_train_steps:
-            raise ConfigError(f"DDPM ancestral sampling runs all {self.num_train_steps} steps; for {n} steps use the ddim sampler")
+            raise ConfigError(
+                f"DDPM ancestral sampling runs all {self.num_train_steps} steps; for {n} steps use the ddim sampler"
+            )
         self.timesteps = list(range(n - 1, -1, -1))
 
     def step(self, eps: torch.Tensor, i: int, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

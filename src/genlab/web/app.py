@@ -18,11 +18,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import genlab
 from genlab.errors import GenlabError
+from genlab.version import __version__
+from genlab.web.cache import ModelCache
 from genlab.web.limits import MAX_BODY, BodyLimit, SecurityHeaders
 from genlab.web.runs import format_metric_value
-from genlab.web.cache import ModelCache
 from genlab.web.sampling import MAX_FRAMES, MAX_N
 from genlab.web.survey import SurveySource
 from genlab.web.survey_db import SurveyDB
@@ -59,8 +59,13 @@ def create_app(
     from genlab.web import routes, routes_survey
 
     cache = ModelCache()
-    state = WebState(Path(runs_root), cache, SurveyDB(db_path), SurveySource(Path(runs_root), cache, run_names=survey_runs, data_dir=data_dir, rng=survey_rng))
-    app = FastAPI(title="genlab", version=genlab.__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    state = WebState(
+        Path(runs_root),
+        cache,
+        SurveyDB(db_path),
+        SurveySource(Path(runs_root), cache, run_names=survey_runs, data_dir=data_dir, rng=survey_rng),
+    )
+    app = FastAPI(title="genlab", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = state
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(routes.router)
@@ -75,13 +80,21 @@ def create_app(
 
 def page(request: Request, name: str, status_code: int = 200, **context) -> HTMLResponse:
     """Render template ``name`` with the shared context (caps, version, the current path)."""
-    context = {"version": genlab.__version__, "max_n": MAX_N, "max_frames": MAX_FRAMES, "path": request.url.path, **context}
+    context = {
+        "version": __version__,
+        "max_n": MAX_N,
+        "max_frames": MAX_FRAMES,
+        "path": request.url.path,
+        **context,
+    }
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
 def error_response(request: Request, status: int, message: str) -> Response:
     """An error as plain text for images and downloads, as a page otherwise."""
-    if request.url.path.endswith((".png", ".csv", ".json")) or "text/html" not in request.headers.get("accept", "text/html"):
+    if request.url.path.endswith((".png", ".csv", ".json")) or "text/html" not in request.headers.get(
+        "accept", "text/html"
+    ):
         return PlainTextResponse(message, status_code=status)
     return page(request, "error.html", status_code=status, status=status, message=message)
 
@@ -91,10 +104,17 @@ async def _genlab_error(request: Request, exc: GenlabError) -> Response:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()) if p not in ('body', 'query', 'path'))}: {e.get('msg', 'invalid')}" for e in exc.errors())
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()) if p not in ('body', 'query', 'path'))}: "
+        f"{e.get('msg', 'invalid')}"
+        for e in exc.errors()
+    )
     return error_response(request, 422, f"malformed request: {problems}")
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    messages = {404: f"no page at {request.url.path}: see the gallery at /", 405: f"{request.method} is not allowed on {request.url.path}"}
+    messages = {
+        404: f"no page at {request.url.path}: see the gallery at /",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }
     return error_response(request, exc.status_code, messages.get(exc.status_code, str(exc.detail)))

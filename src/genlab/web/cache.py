@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from genlab.train.loading import load_family
-from genlab.train.rundir import find_checkpoint
+from genlab.runs.loading import load_family
+from genlab.runs.rundir import find_checkpoint
 
 
 class ModelCache:
@@ -29,7 +29,7 @@ class ModelCache:
         self._sizes = (families, renders)
 
     def family(self, run_dir: Path, checkpoint: str, overrides: Mapping[str, Any] | None = None) -> tuple:
-        """(family, run config, checkpoint meta) as :func:`genlab.train.loading.load_family` returns them."""
+        """(family, run config, checkpoint meta) as :func:`genlab.runs.loading.load_family` returns them."""
         path = find_checkpoint(run_dir, checkpoint)
         key = (str(run_dir), str(path), path.stat().st_mtime_ns, tuple(sorted((overrides or {}).items())))
         with self.lock:

@@ -78,8 +78,16 @@ def _client(base: str, runs: list[str], n: int, deadline: float, seed: int, resu
         if match is None:
             page = timed("answer", f"{base}/survey")
             continue
-        form = {"item": match.group(1), "realism": rng.randint(1, 5), "appropriateness": rng.randint(1, 5), "novelty": rng.randint(1, 5), "guess": rng.choice(["real", "generated"])}
-        page = timed("answer", f"{base}/survey/answer", urllib.parse.urlencode(form).encode())  # 303 -> the next survey page
+        form = {
+            "item": match.group(1),
+            "realism": rng.randint(1, 5),
+            "appropriateness": rng.randint(1, 5),
+            "novelty": rng.randint(1, 5),
+            "guess": rng.choice(["real", "generated"]),
+        }
+        page = timed(
+            "answer", f"{base}/survey/answer", urllib.parse.urlencode(form).encode()
+        )  # 303 -> the next survey page
         if page is not None and 'id="thanks"' in page:
             with result.lock:
                 result.acknowledged += 1
@@ -90,7 +98,10 @@ def run_load(base: str, runs: list[str], *, clients: int = 50, seconds: float = 
     result = LoadResult()
     start = time.monotonic()
     deadline = start + seconds
-    threads = [threading.Thread(target=_client, args=(base, runs, n, deadline, k, result), daemon=True) for k in range(clients)]
+    threads = [
+        threading.Thread(target=_client, args=(base, runs, n, deadline, k, result), daemon=True)
+        for k in range(clients)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -101,8 +112,12 @@ def run_load(base: str, runs: list[str], *, clients: int = 50, seconds: float = 
 
 def report(result: LoadResult, stored: int, clients: int) -> str:
     """The result as a Markdown table plus the answer count line."""
-    lines = [f"{clients} clients for {result.seconds:.1f} s (until the last request in flight returned)", "",
-             "| request | completed | errors | p50 (s) | p95 (s) | max (s) |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"{clients} clients for {result.seconds:.1f} s (until the last request in flight returned)",
+        "",
+        "| request | completed | errors | p50 (s) | p95 (s) | max (s) |",
+        "|---|---|---|---|---|---|",
+    ]
     for kind, label in (("sample", "sample.png (fresh seed)"), ("answer", "survey answer + next page")):
         ms = np.asarray(result.latencies[kind])
         cells = [f"{np.percentile(ms, q):.2f}" for q in (50, 95)] + [f"{ms.max():.2f}"] if ms.size else ["n/a"] * 3

@@ -13,11 +13,20 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from genlab.config import to_dict
 from genlab.errors import CheckpointError
-from genlab.publish.provenance import fields_of, read_text_chunks
+from genlab.marks.provenance import fields_of, read_text_chunks
+from genlab.models.base import sampling_keys
 from genlab.web.app import WebState, page
 from genlab.web.runs import UnknownRun, gallery, latest_grid, resolve_run
-from genlab.web.sampling import KNOBS, parse_explore_request, parse_sample_request, render_interpolation, render_samples, knobs_of
+from genlab.web.sampling import (
+    KNOBS,
+    knobs_of,
+    parse_explore_request,
+    parse_sample_request,
+    render_interpolation,
+    render_samples,
+)
 
 router = APIRouter()
 EXPLORER_FRAMES = 9  # images in the explorer's strip, ends included
@@ -66,8 +75,15 @@ def run_card(request: Request):
     name = _query(request).get("run", "")
     card = resolve_run(state.runs_root, name) / "card.md"
     if not card.is_file():
-        raise NotThere(f"run {name!r} has no card.md yet (training writes it at the end; `genlab card RUN` writes one now)")
-    return page(request, "card.html", run=name, text=_inside(card, state.runs_root).read_text(encoding="utf-8", errors="replace"))
+        raise NotThere(
+            f"run {name!r} has no card.md yet (training writes it at the end; `genlab card RUN` writes one now)"
+        )
+    return page(
+        request,
+        "card.html",
+        run=name,
+        text=_inside(card, state.runs_root).read_text(encoding="utf-8", errors="replace"),
+    )
 
 
 def _runs_to_sample(state: WebState) -> list[str]:
@@ -84,12 +100,21 @@ def sampler_page(request: Request):
     run_dir = resolve_run(state.runs_root, req.run)
     rendered = render_samples(state.cache, run_dir, req)
     base = state.cache.family(run_dir, req.checkpoint)[0]
-    defaults = {name: getattr(base.cfg, key) for name, key in KNOBS.items() if hasattr(base.cfg, key)}
+    takes, values = sampling_keys(base), to_dict(base.cfg)
+    defaults = {name: values[key] for name, key in KNOBS.items() if key in takes}
     query = urlencode({k: v for k, v in form.items() if v and k != "download"})
     return page(
-        request, "sampler.html", runs=runs, req=req, rendered=rendered, knobs=knobs_of(base), defaults=defaults,
-        num_classes=base.info.num_classes, embedded=fields_of(read_text_chunks(rendered.png)),
-        image_url=f"/sample.png?{query}", download_url=f"/sample.png?{query}&download=1",
+        request,
+        "sampler.html",
+        runs=runs,
+        req=req,
+        rendered=rendered,
+        knobs=knobs_of(base),
+        defaults=defaults,
+        num_classes=base.info.num_classes,
+        embedded=fields_of(read_text_chunks(rendered.png)),
+        image_url=f"/sample.png?{query}",
+        download_url=f"/sample.png?{query}&download=1",
     )
 
 
@@ -113,13 +138,33 @@ def explorer_page(request: Request):
         return page(request, "explore.html", runs=runs, req=None)
     req = parse_explore_request(form)
     run_dir = resolve_run(state.runs_root, req.run)
-    frame = render_interpolation(state.cache, run_dir, req)  # fails here, as a 400, for a family without a latent space
+    frame = render_interpolation(
+        state.cache, run_dir, req
+    )  # fails here, as a 400, for a family without a latent space
     family = state.cache.family(run_dir, req.checkpoint)[0]
-    common = {k: v for k, v in (("run", req.run), ("a", req.a), ("b", req.b), ("label", req.label), ("checkpoint", req.checkpoint)) if v is not None}
+    common = {
+        k: v
+        for k, v in (
+            ("run", req.run),
+            ("a", req.a),
+            ("b", req.b),
+            ("label", req.label),
+            ("checkpoint", req.checkpoint),
+        )
+        if v is not None
+    }
     return page(
-        request, "explore.html", runs=runs, req=req, rendered=frame, conditional=family.conditional, num_classes=family.info.num_classes,
-        base_query=urlencode(common), frame_url=f"/explore.png?{urlencode({**common, 't': req.t})}",
-        strip_url=f"/explore.png?{urlencode({**common, 'frames': EXPLORER_FRAMES})}", frames=EXPLORER_FRAMES,
+        request,
+        "explore.html",
+        runs=runs,
+        req=req,
+        rendered=frame,
+        conditional=family.conditional,
+        num_classes=family.info.num_classes,
+        base_query=urlencode(common),
+        frame_url=f"/explore.png?{urlencode({**common, 't': req.t})}",
+        strip_url=f"/explore.png?{urlencode({**common, 'frames': EXPLORER_FRAMES})}",
+        frames=EXPLORER_FRAMES,
     )
 
 

@@ -45,7 +45,12 @@ def parse_answer(form: Mapping[str, str]) -> Answer:
     guess = forms.choice(form, "guess", ("real", "generated"))
     if guess is None:
         raise ConfigError("guess is missing: say whether the image is real or generated")
-    answer = Answer(_required_rating(form, "realism"), _required_rating(form, "appropriateness"), _required_rating(form, "novelty"), guess)
+    answer = Answer(
+        _required_rating(form, "realism"),
+        _required_rating(form, "appropriateness"),
+        _required_rating(form, "novelty"),
+        guess,
+    )
     answer.check()
     return answer
 
@@ -60,8 +65,12 @@ def survey_page(request: Request):
     item, png = state.survey.draw()
     item_token = state.db.add_item(token, item, png)
     response = page(
-        request, "survey.html", item_token=item_token, answered=state.db.count_answers(token),
-        models=state.survey.models(), thanks=request.query_params.get("thanks") == "1",
+        request,
+        "survey.html",
+        item_token=item_token,
+        answered=state.db.count_answers(token),
+        models=state.survey.models(),
+        thanks=request.query_params.get("thanks") == "1",
     )
     response.headers["Cache-Control"] = "no-store"
     if fresh:

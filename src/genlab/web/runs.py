@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from genlab.errors import CheckpointError, ConfigError, GenlabError
-from genlab.train.checkpoint import step_checkpoints
-from genlab.train.rundir import RunConfig, read_config
+from genlab.runs.checkpoint import step_checkpoints
+from genlab.runs.rundir import RunConfig, read_config
 
 MAX_DEPTH = 2  # runs/<name> and runs/<group>/<name>
 MAX_NAME = 200
@@ -58,7 +58,9 @@ def check_run_name(name: str) -> str:
         raise ConfigError(f"run names are at most {MAX_NAME} characters, got {len(name)}")
     parts = name.replace("\\", "/").split("/")
     if name.startswith(("/", "\\")) or ":" in name or any(p in ("..", ".", "") for p in parts):
-        raise ConfigError(f"run names are folders relative to --runs; '..', '.' and absolute paths are refused, got {name!r}")
+        raise ConfigError(
+            f"run names are folders relative to --runs; '..', '.' and absolute paths are refused, got {name!r}"
+        )
     if not _NAME_RE.match(name):
         raise ConfigError(f"run names may hold letters, digits, '.', '_', '-' and '/', got {name!r}")
     return name
@@ -107,7 +109,7 @@ def resolve_run(root: Path, name: str) -> Path:
 def last_metrics(run_dir: Path) -> dict[str, Any]:
     """The last complete record of ``metrics.jsonl`` (read from the file's tail), or {}.
 
-    ``genlab.train.rundir.read_metrics`` parses every line; a gallery of long runs only
+    ``genlab.runs.rundir.read_metrics`` parses every line; a gallery of long runs only
     needs the last one, so this reads the final 64 KiB.
     """
     path = Path(run_dir) / "metrics.jsonl"
@@ -166,8 +168,15 @@ def summarise_run(name: str, run_dir: Path) -> RunSummary:
     steps = step_checkpoints(run_dir / "checkpoints")
     problem = "" if steps else "no checkpoints yet"
     return RunSummary(
-        name, run_dir, run.family, run.train.dataset, steps[-1][0] if steps else 0,
-        last_metrics(run_dir), latest_grid(run_dir), (run_dir / "card.md").is_file(), problem,
+        name,
+        run_dir,
+        run.family,
+        run.train.dataset,
+        steps[-1][0] if steps else 0,
+        last_metrics(run_dir),
+        latest_grid(run_dir),
+        (run_dir / "card.md").is_file(),
+        problem,
     )
 
 

@@ -21,13 +21,13 @@ import torch
 
 from genlab.data import make_grid, to_uint8
 from genlab.errors import ConfigError
+from genlab.marks.png import publish_png
 from genlab.math.interpolate import slerp
+from genlab.models.base import sampling_keys
 from genlab.models.latent import codec_labels, latent_codec
-from genlab.publish.png import publish_png
-from genlab.publish.run import png_options, sample_fields
-from genlab.train.loading import sample_in_batches
-from genlab.train.rundir import find_checkpoint
-from genlab.train.trainer import grid_labels
+from genlab.runs.loading import grid_labels, sample_in_batches
+from genlab.runs.marks import png_options, sample_fields
+from genlab.runs.rundir import find_checkpoint
 from genlab.web import forms
 from genlab.web.cache import ModelCache
 from genlab.web.runs import cached_config
@@ -37,7 +37,13 @@ MAX_SEED = 2**32 - 1
 MAX_FRAMES = 16
 MIN_WIDTH = 112  # pixels: narrower grids are enlarged so "AI GENERATED" fits the band on one line
 # form field -> the model-config key it overrides, when the family's config has that key
-KNOBS = {"steps": "sample_steps", "guidance": "guidance", "truncation": "truncation", "sampler": "sampler", "eta": "eta"}
+KNOBS = {
+    "steps": "sample_steps",
+    "guidance": "guidance",
+    "truncation": "truncation",
+    "sampler": "sampler",
+    "eta": "eta",
+}
 _CHECKPOINT_RE = re.compile(r"^(latest|best|\d{1,9})$")
 
 
@@ -118,7 +124,8 @@ def parse_explore_request(form: Mapping[str, str]) -> ExploreRequest:
 
 def knobs_of(family) -> dict[str, bool]:
     """Which sampler-form fields apply to a loaded family (guidance needs a conditional one)."""
-    available = {name: hasattr(family.cfg, key) for name, key in KNOBS.items()}
+    takes = sampling_keys(family)
+    available = {name: key in takes for name, key in KNOBS.items()}
     available["guidance"] = available["guidance"] and bool(family.conditional)
     available["label"] = bool(family.conditional)
     return available
@@ -203,12 +210,21 @@ def render_interpolation(cache: ModelCache, run_dir: Path, req: ExploreRequest) 
             notes = []
             labels = codec_labels(family, codec, req.label, len(t), name="class")
             if labels is None and req.label is not None:
-                notes.append(f"class ignored: {run.family} {'is unconditional' if not family.conditional else 'decodes without a class'}")
+                notes.append(
+                    f"class ignored: {run.family} "
+                    f"{'is unconditional' if not family.conditional else 'decodes without a class'}"
+                )
             images = to_uint8(codec.decode(slerp(z0[0], z1[0], t), labels))  # (S, C, H, W)
         fields = {
             "checkpoint": f"step {meta['step']} ({req.checkpoint})",
             "checkpoint_hash": f"sha256:{meta['sha256']}",
-            "interpolation": {"path": "slerp", "from_seed": req.a, "to_seed": req.b, "t": [round(float(v), 6) for v in t], "label": req.label},
+            "interpolation": {
+                "path": "slerp",
+                "from_seed": req.a,
+                "to_seed": req.b,
+                "t": [round(float(v), 6) for v in t],
+                "label": req.label,
+            },
         }
         png = _publish(run_dir, run, make_grid(images, nrow=len(t)), fields, "web latent explorer images")
         return Rendered(png, run.family, fields, tuple(notes))

@@ -21,7 +21,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def background_server(app: FastAPI, host: str = "127.0.0.1", port: int | None = None, timeout: float = 20.0) -> Iterator[str]:
+def background_server(
+    app: FastAPI, host: str = "127.0.0.1", port: int | None = None, timeout: float = 20.0
+) -> Iterator[str]:
     """Serve ``app`` with uvicorn in a daemon thread; yields its base URL, stops it on exit."""
     import uvicorn
 

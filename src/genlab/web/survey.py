@@ -18,11 +18,11 @@ from PIL import Image
 
 from genlab.data import load_dataset
 from genlab.errors import ConfigError
-from genlab.publish.png import publish_png
-from genlab.publish.run import png_options
-from genlab.train.loading import sample_in_batches
-from genlab.web.runs import cached_config, gallery
+from genlab.marks.png import publish_png
+from genlab.runs.loading import sample_in_batches
+from genlab.runs.marks import png_options
 from genlab.web.cache import ModelCache
+from genlab.web.runs import cached_config, gallery
 from genlab.web.sampling import MAX_SEED
 from genlab.web.survey_db import SurveyItem
 
@@ -48,8 +48,14 @@ class SurveySource:
     the MNIST test split; ``real_share`` of the items are real."""
 
     def __init__(
-        self, runs_root: Path, cache: ModelCache, *, run_names: list[str] | None = None, data_dir: str | Path | None = None,
-        real_share: float = 0.5, rng: random.Random | None = None,
+        self,
+        runs_root: Path,
+        cache: ModelCache,
+        *,
+        run_names: list[str] | None = None,
+        data_dir: str | Path | None = None,
+        real_share: float = 0.5,
+        rng: random.Random | None = None,
     ) -> None:
         if not 0.0 < real_share < 1.0:
             raise ConfigError(f"real_share must lie in (0, 1), got {real_share}")
@@ -61,7 +67,10 @@ class SurveySource:
             have = {r.name for r in self._eligible(None)}
             missing = [n for n in self.run_names if n not in have]
             if missing:
-                raise ConfigError(f"--survey-runs {', '.join(missing)}: not MNIST runs with checkpoints under {self.runs_root}; candidates: {', '.join(sorted(have)) or 'none'}")
+                raise ConfigError(
+                    f"--survey-runs {', '.join(missing)}: not MNIST runs with checkpoints under {self.runs_root}; "
+                    f"candidates: {', '.join(sorted(have)) or 'none'}"
+                )
 
     def _eligible(self, names: list[str] | None):
         rows = [r for r in gallery(self.runs_root) if r.can_sample and r.dataset == SURVEY_DATASET]
@@ -90,8 +99,15 @@ class SurveySource:
             label = self.rng.randrange(family.info.num_classes) if family.conditional else None
             labels = None if label is None else torch.tensor([label])
             image = sample_in_batches(family, 1, labels=labels, seed=seed)[0]  # (C, H, W) uint8
-        fields = {"checkpoint": f"step {meta['step']} (latest)", "checkpoint_hash": f"sha256:{meta['sha256']}", "seed": seed, "purpose": PURPOSE}
+        fields = {
+            "checkpoint": f"step {meta['step']} (latest)",
+            "checkpoint_hash": f"sha256:{meta['sha256']}",
+            "seed": seed,
+            "purpose": PURPOSE,
+        }
         options = png_options(run.train, cached_config(row.path).to_dict(), fields=fields, where="survey images")
         png = publish_png(_hwc(image), **{**options, "watermark": None})
-        item = SurveyItem(row.name, False, family=run.family, checkpoint_step=int(meta["step"]), seed=seed, label=label)
+        item = SurveyItem(
+            row.name, False, family=run.family, checkpoint_step=int(meta["step"]), seed=seed, label=label
+        )
         return item, png

@@ -159,9 +159,22 @@ class SurveyDB:
         token = secrets.token_urlsafe(TOKEN_BYTES)
         with self._connect() as con:
             con.execute(
-                "INSERT INTO items (token, respondent_id, source, is_real, family, checkpoint_step, seed, label, image_index, png, created)"
+                "INSERT INTO items (token, respondent_id, source, is_real, family, checkpoint_step, seed, label, "
+                "image_index, png, created)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (token, who, item.source, int(item.is_real), item.family, item.checkpoint_step, item.seed, item.label, item.image_index, png, _now()),
+                (
+                    token,
+                    who,
+                    item.source,
+                    int(item.is_real),
+                    item.family,
+                    item.checkpoint_step,
+                    item.seed,
+                    item.label,
+                    item.image_index,
+                    png,
+                    _now(),
+                ),
             )
         return token
 
@@ -187,7 +200,8 @@ class SurveyDB:
                 raise SurveyForbidden("this image was not shown to you; answer the images /survey shows you")
             try:
                 con.execute(
-                    "INSERT INTO answers (item_id, respondent_id, realism, appropriateness, novelty, guess, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO answers (item_id, respondent_id, realism, appropriateness, novelty, guess, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (int(row[0]), who, answer.realism, answer.appropriateness, answer.novelty, answer.guess, _now()),
                 )
             except sqlite3.IntegrityError:
@@ -198,14 +212,18 @@ class SurveyDB:
         with self._connect() as con:
             if respondent is None:
                 return int(con.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
-            row = con.execute("SELECT COUNT(*) FROM answers a JOIN respondents r ON a.respondent_id = r.id WHERE r.token = ?", (respondent,)).fetchone()
+            row = con.execute(
+                "SELECT COUNT(*) FROM answers a JOIN respondents r ON a.respondent_id = r.id WHERE r.token = ?",
+                (respondent,),
+            ).fetchone()
             return int(row[0])
 
     def answer_rows(self) -> list[dict[str, Any]]:
         """Every answer joined with its item, oldest first (respondents as numbers, never tokens)."""
         query = (
             "SELECT a.id AS answer_id, a.respondent_id AS respondent, i.id AS item_id, i.source, i.is_real, i.family,"
-            " i.checkpoint_step, i.seed, i.label, i.image_index, a.realism, a.appropriateness, a.novelty, a.guess, a.created"
+            " i.checkpoint_step, i.seed, i.label, i.image_index, a.realism, a.appropriateness, a.novelty, a.guess, "
+            "a.created"
             " FROM answers a JOIN items i ON a.item_id = i.id ORDER BY a.id"
         )
         with self._connect() as con:

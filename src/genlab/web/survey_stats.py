@@ -21,8 +21,22 @@ from genlab.atomic import atomic_write_text
 
 RATINGS = ("realism", "appropriateness", "novelty")
 CSV_COLUMNS = (
-    "answer_id", "respondent", "item_id", "source", "is_real", "family", "checkpoint_step", "seed", "label",
-    "image_index", "realism", "appropriateness", "novelty", "guess", "correct", "created",
+    "answer_id",
+    "respondent",
+    "item_id",
+    "source",
+    "is_real",
+    "family",
+    "checkpoint_step",
+    "seed",
+    "label",
+    "image_index",
+    "realism",
+    "appropriateness",
+    "novelty",
+    "guess",
+    "correct",
+    "created",
 )
 EXPORT_COMMAND = "genlab survey export --db DB -o OUT"
 
@@ -64,7 +78,13 @@ def is_correct(row: dict[str, Any]) -> bool:
 
 def _proportion(k: int, n: int) -> dict[str, Any]:
     interval = wilson_interval(k, n)
-    return {"k": k, "n": n, "rate": k / n if n else None, "ci_low": interval[0] if interval else None, "ci_high": interval[1] if interval else None}
+    return {
+        "k": k,
+        "n": n,
+        "rate": k / n if n else None,
+        "ci_low": interval[0] if interval else None,
+        "ci_high": interval[1] if interval else None,
+    }
 
 
 def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -110,20 +130,29 @@ def summary_markdown(summary: dict[str, Any], db_name: str) -> str:
     lines = [
         "# Human evaluation survey",
         "",
-        f"Made by `{EXPORT_COMMAND.replace('DB', db_name)}` from {summary['answers']} answers of {summary['respondents']} respondents.",
+        f"Made by `{EXPORT_COMMAND.replace('DB', db_name)}` from {summary['answers']} answers of "
+        f"{summary['respondents']} respondents.",
         "Ratings 1-5: mean ± half-width of the 95 % Student-t interval; proportions with their 95 % Wilson interval.",
         "",
         "| model | family | answers | realism | appropriateness | novelty | judged real |",
         "|---|---|---|---|---|---|---|",
     ]
     for source, m in summary["models"].items():
-        cells = [source, m["family"], str(m["answers"]), *(_ci_text(m[name]) for name in RATINGS), _ci_text(m["judged_real"])]
+        cells = [
+            source,
+            m["family"],
+            str(m["answers"]),
+            *(_ci_text(m[name]) for name in RATINGS),
+            _ci_text(m["judged_real"]),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        f"Human real-vs-generated accuracy (the \"human Turing test\"): {_ci_text(summary['accuracy'])} over {summary['accuracy']['n']} answers "
+        f'Human real-vs-generated accuracy (the "human Turing test"): {_ci_text(summary["accuracy"])} over '
+        f"{summary['accuracy']['n']} answers "
         "(0.5 is chance: people cannot tell the models' images from real ones).",
-        f"On real images: {_ci_text(summary['accuracy_on_real'])}; on generated images: {_ci_text(summary['accuracy_on_generated'])}.",
+        f"On real images: {_ci_text(summary['accuracy_on_real'])}; on generated images: "
+        f"{_ci_text(summary['accuracy_on_generated'])}.",
         "",
     ]
     return "\n".join(lines)

@@ -1,0 +1,139 @@
+"""Scores of a run directory: the run plumbing (load the family, its test split) around the
+pure evaluation functions of :mod:`genlab.eval.nll` and :mod:`genlab.eval.anomaly`.
+
+``genlab eval nll``, ``genlab anomaly score`` and the comparison report call these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genlab.data import load_dataset
+from genlab.errors import ConfigError
+from genlab.eval.anomaly import SCORES, class_means, detection, model_input, score_images
+from genlab.eval.nll import NLLResult, as_unit_interval, binarize, estimate_nll
+from genlab.models.base import LatentLikelihood
+from genlab.runs import load_family
+
+
+def prepare_run(
+    run_dir: str | Path,
+    *,
+    n: int | None = None,
+    binarize_seed: int = 0,
+    checkpoint: str = "latest",
+    data_dir: str | Path | None = None,
+):
+    """A VAE run's family and test images as ``genlab eval nll`` scores them: the first ``n`` test images in [0, 1],
+    binarised once with ``binarize_seed`` for a Bernoulli model. Returns (family, images, labels or None,
+    description)."""
+    if n is not None and n < 1:
+        raise ConfigError(f"-n must be >= 1, got {n}")
+    family, run, meta = load_family(run_dir, checkpoint)
+    if not isinstance(family, LatentLikelihood):
+        raise ConfigError(f"genlab eval nll needs a VAE run (vae, conv-vae, cvae); {run_dir} is a {run.family} run")
+    images, labels, _ = load_dataset(run.train.dataset, "test", data_dir)
+    x = as_unit_interval(images[:n])
+    bernoulli = family.cfg.likelihood == "bernoulli"
+    if bernoulli:
+        x = binarize(x, binarize_seed)
+    y = torch.from_numpy(labels[:n]) if family.conditional else None
+    data = f"{x.shape[0]} {run.train.dataset} test images " + (
+        f"binarised once with seed {binarize_seed}" if bernoulli else "as grey levels in [0, 1] (Gaussian density)"
+    )
+    what = f"{run.family} run {run_dir}, step {meta['step']}: {data}" + (
+        ", log p(x | y)" if family.conditional else ""
+    )
+    return family, x, y, what
+
+
+def run_nll(
+    run_dir: str | Path,
+    *,
+    k: int = 5000,
+    n: int | None = None,
+    binarize_seed: int = 0,
+    seed: int = 0,
+    checkpoint: str = "latest",
+    batch_size: int = 100,
+    data_dir: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[NLLResult, str]:
+    """The protocol of ``genlab eval nll`` (see :func:`prepare_run`) with k importance samples. Returns (result,
+    description)."""
+    if k < 1 or batch_size < 1:
+        raise ConfigError(f"--k and --batch-size must be >= 1, got {k} and {batch_size}")
+    family, x, y, what = prepare_run(
+        run_dir, n=n, binarize_seed=binarize_seed, checkpoint=checkpoint, data_dir=data_dir
+    )
+    result = estimate_nll(family, x, y, k=k, seed=seed, batch_size=batch_size, progress=progress)
+    bernoulli = family.cfg.likelihood == "bernoulli"
+    return dataclasses.replace(
+        result, binarize_seed=binarize_seed if bernoulli else None
+    ), f"{what}, k = {k}, sample seed {seed}"
+
+
+def score_run(
+    run_dir,
+    *,
+    k: int = 10,
+    n: int | None = None,
+    seed: int = 0,
+    binarize_seed: int = 0,
+    images: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    source: str | None = None,
+    checkpoint: str = "latest",
+    data_dir=None,
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """What ``genlab anomaly score`` reports: (summary, per-image arrays).
+
+    Scores ``images`` (uint8 (N, C, H, W), from ``source``) or, by default, the test split of
+    the run's data set; the first ``n`` only when given. The summary holds the settings, the
+    mean scores and, when there are labels, the per-class means and — when the run excluded
+    classes from training and the images hold both those and others — the AUROC and AP of
+    each score with the excluded classes positive.
+    The arrays are ``nelbo``, ``recon`` and ``labels`` (when known), (N,) each.
+    """
+    if n is not None and n < 1:
+        raise ConfigError(f"-n must be >= 1, got {n}")
+    family, run, meta = load_family(run_dir, checkpoint)
+    if not isinstance(family, LatentLikelihood) or family.conditional:
+        raise ConfigError(
+            f"anomaly scores need an unconditional VAE run (vae, conv-vae); {run_dir} is a {run.family} run"
+        )
+    if images is None:
+        images, labels, _ = load_dataset(run.train.dataset, "test", data_dir)
+        source = f"{run.train.dataset} test split"
+    images, labels = images[:n], None if labels is None else labels[:n]
+    x, binarised = model_input(family, images, binarize_seed)
+    scores = score_images(family, x, k=k, seed=seed)
+    excluded = list(run.train.exclude_classes)
+    summary: dict = {
+        "run": str(run_dir),
+        "family": run.family,
+        "step": int(meta["step"]),
+        "images": f"{len(x)} images of {source}",
+        "excluded_classes": excluded,
+        "k": k,
+        "seed": seed,
+        "binarize_seed": binarize_seed if binarised else None,
+        "recon_at": "posterior mean",
+        "mean": {name: float(scores[name].mean()) for name in SCORES},
+    }
+    if labels is not None:
+        summary["class_means"] = {
+            name: {str(c): v for c, v in class_means(scores[name], labels).items()} for name in SCORES
+        }
+        held_out = np.isin(labels, excluded)
+        if held_out.any() and not held_out.all():  # AUROC needs images of both kinds
+            summary["detection"] = {
+                name: dataclasses.asdict(detection(scores[name], labels, excluded)) for name in SCORES
+            }
+        scores = {**scores, "labels": np.asarray(labels, dtype=np.int64)}
+    return summary, scores
