@@ -12,14 +12,9 @@ import os
 import time
 from pathlib import Path
 
-import torch
+import numpy as np
 
-from genlab.config import TrainConfig
-from genlab.data import save_grid
-from genlab.models import get_family
-from genlab.runs import RunConfig
-from genlab.runs.loading import load_family, sample_in_batches
-from genlab.training import train
+import genlab
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--run", type=Path, help="a trained ddpm run directory")
@@ -38,25 +33,21 @@ args = parser.parse_args()
 if args.run is None:
     if not args.tiny:
         parser.error("pass --run DIR (make one with: genlab train ddpm --preset small --steps 5000), or --tiny")
-    spec = get_family("ddpm")
     args.run = args.out / "ddpm-tiny"
-    train(
-        RunConfig("ddpm", spec.config_cls(**spec.tiny), TrainConfig(steps=3, batch_size=8, grid_size=4)),
-        args.run,
-        quiet=True,
-    )
-    args.steps = min(args.steps, spec.tiny["sample_steps"])
+    tiny = {"base_channels": 4, "channel_mults": (1, 2), "attention": False, "diffusion_steps": 20, "sample_steps": 4}
+    genlab.train("ddpm", out=args.run, steps=3, batch_size=8, grid_size=4, **tiny)
+    args.steps = min(args.steps, tiny["sample_steps"])
 
-labels = torch.arange(10).repeat_interleave(args.per_class)  # (10 * per_class,): a row per digit
+run = genlab.load(args.run)
+labels = np.repeat(np.arange(10), args.per_class)  # (10 * per_class,): a row per digit
 for w in args.guidance:
-    # Sampling-time settings are config overrides; the weights are the same for every w.
-    family, run, _ = load_family(
-        args.run, overrides={"sampler": "ddim", "sample_steps": args.steps, "eta": 0.0, "guidance": w}
-    )
+    # Sampling-time settings are per-call overrides; the weights are the same for every w.
     start = time.perf_counter()
-    images = sample_in_batches(family, len(labels), labels=labels, seed=0)  # same noise for every w
-    seconds = time.perf_counter() - start
-    path = save_grid(args.out / f"guidance-{w:g}.png", images, nrow=args.per_class)
+    images = run.sample(
+        len(labels), labels=labels, seed=0, sampler="ddim", sample_steps=args.steps, eta=0.0, guidance=w
+    )
+    seconds = time.perf_counter() - start  # same noise for every w
+    path = genlab.save_grid(args.out / f"guidance-{w:g}.png", images, nrow=args.per_class)
     print(
         f"w = {w:g}: {len(labels)} samples, DDIM {args.steps} steps, {1000 * seconds / len(labels):.1f} ms/image -> "
         f"{path}"

@@ -11,12 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from genlab.config import TrainConfig
-from genlab.data import save_grid
-from genlab.models import get_family
-from genlab.runs import RunConfig
-from genlab.runs.loading import load_family, sample_in_batches
-from genlab.training import train
+import genlab
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument(
@@ -32,13 +27,13 @@ if (args.out / "config.yaml").exists():
         f"{args.out} already holds a run; pass another --out (or continue it with genlab train --resume {args.out})"
     )
 
-spec = get_family("vae")  # the registry: config class + family class
-model = spec.config_cls(**(spec.tiny if args.tiny else {}))  # VAEConfig(); --tiny: the conformance tests' size
-schedule = TrainConfig(steps=5, batch_size=32) if args.tiny else TrainConfig(epochs=2)
-result = train(RunConfig("vae", model, schedule), args.out, quiet=args.tiny)
+# --tiny: the conformance tests' size (hidden 8, latent 2), 5 steps of batch 32.
+size = {"steps": 5, "batch_size": 32, "hidden": 8, "latent_dim": 2} if args.tiny else {"epochs": 2}
+run = genlab.train("vae", out=args.out, quiet=args.tiny, **size)
+result = run.result
 print(f"trained {result.step} steps in {result.wall_seconds:.1f} s -> {result.run_dir}: {result.last_metrics}")
 
-family, run, meta = load_family(args.out)  # rebuild it from the run directory alone
-images = sample_in_batches(family, 64, seed=1)  # uint8 (64, 1, 28, 28)
-grid = save_grid(args.out / "example-samples.png", images)  # carries the visible "AI GENERATED" mark
-print(f"samples of checkpoint step {meta['step']}: {grid}")
+again = genlab.load(args.out)  # rebuild it from the run directory alone
+images = again.sample(64, seed=1)  # uint8 (64, 1, 28, 28)
+grid = genlab.save_grid(args.out / "example-samples.png", images)  # carries the visible "AI GENERATED" mark
+print(f"samples of checkpoint step {result.step}: {grid}")

@@ -14,12 +14,26 @@ The Python API, in a few lines::
   ``sample(n)``, ``evaluate(n)``.
 - :func:`run_config` — a checked config (preset, YAML file, overrides) to inspect or pass on.
 - :func:`families` — the registered family names.
+- :func:`evaluate` — score any uint8 images against a reference; :func:`save_grid` — a marked PNG grid.
+
+Public modules beyond these names: :mod:`genlab.marks` (visible and invisible watermarks, signing and
+provenance of PNG files) and :mod:`genlab.errors` (``GenlabError`` and its kinds).
 
 The command line (``genlab --help``) does the same things; docs/api.md is the reference.
 """
 
-from genlab.api import Run, families, load, run_config, train
+from genlab.api import Run, evaluate, families, load, run_config, save_grid, train
 from genlab.runs import RunConfig
 from genlab.version import __version__
 
-__all__ = ["Run", "RunConfig", "__version__", "families", "load", "run_config", "train"]
+__all__ = [
+    "Run",
+    "RunConfig",
+    "__version__",
+    "evaluate",
+    "families",
+    "load",
+    "run_config",
+    "save_grid",
+    "train",
+]

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from genlab.config import TrainConfig, apply_overrides, from_dict, load_yaml
+from genlab.data import save_grid
 from genlab.errors import ConfigError
 from genlab.models.base import Family
 from genlab.models.registry import family_names, get_family
@@ -31,7 +32,7 @@ from genlab.runs import RunConfig, load_family, read_config, read_metrics, sampl
 from genlab.training import StepClock, TrainResult
 from genlab.training import train as run_trainer
 
-__all__ = ["Run", "extend", "families", "load", "run_config", "train", "train_and_publish"]
+__all__ = ["Run", "evaluate", "extend", "families", "load", "run_config", "save_grid", "train", "train_and_publish"]
 
 
 def families() -> list[str]:
@@ -153,12 +154,17 @@ class Run:
         labels: list[int] | np.ndarray | torch.Tensor | None = None,
         seed: int = 0,
         batch_size: int = 500,
+        **sampling: Any,
     ) -> np.ndarray:
         """``n`` images as uint8 (n, C, H, W), seeded; a conditional family takes ``labels``
-        (default: 0, 1, ..., K-1 repeated), the same as ``genlab sample``."""
+        (default: 0, 1, ..., K-1 repeated), the same as ``genlab sample``.
+
+        ``sampling`` changes sampling-time config keys for this call only, e.g. a diffusion
+        run's ``sampler="ddim", sample_steps=50, guidance=3.0`` or StyleGAN's ``truncation=0.7``.
+        """
         if n < 1:
             raise ConfigError(f"n must be >= 1, got {n}")
-        family = self.family
+        family = load_family(self.path, self.checkpoint, sampling)[0] if sampling else self.family
         if labels is None and family.conditional:
             labels = torch.arange(n) % family.info.num_classes
         if labels is not None:
@@ -174,15 +180,10 @@ class Run:
     ) -> dict[str, Any]:
         """FID, KID, IS, modes and precision/recall/density/coverage of ``n`` fresh samples
         against the test split of the run's data (``genlab eval RUN -n N --json``)."""
-        from genlab.eval.evaluate import Evaluator, load_reference
-        from genlab.eval.extractors import get_extractor
-
         dataset = self.config.train.dataset
         images = self.sample(n, seed=seed)
         labels = (torch.arange(n) % self.family.info.num_classes).numpy() if self.family.conditional else None
-        extractor = get_extractor("shapes" if images.shape[1:] == (3, 64, 64) else "digits")
-        evaluator = Evaluator(load_reference(reference or f"{dataset}-test", data_dir), extractor, seed=seed)
-        return evaluator(images, labels)
+        return evaluate(images, labels, reference=reference or f"{dataset}-test", seed=seed, data_dir=data_dir)
 
 
 def extend(run: RunConfig, steps: int | None = None, epochs: int | None = None) -> RunConfig:
@@ -191,6 +192,28 @@ def extend(run: RunConfig, steps: int | None = None, epochs: int | None = None) 
         return run
     length = {"steps": steps if steps is not None else 0, **({"epochs": epochs} if epochs is not None else {})}
     return RunConfig(run.family, run.model, apply_overrides([run.train], length)[0])
+
+
+def evaluate(
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    *,
+    reference: str = "mnist-test",
+    extractor: str | None = None,
+    seed: int = 0,
+    data_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Score uint8 images (N, C, H, W) against a reference (``genlab eval SAMPLES.npz --json``):
+    FID, KID, IS, modes, precision/recall/density/coverage; ``labels`` add conditional accuracy.
+    ``extractor`` defaults to the digit classifier for 28x28 grey images, the shapes one for 64x64 RGB."""
+    from genlab.eval.evaluate import Evaluator, load_reference
+    from genlab.eval.extractors import get_extractor
+
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise ConfigError(f"images must be uint8 (N, C, H, W), got {images.dtype} {images.shape}")
+    name = extractor or ("shapes" if images.shape[1:] == (3, 64, 64) else "digits")
+    return Evaluator(load_reference(reference, data_dir), get_extractor(name), seed=seed)(images, labels)
 
 
 def _with(run: RunConfig, overrides: dict[str, Any]) -> RunConfig:
