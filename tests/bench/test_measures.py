@@ -47,7 +47,7 @@ def test_profile_reports_flops_top_ops_and_the_fraction_of_peak():
 
 
 def test_step_time_grid_marks_sizes_an_architecture_cannot_make():
-    fixed = step_time_grid("dcgan", batch_sizes=(4,), image_sizes=(28, 32), batch_for_sizes=4, preset=None)
+    fixed = step_time_grid("numpy-gan", batch_sizes=(4,), image_sizes=(28, 32), batch_for_sizes=4, preset=None)
     assert fixed["ms_by_size"][32] is None and fixed["ms_by_size"][28] > 0
     free = step_time_grid("vae", batch_sizes=(4, 8), image_sizes=(32,), batch_for_sizes=4, preset=None)
     assert free["ms_by_size"][32] > 0 and set(free["ms_by_batch"]) == {4, 8}

@@ -38,6 +38,7 @@ def trained(tmp_path_factory):
 def test_list_shows_every_family(capsys):
     code, out, _ = run(capsys, "list")
     assert code == 0 and all(name in out for name in ("gan", "dcgan", "vae"))
+    assert "sizes" in out and "small-128" in out and "1|3 ch" in out  # the sizes column and the size presets
 
 
 def test_sample_writes_uint8_images_and_a_grid(trained, tmp_path, capsys):

@@ -215,6 +215,27 @@ def test_dcgan64_shapes():
         build("dcgan64", info=INFO)
 
 
+@pytest.mark.parametrize(
+    ("size", "base", "ups", "d_side"), [(28, 7, 2, 4), (32, 4, 3, 4), (64, 4, 4, 4), (128, 4, 5, 4)]
+)
+def test_dcgan_doubles_a_base_side_up_to_the_data_size(size, base, ups, d_side):
+    family = build("dcgan", info=DataInfo(3, size, size, 10))
+    g, d = family.nets["generator"], family.nets["discriminator"]
+    convs_t = [m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert g.top == (2 * min(2**ups, 8), base, base) and len(convs_t) == ups  # base_channels 2 in the tiny config
+    strided = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2)]
+    assert [m.kernel_size[0] for m in strided][-1] == (3 if size == 28 else 4)  # 7 -> 4 takes a 3x3
+    assert d.head.in_features == strided[-1].out_channels * d_side * d_side
+    assert family.sample(2, generator=torch.Generator().manual_seed(0)).shape == (2, 3, size, size)
+
+
+def test_dcgan_needs_a_square_side_that_halves():
+    with pytest.raises(ConfigError, match="square"):
+        build("dcgan", info=DataInfo(1, 28, 32, 10))
+    with pytest.raises(ConfigError, match="does not halve"):
+        build("dcgan", info=DataInfo(1, 27, 27, 10))
+
+
 def test_linear_learning_rate_decay():
     family = build("gan", lr=1e-3, lr_d=2e-3, lr_decay_steps=4)
     lrs = []

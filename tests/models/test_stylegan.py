@@ -8,7 +8,7 @@ from cli_helpers import one_line_error, run
 from genlab.data import DataInfo, load_samples
 from genlab.errors import ConfigError
 from genlab.models.registry import get_family
-from genlab.models.stylegan import StyleGANConfig, StyleGANLite
+from genlab.models.stylegan import StyleGANConfig, StyleGANLite, working_resolution
 from genlab.models.stylegan_net import channels_at, coarse_cutoff, num_styles
 
 SPEC = get_family("stylegan-lite")
@@ -117,13 +117,40 @@ def test_adain_generator_trains_and_samples_at_the_data_size():
 
 
 @pytest.mark.parametrize(
+    "cap, size, expected",
+    [(32, 64, 32), (8, 64, 8), (0, 64, 64), (128, 64, 64), (32, 28, 28), (8, 28, 14), (0, 28, 28), (32, 128, 32)],
+)
+def test_resolution_is_the_largest_size_of_the_data_chain_up_to_the_cap(cap, size, expected):
+    assert working_resolution(StyleGANConfig(resolution=cap), DataInfo(1, size, size, 0)) == expected
+
+
+@pytest.mark.parametrize(("size", "base"), [(28, 7), (32, 4), (64, 4), (128, 4)])
+def test_at_the_data_size_the_generator_doubles_its_base_side_up_to_it(size, base):
+    family = build(info=DataInfo(1, size, size, 0), resolution=0)
+    g = family.nets["generator"]
+    assert g.const.shape[1:] == (base, base) and g.num_ws == num_styles(size)
+    x = torch.rand(4, 1, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert all(np.isfinite(v) for v in family.train_step(x, None, torch.Generator().manual_seed(0)).values())
+    native = family.render(family.styles(torch.randn(2, 4)), noise="none", native=True)
+    assert native.shape == (2, 1, size, size) and native.abs().max() <= 1
+
+
+def test_a_28_pixel_generator_starts_from_a_7x7_constant():
+    family = build(info=DataInfo(1, 28, 28, 10), resolution=0)
+    assert (
+        family.nets["generator"].const.shape[1:] == (7, 7) and family.nets["generator"].num_ws == num_styles(28) == 6
+    )
+    assert family.render(family.styles(torch.randn(2, 4)), noise="none", native=True).shape == (2, 1, 28, 28)
+
+
+@pytest.mark.parametrize(
     "overrides, info, words",
     [
         ({"resolution": 12}, INFO, "power of two"),
         ({"truncation": 1.5}, INFO, "truncation"),
         ({"style": "wavelet"}, INFO, "style"),
-        ({"resolution": 32}, DataInfo(1, 28, 28, 10), "divides the image size 28"),
-        ({"resolution": 0}, DataInfo(1, 28, 28, 10), "divides the image size 28"),
+        ({"resolution": 32}, DataInfo(1, 27, 27, 10), "does not halve"),
+        ({"resolution": 0}, DataInfo(1, 6, 6, 10), "does not halve"),
         ({}, DataInfo(3, 64, 32, 6), "square"),
     ],
 )

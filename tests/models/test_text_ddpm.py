@@ -97,8 +97,8 @@ def test_bad_config(overrides, word):
 
 def test_image_size_must_fit_the_levels():
     spec = get_family("text-ddpm")
-    with pytest.raises(ConfigError, match="divisible by 4"):
-        spec.family_cls(spec.config_cls(channel_mults=(1, 2, 2)), DataInfo(3, 10, 10, 576))
+    with pytest.raises(ConfigError, match="divisible by 16"):
+        spec.family_cls(spec.config_cls(channel_mults=(1, 2, 2, 2, 2)), DataInfo(3, 8, 8, 576))
 
 
 @pytest.mark.skipif(not minilm_available(), reason=NO_EXTRA)

@@ -107,6 +107,6 @@ def step_time_grid(
         try:
             family = build_family(name, preset, sized)
             by_size[s] = 1e3 * step_seconds(family, *random_batch(sized, batch_for_sizes, family.data_scale))
-        except (ConfigError, RuntimeError):  # e.g. a DCGAN whose generator always makes 28x28
+        except (ConfigError, RuntimeError):  # e.g. a task-specific family (numpy-gan takes only 1x28x28)
             by_size[s] = None
     return {"family": name, "ms_by_batch": by_batch, "batch_for_sizes": batch_for_sizes, "ms_by_size": by_size}

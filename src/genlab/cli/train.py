@@ -27,11 +27,11 @@ from genlab.training import distributed
 
 @app.command("list")
 def list_families() -> None:
-    """List the registered model families."""
-    table = Table("family", "description", "presets")
+    """List the registered model families, the image sizes each builds at and its presets."""
+    table = Table("family", "description", "sizes", "presets")
     for name in family_names():
         spec = get_family(name)
-        table.add_row(name, spec.description, ", ".join(spec.presets) or "-")
+        table.add_row(name, spec.description, spec.shapes.summary(), ", ".join(spec.presets) or "-")
     out.print(table)
 
 

@@ -13,6 +13,16 @@ from genlab.models import cyclegan, pix2pix  # noqa: F401  (registration side ef
 
 # isort: on
 from genlab.models.base import Family
-from genlab.models.registry import FamilySpec, family_names, get_family, register
+from genlab.models.registry import FamilySpec, family_names, get_family, nearest_size, register, supported_shapes
+from genlab.models.shapes import ShapeSupport
 
-__all__ = ["Family", "FamilySpec", "family_names", "get_family", "register"]
+__all__ = [
+    "Family",
+    "FamilySpec",
+    "ShapeSupport",
+    "family_names",
+    "get_family",
+    "nearest_size",
+    "register",
+    "supported_shapes",
+]

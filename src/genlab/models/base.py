@@ -15,6 +15,7 @@ from torch import nn
 
 from genlab.data import DataInfo
 from genlab.errors import ConfigError
+from genlab.models.shapes import ShapeSupport
 
 Kind = Literal["gan", "vae", "diffusion", "translation"]
 
@@ -37,8 +38,11 @@ class Family(ABC):
     trains_in_torch: ClassVar[bool] = (
         True  # False: train_step runs NumPy, so autocast, channels-last and fused optimisers do not apply
     )
+    shapes: ClassVar[ShapeSupport] = ShapeSupport()  # set by @register; a task-specific family is held to it
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
+        # A task-specific family says in one line which shapes it takes, before building anything.
+        self.shapes.check(self.registry_name or type(self).__name__, info.channels, info.height, info.width)
         self.cfg = cfg
         self.info = info
         self.nets: dict[str, nn.Module] = {}

@@ -31,7 +31,13 @@ from genlab.errors import ConfigError
 from genlab.math.gan import discriminator_loss
 from genlab.models.base import Family
 from genlab.models.registry import register
-from genlab.models.translate_parts import ImagePool, check_translation_set, held_out_images, unit
+from genlab.models.translate_parts import (
+    ImagePool,
+    check_translation_set,
+    held_out_images,
+    translation_shapes,
+    unit,
+)
 from genlab.nn.patchgan import PatchDiscriminator, init_normal_, patch_layers_for
 from genlab.nn.resnet_translate import ResnetGenerator
 
@@ -76,6 +82,7 @@ class CycleGANConfig:
     tiny={"base_channels": 2, "n_blocks": 1, "d_base_channels": 2, "pool_size": 4, "test_scores": False},
     dataset="digits-thickness",
     example_shape=(1, 28, 56),
+    shapes=translation_shapes("unpaired", "digits-thickness"),
 )
 class CycleGAN(Family):
     kind = "translation"

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genlab.errors import ConfigError
-from genlab.models.dcgan import DCGANConfig, dcgan_init_, norm2d
+from genlab.models.dcgan import DCGANConfig, dc_features, dcgan_init_
 from genlab.models.gan import AdversarialFamily
 from genlab.models.gan_parts import LabelInput
 from genlab.models.registry import register
+from genlab.models.shapes import ShapeSupport
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,8 @@ class DCGenerator64(nn.Module):
 
 
 def dc64_features(b: int, channels: int, norm: str = "batch") -> tuple[nn.Module, int]:
-    """Four strided convs: (B, C, 64, 64) -> (B, b, 32, 32) -> ... -> (B, 8b, 4, 4) -> flat."""
-    layers: list[nn.Module] = [nn.Conv2d(channels, b, 4, 2, 1), nn.LeakyReLU(0.2)]
-    for c_in, c_out in ((b, 2 * b), (2 * b, 4 * b), (4 * b, 8 * b)):
-        layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm != "batch"), norm2d(norm, c_out), nn.LeakyReLU(0.2)]
-    layers.append(nn.Flatten())
-    return nn.Sequential(*layers), 8 * b * 4 * 4
+    """Four strided convs: (B, C, 64, 64) -> (B, b, 32, 32) -> ... -> (B, 8b, 4, 4) -> flat (dcgan's body at 64)."""
+    return dc_features(b, channels, norm, 64)
 
 
 @register(
@@ -65,16 +61,10 @@ def dc64_features(b: int, channels: int, norm: str = "batch") -> tuple[nn.Module
     tiny={"z_dim": 4, "base_channels": 2, "embed_dim": 3},
     dataset="shapes64",
     example_shape=(3, 64, 64),
+    # The textbook network at its one size; dcgan builds at 28, 32, 64 and 128.
+    shapes=ShapeSupport((64,), (3,), task="the textbook 64x64 DCGAN, --dataset shapes64; dcgan takes other sizes"),
 )
 class DCGAN64(AdversarialFamily):
-    def __init__(self, cfg, info) -> None:
-        if (info.height, info.width) != (64, 64):
-            raise ConfigError(
-                f"dcgan64 is built for 64x64 images, the data set has {info.height}x{info.width} (try --dataset "
-                "shapes64)"
-            )
-        super().__init__(cfg, info)
-
     def make_generator(self, num_classes: int) -> nn.Module:
         return DCGenerator64(
             self.cfg.z_dim, self.cfg.base_channels, self.info.channels, num_classes, self.cfg.embed_dim

@@ -23,6 +23,7 @@ from genlab.math.diffusion import eps_from_v, eps_from_x0, q_sample, v_target
 from genlab.math.schedules import alpha_bar, named_betas
 from genlab.models.base import Family
 from genlab.models.registry import register
+from genlab.models.shapes import SIZES_128, ShapeSupport
 from genlab.nn.noise import rand, randint, randn
 from genlab.nn.unet import UNet
 from genlab.samplers import DDIMSampler, DDPMSampler, run_sampler
@@ -94,9 +95,16 @@ class EMA(nn.Module):
 @register(
     "ddpm",
     config=DDPMConfig,
-    description="Pixel-space DDPM/DDIM U-Net with classifier-free guidance; --set guidance=, sampler=, sample_steps=",
-    presets={"small": {"base_channels": 16, "channel_mults": (1, 2, 4)}},
+    description="Pixel-space DDPM/DDIM U-Net with classifier-free guidance; --set guidance=, sampler=, sample_steps=; "
+    "presets small (28, 32), small-64, small-128",
+    presets={
+        "small": {"base_channels": 16, "channel_mults": (1, 2, 4)},
+        # One more level per doubling of the side keeps attention at 8x8; narrower (benchmarks/preset_cost.py).
+        "small-64": {"base_channels": 8, "channel_mults": (1, 2, 4, 4)},
+        "small-128": {"base_channels": 8, "channel_mults": (1, 2, 2, 4, 4)},
+    },
     tiny={"base_channels": 4, "channel_mults": (1, 2), "attention": False, "diffusion_steps": 20, "sample_steps": 4},
+    shapes=ShapeSupport(SIZES_128),
 )
 class DDPM(Family):
     kind = "diffusion"

@@ -26,6 +26,7 @@ from genlab.models.gan_options import GANOptions
 from genlab.models.gan_parts import Critic, LabelInput, apply_spectral_norm, clip_weights_, ema_update_
 from genlab.models.gan_rejection import discriminator_rejection_sample, drs_critic_step
 from genlab.models.registry import register
+from genlab.models.shapes import SIZES, ShapeSupport
 from genlab.nn.diffaug import diff_augment
 from genlab.nn.noise import rand, randn
 
@@ -279,12 +280,18 @@ class AdversarialFamily(Family):
         return sum(p.numel() for k, net in self.nets.items() if k != "generator_ema" for p in net.parameters())
 
 
+# Size presets keep one image's training cost within a few times small's at 28 (benchmarks/preset_cost.py).
+MLP_GAN_PRESETS = {"small": {"hidden": 128}, "small-64": {"hidden": 64}}
+
+
 @register(
     "gan",
     config=GANConfig,
-    description="MLP GAN (Goodfellow et al. 2014); any loss and stabiliser via --set (see docs/gan.md)",
-    presets={"small": {"hidden": 128}},
+    description="MLP GAN (Goodfellow et al. 2014); any loss and stabiliser via --set (see docs/gan.md); presets "
+    "small (28, 32), small-64",
+    presets=MLP_GAN_PRESETS,
     tiny={"z_dim": 4, "hidden": 8},
+    shapes=ShapeSupport(SIZES),
 )
 class GAN(AdversarialFamily):
     pass
@@ -293,9 +300,11 @@ class GAN(AdversarialFamily):
 @register(
     "cgan",
     config=CGANConfig,
-    description="Conditional MLP GAN (Mirza & Osindero 2014): label embedding into G, projection in D",
-    presets={"small": {"hidden": 128}},
+    description="Conditional MLP GAN (Mirza & Osindero 2014): label embedding into G, projection in D; presets "
+    "small (28, 32), small-64",
+    presets=MLP_GAN_PRESETS,
     tiny={"z_dim": 4, "hidden": 8, "embed_dim": 3},
+    shapes=ShapeSupport(SIZES),
 )
 class CGAN(AdversarialFamily):
     pass

@@ -34,6 +34,7 @@ from genlab.models.gan_numpy_layers import (
     sigmoid,
 )
 from genlab.models.registry import register
+from genlab.models.shapes import ShapeSupport
 
 PLAYERS = ("generator", "discriminator")
 DTYPE = np.float32  # training precision; the gradient checks run the same functions in float64
@@ -169,6 +170,7 @@ class ArrayParams(nn.Module):
     description="MLP GAN in NumPy with hand-written backprop and Adam (teaching); --set hidden=, layers=",
     presets={"small": {"z_dim": 64, "hidden": 256, "layers": 2}},
     tiny={"z_dim": 4, "hidden": 8, "layers": 1},
+    shapes=ShapeSupport((28,), (1,), task="the NumPy teaching GAN on MNIST, --dataset mnist; gan takes other sizes"),
 )
 class NumpyGAN(Family):
     """The NumPy GAN as a genlab family; ``self.opts`` stays empty, Adam's state is in ``self.adam``."""

@@ -35,6 +35,7 @@ from genlab.models.base import Family
 from genlab.models.ddpm import EMA, check_diffusion_fields
 from genlab.models.ldm_net import LatentDenoiser
 from genlab.models.registry import load_run, register
+from genlab.models.shapes import SIZES, ShapeSupport
 from genlab.models.vae import VAEFamily
 from genlab.models.vae_conv import ConvVAE, ConvVAEConfig
 from genlab.nn.noise import rand, randint, randn
@@ -112,6 +113,7 @@ def load_autoencoder(path: str, which: str, info: DataInfo) -> VAEFamily:
     description="Latent diffusion: MLP denoiser in a trained VAE's latent space, guidance; --set autoencoder=RUN_DIR "
     "(required)",
     tiny={"autoencoder": UNTRAINED, "width": 16, "depth": 1, "diffusion_steps": 20, "sample_steps": 4},
+    shapes=ShapeSupport(SIZES),
 )
 class LatentDiffusion(Family):
     kind = "diffusion"

@@ -26,7 +26,12 @@ from genlab.errors import ConfigError
 from genlab.math.gan import discriminator_loss, generator_loss
 from genlab.models.base import Family
 from genlab.models.registry import register
-from genlab.models.translate_parts import check_translation_set, held_out_images, translation_scores
+from genlab.models.translate_parts import (
+    check_translation_set,
+    held_out_images,
+    translation_scores,
+    translation_shapes,
+)
 from genlab.nn.patchgan import PatchDiscriminator, init_normal_, patch_layers_for
 from genlab.nn.unet_translate import TranslationUNet
 
@@ -74,6 +79,7 @@ class Pix2PixConfig:
     tiny={"base_channels": 4, "depth": 2, "d_base_channels": 4, "test_scores": False},
     dataset="digits-outline",
     example_shape=(1, 28, 56),
+    shapes=translation_shapes("paired", "digits-outline"),
 )
 class Pix2Pix(Family):
     kind = "translation"

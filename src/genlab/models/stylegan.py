@@ -8,7 +8,10 @@ residual discriminator with minibatch stddev, the non-saturating loss with lazy 
 
 The family works at ``resolution`` (32 by default on the 64x64 shapes64 images): real
 batches are average-pooled down to it, and ``sample`` upsamples (bilinear) back to the data
-size, so every evaluation tool sees images of the data set's shape. Networks and blocks:
+size, so every evaluation tool sees images of the data set's shape. ``resolution`` is a cap:
+the generator works at the largest size of the data's halving chain not above it (the chain
+of 64 is 64, 32, 16, 8; of 28 it is 28, 14; :mod:`genlab.nn.sizes`), so the default is 32 on
+32, 64 and 128 pixel data and 28 (from a 7x7 constant) on 28x28 data. Networks and blocks:
 :mod:`genlab.models.stylegan_net`, :mod:`genlab.nn.style`.
 """
 
@@ -27,8 +30,10 @@ from genlab.math.gan import discriminator_loss, generator_loss, r1_penalty
 from genlab.models.base import Family
 from genlab.models.gan_parts import Critic, ema_update_
 from genlab.models.registry import register
+from genlab.models.shapes import SIZES_128, ShapeSupport
 from genlab.models.stylegan_net import NoiseMode, StyleGenerator, residual_features
 from genlab.nn.noise import rand, randint, randn
+from genlab.nn.sizes import base_side
 from genlab.nn.style import mix_styles
 
 
@@ -42,7 +47,7 @@ class StyleGANConfig:
     channel_base: int = 2048  # feature maps at resolution r: min(max_channels, channel_base / r)
     max_channels: int = 128
     d_channel_base: int = 0  # the discriminator's channel_base; 0 = same as G's
-    resolution: int = 32  # the generator's output size; 0 = the data size; samples are upsampled to the data size
+    resolution: int = 32  # cap on the generator's output size (see working_resolution); 0 = the data size
     style: Literal["modulation", "adain"] = "modulation"  # StyleGAN2 weight (de)modulation or StyleGAN AdaIN
     noise: bool = (
         True  # per-pixel noise inputs (StyleGAN sec. 3.2); false draws none (train or sample: --set noise=false)
@@ -93,16 +98,21 @@ class StyleGANConfig:
 
 
 def working_resolution(cfg: StyleGANConfig, info: DataInfo) -> int:
-    """The generator's output size for this data; checks that the data can be pooled to it."""
+    """The generator's output size for this data: the largest size of the data's halving chain
+    (H, H/2, ... down to twice the base side of :func:`genlab.nn.sizes.base_side`) not above
+    ``cfg.resolution`` (0: the data size), or the smallest one when all are above it.
+    64x64 data: 64, 32, 16, 8 (the default cap 32 gives 32); 28x28: 28, 14 (32 gives 28, 8 gives 14)."""
     if info.height != info.width:
         raise ConfigError(f"stylegan-lite needs square images, the data set has {info.height}x{info.width}")
-    r = cfg.resolution or info.height
-    if r < 8 or r & (r - 1) or r > info.height or info.height % r:
+    base, levels = base_side(info.height)
+    if levels < 1:
         raise ConfigError(
-            f"stylegan-lite works at a power-of-two resolution >= 8 that divides the image size {info.height}; got "
-            f"{r} (--set resolution=...)"
+            f"stylegan-lite doubles a base side of 4 to 7 up to the image size (28, 32, 64, 128, ...); "
+            f"{info.height}x{info.width} does not halve to one"
         )
-    return r
+    chain = [base << j for j in range(1, levels + 1)]  # e.g. 28: [14, 28]; 64: [8, 16, 32, 64]
+    cap = cfg.resolution or info.height
+    return max((r for r in chain if r <= cap), default=chain[0])
 
 
 # CPU size: 32x32 with 64, 64, 32, 16 feature maps at 4, 8, 16, 32 (docs/results/stylegan.md has its
@@ -115,7 +125,7 @@ SMALL = {"channel_base": 512, "max_channels": 64, "z_dim": 64, "w_dim": 64, "map
     "stylegan-lite",
     config=StyleGANConfig,
     description="StyleGAN-lite (Karras et al. 2019/2020): mapping net, modulated convs, noise, style mixing, "
-    "truncation, R1; shapes64 at 32x32",
+    "truncation, R1; generates at up to --set resolution=32 (28 on 28x28 data) and upsamples to the data size",
     presets={"small": SMALL},
     tiny={
         "z_dim": 4,
@@ -128,6 +138,7 @@ SMALL = {"channel_base": 512, "max_channels": 64, "z_dim": 64, "w_dim": 64, "map
     },
     dataset="shapes64",
     example_shape=(3, 64, 64),
+    shapes=ShapeSupport(SIZES_128),
 )
 class StyleGANLite(Family):
     """Networks: ``generator`` (trained), ``discriminator``, ``generator_ema`` (sampled, when ema > 0)."""

@@ -11,6 +11,10 @@ channel_base / resolution).
 Discriminator (StyleGAN2's residual D): fromRGB 1x1, residual blocks that halve H and W
 down to 4x4, a 3x3 conv and a linear layer; :class:`genlab.models.gan_parts.Critic` adds
 minibatch standard deviation and the linear head.
+
+A resolution that is not a power of two starts from the base side of the shared schedule
+(:mod:`genlab.nn.sizes`) instead of 4: R = 28 has a 7x7 constant, blocks at 14 and 28, and a
+discriminator that ends at 7x7; L = 2 (halvings of R) + 2, which is 2 log2(R) - 2 for a power of two.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.nn.noise import randn
+from genlab.nn.sizes import base_side, halvings
 from genlab.nn.style import (
     AdaIN,
     EqualConv2d,
@@ -44,8 +49,9 @@ def channels_at(resolution: int, channel_base: int, max_channels: int) -> int:
 
 
 def num_styles(resolution: int) -> int:
-    """How many per-layer styles a generator of output size ``resolution`` reads: 2 log2(R) - 2."""
-    return 2 * int(math.log2(resolution)) - 2
+    """How many per-layer styles a generator of output size ``resolution`` reads: 2 log2(R) - 2
+    for a power of two; 2 (doublings from the base side) + 2 in general (28: 6)."""
+    return 2 * halvings(resolution) + 2
 
 
 def coarse_cutoff(resolution: int = 8) -> int:
@@ -121,10 +127,11 @@ class StyleGenerator(nn.Module):
         self.register_buffer("w_avg", torch.zeros(w_dim))  # EMA of w over training: the truncation centre
         self.num_ws = num_styles(resolution)
         ch = lambda r: channels_at(r, channel_base, max_channels)  # noqa: E731
-        self.const = nn.Parameter(torch.randn(ch(4), 4, 4))
-        self.layers = nn.ModuleList([StyleLayer(ch(4), ch(4), w_dim, style=style)])
-        self.to_rgb = nn.ModuleList([ToRGB(ch(4), channels, w_dim)])
-        r = 8
+        base = base_side(resolution)[0]  # 4 for a power of two, 7 for 28
+        self.const = nn.Parameter(torch.randn(ch(base), base, base))
+        self.layers = nn.ModuleList([StyleLayer(ch(base), ch(base), w_dim, style=style)])
+        self.to_rgb = nn.ModuleList([ToRGB(ch(base), channels, w_dim)])
+        r = 2 * base
         while r <= resolution:
             self.layers.append(StyleLayer(ch(r // 2), ch(r), w_dim, style=style, up=True))
             self.layers.append(StyleLayer(ch(r), ch(r), w_dim, style=style))
@@ -155,7 +162,7 @@ class StyleGenerator(nn.Module):
         if noise == "random" and generator is None:
             raise ValueError("random noise needs a generator")
         b = ws.shape[0]
-        x = self.const[None].expand(b, -1, -1, -1)  # (B, C4, 4, 4)
+        x = self.const[None].expand(b, -1, -1, -1)  # (B, C_base, base, base): 4x4 for a power of two
         rgb = None
         for i, layer in enumerate(self.layers):
             size = x.shape[-1] * (2 if layer.up else 1)
@@ -172,17 +179,17 @@ class StyleGenerator(nn.Module):
 
 
 def residual_features(channels: int, resolution: int, channel_base: int, max_channels: int) -> tuple[nn.Module, int]:
-    """The critic body: (B, C, R, R) -> features (B, ch(4)). See :class:`ResidualBody`."""
+    """The critic body: (B, C, R, R) -> features (B, ch(base)). See :class:`ResidualBody`."""
     body = ResidualBody(channels, resolution, channel_base, max_channels)
     return body, body.feature_dim
 
 
 class ResidualBody(nn.Module):
-    """fromRGB 1x1, residual blocks R -> R/2 -> ... -> 4, then conv 3x3 and linear at 4x4.
+    """fromRGB 1x1, residual blocks R -> R/2 -> ... -> base (4; 7 for 28), then conv 3x3 and linear there.
 
     Each block: two 3x3 convs (leaky ReLU, average-pool between them) plus a 1x1 skip on the
     pooled input, summed and divided by sqrt(2) (StyleGAN2's residual D, fig. 7c).
-    Shapes: (B, C, R, R) -> (B, ch(4)).
+    Shapes: (B, C, R, R) -> (B, ch(base)).
     """
 
     def __init__(self, channels: int, resolution: int, channel_base: int, max_channels: int) -> None:
@@ -191,7 +198,7 @@ class ResidualBody(nn.Module):
         self.from_rgb = EqualConv2d(channels, ch(resolution), 1, activation=True)
         blocks = []
         r = resolution
-        while r > 4:
+        for _ in range(halvings(resolution)):  # R -> R/2 -> ... -> the base side
             blocks.append(
                 nn.ModuleDict(
                     {
@@ -203,9 +210,9 @@ class ResidualBody(nn.Module):
             )
             r //= 2
         self.blocks = nn.ModuleList(blocks)
-        self.out_conv = EqualConv2d(ch(4), ch(4), 3, activation=True)
-        self.fc = EqualLinear(ch(4) * 16, ch(4), activation=True)
-        self.feature_dim = ch(4)
+        self.out_conv = EqualConv2d(ch(r), ch(r), 3, activation=True)
+        self.fc = EqualLinear(ch(r) * r * r, ch(r), activation=True)
+        self.feature_dim = ch(r)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.from_rgb(x)  # (B, C, R, R) -> (B, ch(R), R, R)
@@ -213,4 +220,4 @@ class ResidualBody(nn.Module):
             skip = block["skip"](F.avg_pool2d(x, 2))
             main = block["conv2"](F.avg_pool2d(block["conv1"](x), 2))
             x = (main + skip) / math.sqrt(2.0)
-        return self.fc(self.out_conv(x).flatten(1))  # (B, ch(4) * 16) -> (B, ch(4))
+        return self.fc(self.out_conv(x).flatten(1))  # (B, ch(base) * base^2) -> (B, ch(base))

@@ -28,6 +28,7 @@ from genlab.math.schedules import alpha_bar, named_betas
 from genlab.models.base import Family, TextConditioned
 from genlab.models.ddpm import EMA, check_diffusion_fields
 from genlab.models.registry import register
+from genlab.models.shapes import CAPTION_SHAPES
 from genlab.nn.noise import rand, randint, randn
 from genlab.nn.text import make_text_encoder
 from genlab.nn.unet_text import TextUNet
@@ -102,6 +103,7 @@ class TextDenoiser(nn.Module):
     },
     dataset="captions32",
     example_shape=(3, 16, 16),
+    shapes=CAPTION_SHAPES,
 )
 class TextDDPM(Family):
     kind = "diffusion"

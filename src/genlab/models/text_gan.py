@@ -26,6 +26,7 @@ from genlab.errors import ConfigError
 from genlab.models.base import Family
 from genlab.models.gan_parts import apply_spectral_norm, ema_update_
 from genlab.models.registry import register
+from genlab.models.shapes import CAPTION_SHAPES
 from genlab.nn.noise import rand, randn
 
 
@@ -123,6 +124,7 @@ def attributes_of(captions: list[str], device: torch.device | str = "cpu") -> to
     tiny={"z_dim": 4, "base_channels": 2, "attribute_dim": 3},
     dataset="captions32",
     example_shape=(3, 16, 16),
+    shapes=CAPTION_SHAPES,
 )
 class AttrGAN(Family):
     kind = "gan"

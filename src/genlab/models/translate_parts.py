@@ -11,6 +11,7 @@ from genlab.data import DataInfo
 from genlab.data.translation import TRANSLATION_SETS, load_translation, split_pair, translation_info
 from genlab.errors import ConfigError
 from genlab.math.image_metrics import mean_absolute_error, psnr, ssim
+from genlab.models.shapes import ShapeSupport
 from genlab.nn.noise import rand, randint
 
 CPU = torch.device("cpu")
@@ -63,6 +64,13 @@ class ImagePool:
             )
         self.images = state["images"].clone()
         self.count = int(state["count"])
+
+
+def translation_shapes(kind: Literal["paired", "unpaired"], example: str) -> ShapeSupport:
+    """What a translation family takes: the side-by-side A|B shapes of the data sets of ``kind``."""
+    infos = [translation_info(name) for name, spec in TRANSLATION_SETS.items() if spec.kind == kind]
+    shapes = sorted({(i.channels, i.height, i.width) for i in infos})  # e.g. [(1, 28, 56), (3, 28, 56)]
+    return ShapeSupport(shapes=tuple(shapes), task=f"side-by-side A|B {kind} pairs, --dataset {example}")
 
 
 def check_translation_set(name: str, info: DataInfo, family: str, key: str, kind: str) -> None:

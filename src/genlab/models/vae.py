@@ -29,6 +29,7 @@ from genlab.math.kl import kl_normal_std_per_dim
 from genlab.math.likelihoods import bernoulli_nll, gaussian_nll
 from genlab.models.base import Family
 from genlab.models.registry import register
+from genlab.models.shapes import SIZES, ShapeSupport
 from genlab.nn.noise import bernoulli, randn
 
 EVAL_BINARIZE_SEED = 1  # held-out metrics binarise each test batch with this seed (not 0: the sampling seed)
@@ -281,6 +282,7 @@ class VAEFamily(Family):
         "binarized": {"hidden": 500, "hidden_layers": 2, "latent_dim": 50, "binarize": "dynamic"},
     },
     tiny={"hidden": 8, "latent_dim": 2},
+    shapes=ShapeSupport(SIZES),
 )
 class VAE(VAEFamily):
     def __init__(self, cfg: VAEConfig, info: DataInfo) -> None:

@@ -17,6 +17,7 @@ from torch import nn
 from genlab.data import DataInfo
 from genlab.errors import ConfigError
 from genlab.models.registry import register
+from genlab.models.shapes import SIZES, ShapeSupport
 from genlab.models.vae import MLPDecoder, MLPEncoder, VAEFamily, VAEOptions
 from genlab.models.vae_conv import ConvDecoder, ConvEncoder
 
@@ -47,6 +48,7 @@ class CVAEConfig(VAEOptions):
         "binarized": {"hidden": 500, "hidden_layers": 2, "latent_dim": 20, "binarize": "dynamic"},
     },
     tiny={"hidden": 8, "latent_dim": 2},
+    shapes=ShapeSupport(SIZES),
 )
 class CVAE(VAEFamily):
     def __init__(self, cfg: CVAEConfig, info: DataInfo) -> None:

@@ -1,7 +1,7 @@
 """``conv-vae``: a convolutional VAE whose depth follows the image size.
 
 Encoder: stride-2 4x4 convolutions halve the image while both sides are even and larger
-than 7 (28 -> 14 -> 7 for MNIST; 64 -> 32 -> 16 -> 8 -> 4 for 64x64 RGB), channels
+than 7 (28 -> 14 -> 7 for MNIST; 32 -> 16 -> 8 -> 4; 64 -> 32 -> 16 -> 8 -> 4 for 64x64 RGB; 128 -> ... -> 4), channels
 width, 2 width, 4 width, ... (at most 8 width), then a fully connected layer of ``hidden``
 units -> mu, log sigma^2. The decoder mirrors it with transposed convolutions, the last
 one a sub-pixel convolution (see :class:`ConvDecoder`). The
@@ -18,7 +18,9 @@ from torch import nn
 from genlab.data import DataInfo
 from genlab.errors import ConfigError
 from genlab.models.registry import register
+from genlab.models.shapes import SIZES_128, ShapeSupport
 from genlab.models.vae import VAEFamily, VAEOptions
+from genlab.nn.sizes import halvings
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,9 @@ class ConvVAEConfig(VAEOptions):
 
 
 def conv_levels(height: int, width: int) -> int:
-    """Number of stride-2 levels: halve while both sides are even and the smaller exceeds 7."""
-    levels = 0
-    while height % 2 == 0 and width % 2 == 0 and min(height, width) > 7:
-        height, width, levels = height // 2, width // 2, levels + 1
-    return levels
+    """Number of stride-2 levels: halve while both sides are even and the smaller exceeds 7
+    (the schedule every family shares, :func:`genlab.nn.sizes.halvings`; 128 -> 5 levels)."""
+    return halvings(height, width)
 
 
 def level_channels(width: int, levels: int) -> list[int]:
@@ -117,7 +117,7 @@ class ConvDecoder(nn.Module):
     "conv-vae",
     config=ConvVAEConfig,
     description="Convolutional VAE (strided convs / transposed convs, depth from the image size); --set width=, "
-    "latent_dim=, likelihood=",
+    "latent_dim=, likelihood=; presets small (28-64), small-128",
     presets={
         "small": {"width": 16, "hidden": 128},
         # Dynamically binarised MNIST, z = 50 as the MLP preset (docs/results/vae.md).
@@ -125,8 +125,11 @@ class ConvDecoder(nn.Module):
         # Ten latents for the beta sweep on shapes64 (disentanglement, docs/results/vae.md). Without
         # the KL warm-up the posterior collapses within 100 steps on these colour images.
         "disentangle": {"width": 16, "hidden": 128, "latent_dim": 10, "kl_anneal": "linear", "kl_warmup_steps": 500},
+        # small also serves 64x64 (shapes64); at 128 one image would cost about 4x more than there.
+        "small-128": {"width": 8, "hidden": 128},
     },
     tiny={"width": 4, "hidden": 8, "latent_dim": 2},
+    shapes=ShapeSupport(SIZES_128),
 )
 class ConvVAE(VAEFamily):
     def __init__(self, cfg: ConvVAEConfig, info: DataInfo) -> None:
