@@ -41,8 +41,12 @@ def client_for(root, tmp_path, **kwargs):
 
 
 def test_runs_with_spaces_non_ascii_names_and_depth_are_shown_and_the_rest_listed(root, tmp_path):
+    undecodable = os.fsencode(root) + b"/latin1-\xe9"  # not UTF-8: shown as "?" in the list, never a 500
+    os.mkdir(undecodable)
+    shutil.copy(root / "vae" / "config.yaml", os.fsdecode(undecodable + b"/config.yaml"))
     with client_for(root, tmp_path) as c:
         page = c.get("/", headers=HTML).text
+        assert "latin1-?</code>: its name is not valid UTF-8" in page
         for name in ("with space", "läufe/ü-run", "a/b/c/deep"):
             assert f'data-run="{name}"' in page
         assert "a/b/c/d" in page and "deeper than 4 levels" in page  # listed, with the reason

@@ -80,10 +80,10 @@ def name_problem(name: str) -> str:
     characters, undecodable bytes (shown as surrogates), a backslash, a hidden part."""
     if len(name) > MAX_NAME:
         return f"longer than {MAX_NAME} characters"
-    if not name.isprintable():
-        return "holds control characters"
     if any("\ud800" <= c <= "\udfff" for c in name):
         return "is not valid UTF-8"
+    if not name.isprintable():
+        return "holds control characters"
     if "\\" in name:
         return "holds a backslash"
     if any(part != part.strip() for part in name.split("/")):
@@ -125,22 +125,23 @@ def discover(root: Path) -> tuple[dict[str, Path], list[tuple[str, str]]]:
     def walk(folder: Path, depth: int) -> None:
         for child in subfolders(folder):
             name = child.relative_to(root).as_posix()
+            shown = name.encode("utf-8", "replace").decode("utf-8")  # undecodable bytes as "?" on the page
             if budget[0] < 0:
-                skipped.append((name, f"not scanned: more than {MAX_FOLDERS} folders under --runs"))
+                skipped.append((shown, f"not scanned: more than {MAX_FOLDERS} folders under --runs"))
                 return
             if not is_inside(child, real_root):
-                skipped.append((name, "its real path lies outside --runs (a symlink)"))
+                skipped.append((shown, "its real path lies outside --runs (a symlink)"))
                 continue
             if (child / "config.yaml").exists():
                 problem = name_problem(name)
                 if problem:
-                    skipped.append((name.encode("utf-8", "replace").decode("utf-8"), f"its name {problem}"))
+                    skipped.append((shown, f"its name {problem}"))
                 else:
                     found[name] = child
             elif depth < MAX_DEPTH:
                 walk(child, depth + 1)
             elif subfolders(child):
-                skipped.append((name, f"not searched: deeper than {MAX_DEPTH} levels (point --runs at it)"))
+                skipped.append((shown, f"not searched: deeper than {MAX_DEPTH} levels (point --runs at it)"))
 
     walk(root, 1)
     return found, skipped
