@@ -3,12 +3,20 @@
 A crash in the middle of a write leaves the old file (or no file), never half a file.
 A write that fails (disk full, read-only or forbidden folder) removes its temp file and
 raises :class:`WriteError`, one line for people that names the file and the cause.
+
+A writer killed mid-write (SIGKILL, power loss) cannot remove its temp file. Each temp
+file (``.<name>.<8 random chars>.tmp``) is ``flock``-ed while it is written; the kernel
+drops that lock when its process dies, and the next write of the same ``<name>`` removes
+the temp files that no live writer holds.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -49,12 +57,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(path)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
     except OSError as e:
         raise write_error(path, e) from None
     tmp = Path(tmp_name)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "being written": remove_stale_temps leaves it alone
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         with open(tmp, "rb+") as f:
@@ -65,8 +74,49 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         if isinstance(e, OSError) and not isinstance(e, GenlabError):
             raise write_error(path, e) from None
         raise
+    finally:
+        os.close(fd)
     _fsync_dir(path.parent)
     return path
+
+
+_TEMP_TAIL = re.compile(r"^[a-z0-9_]{8}\.tmp$")  # after ".<name>.": what tempfile.mkstemp adds
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temp files that writers of ``path`` killed mid-write left beside it, and return them.
+
+    A temp file is stale when no one holds its ``flock``: a live writer's is never touched.
+    """
+    path = Path(path)
+    prefix = f".{path.name}."
+    removed = []
+    try:
+        entries = [e for e in os.scandir(path.parent) if e.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _TEMP_TAIL.match(entry.name[len(prefix) :]):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            if not _is_regular(fd):
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:  # locked by a live writer, or already gone
+            continue
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _is_regular(fd: int) -> bool:
+    return stat.S_ISREG(os.fstat(fd).st_mode)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

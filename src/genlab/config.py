@@ -11,12 +11,16 @@ import math
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, short_repr
+from genlab.files import MAX_CONFIG_BYTES, loads_yaml, read_text
 from genlab.marks.visible import DEFAULT_TEXT, VisibleWatermark
+
+MAX_SEED = 2**32 - 1  # numpy's RandomState (KID subsets) takes seeds below 2^32; torch's below 2^64
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class TrainConfig:
         for name in ("steps", "sample_every", "checkpoint_every", "seed", "eval_every"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.seed > MAX_SEED:
+            raise ConfigError(f"seed must be at most {MAX_SEED} (2^32 - 1), got {short_repr(self.seed)}")
         if not self.max_minutes >= 0 or self.max_minutes == float("inf"):
             raise ConfigError(f"max_minutes must be a finite number >= 0, got {self.max_minutes}")
         if not 0 < self.rollback_lr_factor < 1:
@@ -97,10 +103,18 @@ def from_dict(cls: type, data: dict[str, Any]) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{cls.__name__} must be a mapping, got {type(data).__name__}")
     known = field_types(cls)
-    unknown = sorted(set(data) - set(known))
+    unknown = sorted(_key_text(k) for k in data if k not in known)
     if unknown:
-        raise ConfigError(f"unknown {cls.__name__} key(s) {', '.join(unknown)}; known keys: {', '.join(known)}")
+        listed = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        raise ConfigError(f"unknown {cls.__name__} key(s) {listed}; known keys: {', '.join(known)}")
     return cls(**{k: coerce(k, known[k], v) for k, v in data.items()})
+
+
+def _key_text(key: Any) -> str:
+    """A config key for a message: a string as it is (cut at 40 characters), anything else as a short repr."""
+    if isinstance(key, str):
+        return key if len(key) <= 40 else key[:37] + "..."
+    return short_repr(key, 40)
 
 
 def field_types(cls: type) -> dict[str, Any]:
@@ -115,7 +129,7 @@ def coerce(key: str, tp: Any, value: Any) -> Any:
     if origin is Literal:
         choices = typing.get_args(tp)
         if value not in choices:
-            raise ConfigError(f"{key} must be one of {', '.join(map(str, choices))}; got {value!r}")
+            raise ConfigError(f"{key} must be one of {', '.join(map(str, choices))}; got {short_repr(value)}")
         return value
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -127,34 +141,34 @@ def coerce(key: str, tp: Any, value: Any) -> Any:
         if isinstance(value, str):
             value = [v for v in value.strip("()[] ").split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key} must be a list of {item_tp.__name__}, got {value!r}")
+            raise ConfigError(f"{key} must be a list of {item_tp.__name__}, got {short_repr(value)}")
         return tuple(coerce(key, item_tp, v) for v in value)
     if tp is bool:
         if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
             return value.lower() in ("true", "1", "yes")
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{key} must be true or false, got {value!r}")
+        raise ConfigError(f"{key} must be true or false, got {short_repr(value)}")
     if tp in (int, float):
         if isinstance(value, bool):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
+            raise ConfigError(f"{key} must be a number, got {short_repr(value)}")
         if isinstance(value, str):
             try:
                 value = float(value) if tp is float else int(value)
             except ValueError:
                 raise ConfigError(
-                    f"{key} must be {'a number' if tp is float else 'an integer'}, got {value!r}"
+                    f"{key} must be {'a number' if tp is float else 'an integer'}, got {short_repr(value)}"
                 ) from None
         if tp is int and not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
+            raise ConfigError(f"{key} must be an integer, got {short_repr(value)}")
         if not isinstance(value, (int, float)):
-            raise ConfigError(f"{key} must be a number, got {value!r}")
+            raise ConfigError(f"{key} must be a number, got {short_repr(value)}")
         if not math.isfinite(value):
-            raise ConfigError(f"{key} must be a finite number, got {value!r}")
+            raise ConfigError(f"{key} must be a finite number, got {short_repr(value)}")
         return tp(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key} must be a string, got {value!r}")
+            raise ConfigError(f"{key} must be a string, got {short_repr(value)}")
         return value
     raise ConfigError(f"{key} has an unsupported type {tp!r}")
 
@@ -165,7 +179,7 @@ def parse_sets(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"--set expects key=value, got {short_repr(item)}")
         out[key.strip()] = value.strip()
     return out
 
@@ -186,31 +200,38 @@ def apply_overrides(configs: list[Any], overrides: dict[str, Any]) -> list[Any]:
     return result
 
 
-def load_yaml(path: str) -> dict[str, Any]:
+def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a run config file (a YAML mapping), with errors that name the file.
 
     Only the shape is checked here: ``family`` a name, ``model`` and ``train`` mappings;
-    their keys and values are checked by :func:`from_dict`.
+    their keys and values are checked by :func:`from_dict`. The file is read through
+    :mod:`genlab.files` (a regular file of at most 1 MiB, no YAML aliases).
     """
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"cannot read config file {path}: {str(e).splitlines()[0]}") from None
+    text = read_text(path, MAX_CONFIG_BYTES, "config file", ConfigError)
+    data = parse_yaml(text, f"config file {path}", ConfigError)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of key: value")
     if data.get("family") is not None and not isinstance(data["family"], str):
         raise ConfigError(
-            f"config file {path}: family must be a family name (see `genlab list`), got {data['family']!r}"
+            f"config file {path}: family must be a family name (see `genlab list`), got {short_repr(data['family'])}"
         )
     for section in ("model", "train"):
         if data.get(section) is not None and not isinstance(data[section], dict):
-            raise ConfigError(f"config file {path}: {section} must be a mapping of key: value, got {data[section]!r}")
+            raise ConfigError(
+                f"config file {path}: {section} must be a mapping of key: value, got {short_repr(data[section])}"
+            )
     return data
+
+
+def parse_yaml(text: str, where: str, error: type[Exception] = ConfigError) -> Any:
+    """The YAML document in ``text`` (aliases and deep nesting refused); a problem raises
+    ``error`` naming ``where`` in one line."""
+    try:
+        return loads_yaml(text)
+    except yaml.YAMLError as e:
+        raise error(f"cannot read {where}: {(str(e).splitlines() or [type(e).__name__])[0]}") from None
 
 
 def _plain(value: Any) -> Any:

@@ -9,6 +9,8 @@ from genlab.cli import main
 from genlab.models.registry import get_family
 from genlab.web import create_app
 
+BASE = "http://localhost"  # the app answers only to loopback host names (TestClient's default is "testserver")
+
 # one of each kind: unconditional GAN, conditional GAN, VAE, conditional diffusion
 TINY_RUNS = {"gan": "gan", "cgan": "cgan", "vae": "vae", "group/ddpm": "ddpm"}
 
@@ -66,7 +68,7 @@ def app(runs_root, tmp_path):
 
 @pytest.fixture
 def client(app):
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, base_url=BASE, raise_server_exceptions=False) as c:
         yield c
 
 

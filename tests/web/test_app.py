@@ -12,6 +12,7 @@ from genlab.web import create_app
 from genlab.web.routes_survey import COOKIE
 
 HTML = {"accept": "text/html"}
+BASE = "http://localhost"  # the app answers only to loopback host names
 
 
 def test_gallery_lists_every_run_with_links_and_grids(client):
@@ -40,7 +41,7 @@ def test_everything_rendered_is_escaped(runs_root, tmp_path):
     with open(root / "gan" / "metrics.jsonl", "a") as f:
         f.write('{"step": 3, "note": "<script>alert(1)</script>"}\n')
     (root / "gan" / "card.md").write_text("# card <img src=x onerror=alert(1)>\n")
-    with TestClient(create_app(root, tmp_path / "s.sqlite")) as c:
+    with TestClient(create_app(root, tmp_path / "s.sqlite"), base_url=BASE) as c:
         gallery, card = c.get("/").text, c.get("/runs/card?run=gan").text
     assert "<script>alert" not in gallery and "&lt;script&gt;alert(1)&lt;/script&gt;" in gallery
     assert "<img src=x" not in card and "&lt;img src=x onerror=alert(1)&gt;" in card
@@ -92,11 +93,11 @@ def test_survey_round_trip_and_no_overwriting(client, app):
     assert app.state.web.db.count_answers() == 1
     again = client.post("/survey/answer", data=answer(item=item, realism="1"))
     assert again.status_code == 409 and "cannot be changed" in again.text
-    with TestClient(app) as other:
+    with TestClient(app, base_url=BASE) as other:
         other.get("/survey")
         stolen = other.post("/survey/answer", data=answer(item=item))
         assert stolen.status_code == 403 and "not shown to you" in stolen.text
-    with TestClient(app) as stranger:
+    with TestClient(app, base_url=BASE) as stranger:
         assert stranger.post("/survey/answer", data=answer(item=item)).status_code == 403
     (row,) = app.state.web.db.answer_rows()
     assert row["realism"] == 4

@@ -10,7 +10,7 @@ from genlab.web.runs import UnknownRun, check_run_name, discover_runs, gallery, 
 
 @pytest.mark.parametrize(
     "name",
-    ["../etc", "/etc/passwd", "a/../b", "a//b", ".", "..", "C:\\x", "a\\..\\b", "x" * 201, "gan?x=1", "gan run", ""],
+    ["../etc", "/etc/passwd", "a/../b", "a//b", ".", "..", "C:\\x", "a\\..\\b", "x" * 201, "a\nb", " gan", ""],
 )
 def test_bad_names_are_refused(name):
     with pytest.raises(ConfigError):
@@ -19,6 +19,8 @@ def test_bad_names_are_refused(name):
 
 def test_good_names_pass():
     assert check_run_name("gan") == "gan" and check_run_name("group/ddpm-2.x_1") == "group/ddpm-2.x_1"
+    for name in ("gan run", "gan?x=1", "läufe/dcgan", "a/b/c/d"):  # looked up among the runs found, never joined
+        assert check_run_name(name) == name
 
 
 def test_discovery_finds_nested_runs_and_skips_hidden_and_outside_links(runs_root, tmp_path):

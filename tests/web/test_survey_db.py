@@ -42,9 +42,11 @@ def test_an_answer_goes_only_to_ones_own_unanswered_item(tmp_path):
     db.record_answer(alice, item, GOOD)
     with pytest.raises(SurveyConflict, match="cannot be changed"):
         db.record_answer(alice, item, Answer(1, 1, 1, "generated"))
-    for who in (None, "", "not-a-respondent", "x' OR '1'='1"):
+    for who in (None, "", "x' OR '1'='1"):
         with pytest.raises(SurveyForbidden, match="no survey session"):
             db.record_answer(who, item, GOOD)
+    with pytest.raises(SurveyForbidden, match="not shown to you"):  # a session not yet in the file
+        db.record_answer("not-a-respondent", item, GOOD)
     with pytest.raises(SurveyForbidden):
         db.add_item("unknown", REAL, b"png")
     assert db.answer_rows()[0]["realism"] == 4 and db.count_answers() == 1

@@ -14,6 +14,7 @@ from typing import Any
 from genlab.atomic import atomic_write_text
 from genlab.bench.quality import CONFIDENCE, MIN_CLASS_FRACTION, MIN_CONFIDENT_FRACTION
 from genlab.bench.variants import LOSS_TOLERANCE, SPEEDUP_TO_WIN, verdict
+from genlab.files import read_json
 from genlab.plots import figure, save_figure
 
 TRAINING_TARGET = 2.0  # issue 11: ours >= 2x the textbook DataLoader loop
@@ -22,7 +23,7 @@ PEAK_TARGET = 0.30  # issue 11: conv models >= 30 % of the matmul peak
 
 def update_results(json_path: Path, section: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Store ``payload`` as ``section`` of the results file (atomically) and return all sections."""
-    results = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    results = read_json(json_path, what="results file") if json_path.exists() else {}
     results[section] = payload
     atomic_write_text(json_path, json.dumps(results, indent=1, sort_keys=True) + "\n")
     return results
@@ -34,7 +35,7 @@ def merge_quality(json_path: Path, entries: list[dict[str, Any]]) -> dict[str, A
     Each entry carries its own command and machine stamp, so families and recipes measured
     by separate invocations sit side by side on the page. Returns all sections.
     """
-    results = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    results = read_json(json_path, what="results file") if json_path.exists() else {}
     kept = [r for r in results.get("quality", {}).get("results", []) if "label" in r and "command" in r]
     labels = {e["label"] for e in entries}
     return update_results(json_path, "quality", {"results": [r for r in kept if r["label"] not in labels] + entries})

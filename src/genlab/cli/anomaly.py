@@ -15,7 +15,7 @@ from rich.table import Table
 
 from genlab.api import train_and_publish
 from genlab.atomic import atomic_write_bytes
-from genlab.cli.app import DataDir, Quiet, app, out
+from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
 from genlab.cli.train import _evaluator, _fresh_run_dir, _report, _resolve_run
 from genlab.config import parse_sets
 from genlab.errors import ConfigError, DataError
@@ -43,7 +43,7 @@ def fit(
     steps: Annotated[int | None, typer.Option(help="Total optimisation steps (overrides --epochs).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Total epochs (default 1).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size (default 128).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).", **SEED_RANGE)] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override any config key: --set key=value (repeatable).")
     ] = None,
@@ -94,10 +94,14 @@ def score(
             "of PNGs.",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the posterior samples.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the posterior samples.", **SEED_RANGE)] = 0,
     binarize_seed: Annotated[
         int,
-        typer.Option("--binarize-seed", help="Seed of the one binarisation of the images (binarize=dynamic runs)."),
+        typer.Option(
+            "--binarize-seed",
+            help="Seed of the one binarisation of the images (binarize=dynamic runs).",
+            **SEED_RANGE,
+        ),
     ] = 0,
     checkpoint: Annotated[str, typer.Option(help="latest, best or a step number.")] = "latest",
     output: Annotated[

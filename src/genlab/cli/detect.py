@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from scipy.special import expit
 
-from genlab.cli.app import DataDir, Quiet, app, out
+from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
 from genlab.config import parse_sets
 from genlab.data import load_image
 from genlab.detect.data import ATTACK_HELP, load_images, load_many, parse_attack
@@ -43,7 +43,8 @@ def train(
     kind: Annotated[str, typer.Option(help=f"Detector: {', '.join(KINDS)}.")] = "spectral",
     real: Real = "mnist-train",
     seed: Annotated[
-        int, typer.Option(help="Seed of the real-image split and of the CNN's initialisation and batches.")
+        int,
+        typer.Option(help="Seed of the real-image split and of the CNN's initialisation and batches.", **SEED_RANGE),
     ] = 0,
     set_: Annotated[
         list[str] | None,
@@ -92,7 +93,7 @@ def eval_(
         int | None, typer.Option("-n", help="Use at most n real and n generated images (default: all).")
     ] = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.", **SEED_RANGE)] = 0,
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from genlab.cli.app import DataDir, Quiet, app, out
+from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
 from genlab.data import load_samples
 from genlab.errors import ConfigError
 from genlab.eval.evaluate import METRICS, Evaluator, format_metric, load_reference
@@ -70,7 +70,7 @@ def score(
     ] = None,
     extractor_weights: ExtractorWeights = None,
     checkpoint: Annotated[str, typer.Option(help="For a run: latest, best or a step number.")] = "latest",
-    seed: Annotated[int, typer.Option(help="Seed for sampling a run and for KID's subsets.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for sampling a run and for KID's subsets.", **SEED_RANGE)] = 0,
     device: Annotated[
         str,
         typer.Option(
@@ -100,7 +100,7 @@ def baseline(
     n: Annotated[int, typer.Option("-n", help="Number of train images to score.")] = 10_000,
     extractor: Extractor = "digits",
     extractor_weights: ExtractorWeights = None,
-    seed: Annotated[int, typer.Option(help="Seed for KID's subsets.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for KID's subsets.", **SEED_RANGE)] = 0,
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -119,7 +119,7 @@ def baseline(
 def train_extractor(
     epochs: Annotated[int, typer.Option(help="Training epochs over MNIST train.")] = 4,
     steps: Annotated[int, typer.Option(help="Stop after this many steps instead (smoke tests).")] = 0,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed.", **SEED_RANGE)] = 0,
     output: Annotated[Path | None, typer.Option("--out", help="Weights file (default: the one genlab ships).")] = None,
     data_dir: DataDir = None,
     quiet: Quiet = False,
@@ -157,9 +157,9 @@ def nll(
     k: Annotated[int, typer.Option("--k", help="Importance samples per image (the literature uses 5000).")] = 5000,
     n: Annotated[int | None, typer.Option("-n", help="Score only the first n test images (default: all).")] = None,
     binarize_seed: Annotated[
-        int, typer.Option("--binarize-seed", help="Seed of the one binarisation of the test set.")
+        int, typer.Option("--binarize-seed", help="Seed of the one binarisation of the test set.", **SEED_RANGE)
     ] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the importance samples.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the importance samples.", **SEED_RANGE)] = 0,
     checkpoint: Annotated[str, typer.Option(help="latest, best or a step number.")] = "latest",
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Test images per batch (memory: batch x chunk decoder rows).")
@@ -238,7 +238,7 @@ def disentangle(
     n: Annotated[
         int | None, typer.Option("-n", help="Score only the first n test images (default: all 5 000).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the DCI forests and the FactorVAE votes.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the DCI forests and the FactorVAE votes.", **SEED_RANGE)] = 0,
     checkpoint: Annotated[str, typer.Option(help="latest, best or a step number.")] = "latest",
     as_json: AsJson = False,
 ) -> None:
@@ -272,7 +272,7 @@ def _images_of(
             None if labels is None else labels.numpy(),
             f"{run.family} run {path}, step {meta['step']}, {n} samples (seed {seed})",
         )
-    images, labels = load_samples(path)
+    images, labels = load_samples(path, max_images=n)  # reads only the first n images
     if images.shape[0] > n:
         images, labels = images[:n], None if labels is None else labels[:n]
     return images, labels, f"samples {path} ({images.shape[0]} images)"

@@ -9,9 +9,10 @@ import numpy as np
 import torch
 import typer
 
-from genlab.cli.app import DataDir, app, out
+from genlab.cli.app import SEED_RANGE, DataDir, app, out
+from genlab.config import MAX_SEED
 from genlab.data import load_dataset, load_image, save_grid, to_uint8
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, short_repr
 from genlab.math.interpolate import lerp, slerp
 from genlab.models.latent import LatentCodec, codec_labels, latent_codec
 from genlab.runs.loading import load_family
@@ -37,7 +38,11 @@ def _endpoint(
         try:
             seed = int(spec)
         except ValueError:
-            raise ConfigError(f"this model has no encoder: --from/--to must be integer seeds, got {spec!r}") from None
+            raise ConfigError(
+                f"this model has no encoder: --from/--to must be integer seeds, got {short_repr(spec)}"
+            ) from None
+        if not 0 <= seed <= MAX_SEED:
+            raise ConfigError(f"--from/--to seeds must lie in 0..{MAX_SEED}, got {short_repr(seed)}")
         return codec.draw(1, torch.Generator().manual_seed(seed)), None, label
     if spec.lstrip("-").isdigit():
         images, labels, _ = load_dataset(dataset, "test", data_dir)
@@ -104,7 +109,7 @@ def traverse(
     span: Annotated[float, typer.Option(help="Vary the dimension over [-span, +span] around the start.")] = 3.0,
     steps: Annotated[int, typer.Option(help="Images per row.")] = 10,
     rows: Annotated[int, typer.Option(help="Rows, each from another start latent.")] = 5,
-    seed: Annotated[int, typer.Option(help="Seed of the start latents (drawn from the prior).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the start latents (drawn from the prior).", **SEED_RANGE)] = 0,
     label: Annotated[int | None, typer.Option(help="Class for conditional models.")] = None,
     output: Output = Path("traversal.png"),
     checkpoint: Checkpoint = "latest",

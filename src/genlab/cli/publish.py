@@ -17,8 +17,8 @@ import numpy as np
 import typer
 from PIL import Image, UnidentifiedImageError
 
-from genlab.cli.app import DataDir, app, out
-from genlab.data import save_png
+from genlab.cli.app import SEED_RANGE, DataDir, app, out
+from genlab.data.images import image_bytes, open_image, save_png
 from genlab.errors import ConfigError, DataError
 from genlab.marks.invisible import InvisibleMark, detect, unpack_payload
 from genlab.marks.keys import load_public_key, load_watermark_key, new_keys
@@ -227,7 +227,7 @@ def card(
         ),
     ] = False,
     n: Annotated[int, typer.Option("-n", help="Samples for --evaluate.")] = 2000,
-    seed: Annotated[int, typer.Option(help="Seed for --evaluate.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for --evaluate.", **SEED_RANGE)] = 0,
     data_dir: DataDir = None,
 ) -> None:
     from genlab.publish.card import evaluate_for_card, write_card
@@ -245,15 +245,13 @@ def say(text: str) -> None:
 
 def _read_image(path: Path) -> tuple[np.ndarray, dict[str, str]]:
     """Pixels as uint8 (H, W) for grey images, else (H, W, 3); PNG text chunks (empty for other formats)."""
+    data = image_bytes(path)
     try:
-        data = path.read_bytes()
-        with Image.open(path) as image:
+        with open_image(path, data) as image:
             image.load()
             pixels = np.asarray(
                 image.convert("L" if image.mode in ("1", "L", "LA", "I", "I;16") else "RGB"), np.uint8
             ).copy()
-    except FileNotFoundError:
-        raise DataError(f"image {path} does not exist") from None
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{path} could not be read as an image ({e})") from None
     chunks = read_text_chunks(data, str(path)) if data.startswith(b"\x89PNG") else {}

@@ -37,6 +37,15 @@ def serve(
             help="Comma-separated run names the survey samples from (default: every MNIST run with a checkpoint).",
         ),
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Another host name browsers may use to reach the app (repeatable); requests naming any other "
+            "host are refused (DNS rebinding). Loopback names, and with a non-loopback --host that address and this "
+            "machine's name, are always allowed.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Serve the gallery, sampler, latent explorer and survey at http://HOST:PORT/ (Ctrl-C stops)."""
@@ -59,10 +68,21 @@ def serve(
         )
     _check_can_listen(host, port)
     names = [n.strip() for n in survey_runs.split(",") if n.strip()] if survey_runs else None
-    web = create_app(runs, db, survey_runs=names, data_dir=data_dir)
+    web = create_app(runs, db, survey_runs=names, data_dir=data_dir, allowed_hosts=_host_names(host, allow_host or []))
     shown = f"[{host}]" if ":" in host else host
     out.print(f"genlab serve: {runs} at http://{shown}:{port}/  (survey answers in {db}; Ctrl-C stops)")
     uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+def _host_names(host: str, extra: list[str]) -> set[str]:
+    """Host names the app answers to besides loopback: ``extra``, and for a non-loopback
+    ``--host`` that address (unless a wildcard) plus this machine's name and full name."""
+    names = {h.strip().lower() for h in extra if h.strip()}
+    if host not in LOOPBACK:
+        if host not in ("0.0.0.0", "::"):
+            names.add(host.lower())
+        names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+    return names
 
 
 def _check_can_listen(host: str, port: int) -> None:

@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import torch
 import typer
 from rich.table import Table
 
 from genlab.api import extend, run_config, train_and_publish
-from genlab.cli.app import DataDir, Quiet, app, out
+from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
 from genlab.config import parse_sets
-from genlab.data import save_grid, save_samples
-from genlab.errors import ConfigError
+from genlab.data import save_grid
+from genlab.data.samples import save_samples_stream
+from genlab.errors import ConfigError, short_repr
+from genlab.files import is_inside
 from genlab.models.registry import family_names, get_family
 from genlab.models.text_ddpm import sample_prompt
 from genlab.runs import RunConfig
 from genlab.runs.device import resolve_device, resolve_device_for
-from genlab.runs.loading import load_family, sample_in_batches
+from genlab.runs.loading import iter_sample_batches, load_family
+from genlab.runs.lock import run_lock
 from genlab.runs.marks import png_options, sample_fields
 from genlab.runs.rundir import find_checkpoint, read_config
 from genlab.training import distributed
+
+MAX_GRID_IMAGES = 4096  # a --grid PNG of more images than this would be larger than any screen, and memory
+MAX_PROMPT_IMAGES = 10_000  # prompt sampling holds its images in memory (genlab.models.text_ddpm.sample_prompt)
 
 
 @app.command("list")
@@ -43,7 +51,7 @@ def train(
     steps: Annotated[int | None, typer.Option(help="Total optimisation steps (overrides --epochs).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Total epochs (default 1).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size (default 128).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).", **SEED_RANGE)] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Run directory (default runs/FAMILY, numbered if taken).")
     ] = None,
@@ -120,7 +128,7 @@ def sample(
         typer.Option("-o", "--output", help="Output .npz (images uint8 N x H x W, labels for conditional models)."),
     ] = Path("samples.npz"),
     grid: Annotated[Path | None, typer.Option(help="Also save a PNG grid of the samples.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed.", **SEED_RANGE)] = 0,
     checkpoint: Annotated[
         str, typer.Option(help="Which checkpoint: latest, best (lowest in-training FID) or a step number.")
     ] = "latest",
@@ -181,6 +189,13 @@ def sample(
         raise ConfigError(f"-n must be >= 1, got {n}")
     if output.suffix != ".npz":
         raise ConfigError(f"-o must name a .npz file, got {output}")
+    if grid is not None and n > MAX_GRID_IMAGES:
+        raise ConfigError(
+            f"--grid shows at most {MAX_GRID_IMAGES} images (one PNG held in memory), got -n {n}; draw the grid "
+            "with a smaller -n, and the .npz with the large one"
+        )
+    if prompt is not None and n > MAX_PROMPT_IMAGES:
+        raise ConfigError(f"--prompt draws at most {MAX_PROMPT_IMAGES} images per command, got -n {n}")
     options = {"sampler": sampler, "sample_steps": steps, "guidance": guidance, "eta": eta, "truncation": truncation}
     overrides = {**{k: v for k, v in options.items() if v is not None}, **parse_sets(set_ or [])}
     family, run, meta = load_family(run_dir, checkpoint, overrides, device=device)
@@ -198,15 +213,27 @@ def sample(
     tc = dataclasses.replace(run.train, **publishing)
     tc.check()
     if prompt is not None:
-        images = sample_prompt(family, prompt, n, seed=seed)  # an unknown word is a one-line error
+        batches = iter([sample_prompt(family, prompt, n, seed=seed)])  # an unknown word is a one-line error
     else:
-        images = sample_in_batches(family, n, labels=label_tensor, seed=seed)  # (N, C, H, W) uint8
-    save_samples(output, images, None if label_tensor is None else label_tensor.numpy())
-    if grid is not None:
-        fields = sample_fields(
-            run.model, meta, checkpoint, seed, n, labels, **({"prompt": prompt} if prompt is not None else {})
-        )
-        save_grid(grid, images, **png_options(tc, read_config(run_dir).to_dict(), fields=fields, where=str(grid)))
+        batches = iter_sample_batches(family, n, labels=label_tensor, seed=seed)  # (b, C, H, W) uint8 each
+    kept: list[np.ndarray] = []  # the batches, for the grid (n <= MAX_GRID_IMAGES then)
+
+    def keep(stream):
+        for batch in stream:
+            if grid is not None:
+                kept.append(batch)
+            yield batch
+
+    # Writing into the run's own folder: wait for no one, but never write beside a training of it.
+    inside = any(p is not None and is_inside(p, run_dir) for p in (output, grid))
+    with run_lock(run_dir, "genlab sample") if inside else contextlib.nullcontext():
+        save_samples_stream(output, n, keep(batches), None if label_tensor is None else label_tensor.numpy())
+        if grid is not None:
+            fields = sample_fields(
+                run.model, meta, checkpoint, seed, n, labels, **({"prompt": prompt} if prompt is not None else {})
+            )
+            options = png_options(tc, read_config(run_dir).to_dict(), fields=fields, where=str(grid))
+            save_grid(grid, np.concatenate(kept), **options)
     out.print(f"wrote {n} samples of {run.family} ({run_dir}) to {output}" + (f" and {grid}" if grid else ""))
 
 
@@ -299,7 +326,11 @@ def argv_of(ctx: typer.Context, *, without: tuple[str, ...] = ()) -> list[str]:
 
 def _fresh_run_dir(out_dir: Path | None, family: str) -> Path:
     if out_dir is not None:
-        if (out_dir / "config.yaml").exists():
+        try:
+            taken = (out_dir / "config.yaml").exists()
+        except OSError as e:  # a name over 255 bytes, a file where a folder should be, ...
+            raise ConfigError(f"--out {short_repr(str(out_dir))} cannot be a run directory: {e.strerror}") from None
+        if taken:
             raise ConfigError(
                 f"{out_dir} already holds a run; continue it with --resume {out_dir} or choose another --out"
             )

@@ -21,6 +21,7 @@ import numpy as np
 
 from genlab.atomic import atomic_write_bytes
 from genlab.errors import DataError
+from genlab.files import GIB, read_bytes
 
 # IDX dtype code -> big-endian NumPy dtype.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -36,6 +37,9 @@ _CODES: dict[np.dtype, int] = {dt.newbyteorder("="): code for code, dt in IDX_DT
 
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20  # gzip streams are read this many bytes at a time
+
+
+MAX_FILE_BYTES = 4 * GIB  # an IDX file on disk (MNIST's largest is 47 MB)
 
 
 def read_maybe_gzip(path: str | os.PathLike, max_bytes: int | None = None) -> bytes:
@@ -131,12 +135,10 @@ def read_idx_bytes(data: bytes, name: str = "<bytes>") -> np.ndarray:
 
 
 def _read_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"IDX file {path} does not exist; check the path.") from None
-    except OSError as e:
-        raise DataError(f"IDX file {path} could not be read ({e}).") from None
+    """A regular file of at most 4 GiB (a FIFO or /dev/zero in --data-dir is one line, not a hang)."""
+    return read_bytes(
+        path, MAX_FILE_BYTES, "IDX file", DataError, missing=f"IDX file {path} does not exist; check the path."
+    )
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ are never marked.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from torch import Tensor
 
 from genlab.atomic import atomic_write_bytes
 from genlab.errors import DataError
+from genlab.files import MIB, read_bytes
 from genlab.marks.visible import VisibleWatermark
 
 if TYPE_CHECKING:
@@ -135,17 +137,47 @@ def load_image(
     ``size`` resizes (bicubic) to (height, width), or to a square for an int.
     """
     path = Path(path)
-    try:
-        with Image.open(path) as image:
+    with open_image(path) as image:
+        try:
             image = image.convert("L" if grayscale else "RGB")
-    except FileNotFoundError:
-        raise DataError(f"image {path} does not exist; check the path.") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise DataError(f"image {path} could not be read ({e}); is it a valid image?") from None
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+            raise DataError(f"image {path} could not be read ({e}); is it a valid image?") from None
     if size is not None:
         height, width = (size, size) if isinstance(size, int) else size
         image = image.resize((width, height), Image.Resampling.BICUBIC)  # PIL takes (W, H)
     return np.asarray(image, dtype=np.uint8).copy()
+
+
+MAX_IMAGE_BYTES = 256 * MIB
+MAX_IMAGE_PIXELS = 8192 * 8192  # an image file larger than this is refused before it is decoded
+
+
+def image_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of a user-named image file: a regular file of at most 256 MiB."""
+    return read_bytes(
+        path, MAX_IMAGE_BYTES, "image", DataError, missing=f"image {path} does not exist; check the path."
+    )
+
+
+def open_image(path: str | os.PathLike, data: bytes | None = None) -> Image.Image:
+    """A user-named image file (or its ``data``, read by :func:`image_bytes`), opened but
+    not decoded, whose header declares at most 8192 x 8192 pixels (a 40 kB PNG can declare
+    20000 x 20000, 1.2 GB once decoded). Anything else is one :class:`DataError` line."""
+    data = image_bytes(path) if data is None else data
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise DataError(f"{path} could not be read as an image (not a format Pillow knows)") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(f"{path} could not be read as an image ({e})") from None
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        image.close()
+        raise DataError(
+            f"image {path} is {width} x {height} pixels, more than the {MAX_IMAGE_PIXELS:,} genlab reads; "
+            "resize it first"
+        )
+    return image
 
 
 def _as_uint8_nchw(images: np.ndarray | Tensor) -> np.ndarray:

@@ -7,72 +7,84 @@ optional ``labels`` array of N integers (for conditional samples).
 from __future__ import annotations
 
 import io
-import math
+import lzma
 import zipfile
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from genlab.atomic import atomic_write_bytes
+from genlab.atomic import atomic_write, atomic_write_bytes
+from genlab.data.npz import NpzWriter, read_array
 from genlab.errors import DataError
+from genlab.files import open_regular
 
-MAX_DEFLATE_RATIO = 1032  # deflate expands data at most ~1032-fold (zlib's technical notes)
+MAX_LABEL = 2**31 - 1  # class numbers; anything larger is not a class of any data set here
+MAX_SAMPLES_BYTES = 1 << 30  # 1 GiB of arrays per samples file: 1.3 M MNIST images, 87 k 64x64 RGB ones
 
 
-def load_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+def load_samples(
+    path: str | Path, max_images: int | None = None, max_bytes: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Read and check a samples file. Shapes: -> uint8 (N, C, H, W), int64 (N,) or None.
 
-    Nothing is unpickled (object arrays are refused) and nothing is allocated from an
-    unchecked header: each array's declared size must match the bytes its member holds.
+    Only the first ``max_images`` images (and labels) are read when it is given (``-n``),
+    and at most ``max_bytes`` in all (default :data:`MAX_SAMPLES_BYTES`). Nothing is
+    unpickled (object arrays are refused) and nothing is allocated from an unchecked
+    header: each array's declared size must match the bytes its member holds, the member
+    checked is the member read (two members that could both be ``images``, such as
+    ``images`` and ``images.npy``, are refused), and members are inflated in bounded
+    chunks (:mod:`genlab.data.npz`).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"samples file {path} does not exist")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
-            if "images" not in names:
-                raise DataError(f"{path} has no 'images' array (found: {', '.join(names) or 'nothing'})")
-            for key in ("images", "labels"):
-                if key in names:
-                    _check_member(archive, names[key], path)
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in ("images", "labels") if k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise DataError(
-            f"{path} is not a readable .npz samples file ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
-        ) from None
-    images, labels = arrays["images"], arrays.get("labels")
-    return check_images(images, str(path)), (
-        None if labels is None else check_labels(labels, images.shape[0], str(path))
-    )
+    max_bytes = MAX_SAMPLES_BYTES if max_bytes is None else max_bytes
+    with open_regular(path, "samples file", DataError) as fp:
+        try:
+            with zipfile.ZipFile(fp) as archive:
+                members = _members(archive, path)
+                if "images" not in members:
+                    found = ", ".join(i.filename for i in archive.infolist()[:20]) or "nothing"
+                    raise DataError(f"{path} has no 'images' array (found: {found})")
+                where = f"{path}: array {members['images'].filename!r}"
+                images, shape = read_array(fp, members["images"], where, max_images, max_bytes)
+                labels = None
+                if "labels" in members:
+                    where = f"{path}: array {members['labels'].filename!r}"
+                    labels, label_shape = read_array(
+                        fp, members["labels"], where, max_images, max(0, max_bytes - images.nbytes)
+                    )
+                    if len(label_shape) != 1 or label_shape[:1] != shape[:1]:
+                        raise DataError(
+                            f"{path}: labels must be {shape[0] if shape else 0} integers, one per image, got "
+                            f"{labels.dtype} of shape {label_shape}"
+                        )
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError) as e:
+            raise DataError(
+                f"{path} is not a readable .npz samples file "
+                f"({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+            ) from None
+    images = check_images(images, str(path))
+    return images, (None if labels is None else check_labels(labels, images.shape[0], str(path)))
 
 
-def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> None:
-    """Refuse an array whose .npy header declares objects or more bytes than the member holds."""
-    where = f"{path}: array {info.filename!r}"
-    stored = info.compress_size * (1 if info.compress_type == zipfile.ZIP_STORED else MAX_DEFLATE_RATIO)
-    if info.file_size > stored + 1024:
-        raise DataError(
-            f"{where} claims {info.file_size} bytes, more than {info.compress_size} compressed bytes can hold"
-        )
-    with archive.open(info) as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise DataError(f"{where} has .npy format version {version}; expected 1.0 or 2.0")
-        header = f.tell()
-    if dtype.hasobject:
-        raise DataError(f"{where} holds Python objects; refused, since loading them would unpickle code")
-    declared = math.prod(shape) * dtype.itemsize
-    if declared != info.file_size - header:
-        raise DataError(
-            f"{where} declares shape {shape} of {dtype} ({declared} bytes) but holds {info.file_size - header} bytes"
-        )
+def _members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
+    """``images`` and ``labels`` -> their members (``images.npy`` as np.savez names them, or ``images``).
+
+    Two members that NumPy could both read as one array are refused, so the member whose
+    header is checked is the one that is loaded."""
+    found: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        key = info.filename.removesuffix(".npy")
+        if key not in ("images", "labels"):
+            continue
+        if key in found:
+            raise DataError(
+                f"{path} holds two members for the {key!r} array ({found[key].filename!r} and {info.filename!r}); "
+                "refused as ambiguous: write it with numpy.savez"
+            )
+        found[key] = info
+    return found
 
 
 def check_images(images: np.ndarray, where: str = "images") -> np.ndarray:
@@ -99,8 +111,11 @@ def check_labels(labels: np.ndarray, n: int, where: str = "labels") -> np.ndarra
         raise DataError(
             f"{where}: labels must be {n} integers, one per image, got {labels.dtype} of shape {labels.shape}"
         )
+    # checked in the labels' own dtype: uint64 2^64-1 would pass ">= 0" and become -1 as int64
     if n and labels.min() < 0:
         raise DataError(f"{where}: labels must be class numbers >= 0, got {labels.min()}")
+    if n and labels.max() > MAX_LABEL:
+        raise DataError(f"{where}: labels must be class numbers <= {MAX_LABEL}, got {labels.max()}")
     return labels.astype(np.int64)
 
 
@@ -113,3 +128,35 @@ def save_samples(path: str | Path, images: np.ndarray, labels: np.ndarray | None
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def save_samples_stream(
+    path: str | Path, n: int, batches: Iterable[np.ndarray], labels: np.ndarray | None = None
+) -> Path:
+    """Write ``n`` images arriving in batches (uint8 (b, C, H, W)) as a samples file, atomically,
+    holding one batch at a time: the same file :func:`save_samples` writes for their concatenation.
+
+    The shape of the first batch fixes the rest; fewer or more than ``n`` images raise DataError.
+    """
+    if labels is not None:
+        labels = check_labels(np.asarray(labels), n)
+
+    def write(tmp: Path) -> None:
+        written = 0
+        with NpzWriter(tmp) as npz:
+            for batch in batches:
+                batch = check_images(batch, "sampled images")
+                if written == 0:
+                    grey = batch.shape[1] == 1
+                    npz.begin("images", (n, *batch.shape[2:]) if grey else (n, *batch.shape[1:]), np.uint8)
+                    shape = batch.shape[1:]
+                if batch.shape[1:] != shape or written + batch.shape[0] > n:
+                    raise DataError(f"sampled batches of shape {batch.shape} do not make {n} images of {shape}")
+                npz.write(batch[:, 0] if grey else batch)
+                written += batch.shape[0]
+            if written != n:
+                raise DataError(f"sampling gave {written} images, not the {n} asked for")
+            if labels is not None:
+                npz.add("labels", labels)
+
+    return atomic_write(path, write)

@@ -85,7 +85,7 @@ def load_reference(ref: str, data_dir: str | Path | None = None, n: int | None =
             )
         images, _, _ = load_dataset(name, split, data_dir)
     else:
-        images, _ = load_samples(ref)
+        images, _ = load_samples(ref, max_images=n)
     if n is not None:
         images = images[:n]
     return Reference(f"{ref} ({images.shape[0]} images)", np.ascontiguousarray(images))

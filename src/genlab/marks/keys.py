@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from genlab.atomic import atomic_write_bytes
 from genlab.errors import ConfigError
+from genlab.files import MAX_KEY_BYTES, read_bytes
 
 PRIVATE_NAME = "signing-key.pem"
 PUBLIC_NAME = "signing-key.pub.pem"
@@ -81,12 +82,16 @@ def load_public_key(path: str | os.PathLike) -> Ed25519PublicKey:
 
 def load_watermark_key(path: str | os.PathLike) -> bytes:
     """The secret of the invisible watermark: a file of hex digits (``watermark.key``)."""
+    data = read_bytes(
+        path,
+        MAX_KEY_BYTES,
+        "watermark key file",
+        ConfigError,
+        missing=f"watermark key file {path} does not exist (make one with genlab keys new)",
+    )  # a regular file of at most 64 KiB: never /dev/zero or a FIFO
     try:
-        text = Path(path).read_text(encoding="ascii").strip()
-        key = bytes.fromhex(text)
-    except FileNotFoundError:
-        raise ConfigError(f"watermark key file {path} does not exist (make one with genlab keys new)") from None
-    except (OSError, UnicodeDecodeError, ValueError):
+        key = bytes.fromhex(data.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
         raise ConfigError(
             f"{path} is not a watermark key file (expected {2 * WATERMARK_KEY_BYTES} hex digits)"
         ) from None
@@ -105,12 +110,7 @@ def fingerprint(key: Ed25519PublicKey) -> str:
 
 
 def _load(path, kind: str, parse):
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{kind} key file {path} does not exist") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read {kind} key file {path}: {e.strerror}") from None
+    data = read_bytes(path, MAX_KEY_BYTES, f"{kind} key file", ConfigError)
     try:
         return parse(data)
     except (ValueError, TypeError, UnsupportedAlgorithm):

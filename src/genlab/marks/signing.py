@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from PIL import Image, UnidentifiedImageError
 
 from genlab.errors import DataError
+from genlab.files import MIB, loads_json, read_bytes
 from genlab.marks.keys import fingerprint, public_bytes
 from genlab.marks.provenance import SIGNATURE_KEY, ProvenanceError, canonical_json, fields_of, read_text_chunks
 
@@ -61,12 +62,7 @@ def verify_png(path: str | os.PathLike, trusted: Ed25519PublicKey | None = None)
     that is not a PNG raises :class:`DataError` (bad input rather than a failed check).
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"image {path} does not exist") from None
-    except OSError as e:
-        raise DataError(f"cannot read {path}: {e.strerror}") from None
+    data = read_bytes(path, 256 * MIB, "image", DataError)  # a regular file: never /dev/zero or a FIFO
     chunks = read_text_chunks(data, str(path))
     if SIGNATURE_KEY not in chunks:
         raise ProvenanceError(f"{path} is not signed (no {SIGNATURE_KEY} chunk)")
@@ -92,7 +88,7 @@ def verify_png(path: str | os.PathLike, trusted: Ed25519PublicKey | None = None)
 
 def _parse_signature(text: str, path: Path) -> tuple[Ed25519PublicKey, bytes]:
     try:
-        doc = json.loads(text)
+        doc = loads_json(text)
     except json.JSONDecodeError:
         raise ProvenanceError(f"{path}: the signature chunk is not valid JSON") from None
     if not isinstance(doc, dict) or set(doc) != {"algorithm", "public_key", "signature"}:

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from genlab.atomic import atomic_write_text
 from genlab.errors import ConfigError
@@ -23,8 +22,9 @@ from genlab.marks.provenance import config_hash, run_id
 from genlab.models.registry import get_family
 from genlab.publish.card_text import DATA_SOURCES, INTENDED_USE, MEASUREMENT, misuse_lines
 from genlab.runs.checkpoint import load_checkpoint
+from genlab.runs.lock import run_lock
 from genlab.runs.marks import payload_for
-from genlab.runs.rundir import RunConfig, find_checkpoint, read_config, read_metrics
+from genlab.runs.rundir import RunConfig, find_checkpoint, read_config, read_config_doc, read_metrics
 
 UNBALANCED = (0.05, 0.15)  # a digit class outside this share of the samples is called out
 
@@ -33,14 +33,15 @@ def write_card(run_dir: str | Path, evaluation: dict[str, Any] | None = None) ->
     """Write ``run_dir/card.md`` and return its path. ``evaluation``: :func:`evaluate_for_card`'s result."""
     run_dir = Path(run_dir)
     run = read_config(run_dir)
-    return atomic_write_text(run_dir / "card.md", render_card(run_dir, run, evaluation))
+    with run_lock(run_dir, "genlab card"):  # a training in progress owns the run directory
+        return atomic_write_text(run_dir / "card.md", render_card(run_dir, run, evaluation))
 
 
 def render_card(run_dir: Path, run: RunConfig, evaluation: dict[str, Any] | None = None) -> str:
     """The card's Markdown text."""
     config = run.to_dict()
-    raw = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-    versions = raw.get("versions") or {}
+    raw = read_config_doc(run_dir)
+    versions = raw.get("versions") if isinstance(raw.get("versions"), dict) else {}
     records = read_metrics(run_dir)
     spec = get_family(run.family)
     ckpt_path = find_checkpoint(run_dir)

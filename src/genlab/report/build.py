@@ -21,9 +21,10 @@ import jinja2
 import torch
 
 from genlab.atomic import atomic_write_text
-from genlab.errors import CheckpointError
+from genlab.errors import CheckpointError, GenlabError
 from genlab.eval.evaluate import Evaluator, load_reference
 from genlab.eval.extractors import get_extractor
+from genlab.files import read_json
 from genlab.report.figures import curves_figure, metrics_figure
 from genlab.report.markdown import markdown_report
 from genlab.report.measure import MeasureConfig, measure_run, training_grids
@@ -134,11 +135,13 @@ def _measurement_key(run_dir: Path, cfg: MeasureConfig) -> dict[str, Any]:
 
 def _earlier(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
     """An eval JSON written for the same key (re-running a report re-renders without re-measuring)."""
-    try:
-        m = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    if not path.exists():
         return None
-    return m if m.get("key") == key else None
+    try:
+        m = read_json(path, what="eval record")
+    except GenlabError:
+        return None
+    return m if isinstance(m, dict) and m.get("key") == key else None
 
 
 def machine_line() -> str:

@@ -21,8 +21,10 @@ from safetensors.torch import save as st_save
 
 from genlab.atomic import atomic_write_bytes, atomic_write_text
 from genlab.errors import CheckpointError
+from genlab.files import GIB, MAX_JSON_BYTES, loads_json, read_bytes
 
 FORMAT = "genlab-checkpoint/1"
+MAX_TENSOR_BYTES = 16 * GIB  # the largest family here saves ~200 MiB; a bound, not a budget
 _STEP_RE = re.compile(r"^step_(\d{8})\.json$")
 
 
@@ -104,11 +106,10 @@ def save_checkpoint(path_stem: Path, state: Any, meta: dict[str, Any]) -> Path:
 def load_checkpoint(json_path: Path) -> tuple[Any, dict[str, Any]]:
     """Read a checkpoint; returns (state, meta). Any damage raises :class:`CheckpointError`."""
     json_path = Path(json_path)
+    data = read_bytes(json_path, MAX_JSON_BYTES, "checkpoint", CheckpointError)  # a FIFO or /dev/zero: refused
     try:
-        doc = json.loads(json_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {json_path} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        doc = loads_json(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"checkpoint {json_path} is corrupt (unreadable JSON: {e})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise CheckpointError(f"{json_path} is not a genlab checkpoint (expected format {FORMAT})")
@@ -119,10 +120,13 @@ def load_checkpoint(json_path: Path) -> tuple[Any, dict[str, Any]]:
             f"got {name!r}"
         )
     tensor_path = json_path.parent / name
-    try:
-        blob = tensor_path.read_bytes()
-    except OSError:
-        raise CheckpointError(f"checkpoint tensors {tensor_path} are missing") from None
+    blob = read_bytes(
+        tensor_path,
+        MAX_TENSOR_BYTES,
+        "checkpoint tensors",
+        CheckpointError,
+        missing=f"checkpoint tensors {tensor_path} are missing",
+    )
     if hashlib.sha256(blob).hexdigest() != doc.get("sha256"):
         raise CheckpointError(
             f"checkpoint tensors {tensor_path} are corrupt (SHA-256 does not match {json_path.name})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +75,19 @@ def sample_in_batches(
     family: Family, n: int, *, labels: torch.Tensor | None = None, seed: int = 0, batch_size: int = 500
 ) -> np.ndarray:
     """``n`` samples as uint8 (n, C, H, W), drawn in batches from one seeded generator."""
+    return np.concatenate(list(iter_sample_batches(family, n, labels=labels, seed=seed, batch_size=batch_size)))
+
+
+def iter_sample_batches(
+    family: Family, n: int, *, labels: torch.Tensor | None = None, seed: int = 0, batch_size: int = 500
+) -> Iterator[np.ndarray]:
+    """The batches of :func:`sample_in_batches` (uint8 (b, C, H, W), b <= ``batch_size``) one at a
+    time, so ``n`` images need never be in memory at once (``genlab sample`` streams them to disk)."""
     generator = torch.Generator().manual_seed(seed)
-    chunks = []
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         chunk_labels = None if labels is None else labels[start:stop]
-        chunks.append(to_uint8(family.sample(stop - start, labels=chunk_labels, generator=generator)))
-    return np.concatenate(chunks)
+        yield to_uint8(family.sample(stop - start, labels=chunk_labels, generator=generator))
 
 
 def _load_run_family(path: str, which: str) -> tuple[Family, str]:

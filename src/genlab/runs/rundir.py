@@ -16,15 +16,16 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from genlab.atomic import atomic_write_text, write_error
-from genlab.config import TrainConfig, from_dict, to_dict
-from genlab.errors import CheckpointError, ConfigError
+from genlab.config import TrainConfig, from_dict, parse_yaml, to_dict
+from genlab.errors import CheckpointError, ConfigError, short_repr
+from genlab.files import MAX_CONFIG_BYTES, MIB, dumps_yaml, loads_json, read_text
 from genlab.models.registry import get_family
 from genlab.runs.checkpoint import load_checkpoint, step_checkpoints
 from genlab.version import __version__
 
+MAX_METRICS_BYTES = 256 * MIB  # metrics.jsonl: ~200 bytes a record, one record every log_every steps
 _ATOMIC_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # tempfile.mkstemp(prefix=".<name>.", suffix=".tmp")
 
 
@@ -43,7 +44,9 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
         if not isinstance(data, dict) or "family" not in data:
             raise ConfigError("a run config needs a 'family' key (and optional 'model' and 'train' mappings)")
-        spec = get_family(str(data["family"]))
+        if not isinstance(data["family"], str) or len(data["family"]) > 100:
+            raise ConfigError(f"family must be a family name (see `genlab list`), got {short_repr(data['family'])}")
+        spec = get_family(data["family"])
         return cls(
             spec.name,
             from_dict(spec.config_cls, data.get("model") or {}),
@@ -72,18 +75,21 @@ def versions(device: torch.device | str | None = None) -> dict[str, str]:
 
 def write_config(run_dir: Path, run: RunConfig, device: torch.device | str | None = None) -> None:
     doc = {**run.to_dict(), "versions": versions(device)}
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(doc, sort_keys=False))
+    atomic_write_text(run_dir / "config.yaml", dumps_yaml(doc))
 
 
 def read_config(run_dir: Path) -> RunConfig:
+    """The run's config.yaml, read through :mod:`genlab.files` (a regular file of at most
+    1 MiB, no YAML aliases); anything else is a :class:`CheckpointError`."""
+    return RunConfig.from_dict(read_config_doc(run_dir))
+
+
+def read_config_doc(run_dir: Path) -> Any:
+    """The YAML document in the run's config.yaml, as read by :func:`read_config` (versions included)."""
     path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise CheckpointError(f"{run_dir} is not a run directory (no config.yaml)")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise CheckpointError(f"{path} is corrupt: {str(e).splitlines()[0]}") from None
-    return RunConfig.from_dict(data)
+    missing = f"{run_dir} is not a run directory (no config.yaml)"
+    text = read_text(path, MAX_CONFIG_BYTES, "run config", CheckpointError, missing=missing)
+    return parse_yaml(text, f"{path} (it is corrupt)", CheckpointError)
 
 
 def find_checkpoint(run_dir: Path, which: str = "latest") -> Path:
@@ -157,16 +163,19 @@ def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """Every complete line of metrics.jsonl (a torn last line from a crash is skipped)."""
+    """Every complete record of metrics.jsonl (a torn last line from a crash is skipped)."""
     path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
+    if not path.exists():
         return []
+    text = read_text(path, MAX_METRICS_BYTES, "metrics file", CheckpointError, errors="replace")
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
-            records.append(json.loads(line))
+            record = loads_json(line)
         except json.JSONDecodeError:
             continue
+        if isinstance(record, dict):  # a stray value on a line of its own is not a record
+            records.append(record)
     return records
 
 

@@ -7,6 +7,7 @@ The caller's global RNG is left untouched.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from genlab.models.registry import get_family
 from genlab.runs import RunConfig, read_config, write_config
 from genlab.runs.checkpoint import step_checkpoints
 from genlab.runs.device import resolve_device, resolve_device_for
+from genlab.runs.lock import run_lock
 from genlab.runs.rundir import load_resumable_checkpoint, remove_write_debris, truncate_metrics
 from genlab.training import speed
 from genlab.training.distributed import Replicas, rank_device
@@ -73,11 +75,30 @@ def train(
     cpu, cuda, cuda:N, mps or auto (see genlab.runs.device); the noise is drawn on the CPU
     whatever the device, and checkpoints hold CPU tensors, so a run can resume on another.
     The model card is not written here: the caller does that once ``result.complete``
-    (``genlab.api.train`` and the CLI do).
+    (``genlab.api.train`` and the CLI do). The main rank holds ``run_dir``'s lock
+    (:func:`genlab.runs.lock.run_lock`) throughout: a second trainer of the same run stops
+    in one line instead of corrupting it.
     """
-    requested = device
     resolve_device(device)  # a bad name fails before anything is read or written
     run_dir = Path(run_dir)
+    main_rank = not (torch.distributed.is_available() and torch.distributed.is_initialized())
+    main_rank = main_rank or torch.distributed.get_rank() == 0
+    with run_lock(run_dir, "genlab train") if main_rank else contextlib.nullcontext():
+        return _train(run, run_dir, resume, data_dir, quiet, stop_at, evaluate, clock, device)
+
+
+def _train(
+    run: RunConfig | None,
+    run_dir: Path,
+    resume: bool,
+    data_dir: str | Path | None,
+    quiet: bool,
+    stop_at: int | None,
+    evaluate: Evaluate | None,
+    clock: StepClock | None,
+    requested: str | torch.device,
+) -> TrainResult:
+    """:func:`train` once the run directory is locked."""
     # 1. What to train: a new config, or the run found in run_dir and its newest good checkpoint.
     run, checkpoint = _what_to_train(run, run_dir, resume)
     run.train.check()

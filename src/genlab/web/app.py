@@ -8,7 +8,8 @@ everything it renders.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -21,11 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from genlab.errors import GenlabError
 from genlab.version import __version__
 from genlab.web.cache import ModelCache
-from genlab.web.limits import MAX_BODY, BodyLimit, SecurityHeaders
+from genlab.web.limits import LOOPBACK_HOSTS, MAX_BODY, SECURITY_HEADERS, BodyLimit, HostAndOrigin, SecurityHeaders
 from genlab.web.runs import format_metric_value
 from genlab.web.sampling import MAX_FRAMES, MAX_N
 from genlab.web.survey import SurveySource
 from genlab.web.survey_db import SurveyDB
+from genlab.web.survey_pending import PendingItems
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescape on for .html
@@ -40,6 +42,7 @@ class WebState:
     cache: ModelCache
     db: SurveyDB
     survey: SurveySource
+    pending: PendingItems = field(default_factory=PendingItems)
 
 
 def create_app(
@@ -50,11 +53,14 @@ def create_app(
     data_dir: str | Path | None = None,
     max_body: int = MAX_BODY,
     survey_rng=None,
+    allowed_hosts: Iterable[str] = (),
 ) -> FastAPI:
     """The web app over the runs in ``runs_root``, with survey answers in ``db_path``.
 
     ``survey_runs`` limits the survey to these runs (default: every MNIST run with a
     checkpoint); ``survey_rng`` (a ``random.Random``) makes the survey's draws reproducible.
+    Requests must name localhost, 127.0.0.1, ::1 or one of ``allowed_hosts`` in their
+    ``Host`` header (:class:`genlab.web.limits.HostAndOrigin`).
     """
     from genlab.web import routes, routes_survey
 
@@ -73,8 +79,10 @@ def create_app(
     app.add_exception_handler(GenlabError, _genlab_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _server_error)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(HostAndOrigin, allowed_hosts=LOOPBACK_HOSTS | set(allowed_hosts))  # outermost
     return app
 
 
@@ -110,6 +118,16 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
         for e in exc.errors()
     )
     return error_response(request, 422, f"malformed request: {problems}")
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """A bug: 500 with a generic line (the traceback goes to the server's log, not the page).
+
+    Starlette answers it outside every middleware, so the security headers are added here."""
+    response = error_response(request, 500, "internal error: the request failed; see the server's log")
+    for name, value in SECURITY_HEADERS:
+        response.headers[name.decode()] = value.decode()
+    return response
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from genlab.errors import CheckpointError
+from genlab.files import is_inside
 from genlab.runs.loading import load_family
 from genlab.runs.rundir import find_checkpoint
 
@@ -31,6 +33,9 @@ class ModelCache:
     def family(self, run_dir: Path, checkpoint: str, overrides: Mapping[str, Any] | None = None) -> tuple:
         """(family, run config, checkpoint meta) as :func:`genlab.runs.loading.load_family` returns them."""
         path = find_checkpoint(run_dir, checkpoint)
+        for part in (path, path.with_suffix(".safetensors")):  # never a checkpoint linked in from elsewhere
+            if not is_inside(part, run_dir):
+                raise CheckpointError(f"checkpoint {part.name} of {run_dir.name!r} lies outside the run's folder")
         key = (str(run_dir), str(path), path.stat().st_mtime_ns, tuple(sorted((overrides or {}).items())))
         with self.lock:
             if key not in self._families:

@@ -1,4 +1,4 @@
-"""ASGI middleware: cap request bodies, and send the security headers on every response.
+"""ASGI middleware: check the Host and Origin, cap request bodies, send the security headers.
 
 Plain ASGI (not Starlette's BaseHTTPMiddleware) so a too-large body is refused while it
 streams in, whether or not the client declared a Content-Length: a declared length over
@@ -8,6 +8,7 @@ the cap is answered at once, a counted one raises :class:`BodyTooLarge` inside t
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from genlab.errors import GenlabError
 
@@ -112,3 +113,77 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def host_name(host_header: str) -> str:
+    """The host name of a ``Host`` header (``[::1]:8000`` -> ``::1``, ``Example.COM.`` -> ``example.com``)."""
+    host = host_header.strip().lower()
+    if host.startswith("["):  # an IPv6 literal, maybe with a port
+        return host[1 : host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+async def _refuse(send, status: int, message: str) -> None:
+    body = message.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class HostAndOrigin:
+    """Answer only requests addressed to an allowed host name, and refuse cross-site writes.
+
+    DNS rebinding: a page on ``attacker.example`` whose name is re-pointed at 127.0.0.1
+    talks to this app from the browser with ``Host: attacker.example``; that is a 400 here.
+    A POST (or any unsafe method) whose ``Origin`` is not this very host, or whose
+    ``Sec-Fetch-Site`` says cross-site, is a 403 (the survey's cookie is SameSite=Strict too).
+    """
+
+    def __init__(self, app: Any, allowed_hosts: frozenset[str] = LOOPBACK_HOSTS) -> None:
+        self.app, self.allowed = app, frozenset(h.lower().rstrip(".") for h in allowed_hosts)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        host = headers.get(b"host", "")
+        if host_name(host) not in self.allowed:
+            shown = host[:80] or "none"
+            await _refuse(
+                send,
+                400,
+                f"unknown Host header {shown!r}: this app answers to {', '.join(sorted(self.allowed))} "
+                "(genlab serve --allow-host NAME adds one)",
+            )
+            return
+        if scope.get("method", "GET") not in SAFE_METHODS:
+            origin = headers.get(b"origin")
+            cross = headers.get(b"sec-fetch-site", "") == "cross-site"
+            if cross or (origin is not None and not _same_origin(origin, host)):
+                await _refuse(send, 403, "cross-site request refused: submit the form from this app's own pages")
+                return
+        await self.app(scope, receive, send)
+
+
+def _same_origin(origin: str, host: str) -> bool:
+    """Whether an ``Origin`` header names this host (and port), as the browser addressed it."""
+    try:
+        return origin != "null" and urlsplit(origin).netloc.lower() == host.strip().lower()
+    except ValueError:  # "http://[::1" and other malformed origins
+        return False

@@ -7,18 +7,19 @@ malformed value is a 400 with a message naming the field.
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import urlencode
+import re
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from genlab.config import to_dict
 from genlab.errors import CheckpointError
+from genlab.files import MIB, read_bytes
 from genlab.marks.provenance import fields_of, read_text_chunks
 from genlab.models.base import sampling_keys
 from genlab.web.app import WebState, page
-from genlab.web.runs import UnknownRun, gallery, latest_grid, resolve_run
+from genlab.web.runs import gallery, gallery_and_left_out, latest_grid, resolve_run, run_file
 from genlab.web.sampling import (
     KNOBS,
     knobs_of,
@@ -30,6 +31,8 @@ from genlab.web.sampling import (
 
 router = APIRouter()
 EXPLORER_FRAMES = 9  # images in the explorer's strip, ends included
+MAX_GRID_BYTES = 64 * MIB  # a training's sample grid is ~100 KiB
+MAX_CARD_BYTES = MIB  # a model card is ~5 KiB
 
 
 class NotThere(CheckpointError):
@@ -47,43 +50,36 @@ def _query(request: Request) -> dict[str, str]:
     return {k: v for k, v in request.query_params.items()}
 
 
-def _inside(path: Path, root: Path) -> Path:
-    if not path.resolve().is_relative_to(root.resolve()):
-        raise UnknownRun(f"{path.name} lies outside the runs folder")
-    return path
-
-
 @router.get("/", response_class=HTMLResponse)
 def gallery_page(request: Request):
     state = _state(request)
-    return page(request, "gallery.html", runs=gallery(state.runs_root), root=str(state.runs_root))
+    runs, skipped = gallery_and_left_out(state.runs_root)
+    return page(request, "gallery.html", runs=runs, skipped=skipped, root=str(state.runs_root))
 
 
 @router.get("/runs/grid.png")
 def run_grid(request: Request):
     state = _state(request)
     name = _query(request).get("run", "")
-    grid = latest_grid(resolve_run(state.runs_root, name))
+    run_dir = resolve_run(state.runs_root, name)
+    grid = latest_grid(run_dir)
     if grid is None:
         raise NotThere(f"run {name!r} has no sample grid yet (samples/step_*.png appear during training)")
-    return FileResponse(_inside(grid, state.runs_root), media_type="image/png")
+    png = read_bytes(grid, MAX_GRID_BYTES, "sample grid", CheckpointError)  # a regular file, read once
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/runs/card", response_class=HTMLResponse)
 def run_card(request: Request):
     state = _state(request)
     name = _query(request).get("run", "")
-    card = resolve_run(state.runs_root, name) / "card.md"
-    if not card.is_file():
+    card = run_file(resolve_run(state.runs_root, name), "card.md")
+    if not card.exists():
         raise NotThere(
             f"run {name!r} has no card.md yet (training writes it at the end; `genlab card RUN` writes one now)"
         )
-    return page(
-        request,
-        "card.html",
-        run=name,
-        text=_inside(card, state.runs_root).read_text(encoding="utf-8", errors="replace"),
-    )
+    text = read_bytes(card, MAX_CARD_BYTES, "model card", CheckpointError).decode("utf-8", errors="replace")
+    return page(request, "card.html", run=name, text=text)
 
 
 def _runs_to_sample(state: WebState) -> list[str]:
@@ -125,8 +121,12 @@ def sample_png(request: Request):
     rendered = render_samples(state.cache, resolve_run(state.runs_root, req.run), req)
     headers = {"Cache-Control": "no-store"}
     if form.get("download") == "1":
-        name = f"genlab-{req.run.replace('/', '_')}-seed{req.seed}-n{req.n}.png"  # run names are [A-Za-z0-9._-/]
-        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        name = f"genlab-{req.run.replace('/', '_')}-seed{req.seed}-n{req.n}.png"
+        plain = re.sub(r"[^A-Za-z0-9._-]", "_", name)  # RFC 6266: an ASCII fallback, then the UTF-8 name
+        disposition = f'attachment; filename="{plain}"'
+        if plain != name:
+            disposition += f"; filename*=UTF-8''{quote(name, safe='')}"
+        headers["Content-Disposition"] = disposition
     return Response(rendered.png, media_type="image/png", headers=headers)
 
 

@@ -1,8 +1,10 @@
 """The survey's answers in one SQLite file (stdlib sqlite3, WAL mode, schema made on first use).
 
-Three tables: ``respondents`` (a random token per browser), ``items`` (each image shown:
-real or generated, by which run, checkpoint and seed, plus the PNG as shown) and
-``answers`` (at most one per item). An item belongs to the respondent it was shown to,
+Three tables: ``respondents`` (a random token per browser), ``items`` (each image
+answered: real or generated, by which run, checkpoint and seed, plus the PNG as shown) and
+``answers`` (at most one per item). The app stores a respondent and an item only with an
+answer (:meth:`SurveyDB.record_first_answer`); until then they live in memory, so page
+loads alone never grow the file. An item belongs to the respondent it was shown to,
 answers are only ever inserted, and every statement is parameterised, so nobody can
 answer, or overwrite, another respondent's items.
 """
@@ -189,14 +191,14 @@ class SurveyDB:
     def record_answer(self, respondent: str | None, item_token: str | None, answer: Answer) -> None:
         """Store ``answer`` for the respondent's own item; a second answer or someone else's item raises."""
         answer.check()
-        who = self.respondent_id(respondent)
-        if who is None:
+        if not valid_token(respondent):
             raise SurveyForbidden("no survey session: open /survey first (the survey needs cookies)")
+        who = self.respondent_id(respondent)  # None: a session whose first answer is still to come
         if not valid_token(item_token):
             raise ConfigError("the form lacks a valid item token; reload /survey")
         with self._connect() as con:
             row = con.execute("SELECT id, respondent_id FROM items WHERE token = ?", (item_token,)).fetchone()
-            if row is None or int(row[1]) != who:
+            if row is None or who is None or int(row[1]) != who:
                 raise SurveyForbidden("this image was not shown to you; answer the images /survey shows you")
             try:
                 con.execute(
@@ -206,6 +208,43 @@ class SurveyDB:
                 )
             except sqlite3.IntegrityError:
                 raise SurveyConflict("this image already has your answer; answers cannot be changed") from None
+
+    def record_first_answer(
+        self, respondent: str, item_token: str, item: SurveyItem, png: bytes, answer: Answer
+    ) -> None:
+        """Store an item shown but not yet stored (see :mod:`genlab.web.survey_pending`) with its
+        answer, creating the respondent on its first answer: one transaction, all or nothing."""
+        answer.check()
+        if not valid_token(respondent) or not valid_token(item_token):
+            raise SurveyForbidden("no survey session: open /survey first (the survey needs cookies)")
+        with self._connect() as con:
+            con.execute("INSERT OR IGNORE INTO respondents (token, created) VALUES (?, ?)", (respondent, _now()))
+            who = int(con.execute("SELECT id FROM respondents WHERE token = ?", (respondent,)).fetchone()[0])
+            try:
+                cursor = con.execute(
+                    "INSERT INTO items (token, respondent_id, source, is_real, family, checkpoint_step, seed, label, "
+                    "image_index, png, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        item_token,
+                        who,
+                        item.source,
+                        int(item.is_real),
+                        item.family,
+                        item.checkpoint_step,
+                        item.seed,
+                        item.label,
+                        item.image_index,
+                        png,
+                        _now(),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise SurveyConflict("this image already has your answer; answers cannot be changed") from None
+            con.execute(
+                "INSERT INTO answers (item_id, respondent_id, realism, appropriateness, novelty, guess, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (cursor.lastrowid, who, answer.realism, answer.appropriateness, answer.novelty, answer.guess, _now()),
+            )
 
     def count_answers(self, respondent: str | None = None) -> int:
         """Answers in the file, or of one respondent."""
