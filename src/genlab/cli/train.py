@@ -117,8 +117,22 @@ def sample(
     n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
     output: Annotated[
         Path,
-        typer.Option("-o", "--output", help="Output .npz (images uint8 N x H x W, labels for conditional models)."),
+        typer.Option(
+            "-o",
+            "--output",
+            help="Output .npz (images uint8 N x H x W, labels for conditional models), or with --format png a new "
+            "or empty folder (default: samples/).",
+        ),
     ] = Path("samples.npz"),
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="npz (one array) or png (a folder of numbered PNG files, one per sample, that pytorch-fid, "
+            "torch-fidelity and clean-fid read directly). Both are the copy for metrics: unmarked pixels, no visible "
+            "or invisible mark; the PNGs carry only the provenance text chunks (AI-generated, model, seed).",
+        ),
+    ] = "npz",
     grid: Annotated[Path | None, typer.Option(help="Also save a PNG grid of the samples.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     checkpoint: Annotated[
@@ -179,7 +193,13 @@ def sample(
     people)."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
-    if output.suffix != ".npz":
+    if fmt not in ("npz", "png"):
+        raise ConfigError(f"--format must be npz or png, got {fmt!r}")
+    if fmt == "png":
+        output = Path("samples") if output == Path("samples.npz") else output
+        if output.suffix == ".npz" or (output.exists() and (not output.is_dir() or any(output.iterdir()))):
+            raise ConfigError(f"with --format png, -o must name a new or empty folder, got {output}")
+    elif output.suffix != ".npz":
         raise ConfigError(f"-o must name a .npz file, got {output}")
     options = {"sampler": sampler, "sample_steps": steps, "guidance": guidance, "eta": eta, "truncation": truncation}
     overrides = {**{k: v for k, v in options.items() if v is not None}, **parse_sets(set_ or [])}
@@ -201,11 +221,16 @@ def sample(
         images = sample_prompt(family, prompt, n, seed=seed)  # an unknown word is a one-line error
     else:
         images = sample_in_batches(family, n, labels=label_tensor, seed=seed)  # (N, C, H, W) uint8
-    save_samples(output, images, None if label_tensor is None else label_tensor.numpy())
+    fields = sample_fields(
+        run.model, meta, checkpoint, seed, n, labels, **({"prompt": prompt} if prompt is not None else {})
+    )
+    if fmt == "png":
+        from genlab.eval.inputs import write_image_folder
+
+        write_image_folder(output, images, provenance=fields)
+    else:
+        save_samples(output, images, None if label_tensor is None else label_tensor.numpy())
     if grid is not None:
-        fields = sample_fields(
-            run.model, meta, checkpoint, seed, n, labels, **({"prompt": prompt} if prompt is not None else {})
-        )
         save_grid(grid, images, **png_options(tc, read_config(run_dir).to_dict(), fields=fields, where=str(grid)))
     out.print(f"wrote {n} samples of {run.family} ({run_dir}) to {output}" + (f" and {grid}" if grid else ""))
 
