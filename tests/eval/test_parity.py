@@ -87,15 +87,16 @@ def test_the_rules_differ_so_the_choice_matters(setup):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 50 full Inception passes: minutes on a loaded 2-core CPU
 def test_pool3_features_logits_and_inception_score(setup, tmp_path):
     needs_tool("pytorch_fid")
     needs_tool("torch_fidelity")
     safetensors, pth, a, _ = setup
     few = tmp_path / "few"
     few.mkdir()
-    for f in sorted(a.iterdir())[:6]:
+    for f in sorted(a.iterdir())[:4]:
         (few / f.name).write_bytes(f.read_bytes())
-    images = images_of(few)  # (6, 3, 32, 32)
+    images = images_of(few)  # (4, 3, 32, 32)
     pfid = get_extractor("inception", safetensors, resize="pytorch-fid")
     np.testing.assert_allclose(pfid.features(images), pytorch_fid_features(pth, few), rtol=1e-5, atol=1e-6)
     import torch
@@ -107,6 +108,6 @@ def test_pool3_features_logits_and_inception_score(setup, tmp_path):
     np.testing.assert_allclose(probs, torch.softmax(theirs["logits_unbiased"].double(), 1).numpy(), atol=1e-7)
     metrics = torch_fidelity_metrics(pth, few, isc=True, isc_splits=2, rng_seed=3)
     assert inception_score(probs, splits=2, seed=3)[0] == pytest.approx(metrics["inception_score_mean"], rel=1e-6)
-    kid = torch_fidelity_metrics(pth, few, few, kid=True, kid_subset_size=6, kid_subsets=10, rng_seed=3)
-    ours = kernel_inception_distance(feats, feats, num_subsets=10, subset_size=6, seed=3)[0]
+    kid = torch_fidelity_metrics(pth, few, few, kid=True, kid_subset_size=4, kid_subsets=10, rng_seed=3)
+    ours = kernel_inception_distance(feats, feats, num_subsets=10, subset_size=4, seed=3)[0]
     assert ours == pytest.approx(kid["kernel_inception_distance_mean"], rel=1e-3, abs=1e-6)

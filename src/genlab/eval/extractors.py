@@ -156,6 +156,10 @@ def get_extractor(
     if name not in EXTRACTORS:
         raise ConfigError(f"unknown extractor {name!r}; known: {', '.join(EXTRACTORS)}")
     path = None if weights is None else Path(weights)
+    if resize is not None:
+        from genlab.eval.resize import check_rule
+
+        check_rule(resize)
     if name == "inception":
         return _inception_with(path, resize, dims)
     if resize is not None or dims is not None:
