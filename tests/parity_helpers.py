@@ -6,7 +6,7 @@ import pytest
 
 
 def needs_tool(module: str) -> None:
-    """Skip unless ``module`` (pytorch_fid, torch_fidelity) and torchvision are installed; make torchvision importable."""
+    """Skip unless ``module`` (pytorch_fid, torch_fidelity) and torchvision are installed; then import torchvision."""
     for name in (module, "torchvision"):
         if importlib.util.find_spec(name) is None:
             pytest.skip(f"{name} is not installed (pip install --no-deps -e '.[parity]')")

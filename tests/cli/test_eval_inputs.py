@@ -76,7 +76,9 @@ def test_few_images_are_flagged(files, capsys):
 def test_sample_png_folder_is_the_npz_pixels(files, capsys, tmp_path):
     _, run_dir = files
     assert run(capsys, "sample", run_dir, "-n", "5", "-o", tmp_path / "s.npz", "--seed", "3")[0] == 0
-    code, out, err = run(capsys, "sample", run_dir, "-n", "5", "--format", "png", "-o", tmp_path / "png", "--seed", "3")
+    code, out, err = run(
+        capsys, "sample", run_dir, "-n", "5", "--format", "png", "-o", tmp_path / "png", "--seed", "3"
+    )
     assert code == 0, err
     expected = np.load(tmp_path / "s.npz")["images"]  # grey: (5, 28, 28)
     assert sorted(p.name for p in (tmp_path / "png").iterdir())[0] == "000000.png"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from parity_helpers import needs_tool
+from PIL import Image
 
 from genlab.errors import ConfigError
 from genlab.eval.resize import conform, inception_input, pil_resize, tf1_bilinear, to_channels

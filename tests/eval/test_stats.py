@@ -25,7 +25,12 @@ def test_round_trip_and_same_fid_as_images(tmp_path, digits):
     path = save_stats(tmp_path / "ref.npz", stats)
     assert is_stats_file(path)
     loaded = load_stats(path)
-    assert loaded.n == 200 and loaded.settings == {"extractor": "digits", "dims": 128, "resize": "conform", "weights": ""}
+    assert loaded.n == 200 and loaded.settings == {
+        "extractor": "digits",
+        "dims": 128,
+        "resize": "conform",
+        "weights": "",
+    }
     np.testing.assert_array_equal(loaded.sigma, stats.sigma)
     by_images = Evaluator(Reference("ref", ref), extractor)(samples)
     by_stats = Evaluator(loaded, extractor)(samples)
