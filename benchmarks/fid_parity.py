@@ -79,7 +79,7 @@ def rel(a: float, b: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=100, help="images per folder in part 1")
+    parser.add_argument("--n", type=int, default=70, help="images per folder in part 1")
     parser.add_argument("--dims", type=int, default=64, choices=(64, 192, 768, 2048))
     parser.add_argument("--pool3-n", type=int, default=4, help="images in part 2 (pool3 and IS)")
     parser.add_argument("--threads", type=int, default=2)

@@ -86,6 +86,18 @@ def _copy_bounded(src: BinaryIO, dst: BinaryIO, limit: int, what: str) -> str:
     return digest.hexdigest()
 
 
+def read_pth_tensors(pth: Path, source: str | None = None) -> dict:
+    """The one torch.load in genlab: a .pth state dict, tensors only (weights_only=True never runs code)."""
+    try:
+        state = torch.load(pth, map_location="cpu", weights_only=True)
+    except Exception as e:  # zipfile and the restricted unpickler raise their own types
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise DataError(f"{source or pth} is not a readable PyTorch state dict ({reason})") from None
+    if not isinstance(state, dict):
+        raise DataError(f"{source or pth} holds a {type(state).__name__}, not a state dict of tensors")
+    return state
+
+
 def _convert(pth: Path, sha256: str, source: str, expected_sha256: str) -> Path:
     """Check the hash, load the .pth tensors-only once, write the cached safetensors; the .pth is the caller's."""
     if sha256 != expected_sha256:
@@ -93,12 +105,7 @@ def _convert(pth: Path, sha256: str, source: str, expected_sha256: str) -> Path:
             f"{source} has SHA-256 {sha256[:16]}..., not the FID Inception weights' {expected_sha256[:16]}...; "
             "refused (a different or damaged file)"
         )
-    try:
-        state = torch.load(pth, map_location="cpu", weights_only=True)  # tensors only; never executes code
-    except Exception as e:  # zipfile and the restricted unpickler raise their own types
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise DataError(f"{source} is not a readable PyTorch state dict ({reason})") from None
-    state = {k: v.contiguous() for k, v in checked_state(state, Path(source)).items()}
+    state = {k: v.contiguous() for k, v in checked_state(read_pth_tensors(pth, source), Path(source)).items()}
     target = cache_dir() / CACHED_NAME
     metadata = {"source_sha256": sha256, "source": source.rsplit("/", 1)[-1]}
     atomic_write(target, lambda tmp: save_file(state, str(tmp), metadata=metadata))
