@@ -156,10 +156,14 @@ def main() -> None:
         "bicubic, not compared here: clean-fid's network file is another download), against the two rows above. "
         "Compare FIDs only when they were measured with the same rule.",
         "",
+        "The IS row is close to 1 because random weights barely tell images apart; the class probabilities behind "
+        "it (softmax of the bias-free logits) are compared element by element in the slow test "
+        "`tests/eval/test_parity.py::test_pool3_features_logits_and_inception_score`.",
+        "",
         "Where the small differences come from: torch-fidelity computes KID in float32 and FID through "
         "eigenvalues rather than pytorch-fid's `sqrtm`; genlab computes both in float64 with pytorch-fid's "
         "algorithm. Both are far inside the 1e-3 target. Covariances from fewer images than feature dimensions are "
-        "singular: genlab flags such FIDs (`fid_warning`), and there the tools' two algorithms disagree more.",
+        "singular: genlab flags such FIDs (`fid_warning`) and claims no parity there.",
         "",
     ]
     atomic_write_text(args.doc, "\n".join(lines))
