@@ -14,7 +14,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing torch==2.13.0 (CPU) and genlab[test] into .venv" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
-  # Test-only reference for FID; --no-deps because its torchvision dependency would pull a CUDA torch.
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps pytorch-fid==0.3.0
+  # The reference tools of the parity tests (the [parity] extra of pyproject.toml); --no-deps so that nothing
+  # can replace the CPU torch (torchvision's PyPI wheel is CUDA-built; genlab.eval.parity copes with that).
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+    pytorch-fid==0.3.0 torch-fidelity==0.4.0 torchvision==0.28.0 tqdm==4.70.1
   echo "$want" > "$stamp"
 fi

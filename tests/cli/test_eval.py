@@ -130,7 +130,8 @@ def test_not_an_npz(tmp_path, capsys):
     one_line_error(*run(capsys, "eval", str(path))[::2], "not a readable")
 
 
-def test_bad_options(real_samples, capsys):
+def test_bad_options(real_samples, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path))  # no fetched Inception weights
     one_line_error(*run(capsys, "eval", str(real_samples), "--extractor", "vgg")[::2], "unknown extractor")
     one_line_error(*run(capsys, "eval", str(real_samples), "--extractor", "inception")[::2], "--extractor-weights")
     one_line_error(*run(capsys, "eval", str(real_samples), "-n", "0")[::2], "-n")

@@ -39,12 +39,15 @@ def test_noise_and_collapse_are_caught(evaluator, mnist):
     assert single["fid"] > 10 * real["fid"] and single["kid"] > 10 * abs(real["kid"])
 
 
-def test_extractors_by_name():
+def test_extractors_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path))  # no fetched weights
     assert get_extractor("random-projection").feature_dim == 128
     with pytest.raises(ConfigError, match="known: digits"):
         get_extractor("vgg")
-    with pytest.raises(ConfigError, match="extractor-weights"):
+    with pytest.raises(ConfigError, match="fetch-weights"):
         get_extractor("inception")
+    with pytest.raises(ConfigError, match="inception extractor only"):
+        get_extractor("digits", resize="clean")
     with pytest.raises(ConfigError, match="takes no"):
         get_extractor("random-projection", "w.pt")
 
@@ -57,9 +60,14 @@ def test_random_projection_is_fixed_and_pixel_based(mnist):
     assert evaluator(mnist[0][:500])["fid"] < evaluator(np.zeros((500, 1, 28, 28), np.uint8))["fid"]
 
 
-def test_mismatched_image_shapes_are_refused(evaluator):
-    with pytest.raises(DataError, match="reference"):
-        evaluator(np.zeros((10, 1, 14, 14), np.uint8))
+def test_other_sizes_and_modes_are_conformed_by_the_stated_rule(evaluator, mnist):
+    """Digits take 1x28x28: 14x14 or RGB samples are brought there by PIL bicubic / luma, not refused."""
+    from genlab.eval.resize import conform
+
+    small = conform(mnist[0][:200], (1, 14, 14))  # (200, 1, 14, 14)
+    rgb = np.repeat(mnist[0][:200], 3, axis=1)  # (200, 3, 28, 28)
+    assert evaluator(small)["fid"] == evaluator(conform(small, (1, 28, 28)))["fid"]
+    assert evaluator(rgb)["fid"] == evaluator(mnist[0][:200])["fid"]  # luma of equal R, G, B is the grey level
 
 
 def test_unknown_reference():

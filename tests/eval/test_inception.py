@@ -14,12 +14,9 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from genlab.errors import ConfigError, DataError
-from genlab.eval.inception import (
-    FID_WEIGHTS_FILE,
-    FIDInceptionV3,
-    InceptionExtractor,
-    load_fid_inception,
-)
+from genlab.eval.inception import FID_WEIGHTS_FILE, FIDInceptionV3, load_fid_inception
+from genlab.eval.inception_features import InceptionBlockFeatures, InceptionExtractor
+from genlab.eval.parity import random_fid_inception
 
 # 94 BasicConv2d (stem 5, Mixed_5b-5d 3x7, Mixed_6a 4, Mixed_6b-6e 4x10, Mixed_7a 6,
 # Mixed_7b/7c 2x9), each with conv.weight + bn.{weight, bias, running_mean, running_var,
@@ -59,24 +56,7 @@ TOP_LEVEL = [
 ]  # fmt: skip
 
 
-def random_model(seed: int) -> FIDInceptionV3:
-    """He-initialised weights and random BatchNorm statistics, so activations keep their scale."""
-    model = FIDInceptionV3().eval()
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if name.endswith("num_batches_tracked"):
-                continue
-            noise = torch.randn(t.shape, generator=g)
-            if name.endswith("conv.weight") or name == "fc.weight":
-                t.copy_(noise * (2.0 / t[0].numel()) ** 0.5)
-            elif name.endswith("running_var"):
-                t.copy_(0.75 + 0.5 * torch.rand(t.shape, generator=g))
-            elif name.endswith("bn.weight"):
-                t.copy_(1.0 + 0.1 * noise)
-            else:  # bn.bias, running_mean, fc.bias
-                t.copy_(0.1 * noise)
-    return model
+random_model = random_fid_inception
 
 
 def contiguous_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -85,15 +65,12 @@ def contiguous_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> tuple[FIDInceptionV3, dict]:
-    """A random model and the same weights as .safetensors, .pth and a legacy-format .pth."""
+    """A random model as .safetensors (what genlab loads) and as a .pth (refused: convert it once)."""
     root = tmp_path_factory.mktemp("inception")
     model = random_model(seed=0)
-    paths = {"safetensors": root / "w.safetensors", "pth": root / "w.pth", "legacy": root / "legacy.pt"}
+    paths = {"safetensors": root / "w.safetensors", "pth": root / "w.pth"}
     save_file(contiguous_state(model), str(paths["safetensors"]))
     torch.save(model.state_dict(), paths["pth"])
-    # Like pre-2018 files: old serialisation, no BatchNorm num_batches_tracked entries.
-    old = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    torch.save(old, paths["legacy"], _use_new_zipfile_serialization=False)
     return model, paths
 
 
@@ -147,20 +124,32 @@ def test_extractor_on_grey_28x28(weights):
     np.testing.assert_allclose(extractor.features(rgb), feats[:1], rtol=1e-4, atol=1e-5)
 
 
-def test_round_trip_safetensors_pth_and_legacy(weights):
+def test_safetensors_round_trip_and_pickles_refused(weights):
     model, paths = weights
-    expected = model.state_dict()
-    loaded = {fmt: load_fid_inception(path) for fmt, path in paths.items()}
-    for fmt, m in loaded.items():
-        assert not m.training, fmt
-        for key, value in m.state_dict().items():
-            if not key.endswith("num_batches_tracked"):
-                assert torch.equal(value, expected[key]), (fmt, key)
-    x = torch.from_numpy(grey_images(1, seed=1)).float().div(127.5).sub(1).expand(1, 3, 28, 28)  # (1, 3, 28, 28)
+    loaded = load_fid_inception(paths["safetensors"])
+    assert not loaded.training
+    for key, value in loaded.state_dict().items():
+        assert torch.equal(value, model.state_dict()[key]), key
+    with pytest.raises(DataError, match="pickle-based") as err:
+        load_fid_inception(paths["pth"])
+    assert "fetch-weights --from" in str(err.value)
+
+
+def test_feature_blocks_and_bias_free_logits(weights):
+    """dims 64/192/768 are block outputs averaged over space; the IS logits leave fc.bias out."""
+    model, _ = weights
+    x = torch.from_numpy(grey_images(1, seed=2)).float().div(127.5).sub(1).expand(1, 3, 28, 28)
     with torch.no_grad():
-        f_st, l_st = loaded["safetensors"](x)
-        f_pth, l_pth = loaded["pth"](x)
-    assert torch.equal(f_st, f_pth) and torch.equal(l_st, l_pth)
+        pool3, logits = model(x)
+        torch.testing.assert_close(logits, pool3 @ model.fc.weight.T)
+        assert not torch.allclose(logits, model.fc(pool3))
+        up = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        stem = F.max_pool2d(model.Conv2d_2b_3x3(model.Conv2d_2a_3x3(model.Conv2d_1a_3x3(up))), 3, 2)
+        f64, none = model(x, dims=64)
+        torch.testing.assert_close(f64, stem.mean(dim=(2, 3)))
+        assert none is None and model(x, dims=192)[0].shape == (1, 192) and model(x, dims=768)[0].shape == (1, 768)
+    with pytest.raises(ConfigError, match="dims"):
+        model(x, dims=100)
 
 
 def test_missing_file_says_how_to_get_weights(tmp_path):
@@ -169,7 +158,7 @@ def test_missing_file_says_how_to_get_weights(tmp_path):
     assert FID_WEIGHTS_FILE in str(err.value) and "pytorch-fid" in str(err.value)
 
 
-@pytest.mark.parametrize("name", ["w.safetensors", "w.pth"])
+@pytest.mark.parametrize("name", ["w.safetensors"])
 def test_corrupt_file(tmp_path, name):
     path = tmp_path / name
     path.write_bytes(b"this is not a weights file" * 10)
@@ -191,23 +180,25 @@ def test_wrong_key_names_missing_and_unexpected(tmp_path):
 
 
 def test_torchvision_imagenet_head_is_recognised(tmp_path):
-    state = FIDInceptionV3().state_dict()
+    state = contiguous_state(FIDInceptionV3())
     state["fc.weight"], state["fc.bias"] = torch.zeros(1000, 2048), torch.zeros(1000)
-    path = tmp_path / "imagenet.pth"
-    torch.save(state, path)
+    path = tmp_path / "imagenet.safetensors"
+    save_file(state, str(path))
     with pytest.raises(DataError, match=r"fc.weight \(1000, 2048\) \(expected \(1008, 2048\)\)") as err:
         load_fid_inception(path)
     assert "torchvision's ImageNet weights" in str(err.value)
 
 
-def test_non_state_dict_and_wrong_suffix(tmp_path):
-    path = tmp_path / "notes.pth"
-    torch.save({"note": "hello"}, path)
-    with pytest.raises(DataError, match="not a state dict of tensors"):
+def test_non_finite_weights_and_wrong_suffix(tmp_path):
+    state = contiguous_state(FIDInceptionV3())
+    state["fc.bias"][3] = float("nan")
+    path = tmp_path / "nan.safetensors"
+    save_file(state, str(path))
+    with pytest.raises(DataError, match="NaN or infinite"):
         load_fid_inception(path)
     other = tmp_path / "w.bin"
     other.write_bytes(b"x")
-    with pytest.raises(DataError, match=r"\.safetensors, \.pth or \.pt"):
+    with pytest.raises(DataError, match=r"\.safetensors file"):
         load_fid_inception(other)
 
 
@@ -216,6 +207,8 @@ def test_extractor_input_errors(weights):
     with pytest.raises(ConfigError, match="batch_size"):
         InceptionExtractor(paths["safetensors"], batch_size=0)
     extractor = InceptionExtractor(paths["safetensors"])
+    with pytest.raises(ConfigError, match="dims"):
+        InceptionBlockFeatures(paths["safetensors"], dims=100)
     with pytest.raises(DataError, match="1 or 3 channels"):
         extractor.features(np.zeros((2, 28, 28, 3), dtype=np.uint8))  # channels-last
     with pytest.raises(DataError, match="uint8"):

@@ -66,8 +66,8 @@ def test_a_pickle_where_a_checkpoint_should_be_is_refused(replace, command, run_
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on our protocol-4 pickle
 def test_a_pickled_torch_file_is_refused_by_the_extractor_weights_loader(tmp_path):
-    """The one torch.load in genlab (extractor weights a user supplies) uses weights_only=True."""
-    from genlab.eval.inception import _read_state_dict as load_tensors
+    """The one torch.load in genlab (converting the Inception weights once) uses weights_only=True."""
+    from genlab.eval.weights import read_pth_tensors as load_tensors
 
     marker = tmp_path / "ran"
     path = tmp_path / "weights.pt"

@@ -7,19 +7,20 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
 from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
-from genlab.data import load_samples
+from genlab.console import stderr_console
 from genlab.errors import ConfigError
-from genlab.eval.evaluate import METRICS, Evaluator, format_metric, load_reference
+from genlab.eval.evaluate import METRICS, NAMED_REFERENCES, Evaluator, Reference, format_metric, load_reference
 from genlab.eval.extractors import EXTRACTORS, get_extractor
+from genlab.eval.inputs import ImageSet
+from genlab.eval.resize import RESIZE_RULES
 from genlab.runs.device import resolve_device
-from genlab.runs.loading import load_family, sample_in_batches
+from genlab.runs.loading import load_family
 
 
 class _ScoreByDefault(TyperGroup):
@@ -32,10 +33,17 @@ class _ScoreByDefault(TyperGroup):
 
 
 HELP = (
-    "Score samples against a reference set: `genlab eval SAMPLES.npz|RUN_DIR` (short for `genlab eval score`). "
+    "Score images against a reference set: `genlab eval A [--ref B]` (short for `genlab eval score`). A and B are "
+    "each a run directory (sampled now), a folder of PNG/JPEG files, a samples .npz or .npy (channels first or last), "
+    f"a statistics .npz (`genlab eval stats`, or pytorch-fid's), or a named set ({', '.join(NAMED_REFERENCES)}). "
     "Lower is better for fid and kid; higher for every other number. fid, kid and precision/recall/density/coverage "
-    "depend on the extractor, the reference and the number of samples: compare numbers only when all three match "
-    "(`genlab eval baseline` gives real data's numbers for the same setting).\n\n"
+    "depend on the extractor, its resize rule, the reference and the number of images: compare numbers only when all "
+    "match (`genlab eval baseline` gives real data's numbers). Resize rules: digits (1x28x28) and shapes (3x64x64) "
+    "bring both sides to their input by PIL's anti-aliased bicubic on uint8 (colour to grey by PIL's luma); "
+    "random-projection brings the samples to the reference's size; inception reproduces the tool named by --resize: "
+    "pytorch-fid (bilinear F.interpolate of x/255, then 2x-1), torch-fidelity (TensorFlow 1.x bilinear, then "
+    "(x-128)/128) or clean (clean-fid: PIL bicubic on float32 per channel). FID from no more images than feature "
+    "dimensions is flagged: its covariance is singular.\n\n"
 ) + "\n\n".join(f"{name} ({better} is better): {meaning}" for name, (better, meaning) in METRICS.items())
 eval_app = typer.Typer(cls=_ScoreByDefault, no_args_is_help=True, help=HELP)
 app.add_typer(eval_app, name="eval")
@@ -43,54 +51,180 @@ app.add_typer(eval_app, name="eval")
 Extractor = Annotated[
     str, typer.Option(help=f"Feature extractor for fid/kid/precision/recall: {', '.join(EXTRACTORS)}.")
 ]
+ExtractorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--extractor",
+        help=f"Feature extractor: {', '.join(EXTRACTORS)} (default: digits for 28x28 grey, shapes for 64x64 RGB, "
+        "inception otherwise). inception needs `genlab eval fetch-weights` once, or --extractor-weights.",
+    ),
+]
 ExtractorWeights = Annotated[
-    Path | None, typer.Option("--extractor-weights", help="Weights file for the inception extractor (you supply it).")
+    Path | None,
+    typer.Option(
+        "--extractor-weights",
+        help="Inception weights as .safetensors (default: the ones `genlab eval fetch-weights` put in the cache).",
+    ),
+]
+Resize = Annotated[
+    str | None,
+    typer.Option(
+        help=f"Inception only: whose preprocessing to reproduce, {'|'.join(RESIZE_RULES)} (default pytorch-fid)."
+    ),
+]
+Dims = Annotated[
+    int | None,
+    typer.Option(help="Inception only: feature block as pytorch-fid's --dims, 64|192|768|2048 (default 2048, pool3)."),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Checkpoint = Annotated[str, typer.Option(help="For a run: latest, best or a step number.")]
+Device = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        help="Where a run samples: auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps (features "
+        "are always computed on the CPU).",
+    ),
+]
 
 
-@eval_app.command(help="Score SAMPLES.npz or a RUN_DIR (sampled now) against a reference.\n\n" + HELP)
+@eval_app.command(help="Score A against a reference B (`genlab eval A --ref B`).\n\n" + HELP)
 def score(
     path: Annotated[
-        Path, typer.Argument(help="A samples .npz (images uint8 N x H x W, optional labels) or a run directory.")
+        str,
+        typer.Argument(help="What to score: a run directory, a folder of images, a .npz/.npy, or a named set."),
     ],
     ref: Annotated[
         str | None,
         typer.Option(
-            help="Reference: mnist-test, mnist-train, shapes64-test, shapes64-train or a samples .npz (default: the "
-            "test split of the images' data set)."
+            help="Reference: a named set, a folder of images, a .npz/.npy, a run directory or a statistics .npz "
+            "(default: the test split of A's data set, for 28x28 grey and 64x64 RGB images)."
         ),
     ] = None,
-    n: Annotated[int, typer.Option("-n", help="Number of samples to score (and to draw from a run).")] = 10_000,
-    extractor: Annotated[
-        str | None,
-        typer.Option(
-            help=f"Feature extractor: {', '.join(EXTRACTORS)} (default: digits for 28x28, shapes for 64x64 RGB)."
-        ),
-    ] = None,
+    n: Annotated[int, typer.Option("-n", help="Number of images of A to score (and to draw from a run).")] = 10_000,
+    extractor: ExtractorOption = None,
     extractor_weights: ExtractorWeights = None,
-    checkpoint: Annotated[str, typer.Option(help="For a run: latest, best or a step number.")] = "latest",
-    seed: Annotated[int, typer.Option(help="Seed for sampling a run and for KID's subsets.", **SEED_RANGE)] = 0,
-    device: Annotated[
-        str,
-        typer.Option(
-            "--device",
-            help="Where a run samples: auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps (features "
-            "are always computed on the CPU).",
-        ),
-    ] = "auto",
+    resize: Resize = None,
+    dims: Dims = None,
+    checkpoint: Checkpoint = "latest",
+    seed: Annotated[
+        int, typer.Option(help="Seed for sampling a run, KID's subsets and IS's shuffle.", **SEED_RANGE)
+    ] = 0,
+    device: Device = "auto",
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
+    from genlab.eval.sources import resolve, stats_fid
+    from genlab.eval.stats import FeatureStats
+
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     resolve_device(device)  # a bad or missing device is one line, also when PATH is a samples file
-    images, labels, what = _images_of(path, n, checkpoint, seed, device)
-    shapes = images.shape[1:] == (3, 64, 64)
-    ref = ref or ("shapes64-test" if shapes else "mnist-test")
-    extractor = extractor or ("shapes" if shapes else "digits")
-    evaluator = Evaluator(load_reference(ref, data_dir), get_extractor(extractor, extractor_weights), seed=seed)
-    _show(evaluator(images, labels), what, as_json)
+    sample = resolve(path, n=n, checkpoint=checkpoint, seed=seed, device=device, data_dir=data_dir, run_n=n)
+    reference = (
+        None if ref is None else resolve(ref, checkpoint=checkpoint, seed=seed, device=device, data_dir=data_dir)
+    )
+    if isinstance(sample, FeatureStats):
+        if reference is None:
+            raise ConfigError(f"{path} holds statistics: give what to compare them with, --ref B")
+        chosen = None
+        if isinstance(reference, ImageSet):
+            chosen = _extractor(None, sample, extractor, extractor_weights, resize, dims)
+        _show(stats_fid(sample, reference, chosen), as_json)
+        return
+    shape = sample.images.shape[1:]
+    if reference is None:
+        if shape not in ((1, 28, 28), (3, 64, 64)):
+            raise ConfigError(
+                f"{path} holds {shape[1]}x{shape[2]} images with {shape[0]} channels: give the reference with --ref"
+            )
+        named = load_reference("shapes64-test" if shape == (3, 64, 64) else "mnist-test", data_dir)
+        reference = ImageSet(named.images, None, named.description)
+    chosen = _extractor(sample.images, reference, extractor, extractor_weights, resize, dims)
+    if isinstance(reference, ImageSet):
+        reference = Reference(reference.description, reference.images)
+    evaluator = Evaluator(reference, chosen, seed=seed)
+    _show({"what": sample.description, **evaluator(sample.images, sample.labels)}, as_json)
+
+
+def _extractor(images, reference, name: str | None, weights: Path | None, resize: str | None, dims: int | None):
+    """The extractor asked for; unnamed: the statistics' own (their resize and dims too), else by image shape."""
+    from genlab.eval.stats import FeatureStats
+
+    if isinstance(reference, FeatureStats) and (name is None or name == reference.settings["extractor"]):
+        name = reference.settings["extractor"]
+        if name == "inception":
+            resize, dims = resize or reference.settings["resize"], dims or reference.settings["dims"]
+    if name is None:
+        shape = images.shape[1:]
+        name = "digits" if shape == (1, 28, 28) else "shapes" if shape == (3, 64, 64) else "inception"
+    return get_extractor(name, weights, resize=resize, dims=dims)
+
+
+@eval_app.command(
+    "stats",
+    help="Save reference statistics (mean and covariance of the features) to reuse with --ref: the .npz holds mu and "
+    "sigma (pytorch-fid reads it), n, and the extractor, dims, resize rule and weights hash they depend on.",
+)
+def stats(
+    path: Annotated[str, typer.Argument(help="Images: a folder, a .npz/.npy, a run directory or a named set.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The statistics .npz to write.")],
+    n: Annotated[
+        int | None, typer.Option("-n", help="Use the first n images (a run: draw n; default 10 000).")
+    ] = None,
+    extractor: ExtractorOption = None,
+    extractor_weights: ExtractorWeights = None,
+    resize: Resize = None,
+    dims: Dims = None,
+    checkpoint: Checkpoint = "latest",
+    seed: Annotated[int, typer.Option(help="Seed for sampling a run.", **SEED_RANGE)] = 0,
+    device: Device = "auto",
+    data_dir: DataDir = None,
+) -> None:
+    from genlab.eval.evaluate import singular_warning
+    from genlab.eval.sources import features_of, resolve
+    from genlab.eval.stats import FeatureStats, save_stats, settings_of, stats_of
+
+    if output.suffix != ".npz":
+        raise ConfigError(f"-o must name a .npz file, got {output}")
+    if n is not None and n < 2:
+        raise ConfigError(f"-n must be >= 2 (a covariance needs two images), got {n}")
+    resolve_device(device)
+    source = resolve(path, n=n, checkpoint=checkpoint, seed=seed, device=device, data_dir=data_dir)
+    if isinstance(source, FeatureStats):
+        raise ConfigError(f"{path} already holds statistics; give images")
+    chosen = _extractor(source.images, None, extractor, extractor_weights, resize, dims)
+    result = stats_of(features_of(source.images, chosen), settings_of(chosen), source.description)
+    save_stats(output, result)
+    warning = singular_warning(result.n, 0, result.mu.shape[0])
+    if warning:
+        stderr_console.print(f"warning: {warning}")
+    out.print(f"wrote statistics of {source.description} ({result.n} images, {chosen.feature_dim}-d) to {output}")
+
+
+@eval_app.command(
+    "fetch-weights",
+    help="Download the standard FID Inception weights (pytorch-fid's pt_inception-2015-12-05-6726825d.pth, also "
+    "published by torch-fidelity) once into the cache ($GENLAB_CACHE/weights, else ~/.cache/genlab/weights), check "
+    "their SHA-256 and convert them to safetensors; the pickle is not kept. Never runs by itself. Offline, copy the "
+    "file here by other means and import it with --from FILE (same check).",
+)
+def fetch_weights(
+    source: Annotated[
+        Path | None, typer.Option("--from", help="Import a local copy of the .pth instead of downloading.")
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Download from this URL (a mirror) instead.")] = None,
+) -> None:
+    from genlab.eval import weights
+
+    if source is not None and url is not None:
+        raise ConfigError("--from and --url exclude each other")
+    path = (
+        weights.import_weights(source)
+        if source is not None
+        else weights.fetch_weights((url,) if url else weights.SOURCE_URLS)
+    )
+    out.print(f"FID Inception weights (SHA-256 {weights.FID_WEIGHTS_SHA256[:16]}...) ready: {path}")
 
 
 @eval_app.command(
@@ -110,7 +244,7 @@ def baseline(
     evaluator = Evaluator(
         load_reference("mnist-test", data_dir), get_extractor(extractor, extractor_weights), seed=seed
     )
-    _show(evaluator(train.images), f"real data: {train.description}", as_json)
+    _show({"what": f"real data: {train.description}", **evaluator(train.images)}, as_json)
 
 
 @eval_app.command(
@@ -256,45 +390,24 @@ def disentangle(
     out.print(table)
 
 
-def _images_of(
-    path: Path, n: int, checkpoint: str, seed: int, device: str = "cpu"
-) -> tuple[np.ndarray, np.ndarray | None, str]:
-    if path.is_dir():
-        family, run, meta = load_family(path, checkpoint, device=device)
-        labels = None
-        if family.conditional:
-            import torch
-
-            labels = torch.arange(n) % family.info.num_classes
-        images = sample_in_batches(family, n, labels=labels, seed=seed)
-        return (
-            images,
-            None if labels is None else labels.numpy(),
-            f"{run.family} run {path}, step {meta['step']}, {n} samples (seed {seed})",
-        )
-    images, labels = load_samples(path, max_images=n)  # reads only the first n images
-    if images.shape[0] > n:
-        images, labels = images[:n], None if labels is None else labels[:n]
-    return images, labels, f"samples {path} ({images.shape[0]} images)"
-
-
-def _show(result: dict[str, Any], what: str, as_json: bool) -> None:
+def _show(result: dict[str, Any], as_json: bool) -> None:
+    if "fid_warning" in result:
+        stderr_console.print(f"warning: {result['fid_warning']}")
     if as_json:
-        print(json.dumps({"what": what, **result}, indent=1))
+        print(json.dumps(result, indent=1))
         return
-    table = Table(
-        "metric",
-        "value",
-        "better",
-        "meaning",
-        title=what,
-        caption=f"extractor: {result['extractor']}; reference: {result['reference']}; KID shown x 1000",
-    )
+    what = result["what"]
+    caption = f"extractor: {result['extractor']}; reference: {result['reference']}"
+    if "kid" in result:
+        caption += "; KID shown x 1000"
+    elif "inception_score" not in result or "precision" not in result:
+        caption += "; kid and precision/recall/density/coverage need reference images (statistics hold only mu, sigma)"
+    table = Table("metric", "value", "better", "meaning", title=escape(what), caption=escape(caption))
     for name, (better, meaning) in METRICS.items():
         if name in result:
             table.add_row(name, format_metric(name, result, kid_std=True, is_std=True), better, meaning)
     out.print(table)
-    if "class_histogram" in result:
+    if "class_histogram" in result and len(result["class_histogram"]) <= 20:
         out.print(
             "class histogram (the extractor's classifier): "
             + "  ".join(f"{k}:{c}" for k, c in enumerate(result["class_histogram"]))

@@ -125,8 +125,22 @@ def sample(
     n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
     output: Annotated[
         Path,
-        typer.Option("-o", "--output", help="Output .npz (images uint8 N x H x W, labels for conditional models)."),
+        typer.Option(
+            "-o",
+            "--output",
+            help="Output .npz (images uint8 N x H x W, labels for conditional models), or with --format png a new "
+            "or empty folder (default: samples/).",
+        ),
     ] = Path("samples.npz"),
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="npz (one array) or png (a folder of numbered PNG files, one per sample, that pytorch-fid, "
+            "torch-fidelity and clean-fid read directly). Both are the copy for metrics: unmarked pixels, no visible "
+            "or invisible mark; the PNGs carry only the provenance text chunks (AI-generated, model, seed).",
+        ),
+    ] = "npz",
     grid: Annotated[Path | None, typer.Option(help="Also save a PNG grid of the samples.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.", **SEED_RANGE)] = 0,
     checkpoint: Annotated[
@@ -187,7 +201,13 @@ def sample(
     people)."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
-    if output.suffix != ".npz":
+    if fmt not in ("npz", "png"):
+        raise ConfigError(f"--format must be npz or png, got {fmt!r}")
+    if fmt == "png":
+        output = Path("samples") if output == Path("samples.npz") else output
+        if output.suffix == ".npz" or (output.exists() and (not output.is_dir() or any(output.iterdir()))):
+            raise ConfigError(f"with --format png, -o must name a new or empty folder, got {output}")
+    elif output.suffix != ".npz":
         raise ConfigError(f"-o must name a .npz file, got {output}")
     if grid is not None and n > MAX_GRID_IMAGES:
         raise ConfigError(
@@ -217,6 +237,9 @@ def sample(
     else:
         batches = iter_sample_batches(family, n, labels=label_tensor, seed=seed)  # (b, C, H, W) uint8 each
     kept: list[np.ndarray] = []  # the batches, for the grid (n <= MAX_GRID_IMAGES then)
+    fields = sample_fields(
+        run.model, meta, checkpoint, seed, n, labels, **({"prompt": prompt} if prompt is not None else {})
+    )
 
     def keep(stream):
         for batch in stream:
@@ -227,11 +250,13 @@ def sample(
     # Writing into the run's own folder: wait for no one, but never write beside a training of it.
     inside = any(p is not None and is_inside(p, run_dir) for p in (output, grid))
     with run_lock(run_dir, "genlab sample") if inside else contextlib.nullcontext():
-        save_samples_stream(output, n, keep(batches), None if label_tensor is None else label_tensor.numpy())
+        if fmt == "png":  # one unmarked PNG per image, numbered, for pytorch-fid / torch-fidelity / clean-fid
+            from genlab.eval.inputs import write_image_folder
+
+            write_image_folder(output, np.concatenate(list(keep(batches))), provenance=fields)
+        else:
+            save_samples_stream(output, n, keep(batches), None if label_tensor is None else label_tensor.numpy())
         if grid is not None:
-            fields = sample_fields(
-                run.model, meta, checkpoint, seed, n, labels, **({"prompt": prompt} if prompt is not None else {})
-            )
             options = png_options(tc, read_config(run_dir).to_dict(), fields=fields, where=str(grid))
             save_grid(grid, np.concatenate(kept), **options)
     out.print(f"wrote {n} samples of {run.family} ({run_dir}) to {output}" + (f" and {grid}" if grid else ""))

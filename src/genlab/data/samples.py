@@ -88,16 +88,20 @@ def _members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]
 
 
 def check_images(images: np.ndarray, where: str = "images") -> np.ndarray:
-    """uint8 (N, H, W) or (N, C, H, W) with C in {1, 3} -> (N, C, H, W); anything else is an error."""
+    """uint8 (N, H, W), (N, C, H, W) or channels-last (N, H, W, C), C in {1, 3} -> (N, C, H, W);
+    anything else is an error. Channels-last is what NumPy and PIL users hold."""
     if images.dtype != np.uint8:
         raise DataError(
             f"{where}: images must be uint8 in 0..255, got {images.dtype} (scale floats with genlab.data.to_uint8)"
         )
     if images.ndim == 3:
         images = images[:, None]
+    if images.ndim == 4 and images.shape[1] not in (1, 3) and images.shape[3] in (1, 3):
+        images = images.transpose(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
     if images.ndim != 4 or images.shape[1] not in (1, 3):
         raise DataError(
-            f"{where}: images must be N x H x W or N x C x H x W with C = 1 or 3, got shape {images.shape}"
+            f"{where}: images must be N x H x W, N x C x H x W or N x H x W x C with C = 1 or 3, "
+            f"got shape {images.shape}"
         )
     if images.shape[0] == 0:
         raise DataError(f"{where}: the file holds no images (N = 0)")

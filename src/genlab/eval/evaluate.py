@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from genlab.data import load_dataset, load_samples
+from genlab.data import load_dataset
 from genlab.errors import DataError
 from genlab.eval.extractors import ClassifierExtractor, Extractor, get_extractor
+from genlab.eval.inception_features import InceptionBlockFeatures
+from genlab.eval.inputs import read_images
 from genlab.eval.metrics import (
     class_histogram,
     conditional_accuracy,
@@ -26,6 +28,8 @@ from genlab.eval.metrics import (
     modes_covered,
     precision_recall_density_coverage,
 )
+from genlab.eval.resize import conform
+from genlab.eval.stats import FeatureStats, describe, settings_of
 
 # name -> (better direction, what it means); the order is the table's order.
 METRICS: dict[str, tuple[str, str]] = {
@@ -39,8 +43,8 @@ METRICS: dict[str, tuple[str, str]] = {
     ),
     "inception_score": (
         "higher",
-        "exp E KL(p(y|x) || p(y)) with genlab's classifier (digits, or shapes64 motifs): confident and varied; max = "
-        "classes",
+        "exp E KL(p(y|x) || p(y)) with the classifier (digits, shapes64 motifs, or Inception's 1008 classes): "
+        "confident and varied; max = classes",
     ),
     "modes_covered": (
         "higher",
@@ -67,6 +71,11 @@ def format_metric(name: str, result: dict[str, Any], *, kid_std: bool = False, i
     return f"{result[name]:.2f}" if name == "fid" else f"{result[name]:.3f}"
 
 
+NAMED_REFERENCES = ("mnist-test", "mnist-train", "shapes64-test", "shapes64-train")
+# The fixed input of the shipped extractors; samples and reference are brought to it by ``conform``.
+INPUT_SHAPES = {"digits": (1, 28, 28), "shapes": (3, 64, 64)}
+
+
 @dataclass
 class Reference:
     description: str
@@ -74,21 +83,36 @@ class Reference:
 
 
 def load_reference(ref: str, data_dir: str | Path | None = None, n: int | None = None) -> Reference:
-    """``mnist-test`` / ``mnist-train`` / ``shapes64-test`` / ``shapes64-train`` (first ``n`` images) or a samples
-    .npz file."""
-    if ref.startswith(("mnist-", "shapes64-")):
+    """A named set (``mnist-test``, ``mnist-train``, ``shapes64-test``, ``shapes64-train``) or image files (a folder
+    of PNG/JPEG, a samples .npz, a .npy; see ``genlab.eval.inputs``); its first ``n`` images."""
+    if ref in NAMED_REFERENCES:
         name, split = ref.split("-", 1)
-        if split not in ("train", "test"):
-            raise DataError(
-                f"unknown reference {ref!r}; use mnist-test, mnist-train, shapes64-test, shapes64-train or a .npz "
-                "samples file"
-            )
         images, _, _ = load_dataset(name, split, data_dir)
+        note = ""
+    elif ref.startswith(("mnist-", "shapes64-")) and not Path(ref).exists():
+        raise DataError(
+            f"unknown reference {ref!r}; use {', '.join(NAMED_REFERENCES)}, a folder of images, a .npz or a .npy"
+        )
     else:
-        images, _ = load_samples(ref, max_images=n)
+        images, _, note = read_images(ref)
     if n is not None:
         images = images[:n]
-    return Reference(f"{ref} ({images.shape[0]} images)", np.ascontiguousarray(images))
+    described = f"{ref} ({images.shape[0]} images{'; ' + note if note else ''})"
+    return Reference(described, np.ascontiguousarray(images))
+
+
+def input_shape(extractor: Extractor, reference_shape: tuple[int, ...] | None) -> tuple[int, int, int] | None:
+    """The (C, H, W) both sides are conformed to: the shipped extractors' input, the reference's for
+    random-projection (pixels), None for inception (it resizes by its own rule)."""
+    if extractor.name in INPUT_SHAPES:
+        return INPUT_SHAPES[extractor.name]
+    if isinstance(extractor, InceptionBlockFeatures):
+        return None
+    if reference_shape is None:
+        raise DataError(
+            f"the {extractor.name} extractor compares pixels, so it needs reference images, not statistics"
+        )
+    return tuple(reference_shape)  # type: ignore[return-value]
 
 
 def classifier_for(shape: tuple[int, ...], extractor: Extractor) -> ClassifierExtractor | None:
@@ -96,6 +120,8 @@ def classifier_for(shape: tuple[int, ...], extractor: Extractor) -> ClassifierEx
     the extractor itself when it is a classifier, else the shipped one for that image size."""
     if isinstance(extractor, ClassifierExtractor):
         return extractor
+    if isinstance(extractor, InceptionBlockFeatures):
+        return None  # an early Inception block: no class probabilities
     if tuple(shape) == (1, 28, 28):
         return get_extractor("digits")  # type: ignore[return-value]
     if tuple(shape) == (3, 64, 64):
@@ -103,42 +129,73 @@ def classifier_for(shape: tuple[int, ...], extractor: Extractor) -> ClassifierEx
     return None
 
 
+def singular_warning(n: int, n_ref: int, dims: int) -> str | None:
+    """A note when either set has no more images than feature dimensions: the covariance is singular."""
+    few = min(n, n_ref) if n_ref else n
+    if few > dims:
+        return None
+    return (
+        f"fid from {few} images in {dims} feature dimensions: the covariance is singular, so FID is biased and "
+        f"unstable (pytorch-fid's eps=1e-6 fallback applies); use at least {dims + 1} images on each side"
+    )
+
+
 class Evaluator:
-    """Reference features computed once; ``__call__`` scores a set of images against them."""
+    """Reference features (or statistics) computed once; ``__call__`` scores a set of images against them.
+
+    Both sides are brought to the extractor's input by one rule (``genlab.eval.resize``). With a
+    statistics reference only FID (and the classifier's numbers) can be computed: KID and
+    precision/recall/density/coverage need the reference's features.
+    """
 
     def __init__(
-        self, reference: Reference, extractor: Extractor | None = None, *, seed: int = 0, nearest_k: int = 5
+        self,
+        reference: Reference | FeatureStats,
+        extractor: Extractor | None = None,
+        *,
+        seed: int = 0,
+        nearest_k: int = 5,
     ) -> None:
         self.reference = reference
         self.extractor = extractor or get_extractor("digits")
-        # The digit classifier gives IS and the class metrics; when it is also the extractor, one pass gives both.
-        self.classifier = classifier_for(reference.images.shape[1:], self.extractor)
+        self.settings = settings_of(self.extractor)
         self.seed, self.nearest_k = seed, nearest_k
-        self.ref_features = self.extractor.features(reference.images)
-        self.ref_stats = feature_statistics(self.ref_features)
         self._ref_radii: np.ndarray | None = None  # k-NN radii of the reference, computed on first use
+        if isinstance(reference, FeatureStats):
+            reference.check_compatible(self.settings, reference.description)
+            self.shape = input_shape(self.extractor, None)
+            self.ref_features = None
+            self.ref_stats = (reference.mu, reference.sigma)
+            self.ref_n = reference.n
+        else:
+            self.shape = input_shape(self.extractor, reference.images.shape[1:])
+            ref_images = reference.images if self.shape is None else conform(reference.images, self.shape)
+            self.ref_features = self.extractor.features(ref_images)
+            self.ref_stats = feature_statistics(self.ref_features)
+            self.ref_n = int(ref_images.shape[0])
+        # The digit classifier gives IS and the class metrics; when it is also the extractor, one pass gives both.
+        self.classifier = classifier_for(self.shape or (0, 0, 0), self.extractor)
 
     def __call__(self, images: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
-        if images.shape[1:] != self.reference.images.shape[1:]:
-            raise DataError(
-                f"samples are {images.shape[1:]} images but the reference holds {self.reference.images.shape[1:]}"
-            )
+        images = images if self.shape is None else conform(images, self.shape)
         if self.classifier is self.extractor:
             feats, probs = self.classifier.features_and_probs(images)
         else:
             feats = self.extractor.features(images)
             probs = None if self.classifier is None else self.classifier.probs(images)
-        kid_mean, kid_std = kernel_inception_distance(feats, self.ref_features, seed=self.seed)
         result: dict[str, Any] = {
             "n": int(images.shape[0]),
             "reference": self.reference.description,
-            "extractor": self.extractor.name,
+            "extractor": describe(self.settings),
             "fid": frechet_distance(*feature_statistics(feats), *self.ref_stats),
-            "kid": kid_mean,
-            "kid_std": kid_std,
         }
+        warning = singular_warning(result["n"], self.ref_n, self.extractor.feature_dim)
+        if warning:
+            result["fid_warning"] = warning
+        if self.ref_features is not None:
+            result["kid"], result["kid_std"] = kernel_inception_distance(feats, self.ref_features, seed=self.seed)
         if probs is not None:
-            is_mean, is_std = inception_score(probs)
+            is_mean, is_std = inception_score(probs, seed=self.seed)
             counts = class_histogram(probs, probs.shape[1])
             result.update(
                 inception_score=is_mean,
@@ -149,11 +206,12 @@ class Evaluator:
             )
             if labels is not None:
                 result["conditional_accuracy"] = conditional_accuracy(probs, labels)
-        if self._ref_radii is None:
-            self._ref_radii = kth_neighbour_sq_radii(self.ref_features, self.nearest_k)
-        result.update(
-            precision_recall_density_coverage(
-                self.ref_features, feats, nearest_k=self.nearest_k, real_sq_radii=self._ref_radii
+        if self.ref_features is not None:
+            if self._ref_radii is None:
+                self._ref_radii = kth_neighbour_sq_radii(self.ref_features, self.nearest_k)
+            result.update(
+                precision_recall_density_coverage(
+                    self.ref_features, feats, nearest_k=self.nearest_k, real_sq_radii=self._ref_radii
+                )
             )
-        )
         return result

@@ -3,8 +3,8 @@
 FID, KID and precision/recall/density/coverage depend on the features; report which
 extractor a number was measured with. ``digits`` (default) is the classifier genlab
 trains and ships; ``shapes`` is its twin for the 64x64 RGB shapes64 images;
-``random-projection`` needs no training; ``inception`` is the standard FID network,
-loaded from a weights file the user supplies.
+``random-projection`` needs no training; ``inception`` is the standard FID network, with
+the weights ``genlab eval fetch-weights`` fetched once (or a safetensors file the user names).
 """
 
 from __future__ import annotations
@@ -119,14 +119,22 @@ def _random_projection(weights: Path | None) -> Extractor:
 
 
 def _inception(weights: Path | None) -> Extractor:
-    if weights is None:
-        raise ConfigError(
-            "the inception extractor needs --extractor-weights PATH: the FID Inception weights "
-            "(pt_inception-2015-12-05-6726825d.pth from the pytorch-fid project), downloaded by you"
-        )
-    from genlab.eval.inception import InceptionExtractor
+    return _inception_with(weights)
 
-    return InceptionExtractor(weights)
+
+def _inception_with(weights: Path | None, resize: str | None = None, dims: int | None = None) -> Extractor:
+    from genlab.eval.inception_features import InceptionBlockFeatures, InceptionExtractor
+    from genlab.eval.weights import cache_dir, cached_weights
+
+    path = weights or cached_weights()
+    if path is None:
+        raise ConfigError(
+            "the inception extractor needs the FID Inception weights: run `genlab eval fetch-weights` once "
+            f"(96 MB into {cache_dir()}), or pass --extractor-weights FILE.safetensors"
+        )
+    if dims in (None, 2048):
+        return InceptionExtractor(path, resize=resize or "pytorch-fid")
+    return InceptionBlockFeatures(path, dims=dims, resize=resize or "pytorch-fid")
 
 
 EXTRACTORS: dict[str, Callable[[Path | None], Extractor]] = {
@@ -137,8 +145,23 @@ EXTRACTORS: dict[str, Callable[[Path | None], Extractor]] = {
 }
 
 
-def get_extractor(name: str, weights: str | Path | None = None) -> Extractor:
-    """Build the extractor registered as ``name``; unknown names list the known ones."""
+def get_extractor(
+    name: str, weights: str | Path | None = None, *, resize: str | None = None, dims: int | None = None
+) -> Extractor:
+    """Build the extractor registered as ``name``; unknown names list the known ones.
+
+    ``resize`` (a rule of ``genlab.eval.resize``) and ``dims`` (64, 192, 768 or 2048) apply to the
+    inception extractor only; the others have one fixed input rule (``genlab.eval.resize.conform``).
+    """
     if name not in EXTRACTORS:
         raise ConfigError(f"unknown extractor {name!r}; known: {', '.join(EXTRACTORS)}")
-    return EXTRACTORS[name](None if weights is None else Path(weights))
+    path = None if weights is None else Path(weights)
+    if resize is not None:
+        from genlab.eval.resize import check_rule
+
+        check_rule(resize)
+    if name == "inception":
+        return _inception_with(path, resize, dims)
+    if resize is not None or dims is not None:
+        raise ConfigError(f"--resize and --dims apply to the inception extractor only, not {name}")
+    return EXTRACTORS[name](path)

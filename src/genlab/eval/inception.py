@@ -10,7 +10,8 @@ Heusel et al. 2017 used for FID:
 - Mixed_7c: the pooling branch takes a 3x3 *max* pool (a quirk of that graph).
 
 Parameter and buffer names equal that model's ``state_dict``, so the standard FID weights
-``pt_inception-2015-12-05-6726825d.pth`` load with ``strict=True``. Nothing is downloaded.
+``pt_inception-2015-12-05-6726825d.pth`` load with ``strict=True``. Nothing is downloaded here:
+``genlab eval fetch-weights`` (``genlab.eval.weights``) fetches, checks and converts them once.
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from genlab.errors import ConfigError, DataError
-from genlab.eval.extractors import ClassifierExtractor
 
 FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{FID_WEIGHTS_FILE}"
 HOW_TO_GET_WEIGHTS = (
-    f"download the standard FID weights {FID_WEIGHTS_FILE} of the pytorch-fid project "
-    f"yourself ({FID_WEIGHTS_URL}) and pass its path"
+    f"get the standard FID weights {FID_WEIGHTS_FILE} (pytorch-fid's) with `genlab eval fetch-weights` (or a copy "
+    "obtained elsewhere with `genlab eval fetch-weights --from FILE`)"
 )
 INPUT_SIZE = 299
 
@@ -174,14 +174,24 @@ class InceptionE(nn.Module):
 
 
 class FIDInceptionV3(nn.Module):
-    """The FID Inception-v3 (pytorch-fid ``fid_inception_v3``), returning pool3 features and logits.
+    """The FID Inception-v3 (pytorch-fid ``fid_inception_v3``), returning features and logits.
 
-    Shapes: x float (N, 3, H, W) in [-1, 1], resized to 299x299 bilinearly (align_corners=False,
-    as pytorch-fid's ``resize_input``) -> features (N, 2048), logits (N, 1008).
+    Shapes: x float (N, 3, H, W) at the network's scale (about [-1, 1]; see ``genlab.eval.resize``
+    for how each reference tool makes it), resized to 299x299 bilinearly (align_corners=False, as
+    pytorch-fid's ``resize_input``) unless it is already 299x299 -> features (N, dims), logits
+    (N, 1008) or None. ``dims`` picks pytorch-fid's feature block (its ``--dims``): 64 (after the
+    first max pool), 192 (the second), 768 (Mixed_6e, the aux classifier's input) or 2048
+    (pool3); all but 2048 are averaged over space, as pytorch-fid and torch-fidelity do, and
+    only pool3 has logits.
+
+    The logits leave out fc's bias: the Inception Score of Salimans et al. 2016 multiplies pool3
+    by the softmax weights alone (their inception_score/model.py), as torch-fidelity's
+    ``logits_unbiased`` does.
     """
 
     feature_dim = 2048
     num_classes = 1008
+    BLOCK_DIMS = (64, 192, 768, 2048)
 
     def __init__(self) -> None:
         super().__init__()
@@ -204,50 +214,72 @@ class FIDInceptionV3(nn.Module):
         # torchvision's dropout before fc is omitted: it is the identity in eval mode.
         self.fc = nn.Linear(2048, self.num_classes)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, dims: int = 2048) -> tuple[Tensor, Tensor | None]:
         if x.ndim != 4 or x.shape[1] != 3:
             raise DataError(f"FIDInceptionV3 needs a (N, 3, H, W) batch, got shape {tuple(x.shape)}.")
-        x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+        if dims not in self.BLOCK_DIMS:
+            raise ConfigError(f"Inception feature dims must be one of {self.BLOCK_DIMS}, got {dims!r}")
+        if x.shape[2:] != (INPUT_SIZE, INPUT_SIZE):
+            x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
         x = self.Conv2d_1a_3x3(x)  # (N, 32, 149, 149)
         x = self.Conv2d_2a_3x3(x)  # (N, 32, 147, 147)
         x = self.Conv2d_2b_3x3(x)  # (N, 64, 147, 147)
-        x = F.max_pool2d(x, kernel_size=3, stride=2)  # (N, 64, 73, 73)
+        x = F.max_pool2d(x, kernel_size=3, stride=2)  # (N, 64, 73, 73): block 0
+        if dims == 64:
+            return F.adaptive_avg_pool2d(x, 1).flatten(1), None  # (N, 64)
         x = self.Conv2d_3b_1x1(x)  # (N, 80, 73, 73)
         x = self.Conv2d_4a_3x3(x)  # (N, 192, 71, 71)
-        x = F.max_pool2d(x, kernel_size=3, stride=2)  # (N, 192, 35, 35)
+        x = F.max_pool2d(x, kernel_size=3, stride=2)  # (N, 192, 35, 35): block 1
+        if dims == 192:
+            return F.adaptive_avg_pool2d(x, 1).flatten(1), None  # (N, 192)
         x = self.Mixed_5d(self.Mixed_5c(self.Mixed_5b(x)))  # (N, 288, 35, 35)
         x = self.Mixed_6a(x)  # (N, 768, 17, 17)
-        x = self.Mixed_6e(self.Mixed_6d(self.Mixed_6c(self.Mixed_6b(x))))  # (N, 768, 17, 17)
+        x = self.Mixed_6e(self.Mixed_6d(self.Mixed_6c(self.Mixed_6b(x))))  # (N, 768, 17, 17): block 2
+        if dims == 768:
+            return F.adaptive_avg_pool2d(x, 1).flatten(1), None  # (N, 768)
         x = self.Mixed_7a(x)  # (N, 1280, 8, 8)
         x = self.Mixed_7c(self.Mixed_7b(x))  # (N, 2048, 8, 8)
         features = F.adaptive_avg_pool2d(x, 1).flatten(1)  # (N, 2048): pytorch-fid's "pool3" (block 3)
-        return features, self.fc(features)  # (N, 2048), (N, 1008)
+        return features, features @ self.fc.weight.T  # (N, 2048), (N, 1008) without fc.bias
 
 
-def _read_state_dict(path: Path) -> dict[str, Tensor]:
-    """Tensors from a .safetensors or .pth/.pt file; never unpickles anything but tensors."""
-    suffix = path.suffix.lower()
-    if suffix not in (".safetensors", ".pth", ".pt"):
+MAX_WEIGHTS_BYTES = 256 * 2**20  # the FID weights are 95.6 MB (about 91 MiB)
+
+
+def regular_weights_file(path: Path) -> int:
+    """The size of ``path``, which must be a regular file of at most MAX_WEIGHTS_BYTES; else DataError."""
+    if not path.is_file():
+        raise DataError(f"Inception weights {path} not found (or not a regular file); {HOW_TO_GET_WEIGHTS}.")
+    size = path.stat().st_size
+    if size > MAX_WEIGHTS_BYTES:
         raise DataError(
-            f"Inception weights {path} must be a .safetensors, .pth or .pt file, got {suffix or 'no suffix'!r}; "
+            f"Inception weights {path} hold {size} bytes, more than the {MAX_WEIGHTS_BYTES} an Inception-v3 needs; "
+            f"{HOW_TO_GET_WEIGHTS}."
+        )
+    return size
+
+
+def _read_safetensors(path: Path) -> dict[str, Tensor]:
+    """Tensors from a .safetensors file; a pickle-based .pth/.pt is refused (convert it once instead)."""
+    regular_weights_file(path)  # missing, not a regular file, or too large: said first
+    suffix = path.suffix.lower()
+    if suffix in (".pth", ".pt"):
+        raise DataError(
+            f"Inception weights {path} are a pickle-based PyTorch file; genlab loads weights only as safetensors: "
+            f"convert it once with `genlab eval fetch-weights --from {path}`."
+        )
+    if suffix != ".safetensors":
+        raise DataError(
+            f"Inception weights {path} must be a .safetensors file, got {suffix or 'no suffix'!r}; "
             f"{HOW_TO_GET_WEIGHTS}."
         )
     try:
-        if suffix == ".safetensors":
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # safetensors, zipfile and the unpickler each raise their own types
+        return load_file(str(path))
+    except Exception as e:  # safetensors raises several types for damaged files
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise DataError(
             f"Inception weights {path} are unreadable or corrupt ({reason}); {HOW_TO_GET_WEIGHTS} again."
         ) from None
-    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise DataError(
-            f"Inception weights {path} hold a {type(state).__name__}, not a state dict of tensors; "
-            f"{HOW_TO_GET_WEIGHTS}."
-        )
-    return state
 
 
 def _check_matches(state: dict[str, Tensor], expected: dict[str, Tensor], path: Path) -> None:
@@ -279,47 +311,37 @@ def _check_matches(state: dict[str, Tensor], expected: dict[str, Tensor], path: 
     )
 
 
-def load_fid_inception(path: str | Path) -> FIDInceptionV3:
-    """The FID Inception-v3 with weights from ``path`` (.safetensors, or .pth/.pt loaded weights-only), in eval mode.
-
-    Raises DataError if the file is missing, unreadable, or its keys or shapes differ.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"Inception weights {path} not found; {HOW_TO_GET_WEIGHTS}.")
-    state = _read_state_dict(path)
-    model = FIDInceptionV3()
-    expected = model.state_dict()
+def checked_state(state: object, path: Path) -> dict[str, Tensor]:
+    """``state`` as a complete, finite FID Inception-v3 state dict; DataError naming what is wrong."""
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise DataError(
+            f"Inception weights {path} hold a {type(state).__name__}, not a state dict of tensors; "
+            f"{HOW_TO_GET_WEIGHTS}."
+        )
+    expected = FIDInceptionV3().state_dict()
+    state = dict(state)
     # BatchNorm's step counter is unused in eval mode and absent from older files: fill it in.
     for key, value in expected.items():
         if key.endswith(".num_batches_tracked") and key not in state:
             state[key] = torch.zeros_like(value)
     _check_matches(state, expected, path)
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise DataError(
+            f"Inception weights {path} contain NaN or infinite values (in {', '.join(bad[:3])}); the file is "
+            f"damaged: {HOW_TO_GET_WEIGHTS} again."
+        )
+    return state
+
+
+def load_fid_inception(path: str | Path) -> FIDInceptionV3:
+    """The FID Inception-v3 with weights from the .safetensors file ``path``, in eval mode.
+
+    Raises DataError if the file is missing, too large, a pickle, unreadable, non-finite, or its keys or
+    shapes differ.
+    """
+    path = Path(path)
+    state = checked_state(_read_safetensors(path), path)
+    model = FIDInceptionV3()
     model.load_state_dict(state, strict=True)
     return model.eval()
-
-
-class InceptionExtractor(ClassifierExtractor):
-    """FID-Inception pool3 features (FID, KID, PRDC) and class probabilities (Inception Score) of uint8 images.
-
-    Needs the user-supplied FID weights (see ``load_fid_inception``); any image size, grey or RGB.
-    """
-
-    name = "inception"
-    feature_dim = FIDInceptionV3.feature_dim
-    num_classes = FIDInceptionV3.num_classes
-
-    def __init__(self, weights_path: str | Path, batch_size: int = 50) -> None:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive int, got {batch_size!r}.")
-        self.model = load_fid_inception(weights_path)
-        self.batch_size = batch_size
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Pool3 features (B, 2048) and the 1008 logits of a [-1, 1] batch, grey or RGB."""
-        if x.shape[1] not in (1, 3):
-            raise DataError(
-                f"the Inception extractor needs 1 or 3 channels first, (N, C, H, W), got shape "
-                f"{tuple(x.shape)}; transpose channels-last images with images.transpose(0, 3, 1, 2)."
-            )
-        return self.model(x.expand(-1, 3, -1, -1))  # grey (B, 1, H, W) -> (B, 3, H, W); RGB unchanged
