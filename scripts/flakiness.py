@@ -59,6 +59,18 @@ def parse_junit(path: Path) -> dict[str, str]:
     return outcomes
 
 
+def failure_messages(path: Path) -> dict[str, str]:
+    """The first line of each failed test's message in one --junitxml report (e.g. ``Failed: Timeout >300.0s``)."""
+    messages = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        for kind in ("failure", "error"):
+            found = case.find(kind)
+            if found is not None:
+                text = (found.get("message") or found.text or kind).strip().splitlines() or [kind]
+                messages[f"{case.get('classname', '')}::{case.get('name', '')}"] = text[0][:100]
+    return messages
+
+
 @dataclass
 class Tally:
     """How one test fared: runs and failures per setting (e.g. ``threads=2+load``)."""
@@ -91,8 +103,9 @@ def failed_rows(tallies: dict[str, Tally]) -> list[tuple[str, int, int, str]]:
     return sorted(rows, key=lambda r: (-r[1], r[0]))
 
 
-def format_report(tallies: dict[str, Tally], settings: list[str]) -> str:
-    """A Markdown table of the tests that ever failed, or a line saying none did."""
+def format_report(tallies: dict[str, Tally], settings: list[str], messages: dict[str, str] | None = None) -> str:
+    """A Markdown table of the tests that ever failed (with the last failure's message, when given), or a line
+    saying none did."""
     rows = failed_rows(tallies)
     tests = {k: t for k, t in tallies.items() if k != RUN_ITSELF}
     test_runs = sum(sum(t.runs.values()) for t in tests.values())
@@ -100,8 +113,10 @@ def format_report(tallies: dict[str, Tally], settings: list[str]) -> str:
     if not rows:
         return f"{head}\n\nNo test failed in any run."
     lines = [head, "", f"{len(rows)} tests failed at least once:", ""]
-    lines += ["| test | failed / runs | failed under |", "|---|---|---|"]
-    lines += [f"| `{test_id}` | {failures}/{runs} | {where} |" for test_id, failures, runs, where in rows]
+    messages = messages or {}
+    lines += ["| test | failed / runs | failed under | last failure |", "|---|---|---|---|"]
+    lines += [f"| `{test_id}` | {failures}/{runs} | {where} | {messages.get(test_id, '').replace('|', '/')} |"
+              for test_id, failures, runs, where in rows]
     return "\n".join(lines)
 
 
@@ -124,7 +139,8 @@ def stop_load(procs: list[subprocess.Popen]) -> None:
 
 
 def run_pytest(marker: str, threads: int, junit: Path, extra: list[str], timeout: float) -> dict[str, str]:
-    """One pytest process over ``-m marker`` with ``threads`` threads; its per-test outcomes."""
+    """One pytest process over ``-m marker`` with ``threads`` threads; its per-test outcomes (the report stays
+    at ``junit`` for failure_messages)."""
     path = os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p)  # this checkout's genlab
     env = {**os.environ, "PYTHONPATH": path, "GENLAB_TEST_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-m", "pytest", "-m", marker, "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *extra]
@@ -158,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     load: list[subprocess.Popen] = []
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the finally below stops the load
     results: list[tuple[str, dict[str, str]]] = []
+    messages: dict[str, str] = {}  # test id -> its last failure's message
     settings = [f"threads={t}{'+load' if args.load else ''}" for t in threads]
     command = shlex.join(["python", "scripts/flakiness.py", *(argv if argv is not None else sys.argv[1:])])
     print(f"# {command}\n# pytest -m {args.marker!r} {shlex.join(args.pytest_args)}; {args.runs} runs x {settings}")
@@ -172,12 +189,14 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"run {run}/{args.runs} {setting}: ", end="", flush=True)
                     junit = Path(tmp) / f"run{run}-t{t}.xml"
                     results.append((setting, run_pytest(args.marker, t, junit, args.pytest_args, args.timeout)))
+                    if junit.is_file():
+                        messages.update(failure_messages(junit))
                     print(f"  ({time.perf_counter() - start:.0f} s)", flush=True)
     finally:
         stop_load(load)
     tallies = tally(results)
     print()
-    print(format_report(tallies, settings))
+    print(format_report(tallies, settings, messages))
     return 1 if failed_rows(tallies) else 0
 
 

@@ -36,6 +36,15 @@ def test_junit_outcomes_count_setup_and_teardown_errors_as_failures(tmp_path):
     }
 
 
+def test_failure_messages_keep_the_first_line(tmp_path):
+    (tmp_path / "r.xml").write_text(JUNIT)
+    assert flakiness.failure_messages(tmp_path / "r.xml") == {
+        "tests.train.test_toy::test_flaky[ring8]": "assert 2 >= 3",
+        "tests.web.test_load::test_setup_breaks": "failed on setup with OSError",
+        "tests.models.test_x::test_teardown_breaks": "failed on teardown",
+    }
+
+
 def test_report_names_each_failing_test_with_its_count_and_settings():
     ok = {"a::t1": "passed", "a::t2": "passed", "a::t3": "skipped"}
     bad = {"a::t1": "passed", "a::t2": "failed", "a::t3": "skipped"}
@@ -46,6 +55,8 @@ def test_report_names_each_failing_test_with_its_count_and_settings():
     text = flakiness.format_report(tallies, ["threads=1", "threads=2"])
     assert text.startswith("2 tests, 10 test runs") and "| `a::t2` | 2/5 | threads=2: 2/3 |" in text
     assert "a::t1" not in text
+    with_message = flakiness.format_report(tallies, ["threads=1", "threads=2"], {"a::t2": "Failed: Timeout >300.0s"})
+    assert "| threads=2: 2/3 | Failed: Timeout >300.0s |" in with_message
 
 
 def test_report_says_when_nothing_failed():
