@@ -4,9 +4,10 @@ A training run's numbers change with the number of intra-op threads (the order o
 matmul or a convolution), and a GAN amplifies such a change into a different outcome; a test that
 passes with one thread count can fail with another (issue 23). So every ``trains`` test runs with a
 fixed number of torch threads and BLAS threads: ``GENLAB_TEST_THREADS`` (default 1). One thread is also
-the fastest for these tiny models on a busy machine, where OpenMP's threads wait on each other: the slow
-toy GAN test took 15 s with 1 thread and 480 s with 2 on the shared 2-core machine at load average ~5
-(past pytest's 300 s timeout). scripts/flakiness.py runs the marked tests with 1 and 2.
+the fastest for these tiny models on a busy machine, where OpenMP's threads wait on each other: 4000
+steps of the slow test's toy GAN took 15 s with 1 thread and 479 s with 2 on the shared 2-core machine
+at load average ~5, and with 2 threads the slow test timed out (300 s) under load
+(docs/results/flakiness.md). scripts/flakiness.py runs the marked tests with 1 and 2.
 
 The pin wraps the whole test protocol (setup, call, teardown), not a fixture, so a module-scoped
 fixture that trains is pinned too when a marked test is the one that builds it; the thread counts in
