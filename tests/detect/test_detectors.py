@@ -27,10 +27,15 @@ def overrides(kind):
     return FAST_CNN if kind == "cnn" else None
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize(
     "kind, make_fake", [("spectral", checkerboard), ("spectral", blurred), ("cnn", checkerboard), ("cnn", blurred)]
 )
 def test_detector_separates_real_from_procedural_fakes(mnist, kind, make_fake):
+    """Over training seeds 0..19 with 1 and 2 threads, all four cases: AUC and AP 1.000, TPR 1.00. The FPR on
+    unseen real images at the threshold set for 1 % on the held-out fit images: 0.00 .. 0.083 (medians 0.03 ..
+    0.06: 300 test images, and a threshold from a small hold-out), so the bound is 0.15; it was 0.1, 0.017 from
+    the worst seed."""
     detector, info = train_detector(
         kind, mnist["fit"], make_fake(mnist["fake_src"]), seed=0, overrides=overrides(kind)
     )
@@ -39,18 +44,23 @@ def test_detector_separates_real_from_procedural_fakes(mnist, kind, make_fake):
     )
     assert result.auc.value > 0.9 and result.ap.value > 0.9
     assert result.auc.low <= result.auc.value <= result.auc.high
-    assert result.fpr < 0.1 and result.tpr > 0.3  # the 1 % threshold carries over to unseen real images
+    assert result.fpr < 0.15 and result.tpr > 0.3  # the 1 % threshold roughly carries over to unseen real images
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("kind", ["spectral", "cnn"])
 def test_real_vs_real_control_gives_chance(mnist, kind):
+    """Over training seeds 0..19 with 1 and 2 threads (these sets): AUC 0.499 .. 0.523 (spectral), 0.482 ..
+    0.548 (cnn), inside 0.5 +- CONTROL_MARGIN. The bootstrap interval is no longer asked to contain 0.5: a 95 %
+    interval misses the true value for 1 seed in 20 by construction, and the CNN's missed 0.5 for seeds 1, 4
+    and 14 with either thread count (low 0.502 .. 0.507); seed 0, used here, had low 0.481."""
     # Train: MNIST train 0..600 labelled real vs 600..1200 labelled "generated"; test: MNIST test 0..300 vs 300..600.
     detector, info = train_detector(kind, mnist["fit"], mnist["fake_src"], seed=0, overrides=overrides(kind))
     result = evaluate_detector(
         detector, info["threshold_logit"], mnist["test"], mnist["test_fake_src"], n_resamples=200
     )
     assert abs(result.auc.value - 0.5) < CONTROL_MARGIN, result.auc
-    assert result.auc.low < 0.5 < result.auc.high, result.auc
+    assert result.auc.low <= result.auc.value <= result.auc.high, result.auc
 
 
 @pytest.mark.parametrize(

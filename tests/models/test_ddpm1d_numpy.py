@@ -77,14 +77,22 @@ def trained():
     return params, losses, samples
 
 
+@pytest.mark.trains
 def test_training_reduces_the_loss(trained):
+    """Mean loss of the last tenth of the steps / the first tenth, over seeds 0..19 (NumPy, one BLAS thread, so
+    the thread setting does not enter; the seed here is 0: 0.80): min 0.70, median 0.77, max 0.81, so the old
+    bound 0.85 sat close to the worst seed; it is 0.9. Frozen (lr 1e-12), seeds 0..2: 0.997 .. 1.003."""
     _, losses, _ = trained
     assert np.all(np.isfinite(losses))
     tenth = len(losses) // 10
-    assert losses[-tenth:].mean() < 0.85 * losses[:tenth].mean()
+    assert losses[-tenth:].mean() < 0.9 * losses[:tenth].mean()
 
 
+@pytest.mark.trains
 def test_samples_reproduce_both_modes(trained):
+    """Over seeds 0..19 (training s, sampling s + 1, reference s + 7): KS p-value 0.045 .. 0.82 (bound 1e-3);
+    share below 0 0.47 .. 0.52 (bounds 0.35, 0.65); mass within 0.5 of 0 as a fraction of a single Gaussian's
+    0.02 .. 0.09 (bound 0.25)."""
     _, _, samples = trained
     assert samples.shape == (2000,)
     reference = bimodal_1d(2000, torch.Generator().manual_seed(7)).numpy()[:, 0].astype(np.float64)

@@ -29,8 +29,11 @@ DATA_DIM = 5
 SCALE = 4.0
 TOY_CFG = NumpyGANConfig(z_dim=4, hidden=64, layers=2, lr=1e-3)
 TOY_STEPS = 1500
-# A GAN on one mode, or an untrained one, has KS >= 0.49 and W1 >= 1.2 against the mixture.
-KS_MAX, W1_MAX = 0.25, 0.4
+# A GAN on one mode, or an untrained one, has KS >= 0.43 and W1 >= 1.2 against the mixture (untrained G, seeds
+# 0..19: KS 0.43 .. 0.50, W1 1.21 .. 1.66). Trained (TOY_STEPS, data/fit/sample seeds s, s, s+1 for s in 0..19, one
+# BLAS thread): KS 0.078 .. 0.158 (median 0.12), W1 0.13 .. 0.41 (median 0.19; 0.41 is seed 9, a run that keeps a
+# bridge between the modes, every other seed <= 0.27), so W1_MAX was raised from 0.4 (seed 9 failed it) to 0.6.
+KS_MAX, W1_MAX = 0.25, 0.6
 GRID = np.linspace(-6.0, 6.0, 4001)
 
 
@@ -173,19 +176,28 @@ def toy():
     return data, players, losses, samples
 
 
+@pytest.mark.trains
 def test_gan_learns_both_modes_of_the_1d_mixture(toy):
+    """The fitted G covers both modes and leaves the gap between them nearly empty.
+
+    Measured over seeds 0..19 as for KS_MAX / W1_MAX (NumPy with one BLAS thread, so the thread setting does not
+    enter; the seed here is 0): share below 0 0.47 .. 0.59; mass within 0.5 of 0 as a fraction of a single
+    Gaussian's 0.08 .. 0.44 (median 0.10; 0.44 is seed 9, next 0.19: the bound was 0.25, now 0.6); |D's loss + 2 log 2|
+    over the last 100 steps 0.004 .. 0.039 (median 0.006; the bound was 0.05, now 0.08).
+    """
     _, _, losses, samples = toy
     assert samples.shape == (5000,) and np.all(np.isfinite(losses))
     assert 0.3 < np.mean(samples < 0) < 0.7
     # A single Gaussian of the mixture's std (sqrt(4 + 0.25)) puts ~19% within 0.5 of 0; the mixture ~0.1%.
     single_gaussian_mass = 2 * norm.cdf(0.5 / np.sqrt(4.25)) - 1
-    assert np.mean(np.abs(samples) < 0.5) < 0.25 * single_gaussian_mass
+    assert np.mean(np.abs(samples) < 0.5) < 0.6 * single_gaussian_mass
     ks, w1 = distances(samples)
     assert ks < KS_MAX and w1 < W1_MAX
     # Near equilibrium D(x) -> 1/2 everywhere, so its BCE -> 2 log 2 = -V(D*, G).
-    assert abs(losses[-100:, 0].mean() + VALUE_AT_EQUILIBRIUM) < 0.05
+    assert abs(losses[-100:, 0].mean() + VALUE_AT_EQUILIBRIUM) < 0.08
 
 
+@pytest.mark.trains
 def test_untrained_and_collapsed_generators_fail_the_same_thresholds(toy):
     data, _, _, _ = toy
     untrained = init_players(TOY_CFG, 1, np.random.default_rng(0))["generator"]

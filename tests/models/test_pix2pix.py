@@ -75,7 +75,14 @@ def test_unet_skip_connection_carries_fine_detail_past_the_bottleneck():
     assert x.grad[0, 0, 14, 14] != 0 and x.grad.abs().gt(0).sum() > 28 * 28 // 2  # local and global paths
 
 
+@pytest.mark.trains
 def test_l1_only_ablation_has_no_discriminator_and_fits_one_batch():
+    """40 steps on one batch of 8 pairs lower the L1 loss well below its first value.
+
+    last / first L1 over seeds 0..19 (model seed, batch = test pairs 8s..8s+8) with 1 and 2 threads:
+    min 0.35, median 0.44, max 0.51 (seed 0, used here: 0.40), so the old bound 0.5 failed for one
+    seed; the bound is 0.7. With the learning rate set to 0 the ratio is 1.000 (+-0.0004).
+    """
     family = build(adversarial=False, l1_weight=100.0, lr=2e-3)
     assert set(family.nets) == {"generator"} and not family.monitor_losses
     pairs = torch.from_numpy(load_translation("digits-outline", "test")[0][:8].copy()).float() / 127.5 - 1
@@ -84,7 +91,7 @@ def test_l1_only_ablation_has_no_discriminator_and_fits_one_batch():
     assert set(first) == {"loss_l1"}
     for _ in range(40):
         last = family.train_step(pairs, None, g)
-    assert last["loss_l1"] < 0.5 * first["loss_l1"]
+    assert last["loss_l1"] < 0.7 * first["loss_l1"]
 
 
 def test_adversarial_step_logs_both_players():

@@ -56,11 +56,24 @@ def test_caption_dropout_one_minus_epsilon_trains_almost_only_unconditionally(mo
     assert seen.count("") >= 60
 
 
+@pytest.mark.trains
 def test_training_lowers_the_loss_on_a_fixed_batch():
-    family = build()
+    """30 steps on one batch lower the loss below a frozen copy's on the same draws (same t, noise, captions).
+
+    The paired baseline cancels the draw-to-draw noise of the diffusion loss; the earlier check (the
+    last 5 losses below the first 5) compared different draws and measured 0.93 .. 1.01 over build and
+    batch seeds 0..19: it failed for some seeds. Loss of the last 10 steps, trained / frozen, over seeds
+    0..19 (model, batch and draws) with 1 and 2 threads: min 0.963, median 0.967, max 0.970 (the seeds
+    used here, 0: 0.965); a copy that does not learn gives exactly 1.
+    """
+    family, frozen = build(), build()
+    for group in frozen.opts["adam"].param_groups:
+        group["lr"] = 0.0  # the same nets and draws, never updated (the config refuses lr = 0)
     x, y = batch(16)
     losses = [family.train_step(x, y, torch.Generator().manual_seed(s))["loss"] for s in range(30)]
-    assert sum(losses[-5:]) < sum(losses[:5])
+    baseline = [frozen.train_step(x, y, torch.Generator().manual_seed(s))["loss"] for s in range(30)]
+    assert baseline[0] == losses[0]  # the same first step: the copies start equal
+    assert sum(losses[-10:]) < 0.985 * sum(baseline[-10:])
 
 
 def test_prompts_are_checked_and_sampled():
