@@ -23,7 +23,7 @@ from genlab.errors import ConfigError, GenlabError
 from genlab.marks.provenance import run_id
 from genlab.models.ddpm import DDPM
 from genlab.models.ldm import LatentDiffusion
-from genlab.runs import find_checkpoint, load_checkpoint, read_config, weights_hash
+from genlab.runs import RunConfig, find_checkpoint, load_checkpoint, read_config, weights_hash
 from genlab.runs.device import resolve_device, resolve_device_for
 from genlab.runs.loading import load_family
 
@@ -39,17 +39,16 @@ class Method(str, Enum):
 
 def progressive_rounds(k: int, start: int = PROGRESSIVE_START) -> tuple[int, ...]:
     """The rounds that halve the teacher's ``start`` DDIM steps down to ``k``: (start/2, start/4, ..., k)."""
-    rounds, n = [], start // 2
-    while n >= k and n >= 1:
-        rounds.append(n)
-        if n == k:
-            return tuple(rounds)
+    halvings, n = [], start
+    while n % 2 == 0 and n >= 2:
         n //= 2
-    reachable = ", ".join(str(start >> r) for r in range(1, start.bit_length()))
-    raise ConfigError(
-        f"progressive distillation halves the teacher's {start} DDIM steps, so --steps must be one of {reachable}; "
-        f"got {k} (or set rounds= yourself, e.g. --set rounds=24,12,6,3)"
-    )
+        halvings.append(n)
+    if k not in halvings:
+        raise ConfigError(
+            f"progressive distillation halves the teacher's {start} DDIM steps, so --steps must be one of "
+            f"{', '.join(map(str, halvings)) or 'none (--teacher-steps is odd)'}; got {k}"
+        )
+    return tuple(halvings[: halvings.index(k) + 1])
 
 
 def teacher_fields(teacher: Path, checkpoint: str) -> tuple[dict[str, Any], Any]:
@@ -76,6 +75,52 @@ def teacher_fields(teacher: Path, checkpoint: str) -> tuple[dict[str, Any], Any]
     return fields, family
 
 
+def student_config(
+    teacher: Path,
+    method: Method,
+    *,
+    steps: int | None = None,
+    checkpoint: str = "latest",
+    guidance: float | None = None,
+    teacher_steps: int = PROGRESSIVE_START,
+    sets: dict[str, Any] | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+) -> RunConfig:
+    """The student's checked RunConfig: the teacher pinned, K reachable, the length every round needs.
+
+    Raises a one-line GenlabError for every bad input; writes nothing. ``sets`` are ``--set``
+    keys of the student or the trainer; without ``steps``/``epochs`` there, progressive runs
+    ``len(rounds) * round_steps`` steps and consistency ``CONSISTENCY_STEPS``.
+    """
+    if steps is not None and steps < 1:
+        raise ConfigError(f"--steps must be >= 1, got {steps}")
+    sets = dict(sets or {})
+    pinned, family = teacher_fields(teacher, checkpoint)
+    name = FAMILIES[method.value]
+    base: dict[str, Any] = {**pinned, "guidance": family.cfg.guidance if guidance is None else guidance}
+    if method is Method.progressive and "rounds" not in sets:
+        base["rounds"] = progressive_rounds(4 if steps is None else steps, teacher_steps)  # K unreachable: one line
+    if steps is not None or method is Method.consistency:
+        base["sample_steps"] = 1 if steps is None else steps
+    base.update(sets)
+    flags = {"dataset": read_config(teacher).train.dataset, "batch_size": batch_size, "seed": seed}
+    flags = {k: v for k, v in flags.items() if v is not None}
+    probe = run_config(name, sets=base, **flags)
+    if method is Method.progressive:
+        if steps is None and "sample_steps" not in sets:
+            base["sample_steps"] = probe.model.rounds[-1]
+        elif probe.model.rounds[-1] != probe.model.sample_steps:
+            raise ConfigError(
+                f"rounds end at {probe.model.rounds[-1]} steps but --steps is {probe.model.sample_steps}: make "
+                "them agree"
+            )
+    if "steps" not in sets and "epochs" not in sets:  # the default length: every round, or the consistency budget
+        rounds = probe.model.rounds if method is Method.progressive else ()
+        base["steps"] = len(rounds) * probe.model.round_steps if rounds else CONSISTENCY_STEPS
+    return run_config(name, sets=base, **flags)
+
+
 @app.command()
 def distill(
     teacher: Annotated[Path, typer.Argument(help="A trained ddpm or ldm run directory (the teacher).")],
@@ -84,10 +129,16 @@ def distill(
     steps: Annotated[
         int | None,
         typer.Option(
-            help="Sampling steps K of the student (progressive: a halving of 64, default 4; consistency: "
+            help="Sampling steps K of the student (progressive: --teacher-steps halved, default 4; consistency: "
             "1..ode_steps, default 1)."
         ),
     ] = None,
+    teacher_steps: Annotated[
+        int,
+        typer.Option(
+            "--teacher-steps", help="Progressive: the teacher's DDIM steps the rounds halve from (a power of 2 x K)."
+        ),
+    ] = PROGRESSIVE_START,
     checkpoint: Annotated[str, typer.Option(help="The teacher's checkpoint: latest, best or a step.")] = "latest",
     guidance: Annotated[
         float | None, typer.Option(help="Classifier-free guidance w to distil (default: the teacher's own).")
@@ -106,32 +157,17 @@ def distill(
     resolve_device(device)
     if (out_dir / "config.yaml").exists():
         raise ConfigError(f"{out_dir} already holds a run; continue it with `genlab train --resume {out_dir}`")
-    if steps is not None and steps < 1:
-        raise ConfigError(f"--steps must be >= 1, got {steps}")
-    sets = parse_sets(set_ or [])
-    pinned, family = teacher_fields(teacher, checkpoint)
-    name = FAMILIES[method.value]
-    base: dict[str, Any] = {**pinned, "guidance": family.cfg.guidance if guidance is None else guidance}
-    if method is Method.progressive and "rounds" not in sets:
-        base["rounds"] = progressive_rounds(4 if steps is None else steps)  # K unreachable: one line
-    if steps is not None or method is Method.consistency:
-        base["sample_steps"] = 1 if steps is None else steps
-    base.update(sets)
-    flags = {"dataset": read_config(teacher).train.dataset, "batch_size": batch_size, "seed": seed}
-    flags = {k: v for k, v in flags.items() if v is not None}
-    probe = run_config(name, sets=base, **flags)
-    if method is Method.progressive:
-        if steps is None and "sample_steps" not in sets:
-            base["sample_steps"] = probe.model.rounds[-1]
-        elif probe.model.rounds[-1] != probe.model.sample_steps:
-            raise ConfigError(
-                f"rounds end at {probe.model.rounds[-1]} steps but --steps is {probe.model.sample_steps}: make "
-                "them agree"
-            )
-    if "steps" not in sets and "epochs" not in sets:  # the default length: every round, or the consistency budget
-        rounds = probe.model.rounds if method is Method.progressive else ()
-        base["steps"] = len(rounds) * probe.model.round_steps if rounds else CONSISTENCY_STEPS
-    run = run_config(name, sets=base, **flags)
+    run = student_config(
+        teacher,
+        method,
+        steps=steps,
+        checkpoint=checkpoint,
+        guidance=guidance,
+        teacher_steps=teacher_steps,
+        sets=parse_sets(set_ or []),
+        batch_size=batch_size,
+        seed=seed,
+    )
     where = resolve_device_for(device, ("cpu", "cuda", "mps"))
     existed = out_dir.exists()
     try:
