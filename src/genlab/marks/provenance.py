@@ -56,8 +56,13 @@ def run_id(config: Mapping[str, Any]) -> str:
 
 
 def run_fields(config: Mapping[str, Any]) -> dict[str, str]:
-    """The fields every image of a run carries: generator family, run id, config hash."""
-    return {"generator": str(config["family"]), "run_id": run_id(config), "config_hash": config_hash(config)}
+    """The fields every image of a run carries: generator family, run id, config hash; a distilled
+    student's also name its teacher (run id and weights hash, from its config)."""
+    fields = {"generator": str(config["family"]), "run_id": run_id(config), "config_hash": config_hash(config)}
+    model = config.get("model") or {}
+    if model.get("teacher_run_id"):
+        fields.update(teacher_run_id=str(model["teacher_run_id"]), teacher_hash=str(model.get("teacher_hash", "")))
+    return fields
 
 
 def merge_fields(fields: Mapping[str, Any], visible_text: str | None, invisible_scheme: str | None) -> dict[str, Any]:

@@ -59,6 +59,7 @@ def render_card(run_dir: Path, run: RunConfig, evaluation: dict[str, Any] | None
         f"- Parameters (networks): {params:,}; trained {meta['step']} steps ({meta['epoch']:.2f} epochs) at batch "
         f"size {tc.batch_size}, seed {tc.seed}",
         f"- Checkpoint: `{ckpt_path.name}` (tensors sha256 `{meta['sha256']}`)",
+        *_teacher_lines(config),
         f"- Config hash: `{config_hash(config)}`; full config in `config.yaml`",
         f"- Made with genlab {versions.get('genlab', 'unknown')} (git commit "
         f"{versions.get('git_commit', 'unknown')}), torch {versions.get('torch', 'unknown')}",
@@ -114,6 +115,18 @@ def evaluate_for_card(
             float((predicted[truth == k] == k).mean()) for k in range(family.info.num_classes)
         ]
     return result
+
+
+def _teacher_lines(config: dict[str, Any]) -> list[str]:
+    """A distilled student's teacher, as its config pins it (none for other runs)."""
+    model = config.get("model") or {}
+    if not model.get("teacher_run_id"):
+        return []
+    return [
+        f"- Distilled from teacher run `{model['teacher_run_id']}` (`{model['teacher']}`, checkpoint "
+        f"{model['teacher_checkpoint']}, weights `{model['teacher_hash']}`) at classifier-free guidance w = "
+        f"{model['guidance']:g}; it samples in {model['sample_steps']} step(s) at that w or unconditionally"
+    ]
 
 
 def _metric_lines(records: list[dict[str, Any]], evaluation: dict[str, Any] | None) -> list[str]:

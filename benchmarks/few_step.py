@@ -1,0 +1,287 @@
+"""Few-step diffusion: the teacher's DDIM against progressive and consistency distillation at 1, 2, 4 and 8 steps.
+
+    python benchmarks/few_step.py                  # every stage; writes docs/results/few-step.md (+ .json, figures)
+    python benchmarks/few_step.py --stage score    # only score the runs (each training stage skips a finished run)
+
+The runs (gitignored, under runs/few-step/; a stage resumes its run if it was stopped):
+
+    teacher      genlab train ddpm --preset small --steps 2000 --set precision=bfloat16 --set fused_optimizer=true
+    dcgan        genlab train dcgan --preset small --steps 10000 --set precision=bfloat16 --set channels_last=true
+                 --set fused_optimizer=true
+    progressive  genlab distill runs/few-step/teacher --method progressive --teacher-steps 32 --steps 1 --guidance 2
+                 --set round_steps=180 --set checkpoint_every=180 --set keep_last=10 --set lr=0.0003
+    consistency  genlab distill runs/few-step/teacher --method consistency --steps 1 --guidance 2 --set steps=750
+                 --set ode_steps=12 --set lr=0.0003
+
+Both distillations are sized to the teacher's own training cost (CPU seconds per step measured on
+this machine: ~1.4 for a guided progressive round 0, ~0.9 for later rounds, ~1.15 for consistency,
+~0.45 for a bfloat16 teacher step). Every row of the table: the same teacher, w = 2, ``-n`` samples
+(seed 1, labels 0..9 in turn; the DCGAN is unconditional) scored by genlab's Evaluator against the
+10 000 MNIST test images with the digit classifier's features. Progressive rows are the one run's
+checkpoints at the end of each round. Training time is the trainer's StepClock (steps only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.api import run_config, train_and_publish
+from genlab.atomic import atomic_write_text
+from genlab.bench.machine import machine_info
+from genlab.cli.distill import Method, student_config
+from genlab.data import save_grid
+from genlab.eval.evaluate import Evaluator, load_reference
+from genlab.eval.extractors import get_extractor
+from genlab.plots import figure, save_figure
+from genlab.runs import load_family, read_config, sample_in_batches
+from genlab.training import StepClock
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = ROOT / "runs" / "few-step"
+RESULTS = ROOT / "docs" / "results"
+CLOCKS = RUNS / "clocks.json"
+W = 2.0  # the guidance distilled into both students, and the teacher's in every DDIM row
+STEPS = (8, 4, 2, 1)
+TRAINING = {
+    "teacher": lambda: run_config("ddpm", preset="small", steps=2000, precision="bfloat16", fused_optimizer=True),
+    "dcgan": lambda: run_config(
+        "dcgan", preset="small", steps=10000, precision="bfloat16", channels_last=True, fused_optimizer=True
+    ),
+    "progressive": lambda: student_config(
+        RUNS / "teacher",
+        Method.progressive,
+        steps=1,
+        teacher_steps=32,
+        guidance=W,
+        sets={"round_steps": 180, "checkpoint_every": 180, "keep_last": 10, "lr": 3e-4},
+    ),
+    "consistency": lambda: student_config(
+        RUNS / "teacher",
+        Method.consistency,
+        steps=1,
+        guidance=W,
+        sets={"steps": 750, "ode_steps": 12, "lr": 3e-4},
+    ),
+}
+
+
+def clocks() -> dict[str, Any]:
+    return json.loads(CLOCKS.read_text()) if CLOCKS.is_file() else {}
+
+
+def train_stage(name: str) -> None:
+    """Train (or resume) one run with a StepClock; its CPU and wall seconds add up over sessions."""
+    out, before = RUNS / name, clocks().get(name, {})
+    if before.get("complete"):
+        return
+    clock = StepClock()
+    resume = (out / "config.yaml").is_file()
+    result = train_and_publish(None if resume else TRAINING[name](), out, resume=resume, quiet=True, clock=clock)
+    record = {
+        "wall_s": before.get("wall_s", 0.0) + clock.wall,
+        "cpu_s": before.get("cpu_s", 0.0) + clock.cpu,
+        "steps": result.step,
+        "complete": result.complete,
+        "machine": machine_info(),
+    }
+    atomic_write_text(CLOCKS, json.dumps({**clocks(), name: record}, indent=1))
+
+
+def rows() -> list[tuple[str, str, str, str, dict[str, Any], int]]:
+    """(label, method, run, checkpoint, sampling overrides, network passes per image) for every row."""
+    teacher = [("DDIM-50 (teacher)", "teacher", "teacher", "latest", {"sample_steps": 50, "guidance": W}, 100)]
+    teacher += [(f"DDIM-{k}", "DDIM", "teacher", "latest", {"sample_steps": k, "guidance": W}, 2 * k) for k in STEPS]
+    prog = read_config(RUNS / "progressive").model
+    ends = {k: str((prog.rounds.index(k) + 1) * prog.round_steps) for k in STEPS}  # each round's last checkpoint
+    students = [(f"progressive-{k}", "progressive", "progressive", ends[k], {"sample_steps": k}, k) for k in STEPS]
+    students += [(f"consistency-{k}", "consistency", "consistency", "latest", {"sample_steps": k}, k) for k in STEPS]
+    return [*teacher, *students, ("DCGAN (small)", "DCGAN", "dcgan", "latest", {}, 1)]
+
+
+def timed(fn) -> tuple[Any, float, float]:
+    """(fn(), wall seconds, process CPU seconds)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def score_row(row, n: int, evaluator: Evaluator) -> dict[str, Any]:
+    label, method, run, which, overrides, passes = row
+    family, _, _ = load_family(RUNS / run, which, overrides or None)
+    labels = torch.arange(n) % 10 if family.conditional else None
+    images, wall, cpu = timed(lambda: sample_in_batches(family, n, labels=labels, seed=1, batch_size=250))
+    scores = evaluator(images, None if labels is None else labels.numpy())
+    one = torch.tensor([3]) if family.conditional else None
+    family.sample(1, labels=one, generator=torch.Generator().manual_seed(0))  # warm-up
+    single = [
+        timed(lambda: family.sample(1, labels=one, generator=torch.Generator().manual_seed(s)))[1:] for s in range(10)
+    ]
+    slug = label.split(" ")[0].lower()
+    save_grid(RESULTS / f"few-step-{slug}.png", images[:100], nrow=10)
+    return {
+        "label": label,
+        "method": method,
+        "run": f"runs/few-step/{run}",
+        "checkpoint": which,
+        "overrides": overrides,
+        "passes": passes,
+        "images_per_s": n / wall,
+        "cpu_ms_per_image": 1000 * cpu / n,
+        "batch1_ms": 1000 * statistics.median(w for w, _ in single),
+        "batch1_cpu_ms": 1000 * statistics.median(c for _, c in single),
+        "grid": f"few-step-{slug}.png",
+        "scores": {k: v for k, v in scores.items() if k != "class_histogram"},
+    }
+
+
+def plot(results: list[dict[str, Any]]) -> None:
+    fig, ax = figure(size=(6.5, 4.2))
+    for method, marker in (("DDIM", "o"), ("progressive", "s"), ("consistency", "^")):
+        pts = [r for r in results if r["method"] == method]
+        ax.plot(
+            [1000 / r["images_per_s"] for r in pts], [r["scores"]["fid"] for r in pts], marker=marker, label=method
+        )
+        for r in pts:
+            ax.annotate(
+                str(r["overrides"]["sample_steps"]), (1000 / r["images_per_s"], r["scores"]["fid"]), fontsize=7
+            )
+    for r in results:
+        if r["method"] in ("teacher", "DCGAN"):
+            ax.scatter([1000 / r["images_per_s"]], [r["scores"]["fid"]], marker="*", s=120, label=r["label"])
+    ax.set(xscale="log", yscale="log", xlabel="ms / image (batches of 250, wall)", ylabel="FID (digit features)")
+    ax.set_title("FID against sampling time (numbers: steps)")
+    ax.legend(fontsize=8)
+    save_figure(fig, RESULTS / "few-step.png")
+
+
+def verdicts(results: list[dict[str, Any]], clock: dict[str, Any]) -> list[str]:
+    by = {r["label"]: r for r in results}
+    ref = by["DDIM-50 (teacher)"]
+    lines = []
+    for method in ("progressive", "consistency"):
+        r = by[f"{method}-4"]
+        fid_x, speed_x = r["scores"]["fid"] / ref["scores"]["fid"], r["images_per_s"] / ref["images_per_s"]
+        cpu_x = ref["cpu_ms_per_image"] / r["cpu_ms_per_image"]
+        met = fid_x <= 1.5 and speed_x >= 10
+        lines.append(
+            f"- {method}, 4 steps: FID {r['scores']['fid']:.2f} = {fid_x:.2f}x the teacher's DDIM-50 "
+            f"({ref['scores']['fid']:.2f}; target <= 1.5x) at {speed_x:.1f}x its images/s ({cpu_x:.1f}x per CPU "
+            f"second; target >= 10x): **{'met' if met else 'missed'}**."
+        )
+    gan = by["DCGAN (small)"]["scores"]
+    for method in ("progressive", "consistency"):
+        s = by[f"{method}-1"]["scores"]
+        better = [
+            k for k in ("fid", "precision", "recall", "coverage") if (s[k] < gan[k] if k == "fid" else s[k] > gan[k])
+        ]
+        lines.append(
+            f"- {method}, 1 step, against the small DCGAN (one pass each): FID {s['fid']:.2f} vs {gan['fid']:.2f}, "
+            f"precision {s['precision']:.3f} vs {gan['precision']:.3f}, recall {s['recall']:.3f} vs "
+            f"{gan['recall']:.3f}, coverage {s['coverage']:.3f} vs {gan['coverage']:.3f}: the student is better on "
+            f"{', '.join(better) or 'none of them'}."
+        )
+    for method in ("progressive", "consistency"):
+        d, t = clock[method]["cpu_s"] / 60, clock["teacher"]["cpu_s"] / 60
+        lines.append(
+            f"- {method} distillation: {d:.1f} CPU-min against the teacher's {t:.1f} CPU-min of training: "
+            f"**{'met' if d <= t else 'missed'}** (target: within the teacher's own training time)."
+        )
+    return lines
+
+
+def write_doc(results: list[dict[str, Any]], n: int, start: dict, end: dict) -> None:
+    clock = clocks()
+    train_lines = [
+        f"| {name} | {c['steps']} | {c['cpu_s'] / 60:.1f} | {c['wall_s'] / 60:.1f} | {c['machine']['load_average']} |"
+        for name, c in clock.items()
+    ]
+    table = [
+        f"| {r['label']} | {r['passes']} | {r['scores']['fid']:.2f} | {r['scores']['precision']:.3f} | "
+        f"{r['scores']['recall']:.3f} | {r['scores']['coverage']:.3f} | "
+        f"{r['scores'].get('conditional_accuracy', float('nan')):.3f} | {r['images_per_s']:.1f} | "
+        f"{r['cpu_ms_per_image']:.1f} | {r['batch1_ms']:.0f} |"
+        for r in results
+    ]
+    lines = [
+        "# Few-step diffusion: DDIM, progressive and consistency distillation",
+        "",
+        f"Produced by `python benchmarks/few_step.py -n {n} --threads {start['threads']}` (the runs and their "
+        "commands are in the script's docstring) on a shared machine: "
+        f"{start['cores']} cores ({start['cpu']}), torch {start['torch']}, {start['threads']} torch thread(s); "
+        f"scored {start['date']} to {end['date']}, load average {start['load_average']} at the start and "
+        f"{end['load_average']} at the end (other engineers' jobs: wall times are inflated by about the load "
+        "divided by the cores, CPU times much less).",
+        "",
+        f"Every row: {n} samples, seed 1, labels 0..9 in turn (the DCGAN is unconditional), against the 10 000 MNIST "
+        "test images with the digit classifier's features (FID, precision/recall/coverage k = 5, conditional accuracy "
+        f"= share classified as the asked-for digit). Teacher and students all at guidance w = {W:g}: the DDIM rows "
+        "run two network passes per step (conditional + unconditional), a student one. images/s: wall clock over "
+        "batches of 250; CPU ms/image: process CPU time over the same; batch-1: median wall ms of 10 single-image "
+        "calls.",
+        "",
+        "| row | passes / image | FID | precision | recall | coverage | cond. acc. | images/s | CPU ms / image | "
+        "batch-1 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *table,
+        "",
+        "## Targets",
+        "",
+        *verdicts(results, clock),
+        "",
+        "## Training cost",
+        "",
+        "Training time of the steps alone (the trainer's StepClock; sample grids and checkpoints excluded), summed "
+        "over sessions; load average when each finished.",
+        "",
+        "| run | steps | CPU min | wall min | load average at the end |",
+        "|---|---:|---:|---:|---|",
+        *train_lines,
+        "",
+        "![FID against ms per image](few-step.png)",
+        "",
+        "## Samples (first 100 of each row; columns are the digits 0..9 asked for)",
+        "",
+        *[f"- {r['label']}: ![{r['label']}]({r['grid']})" for r in results],
+        "",
+        "Raw numbers: `few-step.json` beside this file.",
+        "",
+    ]
+    atomic_write_text(RESULTS / "few-step.md", "\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", choices=[*TRAINING, "score", "all"], default="all")
+    parser.add_argument("-n", type=int, default=1000, help="samples per row")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    RUNS.mkdir(parents=True, exist_ok=True)
+    for name in TRAINING:
+        if args.stage in (name, "all"):
+            train_stage(name)
+    if args.stage not in ("score", "all"):
+        return
+    start = machine_info()
+    evaluator = Evaluator(load_reference("mnist-test"), get_extractor("digits"))
+    results = []
+    for row in rows():
+        results.append(score_row(row, args.n, evaluator))
+        print(
+            f"{row[0]}: FID {results[-1]['scores']['fid']:.2f}, {results[-1]['images_per_s']:.1f} images/s", flush=True
+        )
+    end = machine_info()
+    atomic_write_text(RESULTS / "few-step.json", json.dumps({"start": start, "end": end, "rows": results}, indent=1))
+    plot(results)
+    write_doc(results, args.n, start, end)
+
+
+if __name__ == "__main__":
+    main()
