@@ -174,14 +174,15 @@ class Run:
     ) -> dict[str, Any]:
         """FID, KID, IS, modes and precision/recall/density/coverage of ``n`` fresh samples
         against the test split of the run's data (``genlab eval RUN -n N --json``)."""
-        from genlab.eval.evaluate import Evaluator, load_reference
+        from genlab.eval.evaluate import Evaluator, default_extractor, load_reference, run_reference
         from genlab.eval.extractors import get_extractor
 
-        dataset = self.config.train.dataset
+        train = self.config.train
         images = self.sample(n, seed=seed)
         labels = (torch.arange(n) % self.family.info.num_classes).numpy() if self.family.conditional else None
-        extractor = get_extractor("shapes" if images.shape[1:] == (3, 64, 64) else "digits")
-        evaluator = Evaluator(load_reference(reference or f"{dataset}-test", data_dir), extractor, seed=seed)
+        extractor = get_extractor(default_extractor(train.dataset, images.shape[1:]))
+        ref = load_reference(reference, data_dir) if reference else run_reference(train, data_dir)
+        evaluator = Evaluator(ref, extractor, seed=seed)
         return evaluator(images, labels)
 
 

@@ -14,12 +14,13 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from genlab.cli.app import DataDir, Quiet, app, out
-from genlab.data import load_samples
+from genlab.data import is_named, load_samples
 from genlab.errors import ConfigError
-from genlab.eval.evaluate import METRICS, Evaluator, format_metric, load_reference
+from genlab.eval.evaluate import METRICS, Evaluator, default_extractor, format_metric, load_reference
 from genlab.eval.extractors import EXTRACTORS, get_extractor
 from genlab.runs.device import resolve_device
 from genlab.runs.loading import load_family, sample_in_batches
+from genlab.runs.rundir import read_config
 
 
 class _ScoreByDefault(TyperGroup):
@@ -57,15 +58,17 @@ def score(
     ref: Annotated[
         str | None,
         typer.Option(
-            help="Reference: mnist-test, mnist-train, shapes64-test, shapes64-train or a samples .npz (default: the "
-            "test split of the images' data set)."
+            help="Reference: mnist-test, mnist-train, shapes64-test, shapes64-train, a run directory (its data's test "
+            "split), a prepared data folder (`genlab data prepare`) or a samples .npz (default: the test split of the "
+            "images' data set; for a run on your own data, that data's test split)."
         ),
     ] = None,
     n: Annotated[int, typer.Option("-n", help="Number of samples to score (and to draw from a run).")] = 10_000,
     extractor: Annotated[
         str | None,
         typer.Option(
-            help=f"Feature extractor: {', '.join(EXTRACTORS)} (default: digits for 28x28, shapes for 64x64 RGB)."
+            help=f"Feature extractor: {', '.join(EXTRACTORS)} (default: digits for 28x28, shapes for 64x64 RGB; "
+            "random-projection for a run on your own data, which neither classifier knows)."
         ),
     ] = None,
     extractor_weights: ExtractorWeights = None,
@@ -86,10 +89,14 @@ def score(
         raise ConfigError(f"-n must be >= 1, got {n}")
     resolve_device(device)  # a bad or missing device is one line, also when PATH is a samples file
     images, labels, what = _images_of(path, n, checkpoint, seed, device)
-    shapes = images.shape[1:] == (3, 64, 64)
-    ref = ref or ("shapes64-test" if shapes else "mnist-test")
-    extractor = extractor or ("shapes" if shapes else "digits")
-    evaluator = Evaluator(load_reference(ref, data_dir), get_extractor(extractor, extractor_weights), seed=seed)
+    dataset = read_config(path).train.dataset if path.is_dir() else None
+    if ref is None and dataset is not None and not is_named(dataset):
+        reference = load_reference(str(path), data_dir)  # a run on the user's own data: its own test split
+    else:
+        ref = ref or ("shapes64-test" if images.shape[1:] == (3, 64, 64) else "mnist-test")
+        reference = load_reference(ref, data_dir)
+    extractor = extractor or default_extractor(dataset, images.shape[1:])
+    evaluator = Evaluator(reference, get_extractor(extractor, extractor_weights), seed=seed)
     _show(evaluator(images, labels), what, as_json)
 
 

@@ -145,7 +145,7 @@ def scatter(
     codec = latent_codec(family)
     if codec.encode is None or codec.draw(1, torch.Generator()).dim() != 2:
         raise ConfigError(f"scatter needs an encoder with a vector latent; this model's latent is {codec.what}")
-    images, labels, _ = load_dataset(run.train.dataset, "test", data_dir)
+    images, labels, _ = load_dataset(run.train.dataset, "test", data_dir, run.train.data_options())
     images, labels = images[:n], labels[:n]
     z = torch.cat(
         [

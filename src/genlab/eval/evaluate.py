@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from genlab.data import load_dataset, load_samples
+from genlab.config import TrainConfig
+from genlab.data import is_named, load_dataset, load_samples
+from genlab.data.cache import open_prepared
 from genlab.errors import DataError
 from genlab.eval.extractors import ClassifierExtractor, Extractor, get_extractor
 from genlab.eval.metrics import (
@@ -74,21 +76,50 @@ class Reference:
 
 
 def load_reference(ref: str, data_dir: str | Path | None = None, n: int | None = None) -> Reference:
-    """``mnist-test`` / ``mnist-train`` / ``shapes64-test`` / ``shapes64-train`` (first ``n`` images) or a samples
-    .npz file."""
+    """``mnist-test`` / ``mnist-train`` / ``shapes64-test`` / ``shapes64-train`` (first ``n`` images), a run
+    directory (the test split of the data it trained on, prepared as it was), a prepared data folder from the
+    cache (its test split; ``FOLDER:train`` for the train split) or a samples .npz file."""
+    folder, _, split = ref.rpartition(":") if ref.endswith((":train", ":test")) else (ref, "", "test")
     if ref.startswith(("mnist-", "shapes64-")):
         name, split = ref.split("-", 1)
         if split not in ("train", "test"):
             raise DataError(
-                f"unknown reference {ref!r}; use mnist-test, mnist-train, shapes64-test, shapes64-train or a .npz "
-                "samples file"
+                f"unknown reference {ref!r}; use mnist-test, mnist-train, shapes64-test, shapes64-train, a run "
+                "directory, a prepared data folder or a .npz samples file"
             )
         images, _, _ = load_dataset(name, split, data_dir)
+    elif (Path(folder) / "config.yaml").is_file():
+        from genlab.runs import read_config
+
+        return run_reference(read_config(Path(folder)).train, data_dir, n, split)
+    elif (prepared := open_prepared(Path(folder))) is not None:
+        images, _ = prepared.split(split)
+        ref = f"{prepared.manifest['source']} ({split} split, prepared)"
     else:
         images, _ = load_samples(ref)
     if n is not None:
         images = images[:n]
     return Reference(f"{ref} ({images.shape[0]} images)", np.ascontiguousarray(images))
+
+
+def run_reference(
+    train: TrainConfig, data_dir: str | Path | None = None, n: int | None = None, split: str = "test"
+) -> Reference:
+    """The ``split`` of the data a run trained on, prepared with the run's own options (a named set: NAME-split)."""
+    if is_named(train.dataset):
+        return load_reference(f"{train.dataset}-{split}", data_dir, n)
+    images, _, _ = load_dataset(train.dataset, split, data_dir, train.data_options())
+    images = images[:n] if n is not None else images
+    return Reference(f"{train.dataset} ({split} split, {images.shape[0]} images)", np.ascontiguousarray(images))
+
+
+def default_extractor(dataset: str | None, shape: tuple[int, ...]) -> str:
+    """The extractor used when none is named: the digit classifier for 28x28 grey named sets, the shapes64
+    classifier for 64x64 RGB ones, and for a user's own data (a path) the training-free random projection --
+    both classifiers only know their own data."""
+    if dataset is not None and not is_named(dataset):
+        return "random-projection"
+    return "shapes" if tuple(shape) == (3, 64, 64) else "digits"
 
 
 def classifier_for(shape: tuple[int, ...], extractor: Extractor) -> ClassifierExtractor | None:
@@ -109,6 +140,11 @@ class Evaluator:
     def __init__(
         self, reference: Reference, extractor: Extractor | None = None, *, seed: int = 0, nearest_k: int = 5
     ) -> None:
+        if reference.images.shape[0] <= nearest_k:
+            raise DataError(
+                f"the reference {reference.description} has too few images for precision/recall with k={nearest_k} "
+                f"nearest neighbours (needs more than {nearest_k}); use a larger test split (--test-fraction)"
+            )
         self.reference = reference
         self.extractor = extractor or get_extractor("digits")
         # The digit classifier gives IS and the class metrics; when it is also the extractor, one pass gives both.
@@ -123,6 +159,8 @@ class Evaluator:
             raise DataError(
                 f"samples are {images.shape[1:]} images but the reference holds {self.reference.images.shape[1:]}"
             )
+        if images.shape[0] <= self.nearest_k:
+            raise DataError(f"{images.shape[0]} samples are too few to score; use more than {self.nearest_k} (-n)")
         if self.classifier is self.extractor:
             feats, probs = self.classifier.features_and_probs(images)
         else:
