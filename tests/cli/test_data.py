@@ -66,6 +66,21 @@ def test_inspect_reports_and_writes_a_contact_sheet_outside_the_data(capsys, tmp
     one_line_error(code, err, "never writes beside the data")
 
 
+def test_inspect_reads_array_sources_too(capsys, tmp_path):
+    x = pictures(30, channels=3, size=32)
+    x[7] = x[3]  # a duplicate inside the train batches
+    write_cifar10(tmp_path / "cifar", x, np.arange(30) % 10, n_test=5)
+    code, out, _ = run(capsys, "data", "inspect", tmp_path / "cifar", "-o", tmp_path / "c.png", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["kind"] == "cifar10" and report["splits"] == {"train": 25, "test": 5}
+    assert report["classes"]["airplane"] == 3 and report["sizes"] == {"32x32": 30}
+    assert report["duplicate_groups"] == [["train[3]", "train[7]"]]
+    assert Image.open(tmp_path / "c.png").size == (8 * 34 + 2, 10 * 34 + 2)  # 10 class rows of 32 px cells
+    np.savez(tmp_path / "a.npz", images=x[:, 0])
+    code, out, _ = run(capsys, "data", "inspect", tmp_path / "a.npz", "--json", "-o", tmp_path / "a.png")
+    assert code == 0 and json.loads(out)["classes"] == {} and Image.open(tmp_path / "a.png").size[0] == 8 * 34 + 2
+
+
 def test_prepare_prints_where_and_train_reuses_it(capsys, tmp_path, cache):
     digits_folder(tmp_path / "d")
     code, out, err = run(capsys, "data", "prepare", tmp_path / "d", "-q")

@@ -101,7 +101,7 @@ def inspect(
         ("ignored", f"{report.ignored} non-image files"),
         ("prepared as", f"{size}x{size}, {chans} channel(s) (own side {report.own_side} px)"),
     ]
-    table = Table("", "")
+    table = Table(show_header=False)
     for name, value in rows:
         table.add_row(name, escape(value))
     out.print(table)

@@ -126,8 +126,11 @@ def train(
     if nproc != 1:
         return distributed.launch(nproc, argv_of(ctx, without=("nproc",)))
     if resume is not None:
-        if family is not None or config is not None or preset is not None or set_:
+        data_flags = (dataset, image_size, channels, crop, labels, test_fraction, background, data_license)
+        if family is not None or config is not None or preset is not None or set_ or strict:
             raise ConfigError("--resume continues a run as configured; only --steps/--epochs may change")
+        if any(v is not None for v in data_flags):
+            raise ConfigError("--resume trains on the data in the run's config.yaml; drop --data and its options")
         if not (resume / "config.yaml").is_file():
             find_checkpoint(resume)  # fail early, with a clear message, when there is nothing to resume
         run = extend(read_config(resume), steps, epochs)

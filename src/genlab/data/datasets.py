@@ -137,10 +137,12 @@ def _load_path(source: str, split: str, options: DataOptions) -> Loaded:
 
 def _reshape_named(images: np.ndarray, labels: np.ndarray, info: DataInfo, options: DataOptions) -> Loaded:
     """A named set at another size or channel count (the same per-image preprocessing as path sources)."""
+    if options.image_size in (0, info.height) and options.channels in (0, info.channels):
+        return images, labels, info
+    if info.height != info.width:
+        raise DataError(f"--image-size / --channels need square images; this data set is {info.height}x{info.width}")
     size = options.image_size or info.height
     channels = options.channels or info.channels
-    if (size, size, channels) == (info.height, info.width, info.channels):
-        return images, labels, info
     prep = Prep(size, channels, options.crop, background_rgb(options.background))
     out = np.stack([decode_array(image, prep)[0] for image in images])  # (N, C', S, S)
     out.setflags(write=False)
