@@ -192,7 +192,9 @@ def test_missing_license_warns_once_for_a_path(capsys, tmp_path):
 
 def test_conditional_family_on_unlabelled_data_is_one_line(capsys, tmp_path):
     write_folder(tmp_path / "flat", pictures(20))
-    code, _, err = run(capsys, "train", "cvae", "--data", tmp_path / "flat", "--out", "r", *TINY_VAE)
+    code, _, err = run(
+        capsys, "train", "cvae", "--data", tmp_path / "flat", "--out", "r", "--data-license", "x", *TINY_VAE
+    )
     one_line_error(code, err, "conditional", "class folders")
 
 

@@ -157,8 +157,9 @@ def train(
             seed=seed,
             **data,
         )
-    if not is_named(run.train.dataset) and not run.train.data_license and not quiet:
-        warn_no_license(run.train.dataset)
+    source = run.train.dataset
+    if not is_named(source) and Path(source).expanduser().exists() and not run.train.data_license:
+        warn_no_license(source)
     where = resolve_device_for(
         device, get_family(run.family).family_cls.device_types
     )  # auto: the CPU for NumPy families

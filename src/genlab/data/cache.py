@@ -41,14 +41,10 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser().resolve() / "prepared"
 
 
-def cache_key(kind: str, stamps: list[Any], options: dict[str, Any]) -> str:
-    """sha256 of the format version, the source's kind, its file stamps and the requested preprocessing."""
-    text = json.dumps({"format": FORMAT, "kind": kind, "files": stamps, "options": options}, sort_keys=True)
+def cache_key(kind: str, files: str, options: dict[str, Any]) -> str:
+    """sha256 of the format version, the source's kind, its file-list hash and the requested preprocessing."""
+    text = json.dumps({"format": FORMAT, "kind": kind, "files": files, "options": options}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def file_list_hash(stamps: list[Any]) -> str:
-    return hashlib.sha256(json.dumps(stamps).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def inspect_source(
     found = identify(path)
     show = show_progress() if progress is None else progress
     if found.kind in ("npz", "npy"):
-        return _inspect_arrays(str(path), found.kind, len(found.stamps), read_arrays_file(path), options)
+        return _inspect_arrays(str(path), found.kind, found.count, read_arrays_file(path), options)
     tree = found.tree or open_tree(path)
     try:
         raw = _raw_arrays(tree, found.kind, path)

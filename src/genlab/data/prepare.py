@@ -28,7 +28,6 @@ from genlab.data.cache import (
     cache_key,
     cache_root,
     check_outside,
-    file_list_hash,
     open_prepared,
 )
 from genlab.data.decode import DOWN, UP, ImageProblem, Prep
@@ -44,7 +43,7 @@ from genlab.data.sources.arrays import (
     read_idx_source,
 )
 from genlab.data.sources.plan import held_out, is_image_name, plan_images
-from genlab.data.sources.tree import ARCHIVE_SUFFIXES, FolderTree, Tree, open_tree
+from genlab.data.sources.tree import ARCHIVE_SUFFIXES, FolderTree, Tree, fingerprint, open_tree
 from genlab.errors import DataError
 from genlab.version import __version__
 
@@ -61,7 +60,8 @@ class Found:
 
     path: Path
     kind: str  # folder, zip, tar, npz, npy, idx-file
-    stamps: list[Any]
+    files: str  # sha256 of the file list with sizes and modification stamps
+    count: int  # files in the list
     tree: Tree | None = None
 
 
@@ -87,7 +87,7 @@ def prepare(
     root = cache_root(cache_dir)
     check_outside(root, path)
     found = identify(path)
-    key = cache_key(found.kind, found.stamps, options.to_dict())
+    key = cache_key(found.kind, found.files, options.to_dict())
     prepared = open_prepared(root / key[:32])
     if prepared is not None:
         return prepared
@@ -101,21 +101,21 @@ def identify(path: Path) -> Found:
         tree = FolderTree(path)
         for note in tree.notes:
             warn(note)
-        return Found(path, "folder", tree.stamp(), tree)
+        return Found(path, "folder", tree.fingerprint(), len(tree.entries), tree)
     info = path.stat()
     if not stat.S_ISREG(info.st_mode):
         raise DataError(f"{path} is not a regular file or a folder")
-    stamps = [[path.name, info.st_size, info.st_mtime_ns]]
+    stamps = fingerprint([(path.name, info.st_size, info.st_mtime_ns)])
     name = path.name.lower()
     if name.endswith((".npz", ".npy")):
         if info.st_size > MAX_ARRAY_BYTES:
             raise DataError(f"{path} holds {info.st_size} bytes, more than the {MAX_ARRAY_BYTES} genlab reads")
-        return Found(path, name[-3:], stamps)
+        return Found(path, name[-3:], stamps, 1)
     if name.endswith(ARCHIVE_SUFFIXES):
-        return Found(path, "zip" if name.endswith(".zip") else "tar", stamps)
+        return Found(path, "zip" if name.endswith(".zip") else "tar", stamps, 1)
     siblings = FolderTree(path.parent, recursive=False)
     if any(e.name == path.name for e in siblings.entries) and _is_idx_images(siblings, path.name):
-        return Found(path, "idx-file", siblings.stamp(), siblings)
+        return Found(path, "idx-file", siblings.fingerprint(), len(siblings.entries), siblings)
     raise DataError(
         f"cannot tell what {path} holds; --data takes a folder of images, a .zip or .tar(.gz) of one, a folder of "
         "IDX files or an IDX images file, the CIFAR binary version, or a .npz / .npy of uint8 images"
@@ -151,7 +151,6 @@ def _fill(tmp: Path, found: Found, options: DataOptions, key: str, show: bool) -
                 manifest = _fill_images(tmp, tree, options, where, show)
         finally:
             tree.close()
-    stamps = tree.stamp() if tree is not None else found.stamps
     for note in manifest["notes"]:
         warn(note)
     return {
@@ -159,8 +158,8 @@ def _fill(tmp: Path, found: Found, options: DataOptions, key: str, show: bool) -
         "key": key,
         "source": where,
         "container": found.kind,
-        "file_list_sha256": file_list_hash(stamps),
-        "files": len(stamps),
+        "file_list_sha256": tree.fingerprint() if tree is not None else found.files,
+        "files": len(tree.entries) if tree is not None else found.count,
         **manifest,
         "options": options.to_dict(),
         "preprocessing": {

@@ -10,6 +10,7 @@ and checks the file is a regular file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import tarfile
@@ -17,6 +18,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from genlab.data.decode import MAX_FILE_BYTES, ImageProblem
 from genlab.errors import DataError
@@ -24,8 +26,7 @@ from genlab.errors import DataError
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One file of a tree: its path inside it (``/``-separated), size and a change stamp."""
 
     name: str
@@ -56,12 +57,17 @@ class Tree:
             except ImageProblem as e:
                 yield name, e
 
-    def stamp(self) -> list[tuple[str, int, int]]:
-        """What the cache key hashes: every entry's (name, size, stamp)."""
-        return [(e.name, e.size, e.stamp) for e in self.entries]
+    def fingerprint(self) -> str:
+        """What the cache key hashes: sha256 of every entry's name, size and stamp, in name order."""
+        return fingerprint((e.name, e.size, e.stamp) for e in self.entries)
 
     def close(self) -> None:
         pass
+
+
+def fingerprint(stamps: Iterable[tuple[str, int, int]]) -> str:
+    """sha256 of (name, size, stamp) lines."""
+    return hashlib.sha256("\n".join(f"{n}\t{s}\t{t}" for n, s, t in stamps).encode()).hexdigest()
 
 
 def open_tree(path: Path) -> Tree:
@@ -87,7 +93,7 @@ class FolderTree(Tree):
     def __init__(self, root: Path, recursive: bool = True) -> None:
         super().__init__(root, "folder")
         self._walk(recursive)
-        self.entries.sort(key=lambda e: e.name)
+        self.entries.sort()  # names are unique: name order
 
     def _walk(self, recursive: bool) -> None:
         seen: set[tuple[int, int]] = set()
@@ -104,10 +110,11 @@ class FolderTree(Tree):
                 self.notes.append(f"skipped {rel}: a symlink loop (a link back to a folder already read)")
                 continue
             seen.add((info.st_dev, info.st_ino))
+            prefix = f"{rel}/" if rel else ""
             for item in listing:
-                name = f"{rel}/{item.name}" if rel else item.name
-                if hidden(item.name):
+                if item.name[0] == "." or item.name == "__MACOSX":  # hidden(), inlined: this loop sees every file
                     continue
+                name = prefix + item.name
                 try:
                     if item.is_dir(follow_symlinks=True):
                         if recursive:
