@@ -170,16 +170,19 @@ def test_a_folder_of_mnist_pngs_trains_to_the_embedded_loaders_losses(capsys, tm
     assert len(losses) == 6 and losses == [r["loss"] for r in folder if "loss" in r]
 
 
-def test_eval_of_a_run_on_own_data_uses_its_own_test_split(capsys, tmp_path):
+def test_eval_of_a_run_on_own_data_uses_its_own_test_split(capsys, tmp_path, monkeypatch):
     digits_folder(tmp_path / "d", 80)
-    train_ok(capsys, tmp_path / "d", "--data-license", "x")
-    code, out, _ = run(capsys, "eval", "run", "-n", "20", "--json")
+    train_ok(capsys, "d", "--data-license", "x")  # a relative path: config.yaml keeps it absolute
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["train"]["dataset"] == str(tmp_path / "d")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    code, out, _ = run(capsys, "eval", tmp_path / "run", "-n", "20", "--json")
     assert code == 0
     result = json.loads(out)
     assert result["extractor"] == "random-projection" and "test split, 8 images" in result["reference"]
     digits_folder(tmp_path / "small", 30)
-    train_ok(capsys, tmp_path / "small", "--data-license", "x", out="small-run")
-    code, _, err = run(capsys, "eval", "small-run", "-n", "20")
+    train_ok(capsys, tmp_path / "small", "--data-license", "x", out=tmp_path / "small-run")
+    code, _, err = run(capsys, "eval", tmp_path / "small-run", "-n", "20")
     one_line_error(code, err, "too few images", "--test-fraction")
 
 

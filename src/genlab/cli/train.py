@@ -135,6 +135,8 @@ def train(
             find_checkpoint(resume)  # fail early, with a clear message, when there is nothing to resume
         run = extend(read_config(resume), steps, epochs)
     else:
+        if dataset is not None and not is_named(dataset) and Path(dataset).expanduser().exists():
+            dataset = str(Path(dataset).expanduser().resolve())  # config.yaml then works from any folder
         data = {
             "image_size": image_size,
             "channels": channels,
