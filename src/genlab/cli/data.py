@@ -14,7 +14,7 @@ from rich.table import Table
 
 from genlab.cli.app import app, out
 from genlab.data import DataOptions, prepare
-from genlab.data.cache import ENV_VAR, cache_root
+from genlab.data.cache import ENV_VAR
 from genlab.data.inspect import contact_sheet, inspect_source
 
 data_app = typer.Typer(no_args_is_help=True, help="Look at your own data and prepare it for `genlab train --data`.")
@@ -96,7 +96,7 @@ def inspect(
         ("modes", _top(summary["modes"])),
         ("formats", _top(summary["formats"])),
         ("classes", _top(report.classes, 12) if report.classes else "none (unlabelled)"),
-        ("duplicates", f"{len(report.duplicates)} groups" + _first(report.duplicates)),
+        ("duplicates", f"{len(report.duplicates)} groups" + _first([" = ".join(g) for g in report.duplicates])),
         ("problems", f"{len(report.problems)}" + _first([f"{k}: {v}" for k, v in report.problems.items()])),
         ("ignored", f"{report.ignored} non-image files"),
         ("prepared as", f"{size}x{size}, {chans} channel(s) (own side {report.own_side} px)"),
@@ -134,7 +134,7 @@ def prepare_command(
         f"({m['split']['kind']} split), {m['image_size']}x{m['image_size']}x{m['channels']}, {classes}",
         soft_wrap=True,
     )
-    out.print(f"prepared in {escape(str(prepared.folder))} (cache {escape(str(cache_root()))})", soft_wrap=True)
+    out.print(f"prepared in {escape(str(prepared.folder))}", soft_wrap=True)
     out.print(f"train on it: genlab train FAMILY --data {escape(source)}" + _flags(options), soft_wrap=True)
 
 
