@@ -17,6 +17,7 @@ from genlab.cli import detect as _detect  # noqa: F401  (registers detect train/
 from genlab.cli import docs as _docs  # noqa: F401  (registers docs build)
 from genlab.cli import doctor as _doctor  # noqa: F401  (registers doctor)
 from genlab.cli import eval as _eval  # noqa: F401  (registers the eval commands)
+from genlab.cli import export as _export  # noqa: F401  (registers export and filter)
 from genlab.cli import latent as _latent  # noqa: F401  (registers latent interpolate/traverse/scatter)
 from genlab.cli import publish as _publish  # noqa: F401  (registers watermark, keys, verify, card)
 from genlab.cli import serve as _serve  # noqa: F401  (registers serve, survey export)

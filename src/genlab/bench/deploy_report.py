@@ -1,0 +1,94 @@
+"""docs/results/deploy.md: the latency section (``genlab bench latency``) and the INT8 quality and
+real-time filter sections (``benchmarks/deploy.py``), all rendered from deploy.json beside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from genlab.atomic import atomic_write_text
+
+RUNTIME_NAMES = {
+    "pytorch": "PyTorch eager",
+    "torchscript": "TorchScript",
+    "onnx-fp32": "ONNX Runtime fp32",
+    "onnx-int8": "ONNX Runtime INT8",
+}
+
+
+def store(json_path: Path, section: str, key: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Put ``payload`` at results[section][key] (one entry per run or measurement) and save atomically."""
+    results = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    results.setdefault(section, {})[key] = payload
+    atomic_write_text(json_path, json.dumps(results, indent=1, sort_keys=True) + "\n")
+    return results
+
+
+def _stamp(m: dict[str, Any]) -> str:
+    return (
+        f"{m['date']}, {m['cores']} cores ({m['cpu']}), torch {m['torch']}, load average (1/5/15 min) "
+        f"{' / '.join(str(v) for v in m['load_average'])} before, "
+        f"{' / '.join(str(v) for v in m.get('load_average_after', []))} after"
+    )
+
+
+def render_latency(entries: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Latency and throughput per runtime",
+        "",
+        "Batch-1 latency of the graph a sampler calls (a diffusion model calls its denoiser once per step, twice "
+        "with guidance w not in {0, 1}); throughput in images (or denoiser calls) per second at batches 1, 8 and 64; "
+        "model file size; peak resident memory of a worker process that loads only that model, less that of a worker "
+        "that loads nothing.",
+        "",
+    ]
+    for key, e in sorted(entries.items()):
+        r = e["result"]
+        size = ", ".join(f"{k}={v}" for k, v in r["config"].items())
+        lines += [
+            f"### {r['family']} (`{key}`): {r['graph']}, images {'x'.join(map(str, r['image_shape']))}, {size}",
+            "",
+            f"`{e['command']}`; {_stamp(e['machine'])}.",
+            "",
+            "| runtime | threads | p50 ms | p95 ms | p99 ms | img/s b=1 | img/s b=8 | img/s b=64 | model MB "
+            "| peak MB |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for runtime, m in r["runtimes"].items():
+            for t, v in m["threads"].items():
+                ips = v["images_per_s"]
+                lines.append(
+                    f"| {RUNTIME_NAMES[runtime]} | {t} | {v['p50_ms']:.2f} | {v['p95_ms']:.2f} | {v['p99_ms']:.2f} | "
+                    f"{ips.get('1', '-')} | {ips.get('8', '-')} | {ips.get('64', '-')} | {m['model_mb']:.3f} | "
+                    f"{m['peak_rss_mb_over_baseline']:.0f} |"
+                )
+        lines.append("")
+    return lines
+
+
+def render_quality(entries: dict[str, Any]) -> list[str]:
+    lines = ["## INT8 quality cost", ""]
+    for key, e in sorted(entries.items()):
+        lines += [f"### {key}", "", f"`{e['command']}`; {_stamp(e['machine'])}.", "", *e["lines"], ""]
+    return lines
+
+
+def write_deploy(doc: Path, results: dict[str, Any]) -> Path:
+    lines = [
+        "# Deployment: exported models, INT8, latency",
+        "",
+        "Every number below comes from `genlab bench latency` (latency section) or `benchmarks/deploy.py` (the "
+        f"quality and filter sections); the raw numbers are in `{doc.with_suffix('.json').name}`. **The machine is "
+        "shared with other engineers' work** (2 cores; the load averages next to each table come from `uptime`): "
+        "every latency is an upper bound under that load, and 2 threads often lose to 1 when the other core is busy.",
+        "",
+    ]
+    if "notes" in results:
+        for _, e in sorted(results["notes"].items()):
+            lines += [*e["lines"], ""]
+    if "quality" in results:
+        lines += render_quality(results["quality"])
+    if "latency" in results:
+        lines += render_latency(results["latency"])
+    return atomic_write_text(doc, "\n".join(lines) + "\n")
