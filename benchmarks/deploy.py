@@ -168,16 +168,97 @@ def filter_latency(found: dict, calls: int = 200, warmup: int = 20) -> list[str]
     return lines
 
 
+def exporter_comparison(run: Path, tmp: Path) -> list[str]:
+    """Wall time and parity of the two ONNX exporters on one run (each timed once, after a warm-up export)."""
+    export_run(run, tmp / "warm", force=True)
+    rows = []
+    for exporter in ("legacy", "dynamo"):
+        start = time.perf_counter()
+        manifest = export_run(run, tmp / f"x-{exporter}", exporter=exporter, force=True).manifest
+        seconds = time.perf_counter() - start
+        parity = max(g["parity_max_abs_vs_pytorch"] for g in manifest["graphs"].values())
+        rows.append(f"| {manifest['exporter']} | {seconds:.1f} | {parity:.1e} |")
+    return [
+        f"ONNX exporters on `{run}` (whole `export_run`: export, parity check, manifest, card):",
+        "",
+        "| exporter | export s | max abs vs PyTorch |",
+        "|---|---|---|",
+        *rows,
+        "",
+        "`genlab export` uses the TorchScript-based exporter by default (faster here, same parity); "
+        "`--exporter dynamo` selects torch.export + onnxscript (tests/export/test_parity.py checks both).",
+    ]
+
+
+def torch_ao_comparison(run: Path, tmp: Path, calls: int = 300) -> list[str]:
+    """Dynamic INT8 of the linear layers, torch.ao vs ONNX Runtime, on an MLP generator (batch 1, 1 thread)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    ex, *_ = load_exportable(run)
+    made = exports(run, tmp)
+    graph = ex.graphs["generator"]
+    torch.set_num_threads(1)
+    ao = quantize_dynamic(graph.module, {torch.nn.Linear}, dtype=torch.qint8)
+    inputs = ex.example_inputs("generator", 1, torch.Generator().manual_seed(0))
+    args = [torch.from_numpy(inputs[s.name]) for s in graph.inputs]
+    ort = {k: onnx_sessions({"generator": made[k]["files"]["generator"]}, 1)["generator"] for k in ("fp32", "int8")}
+    calls_by = {
+        "PyTorch fp32": lambda: graph.module(*args),
+        "torch.ao dynamic INT8": lambda: ao(*args),
+        "ONNX Runtime fp32": lambda: ort["fp32"].run(None, inputs),
+        "ONNX Runtime INT8": lambda: ort["int8"].run(None, inputs),
+    }
+    times: dict[str, list[float]] = {k: [] for k in calls_by}
+    with torch.inference_mode():
+        reference = graph.module(*args).numpy()
+        errors = {
+            "torch.ao dynamic INT8": float(np.abs(ao(*args).numpy() - reference).max()),
+            "ONNX Runtime INT8": float(np.abs(ort["int8"].run(None, inputs)[0] - reference).max()),
+        }
+        for _ in range(calls // 10):  # interleaved in rounds: the machine's load hits all four alike
+            for k, call in calls_by.items():
+                for _ in range(10):
+                    start = time.perf_counter()
+                    call()
+                    times[k].append(time.perf_counter() - start)
+    rows = [
+        f"| {k} | {np.percentile(t, 50) * 1e3:.3f} | {np.percentile(t, 95) * 1e3:.3f} | {errors.get(k, 0.0):.1e} |"
+        for k, t in times.items()
+    ]
+    return [
+        f"torch.ao against ONNX Runtime for the linear layers: `{run}` ({ex.family_name} generator, MLP), batch 1, "
+        "1 thread, interleaved calls:",
+        "",
+        "| runtime | p50 ms | p95 ms | max abs vs PyTorch fp32 |",
+        "|---|---|---|---|",
+        *rows,
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generators", default="", help="comma-separated generator runs (FID / precision / recall)")
     parser.add_argument("--translators", default="", help="comma-separated translation runs (L1 / PSNR)")
     parser.add_argument("--filter", type=Path, help="the pix2pix arch=mobile run: latency of the real-time filter")
+    parser.add_argument("--exporters", type=Path, help="a run to time the legacy and dynamo ONNX exporters on")
+    parser.add_argument("--torch-ao", type=Path, help="an MLP generator run (vae, gan) to compare torch.ao INT8 on")
     parser.add_argument("-n", type=int, default=2000, help="samples per generator export")
     parser.add_argument("--doc", type=Path, default=Path("docs/results/deploy.md"))
     args = parser.parse_args()
     json_path = args.doc.with_suffix(".json")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.exporters is not None:
+            machine = machine_info()
+            lines = exporter_comparison(args.exporters, Path(tmp))
+            machine["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
+            store(json_path, "notes", "exporters", {"command": COMMAND, "machine": machine, "lines": lines})
+            print("\n".join(lines))
+        if args.torch_ao is not None:
+            machine = machine_info()
+            lines = torch_ao_comparison(args.torch_ao, Path(tmp))
+            machine["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
+            store(json_path, "notes", "torch-ao", {"command": COMMAND, "machine": machine, "lines": lines})
+            print("\n".join(lines))
         for run in [Path(p) for p in args.generators.split(",") if p]:
             machine = machine_info()
             lines = generator_quality(run, args.n, Path(tmp))

@@ -8,6 +8,9 @@ from cli_helpers import one_line_error, run
 from genlab.bench.deploy_report import store, write_deploy
 from genlab.bench.latency import bench_run, percentiles
 
+# Exports, tiny trainings and subprocesses: minutes on a loaded 2-core machine.
+pytestmark = pytest.mark.timeout(900)
+
 pytest.importorskip("onnxruntime")
 
 

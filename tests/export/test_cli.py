@@ -11,6 +11,9 @@ from genlab.export import read_manifest
 from genlab.export import run as export_module
 from genlab.models import get_family
 
+# Exports, tiny trainings and subprocesses: minutes on a loaded 2-core machine.
+pytestmark = pytest.mark.timeout(900)
+
 
 def test_export_writes_model_manifest_and_card(capsys, tiny_run, tmp_path):
     code, out, err = run(capsys, "export", tiny_run("vae"), "-o", tmp_path / "vae")

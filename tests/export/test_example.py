@@ -19,6 +19,9 @@ from cli_helpers import run
 
 from genlab.data import load_samples
 
+# Exports, tiny trainings and subprocesses: minutes on a loaded 2-core machine.
+pytestmark = pytest.mark.timeout(900)
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "onnx_sample.py"
 
 # Inserted before anything else runs: `import torch` / `import genlab` (and their submodules) fail.

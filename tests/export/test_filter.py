@@ -11,6 +11,9 @@ from genlab.errors import ConfigError
 from genlab.models.pix2pix import Pix2Pix, Pix2PixConfig
 from genlab.nn.unet_translate import MobileTranslationUNet
 
+# Exports, tiny trainings and subprocesses: minutes on a loaded 2-core machine.
+pytestmark = pytest.mark.timeout(900)
+
 
 def test_arch_mobile_builds_the_mobile_generator_and_trains():
     family = Pix2Pix(

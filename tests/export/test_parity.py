@@ -17,6 +17,9 @@ from genlab.export.graphs import torch_runner
 from genlab.export.run import runtime_runner
 from genlab.models import family_names
 
+# Exports, tiny trainings and subprocesses: minutes on a loaded 2-core machine.
+pytestmark = pytest.mark.timeout(900)
+
 TOL = 1e-4
 FAMILIES = exportable_families()
 

@@ -8,10 +8,12 @@ Two passes (``onnxruntime.quantization``):
 2. ``quantize_dynamic`` on the linear layers (MatMul, Gemm): int8 weights, activations
    quantised per call from their own range.
 
-Why ONNX Runtime and not ``torch.ao``: the deployed runtime is ONNX Runtime, and a torch.ao
-quantised module neither exports to ONNX nor runs outside PyTorch; its eager mode also needs
-QuantStub/DeQuantStub edits inside every network. We did not build the torch.ao variant to
-compare speed (docs/results/deploy.md says so).
+Why ONNX Runtime and not ``torch.ao``: the deployed runtime is ONNX Runtime, a torch.ao
+quantised module neither exports to ONNX nor runs outside PyTorch (and ``torch.ao.quantization``
+is deprecated in torch 2.13), and its eager static mode needs QuantStub/DeQuantStub edits
+inside every network. For the linear layers, where torch.ao's dynamic mode needs no edits,
+``benchmarks/deploy.py --torch-ao`` measures both (docs/results/deploy.md): ONNX Runtime INT8
+was faster and closer to float32 there. The static convolution variant of torch.ao was not built.
 """
 
 from __future__ import annotations

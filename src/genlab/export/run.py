@@ -187,7 +187,9 @@ def _build(ex, run_dir, which, run, meta, work, fmt, int8, calibration, exporter
         "diffusion": ex.diffusion,
         "quantization": quantization,
         "card": "card.md",
-        "exporter": f"torch.onnx.export ({'dynamo' if exporter == 'dynamo' else 'TorchScript-based'}), opset {OPSET}"
+        "exporter": f"torch.onnx.export (dynamo), opset {max(OPSET, 18)}"
+        if fmt == "onnx" and exporter == "dynamo"
+        else f"torch.onnx.export (TorchScript-based), opset {OPSET}"
         if fmt == "onnx"
         else "torch.jit.trace",
         "versions": _versions(),

@@ -10,6 +10,7 @@ PyTorch's. ``exporter="dynamo"`` selects the other one (tested on one family). E
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import warnings
 from pathlib import Path
@@ -47,23 +48,33 @@ def _quiet():
         torch.backends.mha.set_fastpath_enabled(fastpath)
 
 
+def _dynamic_shapes(graph: Graph) -> tuple:
+    """torch.export's dynamic shapes for the graph's inputs, nested as ``forward``'s signature binds them
+    (a ``*rest`` parameter takes a tuple of the remaining inputs)."""
+    batch = torch.export.Dim("batch", min=1)
+    specs = [{0: batch} if s.shape and s.shape[0] == BATCH else None for s in graph.inputs]
+    out: list = []
+    for p in inspect.signature(graph.module.forward).parameters.values():
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            out.append(tuple(specs[len(out) :]))
+            break
+        out.append(specs[len(out)])
+    return tuple(out)
+
+
 def write_onnx(graph: Graph, example: dict[str, np.ndarray], path: Path, exporter: Exporter = "legacy") -> None:
     """Export ``graph`` to ``path`` with a dynamic batch axis on every input and output that has one."""
     names_in, names_out = [s.name for s in graph.inputs], [s.name for s in graph.outputs]
     graph.module.eval()
     with _quiet(), torch.no_grad():
         if exporter == "dynamo":
-            batch = torch.export.Dim("batch", min=1)
-            shapes = {
-                s.name: ({0: batch} if s.shape and s.shape[0] == BATCH else None) for s in graph.inputs
-            }  # keyed by forward's parameter names: positional *inputs take a tuple
             torch.onnx.export(
                 graph.module,
                 _args(graph, example),
                 str(path),
                 input_names=names_in,
                 output_names=names_out,
-                dynamic_shapes=tuple(shapes.values()),
+                dynamic_shapes=_dynamic_shapes(graph),
                 dynamo=True,
                 opset_version=max(OPSET, 18),
             )
