@@ -108,3 +108,17 @@ def test_hand_edited_manifest_is_refused_in_one_line(capsys, tiny_run, tmp_path,
     frames.mkdir()
     code, _, err = run(capsys, "filter", export_dir, "--input", frames, "-o", tmp_path / "o")
     one_line_error(code, err, *words)
+
+
+def test_text_ddpm_with_the_frozen_minilm_encoder_says_why():
+    from torch import nn
+
+    from genlab.data import DataInfo
+    from genlab.errors import ConfigError
+    from genlab.export import exportable
+    from genlab.models.text_ddpm import TextDDPM, TextDDPMConfig
+
+    family = TextDDPM(TextDDPMConfig(**get_family("text-ddpm").tiny), DataInfo(3, 16, 16, 576))
+    family.nets["ema"].net.encoder = nn.Identity()  # stands in for MiniLMEncoder (the text extra is optional)
+    with pytest.raises(ConfigError, match="cannot export this text-ddpm run: .*MiniLM.*text_encoder=builtin"):
+        exportable(family, lambda: None)

@@ -77,6 +77,13 @@ def render_latency(entries: dict[str, Any]) -> list[str]:
             "",
             f"`{e['command']}`; {_stamp(e['machine'])}.",
             "",
+            "Parity of every graph against PyTorch on the same inputs (batch 3): "
+            + (
+                ", ".join(f"{RUNTIME_NAMES[k]} {v:.1e}" for k, v in r.get("parity_max_abs_vs_pytorch", {}).items())
+                or "not measured"
+            )
+            + " (max abs; the exports are refused above 1e-4).",
+            "",
             "| runtime | threads | p50 ms | p95 ms | p99 ms | img/s b=1 | img/s b=8 | img/s b=64 | model MB "
             "| peak MB |",
             "|---|---|---|---|---|---|---|---|---|---|",

@@ -96,8 +96,11 @@ def measure(
     return out
 
 
-def export_all(run_dir: Path, folder: Path, runtimes: tuple[str, ...]) -> dict[str, dict[str, Path]]:
-    """The export files each runtime needs, made once into ``folder``."""
+def export_all(
+    run_dir: Path, folder: Path, runtimes: tuple[str, ...], parity: dict[str, float] | None = None
+) -> dict[str, dict[str, Path]]:
+    """The export files each runtime needs, made once into ``folder``; ``parity`` collects each float32
+    export's largest difference from PyTorch (over its graphs)."""
     files: dict[str, dict[str, Path]] = {"pytorch": {}}
     plan = {"torchscript": ("torchscript", False), "onnx-fp32": ("onnx", False), "onnx-int8": ("onnx", True)}
     for runtime in runtimes:
@@ -105,6 +108,8 @@ def export_all(run_dir: Path, folder: Path, runtimes: tuple[str, ...]) -> dict[s
             fmt, int8 = plan[runtime]
             result = export_run(run_dir, folder / runtime, fmt=fmt, int8=int8)
             files[runtime] = {k: folder / runtime / g["file"] for k, g in result.manifest["graphs"].items()}
+            if parity is not None and not int8:
+                parity[runtime] = max(g["parity_max_abs_vs_pytorch"] for g in result.manifest["graphs"].values())
     return files
 
 
@@ -155,7 +160,8 @@ def bench_run(
     """Every runtime's numbers for one run, each measured in its own worker process."""
     ex, family, run, _ = load_exportable(run_dir, checkpoint)
     with tempfile.TemporaryDirectory() as tmp:
-        files = export_all(run_dir, Path(tmp), runtimes)
+        parity: dict[str, float] = {}
+        files = export_all(run_dir, Path(tmp), runtimes, parity)
         common = {
             "run_dir": str(run_dir),
             "checkpoint": checkpoint,
@@ -185,6 +191,7 @@ def bench_run(
         "image_shape": list(ex.image_shape),
         "graph": main_graph(ex),
         "baseline_rss_mb": round(baseline, 1),
+        "parity_max_abs_vs_pytorch": parity,
         "runtimes": results,
     }
 
