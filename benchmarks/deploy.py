@@ -147,6 +147,7 @@ def filter_latency(found: dict, calls: int = 200, warmup: int = 20) -> list[str]
         "| filter | threads | p50 ms | p95 ms | p99 ms | frames/s at p50 | file MB |",
         "|---|---|---|---|---|---|---|",
     ]
+    verdicts = []
     for threads in (1, 2):
         sessions = {k: onnx_sessions({name: found["made"][k]["files"][name]}, threads)[name] for k in ("int8", "fp32")}
         times: dict[str, list[float]] = {k: [] for k in sessions}
@@ -165,7 +166,15 @@ def filter_latency(found: dict, calls: int = 200, warmup: int = 20) -> list[str]
                 f"| ONNX {k} | {threads} | {p50:.1f} | {p95:.1f} | {p99:.1f} | {1e3 / p50:.0f} | "
                 f"{mb(found['made'][k]['manifest']):.3f} |"
             )
-    return lines
+            if k == "int8":
+                size = mb(found["made"][k]["manifest"])
+                met = p95 <= 33.0 and size <= 12.0
+                verdicts.append(
+                    f"{threads} thread{'s' if threads > 1 else ''}: p95 {p95:.1f} ms, {size:.2f} MB -> "
+                    f"{'met' if met else 'NOT met'}{' (and the 20 ms aim)' if met and p95 <= 20.0 else ''}"
+                )
+    target = "Target (30 frames/s: INT8 p95 <= 33 ms, aim <= 20 ms, file <= 12 MB): "
+    return [*lines, "", target + "; ".join(verdicts) + "."]
 
 
 def exporter_comparison(run: Path, tmp: Path) -> list[str]:

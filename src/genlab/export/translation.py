@@ -81,7 +81,7 @@ def pix2pix_exportable(family: Pix2Pix, data: Any) -> Exportable:
         "dropout": "off: the exported generator is deterministic (the run samples with test-time dropout noise: "
         f"sample_dropout={family.cfg.sample_dropout})",
         "images": "pixels / 127.5 - 1, channels first",
-        "arch": getattr(family.cfg, "arch", "unet"),
+        "arch": family.cfg.arch,
     }
     return ex
 
