@@ -65,8 +65,8 @@ def render_latency(entries: dict[str, Any]) -> list[str]:
         "",
         "Batch-1 latency of the graph a sampler calls (a diffusion model calls its denoiser once per step, twice "
         "with guidance w not in {0, 1}); throughput in images (or denoiser calls) per second at batches 1, 8 and 64; "
-        "model file size; peak resident memory of a worker process that loads only that model, less that of a worker "
-        "that loads nothing.",
+        "model file size; peak resident memory of a worker process that loads only that model and runs these "
+        "measurements, above what its imports (Python, torch, genlab) hold.",
         "",
     ]
     for key, e in sorted(entries.items()):

@@ -445,7 +445,24 @@ def latency(
         raise ConfigError(f"--runtimes takes {', '.join(RUNTIMES)}; got {runtimes!r}")
     require_onnxruntime()
     thread_counts, batch_sizes = _ints(threads, "--threads"), _ints(batches, "--batches")
-    command = _setup(ctx, None)
+    command = shlex.join(
+        [
+            "genlab",
+            "bench",
+            "latency",
+            *map(str, runs),
+            "--calls",
+            str(calls),
+            "--warmup",
+            str(warmup),
+            "--threads",
+            threads,
+            "--batches",
+            batches,
+            "--runtimes",
+            runtimes,
+        ]
+    )
     for run_dir in runs:
         machine = machine_info()
         result = bench_run(
