@@ -43,6 +43,21 @@ EXPORTED = [
 ]
 
 
+RUNS = [
+    "## The runs measured",
+    "",
+    "- `runs/q-dcgan`: `genlab train dcgan --preset small --steps 100000 --batch-size 64 --set max_minutes=50` "
+    "(its wall-clock budget, max_minutes, raised to 50 for a resume, stopped it at step 1249).",
+    "- `runs/filter-mobile`, the real-time filter: `OMP_NUM_THREADS=1 genlab train pix2pix --preset mobile --dataset "
+    "shapes-edges256 --steps 5000 --batch-size 4 --set adversarial=false --set lr=0.001 --set max_minutes=40` (L1 "
+    "only, the paper's ablation, to fit a budget of minutes; stopped at step 1715). One thread: on this shared "
+    "machine two torch threads made each step about 8x slower.",
+    "- `runs/lat-*`: one training step at the `small` preset (`genlab train NAME --preset small --steps 1 "
+    "--batch-size 8`); latency and memory do not depend on the weights.",
+    "",
+]
+
+
 def store(json_path: Path, section: str, key: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Put ``payload`` at results[section][key] (one entry per run or measurement) and save atomically."""
     results = json.loads(json_path.read_text()) if json_path.is_file() else {}
@@ -117,7 +132,7 @@ def write_deploy(doc: Path, results: dict[str, Any]) -> Path:
         "every latency is an upper bound under that load, and 2 threads often lose to 1 when the other core is busy.",
         "",
     ]
-    lines += EXPORTED
+    lines += EXPORTED + RUNS
     if "notes" in results:
         for _, e in sorted(results["notes"].items()):
             lines += [*e["lines"], "", f"`{e['command']}`; {_stamp(e['machine'])}.", ""]
