@@ -134,6 +134,7 @@ def write_deploy(doc: Path, results: dict[str, Any]) -> Path:
     ]
     lines += EXPORTED + RUNS
     if "notes" in results:
+        lines += ["## Exporter and quantiser choices, measured", ""]
         for _, e in sorted(results["notes"].items()):
             lines += [*e["lines"], "", f"`{e['command']}`; {_stamp(e['machine'])}.", ""]
     if "quality" in results:
