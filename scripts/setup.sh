@@ -13,7 +13,7 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing torch==2.13.0 (CPU) and genlab[test] into .venv" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,track]"
   # Test-only reference for FID; --no-deps because its torchvision dependency would pull a CUDA torch.
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps pytorch-fid==0.3.0
   echo "$want" > "$stamp"
