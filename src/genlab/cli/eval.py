@@ -14,10 +14,12 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from genlab.cli.app import DataDir, Quiet, app, out
+from genlab.console import Progress
 from genlab.data import load_samples
 from genlab.errors import ConfigError
-from genlab.eval.evaluate import METRICS, Evaluator, format_metric, load_reference
+from genlab.eval.evaluate import KID_LABEL, METRICS, Evaluator, format_metric, load_reference, metric_label
 from genlab.eval.extractors import EXTRACTORS, get_extractor
+from genlab.publish.card import parameter_line
 from genlab.runs.device import resolve_device
 from genlab.runs.loading import load_family, sample_in_batches
 
@@ -85,12 +87,17 @@ def score(
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     resolve_device(device)  # a bad or missing device is one line, also when PATH is a samples file
-    images, labels, what = _images_of(path, n, checkpoint, seed, device)
-    shapes = images.shape[1:] == (3, 64, 64)
-    ref = ref or ("shapes64-test" if shapes else "mnist-test")
-    extractor = extractor or ("shapes" if shapes else "digits")
-    evaluator = Evaluator(load_reference(ref, data_dir), get_extractor(extractor, extractor_weights), seed=seed)
-    _show(evaluator(images, labels), what, as_json)
+    stage = f"eval: sampling {n} images from {path}" if path.is_dir() else f"eval: reading {path}"
+    with Progress(stage, n, unit="images") as progress:
+        images, labels, what, counts = _images_of(path, n, checkpoint, seed, device, progress=progress.update)
+        shapes = images.shape[1:] == (3, 64, 64)
+        ref = ref or ("shapes64-test" if shapes else "mnist-test")
+        extractor = extractor or ("shapes" if shapes else "digits")
+        progress.stage(f"eval: features of the reference {ref}")
+        evaluator = Evaluator(load_reference(ref, data_dir), get_extractor(extractor, extractor_weights), seed=seed)
+        progress.stage(f"eval: scoring {images.shape[0]} samples")
+        result = evaluator(images, labels)
+    _show({**result, **counts}, what, as_json)
 
 
 @eval_app.command(
@@ -107,10 +114,12 @@ def baseline(
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     train = load_reference("mnist-train", data_dir, n=n)
-    evaluator = Evaluator(
-        load_reference("mnist-test", data_dir), get_extractor(extractor, extractor_weights), seed=seed
-    )
-    _show(evaluator(train.images), f"real data: {train.description}", as_json)
+    with Progress("eval baseline: features of the reference mnist-test"):
+        evaluator = Evaluator(
+            load_reference("mnist-test", data_dir), get_extractor(extractor, extractor_weights), seed=seed
+        )
+        result = evaluator(train.images)
+    _show(result, f"real data: {train.description}", as_json)
 
 
 @eval_app.command(
@@ -168,27 +177,26 @@ def nll(
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
-    from genlab.console import stderr_console
     from genlab.report.run_scores import run_nll
 
-    reported = [0]
+    with Progress(f"eval nll (k={k})", n, unit="images", quiet=quiet) as bar:
 
-    def progress(done: int, total: int) -> None:  # a line on stderr at every further tenth of the images
-        if not quiet and 10 * done // total > reported[0]:
-            reported[0] = 10 * done // total
-            stderr_console.print(f"nll: {done}/{total} images")
+        def progress(done: int, total: int) -> None:
+            if bar.total != total:
+                bar.stage(f"eval nll (k={k})", total)
+            bar.update(done)
 
-    result, what = run_nll(
-        run_dir,
-        k=k,
-        n=n,
-        binarize_seed=binarize_seed,
-        seed=seed,
-        checkpoint=checkpoint,
-        batch_size=batch_size,
-        data_dir=data_dir,
-        progress=progress,
-    )
+        result, what = run_nll(
+            run_dir,
+            k=k,
+            n=n,
+            binarize_seed=binarize_seed,
+            seed=seed,
+            checkpoint=checkpoint,
+            batch_size=batch_size,
+            data_dir=data_dir,
+            progress=progress,
+        )
     if as_json:
         print(json.dumps({"what": what, **dataclasses.asdict(result)}, indent=1))
         return
@@ -257,8 +265,9 @@ def disentangle(
 
 
 def _images_of(
-    path: Path, n: int, checkpoint: str, seed: int, device: str = "cpu"
-) -> tuple[np.ndarray, np.ndarray | None, str]:
+    path: Path, n: int, checkpoint: str, seed: int, device: str = "cpu", progress=None
+) -> tuple[np.ndarray, np.ndarray | None, str, dict[str, int]]:
+    """(images, labels, what they are, the run's parameter counts (none for a samples file))."""
     if path.is_dir():
         family, run, meta = load_family(path, checkpoint, device=device)
         labels = None
@@ -266,16 +275,17 @@ def _images_of(
             import torch
 
             labels = torch.arange(n) % family.info.num_classes
-        images = sample_in_batches(family, n, labels=labels, seed=seed)
+        images = sample_in_batches(family, n, labels=labels, seed=seed, progress=progress)
         return (
             images,
             None if labels is None else labels.numpy(),
             f"{run.family} run {path}, step {meta['step']}, {n} samples (seed {seed})",
+            family.parameter_counts(),
         )
     images, labels = load_samples(path)
     if images.shape[0] > n:
         images, labels = images[:n], None if labels is None else labels[:n]
-    return images, labels, f"samples {path} ({images.shape[0]} images)"
+    return images, labels, f"samples {path} ({images.shape[0]} images)", {}
 
 
 def _show(result: dict[str, Any], what: str, as_json: bool) -> None:
@@ -288,12 +298,20 @@ def _show(result: dict[str, Any], what: str, as_json: bool) -> None:
         "better",
         "meaning",
         title=what,
-        caption=f"extractor: {result['extractor']}; reference: {result['reference']}; KID shown x 1000",
+        caption=f"extractor: {result['extractor']}; reference: {result['reference']}; n = {result['n']} samples; "
+        f"{KID_LABEL}: the raw kid x 1000 (--json holds the raw value)",
     )
     for name, (better, meaning) in METRICS.items():
         if name in result:
-            table.add_row(name, format_metric(name, result, kid_std=True, is_std=True), better, meaning)
+            table.add_row(
+                escape(metric_label(name, result)),
+                format_metric(name, result, kid_std=True, is_std=True),
+                better,
+                meaning,
+            )
     out.print(table)
+    if "parameters" in result:
+        out.print(parameter_line(result))
     if "class_histogram" in result:
         out.print(
             "class histogram (the extractor's classifier): "

@@ -69,10 +69,19 @@ def train(
     device: Annotated[
         str, typer.Option("--device", help="auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps.")
     ] = "auto",
+    progress_every: Annotated[
+        float | None,
+        typer.Option(
+            "--progress-every",
+            help="Seconds between plain progress lines when stderr is not a terminal (default 30; "
+            "train.progress_every). Also with --resume.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
-    """Train a model family; writes a run directory (config, checkpoints, sample grids, metrics)."""
+    """Train a model family; writes a run directory (config, checkpoints, sample grids, metrics).
+    `--set tracker=tensorboard` also logs to RUN/tensorboard/ (pip install -e ".[track]")."""
     resolve_device(device)  # an unknown or missing device fails here, before anything starts
     if nproc != 1:
         return distributed.launch(nproc, argv_of(ctx, without=("nproc",)))
@@ -82,12 +91,16 @@ def train(
         if not (resume / "config.yaml").is_file():
             find_checkpoint(resume)  # fail early, with a clear message, when there is nothing to resume
         run = extend(read_config(resume), steps, epochs)
+        if progress_every is not None:  # how the run is watched, not what it trains (not in its id)
+            run = dataclasses.replace(run, train=dataclasses.replace(run.train, progress_every=progress_every))
+            run.train.check()
     else:
+        sets = [*(set_ or []), *([f"progress_every={progress_every}"] if progress_every is not None else [])]
         run = _resolve_run(
             family,
             config,
             preset,
-            set_ or [],
+            sets,
             dataset=dataset,
             steps=steps,
             epochs=epochs,

@@ -275,9 +275,6 @@ class AdversarialFamily(Family):
             g.train(modes[0])
             d.train(modes[1])
 
-    def num_parameters(self) -> int:
-        return sum(p.numel() for k, net in self.nets.items() if k != "generator_ema" for p in net.parameters())
-
 
 @register(
     "gan",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,15 +72,24 @@ def grid_labels(n: int, num_classes: int) -> torch.Tensor:
 
 
 def sample_in_batches(
-    family: Family, n: int, *, labels: torch.Tensor | None = None, seed: int = 0, batch_size: int = 500
+    family: Family,
+    n: int,
+    *,
+    labels: torch.Tensor | None = None,
+    seed: int = 0,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """``n`` samples as uint8 (n, C, H, W), drawn in batches from one seeded generator."""
+    """``n`` samples as uint8 (n, C, H, W), drawn in batches from one seeded generator;
+    ``progress`` is told how many are done after each batch (a command's progress bar)."""
     generator = torch.Generator().manual_seed(seed)
     chunks = []
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         chunk_labels = None if labels is None else labels[start:stop]
         chunks.append(to_uint8(family.sample(stop - start, labels=chunk_labels, generator=generator)))
+        if progress is not None:
+            progress(stop)
     return np.concatenate(chunks)
 
 
