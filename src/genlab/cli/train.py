@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from rich.table import Table
 from genlab.api import extend, run_config, train_and_publish
 from genlab.cli.app import DataDir, Quiet, app, out
 from genlab.config import parse_sets
+from genlab.console import Progress
 from genlab.data import save_grid, save_samples
 from genlab.errors import ConfigError
 from genlab.models.registry import family_names, get_family
@@ -23,6 +25,8 @@ from genlab.runs.loading import load_family, sample_in_batches
 from genlab.runs.marks import png_options, sample_fields
 from genlab.runs.rundir import find_checkpoint, read_config
 from genlab.training import distributed
+
+GRID_MAX = 256  # images in a --grid PNG at most (16 x 16): more would be an unreadable, huge picture
 
 
 @app.command("list")
@@ -132,7 +136,9 @@ def sample(
         Path,
         typer.Option("-o", "--output", help="Output .npz (images uint8 N x H x W, labels for conditional models)."),
     ] = Path("samples.npz"),
-    grid: Annotated[Path | None, typer.Option(help="Also save a PNG grid of the samples.")] = None,
+    grid: Annotated[
+        Path | None, typer.Option(help="Also save a PNG grid of the samples (the first 256 at most).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     checkpoint: Annotated[
         str, typer.Option(help="Which checkpoint: latest, best (lowest in-training FID) or a step number.")
@@ -210,16 +216,24 @@ def sample(
     )
     tc = dataclasses.replace(run.train, **publishing)
     tc.check()
-    if prompt is not None:
-        images = sample_prompt(family, prompt, n, seed=seed)  # an unknown word is a one-line error
-    else:
-        images = sample_in_batches(family, n, labels=label_tensor, seed=seed)  # (N, C, H, W) uint8
-    save_samples(output, images, None if label_tensor is None else label_tensor.numpy())
+    with Progress(f"sample: {n} images of {run_dir}", n, unit="images") as progress:
+        if prompt is not None:
+            images = sample_prompt(family, prompt, n, seed=seed)  # an unknown word is a one-line error
+        else:
+            images = sample_in_batches(family, n, labels=label_tensor, seed=seed, progress=progress.update)
+    save_samples(output, images, None if label_tensor is None else label_tensor.numpy())  # (N, C, H, W) uint8
     if grid is not None:
+        if n > GRID_MAX:
+            print(
+                f"genlab: warning: --grid shows the first {GRID_MAX} of the {n} samples (all {n} are in {output})",
+                file=sys.stderr,
+            )
         fields = sample_fields(
             run.model, meta, checkpoint, seed, n, labels, **({"prompt": prompt} if prompt is not None else {})
         )
-        save_grid(grid, images, **png_options(tc, read_config(run_dir).to_dict(), fields=fields, where=str(grid)))
+        save_grid(
+            grid, images[:GRID_MAX], **png_options(tc, read_config(run_dir).to_dict(), fields=fields, where=str(grid))
+        )
     out.print(f"wrote {n} samples of {run.family} ({run_dir}) to {output}" + (f" and {grid}" if grid else ""))
 
 

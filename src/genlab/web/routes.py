@@ -54,6 +54,7 @@ def _inside(path: Path, root: Path) -> Path:
 
 
 @router.get("/", response_class=HTMLResponse)
+@router.get("/gallery", response_class=HTMLResponse)  # the page's name, as people type it
 def gallery_page(request: Request):
     state = _state(request)
     return page(request, "gallery.html", runs=gallery(state.runs_root), root=str(state.runs_root))
