@@ -1,14 +1,15 @@
 """Time the commands whose durations README.md and docs/guide/*.md quote; write docs/timings.json and the quotes.
 
-    python scripts/measure_timings.py                 # run every command (about 30 minutes on a busy 2-core machine)
+    python scripts/measure_timings.py                 # run every command (about 40 minutes on a busy 2-core machine)
     python scripts/measure_timings.py --only doctor   # one entry (the others keep their last measurement)
     python scripts/measure_timings.py --write-docs-only
 
 Each entry names a page, the text just before the duration it quotes, and how the number is
 made: ``run`` times a command (wall clock, start-up included) in a scratch folder in the
-walkthrough's order; ``steps`` times a short training and multiplies its mean step time
-(``step_s`` in metrics.jsonl) by the steps the page talks about; ``file`` reads a number from a
-results file a benchmark wrote (its command is named there). The script then rewrites each
+walkthrough's order (``--only`` suits the entries that need no earlier one: demo-quick, doctor,
+list, and every ``file`` entry); ``file`` computes it from numbers a benchmark wrote into a results
+file (its command and machine load are recorded there), e.g. an epoch from ``genlab bench run``'s
+images/s. The script then rewrites each
 quoted duration in the pages from the measurement, and ``tests/guide/test_timings.py`` fails
 when a page quotes a duration that docs/timings.json does not back within its tolerance.
 The machine is shared: its load average before and after is recorded with the numbers.
@@ -35,6 +36,8 @@ TIMINGS = ROOT / "docs" / "timings.json"
 TOLERANCE = 0.25  # a quote may differ from its measurement by 25 % (plus its rounding): the machine is shared
 WT = "docs/guide/walkthrough.md"
 TINY_VAE = ["--preset", "small", "--steps", "200", "--set", "max_minutes=2", "--set", "sample_every=100"]
+PERF = "docs/results/performance.json"  # genlab bench run (its command and load average are in the file)
+GVD = "docs/results/diffusion-vs-gan.json"  # benchmarks/diffusion_vs_gan.py
 SMALL = ["-n", "200", "--nll-k", "10", "--nll-n", "100", "--probe-n", "200", "--ref-n", "1000"]
 
 
@@ -44,11 +47,9 @@ class Entry:
     file: str
     before: str  # the text just before the quoted duration (unique in the file)
     style: str  # how the quote is written: wall, about, tilde, after, about_per_epoch, tilde_per_epoch
-    how: str  # run, steps or file
-    argv: list[str] = field(default_factory=list)  # run/steps: genlab arguments; file: [path, dotted key or regex]
-    steps: int = 0  # steps: the number of steps the page talks about
+    how: str  # run (time a genlab command) or file (numbers a benchmark wrote)
+    argv: list = field(default_factory=list)  # run: genlab arguments; file: terms [path, key, factor, "x" or "/"]
     note: str = ""
-    env: dict[str, str] = field(default_factory=dict)
 
 
 ENTRIES = [
@@ -119,25 +120,25 @@ ENTRIES = [
         ["watermark", "detect", "signed.png", "--key", "keys/watermark.key"],
     ),
     Entry("card", WT, "`genlab card runs/my-vae` (", "wall", "run", ["card", "runs/my-vae"]),
-    # README: the demo's two trainings (3 + 10 epochs), from their mean step times
+    # README: the demo's trainings and a small DCGAN epoch, from `genlab bench run`'s training throughput on 2 cores
     Entry(
         "demo",
         "README.md",
         "embedded MNIST (",
         "about",
-        "steps",
-        ["train", "dcgan", "--preset", "small", "--steps", "30", "--set", "log_every=10"],
-        steps=3 * 469,
-        note="plus the vae entry below (10 epochs); see demo-vae",
+        "file",
+        [[PERF, "run.training.family=dcgan.ours_images_per_s", 3 * 60000, "/"]]
+        + [[PERF, "run.training.family=vae.ours_images_per_s", 10 * 60000, "/"]],
+        note="training steps of 3 dcgan + 10 vae epochs (small presets, batch 128) at genlab bench run's images/s",
     ),
     Entry(
         "dcgan-small-epoch",
         "README.md",
         "CPU-sized (base_channels 16, ",
         "tilde_per_epoch",
-        "steps",
-        ["train", "dcgan", "--preset", "small", "--steps", "30", "--set", "log_every=10"],
-        steps=469,
+        "file",
+        [[PERF, "run.training.family=dcgan.ours_images_per_s", 60000, "/"]],
+        note="one epoch (60 000 images) at genlab bench run's images/s, small preset, batch 128, 2 threads",
     ),
     Entry(
         "dcgan-textbook-epoch",
@@ -145,7 +146,7 @@ ENTRIES = [
         "the textbook DCGAN (",
         "about_per_epoch",
         "file",
-        ["docs/results/diffusion-vs-gan.json", "6.train_s", "0.2"],  # 5 epochs: a fifth of the run's time
+        [[GVD, "6.train_s", 0.2, "x"]],  # 5 epochs: a fifth of the run's time
         note="benchmarks/diffusion_vs_gan.py, 1 thread",
     ),
     Entry(
@@ -154,7 +155,7 @@ ENTRIES = [
         "class-conditional diffusion, ",
         "tilde",
         "file",
-        ["docs/results/diffusion-vs-gan.json", "0.train_s", "1"],
+        [[GVD, "0.train_s", 1, "x"]],
         note="benchmarks/diffusion_vs_gan.py, 5000 steps, 1 thread",
     ),
     Entry(
@@ -163,7 +164,7 @@ ENTRIES = [
         "latent diffusion on a trained conv-vae (",
         "tilde",
         "file",
-        ["docs/results/ldm.md", r"\| runs/ldm-conv-bin \|[^|]*\|[^|]*\| ([0-9.]+) min", "60"],
+        [["docs/results/ldm.md", r"\| runs/ldm-conv-bin \|[^|]*\|[^|]*\| ([0-9.]+) min", 60, "x"]],
         note="benchmarks/ldm.py, 8000 steps, 1 thread",
     ),
     Entry(
@@ -172,7 +173,7 @@ ENTRIES = [
         "the DDPM trained for ",
         "plain_min",
         "file",
-        ["docs/results/diffusion-vs-gan.json", "3.train_s", "1"],
+        [[GVD, "3.train_s", 1, "x"]],
         note="benchmarks/diffusion_vs_gan.py",
     ),
     Entry(
@@ -181,11 +182,10 @@ ENTRIES = [
         "the textbook DCGAN trained 5 epochs (",
         "plain_min",
         "file",
-        ["docs/results/diffusion-vs-gan.json", "6.train_s", "1"],
+        [[GVD, "6.train_s", 1, "x"]],
         note="benchmarks/diffusion_vs_gan.py",
     ),
 ]
-DEMO_VAE = ["train", "vae", "--preset", "small", "--steps", "60", "--set", "log_every=20"]  # 10 epochs = 4690 steps
 
 # A duration as the pages write it: "about 3 minutes", "~25 min", "53 s wall", "about 4 min/epoch", "after 58 s".
 DURATION = re.compile(
@@ -257,40 +257,31 @@ def serve_start(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
         proc.wait(timeout=60)
 
 
-_STEP_CACHE: dict[tuple[str, ...], float] = {}
-
-
-def step_seconds(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
-    """Median logged step time of a short training (``step_s`` of metrics.jsonl); each training runs once."""
-    if tuple(argv) not in _STEP_CACHE:
-        _STEP_CACHE[tuple(argv)] = _step_seconds(argv, cwd, env, log)
-    return _STEP_CACHE[tuple(argv)]
-
-
-def _step_seconds(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
-    out = cwd / "timed-steps"
-    shutil.rmtree(out, ignore_errors=True)
-    genlab([*argv, "--out", str(out), "--quiet"], cwd, env, log)
-    times = sorted(
-        json.loads(line)["step_s"] for line in (out / "metrics.jsonl").read_text().splitlines() if '"step_s"' in line
-    )
-    if not times:
-        raise SystemExit(f"no step_s in {out}/metrics.jsonl")
-    return times[len(times) // 2]
-
-
-def from_file(spec: list[str]) -> float:
-    """A number from a results file: ``[path, dotted key into its JSON or a regex with one group, scale]``."""
-    path, key, scale = ROOT / spec[0], spec[1], float(spec[2])
+def read_number(path: Path, key: str) -> float:
+    """A number of a results file: a dotted key into its JSON (``name=value`` picks the list item with that
+    field), or a regex with one group into its text."""
     if path.suffix == ".json":
         node = json.loads(path.read_text(encoding="utf-8"))
         for part in key.split("."):
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        return float(node) * scale
+            if isinstance(node, list) and "=" in part:
+                name, value = part.split("=", 1)
+                node = next(item for item in node if str(item.get(name)) == value)
+            else:
+                node = node[int(part)] if isinstance(node, list) else node[part]
+        return float(node)
     m = re.search(key, path.read_text(encoding="utf-8"))
     if m is None:
         raise SystemExit(f"{key!r} not found in {path}")
-    return float(m.group(1)) * scale
+    return float(m.group(1))
+
+
+def from_file(terms: list) -> float:
+    """Seconds from results files: the sum of ``factor * number`` ("x") or ``factor / number`` ("/") terms."""
+    total = 0.0
+    for path, key, factor, op in terms:
+        number = read_number(ROOT / path, key)
+        total += factor * number if op == "x" else factor / number
+    return total
 
 
 def measure(entries: list[Entry], previous: dict[str, dict]) -> dict[str, dict]:
@@ -299,26 +290,24 @@ def measure(entries: list[Entry], previous: dict[str, dict]) -> dict[str, dict]:
     with tempfile.TemporaryDirectory(prefix="genlab-timings-") as tmp:
         cwd, log = Path(tmp), Path(tmp) / "output.log"
         for e in entries:
+            load = [round(v, 2) for v in os.getloadavg()]
             if e.how == "file":
-                seconds, method = from_file(e.argv), f"read from {e.argv[0]} ({e.note})"
-            elif e.how == "steps":
-                step = step_seconds(e.argv, cwd, env, log)
-                seconds, method = (
-                    step * e.steps,
-                    f"median step time {step:.3f} s of `genlab {' '.join(e.argv)}` x {e.steps}",
-                )
-                if e.id == "demo":  # the demo also trains the small VAE 10 epochs
-                    vae = step_seconds(DEMO_VAE, cwd, env, log)
-                    seconds += vae * 4690
-                    method += f" + median step time {vae:.3f} s of `genlab {' '.join(DEMO_VAE)}` x 4690"
-            elif e.argv[0] == "serve":
-                seconds, method = serve_start(e.argv, cwd, env), "first 200 on GET / after starting `genlab serve`"
+                sources = ", ".join(sorted({t[0] for t in e.argv}))
+                seconds, method, extra = from_file(e.argv), f"read from {sources}: {e.note}", {}
             else:
-                seconds, method = genlab(e.argv, cwd, env, log), f"wall clock of `genlab {' '.join(e.argv)}`"
-            results[e.id] = {"seconds": round(seconds, 2), "method": method}
+                if e.argv[0] == "serve":
+                    seconds, method = serve_start(e.argv, cwd, env), "first 200 on GET / after starting `genlab serve`"
+                else:
+                    seconds, method = genlab(e.argv, cwd, env, log), f"wall clock of `genlab {' '.join(e.argv)}`"
+                extra = {
+                    "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "load_average_before": load,
+                    "load_average_after": [round(v, 2) for v in os.getloadavg()],
+                }
+            results[e.id] = {"seconds": round(seconds, 2), "method": method, **extra}
             print(f"{e.id}: {seconds:.1f} s ({method})", file=sys.stderr, flush=True)
-        kept = ROOT / "docs" / "timings-output.log"
-        shutil.copyfile(log, kept) if log.is_file() else None
+        if log.is_file():  # what the commands printed, for refreshing the pages' pasted outputs by hand
+            shutil.copyfile(log, Path(tempfile.gettempdir()) / "genlab-timings-output.log")
     return results
 
 
@@ -344,20 +333,21 @@ def main() -> None:
     parser.add_argument("--write-docs-only", action="store_true", help="Rewrite the quotes from docs/timings.json.")
     args = parser.parse_args()
     old = json.loads(TIMINGS.read_text(encoding="utf-8")) if TIMINGS.is_file() else {"entries": []}
-    previous = {e["id"]: {"seconds": e["seconds"], "method": e["method"]} for e in old["entries"]}
+    keep = ("seconds", "method", "measured", "load_average_before", "load_average_after")
+    previous = {e["id"]: {k: e[k] for k in keep if k in e} for e in old["entries"]}
     doc = dict(old)
     if not args.write_docs_only:
         chosen = [e for e in ENTRIES if not args.only or e.id in args.only]
-        before = os.getloadavg()
         measured = measure(chosen, previous)
         doc.update(
-            made=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            command="python scripts/measure_timings.py" + "".join(f" --only {i}" for i in args.only or []),
+            command="python scripts/measure_timings.py",
             machine=f"{platform.platform()}, {os.cpu_count()} CPU cores visible, Python {platform.python_version()}",
-            load_average_before=[round(v, 2) for v in before],
-            load_average_after=[round(v, 2) for v in os.getloadavg()],
-            note="The machine is shared with other jobs: an idle one is faster.",
+            note="Timed on a machine shared with other jobs (each entry's load average is recorded; 2 cores, so a "
+            "load above 2 means waiting for a core): an idle one is faster. Entries read from a results file carry "
+            "that benchmark's conditions, named in the file.",
         )
+        for stale in ("made", "load_average_before", "load_average_after"):
+            doc.pop(stale, None)
     else:
         measured = previous
     doc["tolerance"] = TOLERANCE
@@ -367,8 +357,7 @@ def main() -> None:
             "file": e.file,
             "before": e.before,
             "style": e.style,
-            "seconds": measured[e.id]["seconds"],
-            "method": measured[e.id]["method"],
+            **measured[e.id],
             "quote": format_quote(measured[e.id]["seconds"], e.style),
             **({"source": e.argv} if e.how == "file" else {}),
         }

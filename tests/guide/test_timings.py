@@ -64,8 +64,9 @@ def test_every_quoted_duration_is_measured(timings):
 
 def test_each_quote_agrees_with_its_measurement(timings):
     tolerance = timings["tolerance"]
-    assert 0 < tolerance <= 0.5 and timings["load_average_before"] and "shared" in timings["note"]
+    assert 0 < tolerance <= 0.5 and "shared" in timings["note"]
     for e in timings["entries"]:
+        assert "source" in e or (e["load_average_before"] and e["measured"]), e["id"]  # timed here: under what load
         said, rounding = quote_seconds(e["quote"])
         measured = from_file(e["source"]) if "source" in e else e["seconds"]
         assert abs(said - measured) <= tolerance * measured + rounding, (e["id"], e["quote"], measured)
