@@ -333,7 +333,7 @@ def main() -> None:
     parser.add_argument("--write-docs-only", action="store_true", help="Rewrite the quotes from docs/timings.json.")
     args = parser.parse_args()
     old = json.loads(TIMINGS.read_text(encoding="utf-8")) if TIMINGS.is_file() else {"entries": []}
-    keep = ("seconds", "method", "measured", "load_average_before", "load_average_after")
+    keep = ("seconds", "method", "measured", "load_average_before", "load_average_after", "remark")
     previous = {e["id"]: {k: e[k] for k in keep if k in e} for e in old["entries"]}
     doc = dict(old)
     if not args.write_docs_only:
