@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 from genlab.cli.app import DataDir, Quiet, app, out
 from genlab.console import Progress
 from genlab.data import load_samples
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, DataError
 from genlab.eval.evaluate import KID_LABEL, METRICS, Evaluator, format_metric, load_reference, metric_label
 from genlab.eval.extractors import EXTRACTORS, get_extractor
 from genlab.publish.card import parameter_line
@@ -93,8 +93,10 @@ def score(
         shapes = images.shape[1:] == (3, 64, 64)
         ref = ref or ("shapes64-test" if shapes else "mnist-test")
         extractor = extractor or ("shapes" if shapes else "digits")
+        reference = load_reference(ref, data_dir)
+        _check_scorable(images, reference.images)  # bad input fails before the slow reference features
         progress.stage(f"eval: features of the reference {ref}")
-        evaluator = Evaluator(load_reference(ref, data_dir), get_extractor(extractor, extractor_weights), seed=seed)
+        evaluator = Evaluator(reference, get_extractor(extractor, extractor_weights), seed=seed)
         progress.stage(f"eval: scoring {images.shape[0]} samples")
         result = evaluator(images, labels)
     _show({**result, **counts}, what, as_json)
@@ -262,6 +264,20 @@ def disentangle(
     for name, meaning in DISENTANGLE_MEANING.items():
         table.add_row(name, f"{result[name]:.3f}", escape(meaning))
     out.print(table)
+
+
+MIN_SCORED = 6  # the k-NN metrics (precision, recall, density, coverage; k = 5) need k + 1 samples
+
+
+def _check_scorable(images: np.ndarray, reference: np.ndarray) -> None:
+    """One clear line for samples the suite cannot score against ``reference``, before any slow work."""
+    if images.shape[1:] != reference.shape[1:]:
+        raise DataError(f"samples are {images.shape[1:]} images but the reference holds {reference.shape[1:]}")
+    if images.shape[0] < MIN_SCORED:
+        raise DataError(
+            f"{images.shape[0]} samples: the k-NN metrics (precision, recall, density, coverage) need at least "
+            f"{MIN_SCORED}; pass more samples"
+        )
 
 
 def _images_of(
