@@ -47,9 +47,22 @@ def pinned_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def restored_threads() -> Iterator[None]:
+    """Whatever a test does to torch's thread count (``genlab docs --threads`` in-process sets it), the next
+    test gets the process's count back: a leaked count changes the numbers of every later test."""
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    if item.get_closest_marker("trains") is None:
-        return (yield)
-    with pinned_threads(trains_threads()):
-        return (yield)
+    with restored_threads():
+        if item.get_closest_marker("trains") is None:
+            return (yield)
+        with pinned_threads(trains_threads()):
+            return (yield)
