@@ -154,8 +154,8 @@ def test_feature_blocks_and_bias_free_logits(weights):
 
 def test_missing_file_says_how_to_get_weights(tmp_path):
     with pytest.raises(DataError, match="not found") as err:
-        load_fid_inception(tmp_path / "nope.pth")
-    assert FID_WEIGHTS_FILE in str(err.value) and "pytorch-fid" in str(err.value)
+        load_fid_inception(tmp_path / "nope.safetensors")
+    assert FID_WEIGHTS_FILE in str(err.value) and "genlab eval fetch-weights" in str(err.value)
 
 
 @pytest.mark.parametrize("name", ["w.safetensors"])
