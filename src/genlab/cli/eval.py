@@ -108,7 +108,10 @@ def score(
     dims: Dims = None,
     checkpoint: Checkpoint = "latest",
     seed: Annotated[
-        int, typer.Option(help="Seed for sampling a run, KID's subsets and IS's shuffle.", **SEED_RANGE)
+        int,
+        typer.Option(
+            help="Seed for sampling a run, KID's subsets and IS's shuffle (torch-fidelity uses 2020).", **SEED_RANGE
+        ),
     ] = 0,
     device: Device = "auto",
     as_json: AsJson = False,
