@@ -33,10 +33,11 @@ def digits():
 def test_every_set_is_registered_and_loads_side_by_side_pairs(name):
     assert name in LOADERS
     images, labels, info = load_dataset(name, "test")
-    c = TRANSLATION_SETS[name].channels
-    assert info == DataInfo(c, 28, 56, 10)
-    assert images.shape == (10_000, c, 28, 56) and images.dtype == np.uint8 and not images.flags.writeable
-    assert labels.shape == (10_000,) and labels.dtype == np.int64
+    spec = TRANSLATION_SETS[name]
+    c, s, n = spec.channels, spec.size, 10_000 if spec.source is None else len(labels)
+    assert info == DataInfo(c, s, 2 * s, spec.num_classes)
+    assert images.shape == (n, c, s, 2 * s) and images.dtype == np.uint8 and not images.flags.writeable
+    assert labels.shape == (n,) and labels.dtype == np.int64 and n > 0
 
 
 @pytest.mark.parametrize("name", ["digits-outline", "digits-colour"])

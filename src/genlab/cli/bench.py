@@ -410,3 +410,66 @@ def quality(
             )
         )
         out.print(f"wrote {written}")
+
+
+@bench_app.command(
+    "latency",
+    help="Batch-1 latency (p50/p95/p99) and throughput at batches 1, 8 and 64 of each run's main graph in PyTorch "
+    "eager, TorchScript, ONNX Runtime float32 and INT8, at 1 and 2 threads, with model size and peak memory; "
+    "written to docs/results/deploy.md (+ .json). Needs the export extra.",
+)
+def latency(
+    ctx: typer.Context,
+    runs: Annotated[list[Path], typer.Argument(help="Run directories to measure (one section each).")],
+    calls: Annotated[int, typer.Option(help="Timed batch-1 calls per runtime and thread count (>= 200).")] = 200,
+    warmup: Annotated[int, typer.Option(help="Untimed calls first.")] = 20,
+    threads: Annotated[str, typer.Option(help="Thread counts, comma-separated.")] = "1,2",
+    batches: Annotated[str, typer.Option(help="Batch sizes for throughput, comma-separated.")] = "1,8,64",
+    runtimes: Annotated[
+        str, typer.Option(help="Comma-separated: pytorch, torchscript, onnx-fp32, onnx-int8.")
+    ] = "pytorch,torchscript,onnx-fp32,onnx-int8",
+    doc: Annotated[Path, typer.Option("--doc", help="Results page to (re)write; deploy.json beside it.")] = Path(
+        "docs/results/deploy.md"
+    ),
+) -> None:
+    from genlab.bench.deploy_report import store, write_deploy
+    from genlab.bench.latency import RUNTIMES, bench_run
+    from genlab.bench.machine import machine_info
+    from genlab.export.runtime import require_onnxruntime
+
+    if calls < 200:
+        raise ConfigError(f"--calls must be >= 200 for stable percentiles, got {calls}")
+    chosen = tuple(r.strip() for r in runtimes.split(",") if r.strip())
+    unknown = [r for r in chosen if r not in RUNTIMES]
+    if unknown or not chosen:
+        raise ConfigError(f"--runtimes takes {', '.join(RUNTIMES)}; got {runtimes!r}")
+    require_onnxruntime()
+    thread_counts, batch_sizes = _ints(threads, "--threads"), _ints(batches, "--batches")
+    command = shlex.join(
+        [
+            "genlab",
+            "bench",
+            "latency",
+            *map(str, runs),
+            "--calls",
+            str(calls),
+            "--warmup",
+            str(warmup),
+            "--threads",
+            threads,
+            "--batches",
+            batches,
+            "--runtimes",
+            runtimes,
+        ]
+    )
+    for run_dir in runs:
+        machine = machine_info()
+        result = bench_run(
+            run_dir, runtimes=chosen, threads=thread_counts, calls=calls, warmup=warmup, batches=batch_sizes
+        )
+        machine["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
+        entry = {"command": command, "machine": machine, "result": result}
+        written = write_deploy(doc, store(doc.with_suffix(".json"), "latency", run_dir.name, entry))
+        best = min((v["p95_ms"], name, t) for name, r in result["runtimes"].items() for t, v in r["threads"].items())
+        out.print(f"{run_dir}: fastest p95 {best[0]:.2f} ms ({best[1]}, {best[2]} threads); wrote {written}")

@@ -52,6 +52,7 @@ LOADERS: dict[str, Callable[[str, str | Path | None], Loaded]] = {
     "digits-outline": translation_loader("digits-outline"),
     "digits-colour": translation_loader("digits-colour"),
     "digits-thickness": translation_loader("digits-thickness"),
+    "shapes-edges256": translation_loader("shapes-edges256"),
     "captions32": lambda split, data_dir: (
         *load_captions32(split),
         DataInfo(3, CAPTIONS_SIZE, CAPTIONS_SIZE, CAPTION_CODES),

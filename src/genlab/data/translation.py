@@ -17,6 +17,8 @@ digits-colour       paired   3 x 28x28  grey digit (3 equal channels)  -> digit 
                                         (hue 36 degrees x class), diagonal stripe texture
 digits-thickness    unpaired 1 x 28x28  thin strokes (2x2 grey erosion) <-> thick strokes (grey
                                         dilation by a 3x3 cross)
+shapes-edges256     paired   3 x 256x256 edge drawing of 1-4 shapes -> the shapes filled by kind
+                                        (genlab.data.edges256; 400 train / 64 test pictures)
 =================== ======== ======= =============================================================
 
 Paired sets: the train split is MNIST train, the held-out test split MNIST test, row k of
@@ -41,6 +43,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from genlab.data.edges256 import render_split
 from genlab.data.mnist import load_mnist
 from genlab.errors import DataError
 
@@ -119,9 +122,13 @@ class TranslationSet:
     name: str
     kind: Literal["paired", "unpaired"]
     channels: int
-    a: Callable[[np.ndarray, np.ndarray], np.ndarray]  # uint8 (N, H, W), labels (N,) -> uint8 (N, C, H, W)
-    b: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    a: Callable[[np.ndarray, np.ndarray], np.ndarray] | None  # uint8 (N, H, W), labels (N,) -> uint8 (N, C, H, W)
+    b: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
     description: str
+    size: int = 28  # H = W of one image
+    num_classes: int = 10
+    # A set not made from MNIST digits: split -> (A, B, labels), aligned (a and b are then None)
+    source: Callable[[str], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
 
 TRANSLATION_SETS: dict[str, TranslationSet] = {
@@ -150,6 +157,17 @@ TRANSLATION_SETS: dict[str, TranslationSet] = {
             _lift(thin_digits),
             _lift(thick_digits),
             "thin-stroke digits <-> thick-stroke digits",
+        ),
+        TranslationSet(
+            "shapes-edges256",
+            "paired",
+            3,
+            None,
+            None,
+            "256 x 256 edge drawing of shapes -> the shapes filled by kind (genlab.data.edges256)",
+            size=256,
+            num_classes=4,
+            source=render_split,
         ),
     )
 }
@@ -190,18 +208,21 @@ def _readonly(*arrays: np.ndarray) -> None:
 def _build(name: str, split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(pairs (N, C, H, 2W), labels (N,), aligned A, aligned B), all read-only."""
     spec = _get(name)
-    x, y = load_mnist(split, data_dir)  # type: ignore[arg-type]
-    y = y.astype(np.int64)
-    a_all, b_all = spec.a(x, y), spec.b(x, y)  # aligned: row k of both is digit k
+    if spec.source is not None:
+        a_all, b_all, y = spec.source(split)
+    else:
+        x, y = load_mnist(split, data_dir)  # type: ignore[arg-type]
+        y = y.astype(np.int64)
+        a_all, b_all = spec.a(x, y), spec.b(x, y)  # aligned: row k of both is digit k
     if spec.kind == "paired":
         pairs, labels = join_pair(a_all, b_all), y
     elif split == "train":
-        order = np.random.default_rng(UNPAIRED_SEED).permutation(len(x))
-        half = len(x) // 2
+        order = np.random.default_rng(UNPAIRED_SEED).permutation(len(a_all))
+        half = len(a_all) // 2
         a_idx, b_idx = order[:half], order[half : 2 * half]  # disjoint digits: truly unpaired
         pairs, labels = join_pair(a_all[a_idx], b_all[b_idx]), y[a_idx]
     else:
-        shuffle = np.random.default_rng(TEST_SHUFFLE_SEED).permutation(len(x))
+        shuffle = np.random.default_rng(TEST_SHUFFLE_SEED).permutation(len(a_all))
         pairs, labels = join_pair(a_all, b_all[shuffle]), y
     _readonly(pairs, labels, a_all, b_all)
     return pairs, labels, a_all, b_all
@@ -234,10 +255,11 @@ def translation_ground_truth(
 
 
 def translation_info(name: str) -> DataInfo:
-    """The DataInfo of translation set ``name``: C, H = 28, width 2 x 28 (A|B), 10 classes."""
+    """The DataInfo of translation set ``name``: C, H = its size (28 for the digit sets), width 2 H (A|B)."""
     from genlab.data.datasets import DataInfo  # late: datasets.py imports this module for LOADERS
 
-    return DataInfo(_get(name).channels, 28, 56, 10)
+    spec = _get(name)
+    return DataInfo(spec.channels, spec.size, 2 * spec.size, spec.num_classes)
 
 
 def translation_loader(name: str):

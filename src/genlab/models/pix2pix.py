@@ -8,6 +8,9 @@ the paper's 70 x 70 patch covers of 256 x 256 (28 x 28 -> a 7 x 7 patch, ``patch
 Loss (eq. 4): G* = arg min_G max_D L_cGAN(G, D) + lambda L_L1(G), lambda = 100, the
 non-saturating G loss, D's objective halved (section 3.3); Adam 2e-4, betas (0.5, 0.999).
 ``adversarial=false`` is the paper's L1-only ablation: the same U-Net and no D at all.
+``arch=mobile`` swaps the generator for a depthwise-separable U-Net sized for a real-time
+filter on two CPU cores (:class:`~genlab.nn.unet_translate.MobileTranslationUNet`, no dropout;
+``base_channels`` 8 and ``depth`` 6 on the 256 x 256 ``shapes-edges256`` set: docs/results/deploy.md).
 
 Data: a paired translation set (:mod:`genlab.data.translation`): input A left, target B
 right. ``sample`` translates held-out inputs and returns them side by side with the
@@ -17,6 +20,7 @@ outputs, [input | output], in the layout of the data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
@@ -33,7 +37,7 @@ from genlab.models.translate_parts import (
     translation_shapes,
 )
 from genlab.nn.patchgan import PatchDiscriminator, init_normal_, patch_layers_for
-from genlab.nn.unet_translate import TranslationUNet
+from genlab.nn.unet_translate import MobileTranslationUNet, TranslationUNet
 
 EVAL_DROPOUT_SEED = 0  # evaluate() draws its dropout masks from this fixed seed: same model, same scores
 
@@ -41,6 +45,7 @@ EVAL_DROPOUT_SEED = 0  # evaluate() draws its dropout masks from this fixed seed
 @dataclass(frozen=True)
 class Pix2PixConfig:
     pairs: str = "digits-outline"  # paired set whose held-out inputs `sample` translates: the one trained on
+    arch: Literal["unet", "mobile"] = "unet"  # mobile: depthwise-separable U-Net for a real-time filter, no dropout
     base_channels: int = 32  # U-Net widths b, 2b, 4b, 8b, 8b, ...
     depth: int = 5  # U-Net levels; the image is padded to a multiple of 2^depth (28 -> 32 -> 1 x 1)
     dropout: float = 0.5  # on the innermost three decoder layers
@@ -60,6 +65,8 @@ class Pix2PixConfig:
                 f"base_channels, d_base_channels and depth must be >= 1, got {self.base_channels}, "
                 f"{self.d_base_channels}, {self.depth}"
             )
+        if self.arch not in ("unet", "mobile"):
+            raise ConfigError(f"arch must be unet or mobile, got {self.arch!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.patch_layers < -1:
@@ -75,7 +82,11 @@ class Pix2PixConfig:
     config=Pix2PixConfig,
     description="Pix2Pix (Isola et al. 2017): U-Net + input-conditioned PatchGAN, cGAN + 100 L1, on paired sets "
     "(adversarial=false: L1 only)",
-    presets={"small": {"base_channels": 16, "d_base_channels": 16}},
+    presets={
+        "small": {"base_channels": 16, "d_base_channels": 16},
+        # the real-time filter of docs/results/deploy.md: --dataset shapes-edges256 --preset mobile
+        "mobile": {"arch": "mobile", "pairs": "shapes-edges256", "base_channels": 8, "depth": 6, "d_base_channels": 8},
+    },
     tiny={"base_channels": 4, "depth": 2, "d_base_channels": 4, "test_scores": False},
     dataset="digits-outline",
     example_shape=(1, 28, 56),
@@ -90,7 +101,10 @@ class Pix2Pix(Family):
         check_translation_set(cfg.pairs, info, "pix2pix", "pairs", "paired")
         c, h = info.channels, info.height
         self.patch_layers = patch_layers_for(min(h, info.width // 2)) if cfg.patch_layers == -1 else cfg.patch_layers
-        g = TranslationUNet(c, c, cfg.base_channels, cfg.depth, cfg.dropout)
+        if cfg.arch == "mobile":
+            g: torch.nn.Module = MobileTranslationUNet(c, c, cfg.base_channels, cfg.depth)
+        else:
+            g = TranslationUNet(c, c, cfg.base_channels, cfg.depth, cfg.dropout)
         init_normal_(g)
         self.nets = {"generator": g}
         self.opts = {"generator": self._adam(g)}

@@ -80,3 +80,58 @@ class TranslationUNet(nn.Module):
             u = torch.cat([u, skips[0]], dim=1)
         y = torch.tanh(self.out(u))  # (B, out_channels, H + ph, W + pw)
         return y[..., ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
+
+
+def separable(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    """Depthwise-separable 3x3 block (Howard et al. 2017, MobileNet): depthwise 3x3 (stride ``stride``),
+    BatchNorm, ReLU, pointwise 1x1, BatchNorm, ReLU. Shapes: (B, c_in, H, W) -> (B, c_out, H/s, W/s)."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_in, 3, stride, 1, groups=c_in, bias=False),
+        nn.BatchNorm2d(c_in),
+        nn.ReLU(),
+        nn.Conv2d(c_in, c_out, 1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+    )
+
+
+class MobileTranslationUNet(nn.Module):
+    """A U-Net for a real-time filter (pix2pix ``arch=mobile``): nothing runs at full resolution.
+
+    The input is folded into 2x2 blocks (pixel unshuffle: (B, C, H, W) -> (B, 4C, H/2, W/2)),
+    a 3x3 convolution makes ``b`` channels, ``depth - 1`` depthwise-separable stride-2 blocks
+    (Howard et al. 2017) go down with widths 2b, 4b, 4b, ... (capped at 4b); per level back up,
+    nearest-neighbour upsampling, the skip concatenated and a separable block; the folded input
+    is joined again, a 3x3 convolution makes 4C channels and a pixel shuffle (Shi et al. 2016)
+    unfolds them to (B, C, H, W), tanh. ReLU everywhere (ONNX Runtime's INT8 kernels fuse it),
+    BatchNorm (folded into the convolutions at export), no dropout: the filter is deterministic.
+    Shapes: (B, in_channels, H, W) -> (B, out_channels, H, W) in (-1, 1); H, W padded to 2^depth.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, base: int, depth: int) -> None:
+        super().__init__()
+        self.depth = depth
+        widths = [base * min(2**i, 4) for i in range(depth)]
+        stem = nn.Sequential(nn.Conv2d(4 * in_channels, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]))
+        self.down = nn.ModuleList(
+            [nn.Sequential(*stem, nn.ReLU())] + [separable(widths[i - 1], widths[i], 2) for i in range(1, depth)]
+        )
+        self.up = nn.ModuleList(separable(widths[i + 1] + widths[i], widths[i]) for i in range(depth - 1))
+        self.out = nn.Conv2d(widths[0] + 4 * in_channels, 4 * out_channels, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        m = 2**self.depth
+        ph, pw = -h % m, -w % m
+        x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode="replicate") if ph or pw else x
+        folded = F.pixel_unshuffle(x, 2)  # (B, C, H, W) -> (B, 4C, H/2, W/2)
+        skips, u = [], folded
+        for layer in self.down:
+            u = layer(u)  # level 0 keeps H/2; later levels halve: (B, c, s, s) -> (B, w_i, s/2, s/2)
+            skips.append(u)
+        u = skips.pop()
+        for i in reversed(range(self.depth - 1)):
+            u = F.interpolate(u, scale_factor=2.0, mode="nearest")  # (B, w_{i+1}, s, s) -> (B, w_{i+1}, 2s, 2s)
+            u = self.up[i](torch.cat([u, skips.pop()], dim=1))  # -> (B, w_i, 2s, 2s)
+        y = F.pixel_shuffle(self.out(torch.cat([u, folded], dim=1)), 2)  # (B, 4C', H/2, W/2) -> (B, C', H, W)
+        return torch.tanh(y)[..., ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
