@@ -69,6 +69,9 @@ class DistilledDiffusion(Family):
         self.num_classes = self.teacher.num_classes
         self.alpha_bar = self.teacher.alpha_bar  # (T,) float64, the teacher's schedule
         self.data_scale = self.teacher.family.data_scale  # pixels in [-1, 1] for ddpm, [0, 1] for ldm's encoder
+        # What the student's output means: the teacher's parameterisation, or another one (the copy then starts
+        # wrong where the two differ, at high noise, and round 0 / the first steps re-learn it).
+        self.prediction = self.teacher.prediction if cfg.student_prediction == "teacher" else cfg.student_prediction
         self.distilled_guidance = float(cfg.guidance)  # the w the weights learned (a checkpoint's, once loaded)
         student = copy.deepcopy(self.teacher.net).requires_grad_(True).train()
         self.nets: dict[str, nn.Module] = {"student": student, "ema": EMA(student, cfg.ema_decay)}
@@ -122,6 +125,10 @@ class DistilledDiffusion(Family):
                 f"unconditionally (w = 0), not at w = {guidance:g} (distil again with --guidance {guidance:g})"
             )
         return labels.to(self.device)
+
+    def student_x0(self, net: nn.Module, x: torch.Tensor, i: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """The clean-data estimate of a student-shaped ``net`` (student, EMA, round teacher, target network)."""
+        return self.teacher.x0_of(net, x, i, y, self.prediction)
 
     @abstractmethod
     def x0_fn(self, net: nn.Module, x: torch.Tensor, i: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
