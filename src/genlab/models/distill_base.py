@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import copy
 from abc import abstractmethod
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -29,6 +31,9 @@ from genlab.models.ddpm import EMA
 from genlab.models.distill_maths import eps_from_x0
 from genlab.models.distill_teacher import Teacher, build_teacher, check_teacher_hash
 from genlab.nn.noise import rand, randint, randn
+
+# (x_t, per-sample step indices i, student labels y or None) -> the student's x_0 estimate, (B, ...) -> (B, ...).
+X0 = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
 
 def check_distill_fields(cfg: Any) -> None:
@@ -151,9 +156,10 @@ class DistilledDiffusion(Family):
 
     @abstractmethod
     def sample_space(
-        self, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator, net: nn.Module
+        self, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator, x0_fn: X0
     ) -> torch.Tensor:
-        """The student's sampler from x_T = ``x`` to x_0 in the diffusion space."""
+        """The student's sampler from x_T = ``x`` to x_0 in the diffusion space; ``x0_fn(x_t, i, y)`` is the
+        student's clean-data estimate (:meth:`x0_fn` of its EMA here, an exported graph in genlab.export)."""
 
     @torch.inference_mode()
     def sample(self, n, *, labels=None, generator):
@@ -164,7 +170,8 @@ class DistilledDiffusion(Family):
         ema = self.nets["ema"]
         ema.eval()
         try:
-            return self.teacher.decode(self.sample_space(x, y, generator, ema.net)).float().clamp(-1, 1)
+            x0_fn = partial(self.x0_fn, ema.net)
+            return self.teacher.decode(self.sample_space(x, y, generator, x0_fn)).float().clamp(-1, 1)
         finally:
             ema.train()
 

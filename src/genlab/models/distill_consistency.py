@@ -115,14 +115,14 @@ class ConsistencyDistillation(DistilledDiffusion):
                 p_target.lerp_(p, 1 - self.cfg.target_decay)
         return {"loss": loss.item()}
 
-    def sample_space(self, x, y, generator, net):
+    def sample_space(self, x, y, generator, x0_fn):
         x0 = x
         for m, t in enumerate(multistep_times(self.grid, self.cfg.sample_steps)):
             i = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
             if m > 0:  # re-noise the current estimate to time t (Algorithm 1)
                 a = at(self.alpha_bar, i, x0)
                 x = a.sqrt() * x0 + (1 - a).sqrt() * randn(x0.shape, generator, x0.device)
-            x0 = self.x0_fn(net, x, i, y)
+            x0 = x0_fn(x, i, y)
             if self.teacher.clip_x0:
                 x0 = x0.clamp(-1, 1)
         return x0

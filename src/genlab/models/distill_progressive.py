@@ -129,12 +129,12 @@ class ProgressiveDistillation(DistilledDiffusion):
         self.optimise(loss)
         return {"loss": loss.item(), "round": float(self.round)}
 
-    def sample_space(self, x, y, generator, net):
+    def sample_space(self, x, y, generator, x0_fn):
         grid = [*trailing_grid(self.teacher.num_train_steps, self.cfg.sample_steps), -1]
         for a, b in zip(grid, grid[1:]):
             i = torch.full((x.shape[0],), a, dtype=torch.long, device=x.device)
             j = torch.full_like(i, b)
-            x = ddim_step(x, self.x0_fn(net, x, i, y), i, j, self.alpha_bar, self.teacher.clip_x0)
+            x = ddim_step(x, x0_fn(x, i, y), i, j, self.alpha_bar, self.teacher.clip_x0)
         return x
 
     def state_dict(self) -> dict[str, Any]:
