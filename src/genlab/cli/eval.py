@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
 from genlab.console import Progress, stderr_console
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, DataError
 from genlab.eval.evaluate import (
     KID_LABEL,
     METRICS,
@@ -31,6 +31,8 @@ from genlab.eval.resize import RESIZE_RULES
 from genlab.publish.card import parameter_line
 from genlab.runs.device import resolve_device
 from genlab.runs.loading import load_family
+
+MIN_SCORED = 10  # samples: the inception score's 10 splits need one each (the k-NN metrics need k + 1 = 6)
 
 
 class _ScoreByDefault(TyperGroup):
@@ -150,6 +152,11 @@ def score(
             chosen = _extractor(None, sample, extractor, extractor_weights, resize, dims)
         _show(stats_fid(sample, reference, chosen), as_json)
         return
+    if sample.images.shape[0] < MIN_SCORED:  # before the slow reference features
+        raise DataError(
+            f"{sample.description}: {sample.images.shape[0]} samples, but the scores need at least {MIN_SCORED} "
+            "(the inception score's 10 splits; precision/recall/density/coverage need k + 1 = 6); pass more samples"
+        )
     shape = sample.images.shape[1:]
     if reference is None:
         if shape not in ((1, 28, 28), (3, 64, 64)):
