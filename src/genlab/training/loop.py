@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from rich.markup import escape
 
 from genlab.console import stderr_console
 from genlab.data import iterate_batches, load_dataset, save_grid, to_uint8
@@ -28,6 +29,7 @@ from genlab.runs.checkpoint import prune_checkpoints, save_checkpoint
 from genlab.runs.marks import png_options
 from genlab.runs.rundir import append_metrics
 from genlab.training import speed
+from genlab.training.collapse import collapse_signs
 from genlab.training.distributed import Replicas
 from genlab.training.faults import NonfiniteGuard, TrainingDiverged
 from genlab.training.progress import TrainingProgress
@@ -307,7 +309,8 @@ class Loop:
             self._checkpoint(step, last, name="best")
 
     def _say_evaluation(self, step: int, result: dict[str, Any]) -> None:
-        """The in-training FID and class coverage on the console; a warning when one class takes over half."""
+        """The in-training FID and class coverage on the console; a warning for each collapse sign
+        (one class over half the samples; for a GAN, recall under a floor: genlab.training.collapse)."""
         counts = result.get("class_histogram")
         coverage = ""
         if counts:
@@ -317,13 +320,8 @@ class Loop:
                 f"eval at step {step}: FID {result['fid']:.2f} (n={result.get('n')}, {result.get('extractor')} "
                 f"extractor){coverage}"
             )
-        if counts and sum(counts) and max(counts) > sum(counts) / 2:
-            top = int(np.argmax(counts))
-            message = (
-                f"class {top} takes {max(counts) / sum(counts):.0%} of the {sum(counts)} evaluation samples: "
-                "the generator may be collapsing onto it"
-            )
-            stderr_console.print(f"[yellow]warning (step {step}): {message}")
+        for message in collapse_signs(result, gan=self.state.family.kind == "gan"):
+            stderr_console.print(f"[yellow]warning (step {step}): {escape(message)}")
             self._record({"step": step, "warning": message})
 
     def _checkpoint(self, step: int, last: dict[str, float], name: str | None = None) -> None:
