@@ -59,9 +59,10 @@ def _timed(fn):
     return result, {"seconds": round(time.perf_counter() - start, 1), "load_start": round(load, 2)}
 
 
-def ddpm_rows(run: Path, n: int, exact_n: int, timesteps: int) -> dict:
+def ddpm_rows(run: Path, n: int, exact_n: int, timesteps: int, done: dict) -> dict:
     """The bound with the labels (log p(x | y)) and with the null label (log p(x)), stratified over the first n
-    test images; exactly (all T steps, with its profile over t) and stratified on the first exact_n."""
+    test images; exactly (all T steps, with its profile over t) and stratified on the first exact_n. Rows already
+    in ``done`` are kept."""
     family, _, meta = load_family(run)
     images, labels, _ = load_dataset("mnist", "test")
     rows = {}
@@ -71,6 +72,8 @@ def ddpm_rows(run: Path, n: int, exact_n: int, timesteps: int) -> dict:
         ("ddpm", n, timesteps, True),
         ("ddpm_uncond", n, timesteps, False),
     ]:
+        if key in done:
+            continue
         x = as_model_range(images[:m])
         y = torch.from_numpy(labels[:m]) if cond and family.conditional else None
         per_step = torch.zeros(family.bound_steps(), dtype=torch.float64) if steps == 0 else None
@@ -126,8 +129,8 @@ def measure(args) -> None:
                        "torch": torch.__version__}  # fmt: skip
     data["settings"] = {"n": args.n, "exact_n": args.exact_n, "timesteps": args.timesteps, "k": args.k}
     rows = data["rows"]
-    if "ddpm" not in rows:
-        rows.update(ddpm_rows(args.ddpm, args.n, args.exact_n, args.timesteps))
+    if not {"ddpm", "ddpm_exact", "ddpm_exact_strat", "ddpm_uncond"} <= set(rows):
+        rows.update(ddpm_rows(args.ddpm, args.n, args.exact_n, args.timesteps, rows))
         _save(data)
     for key, run in [("vae", args.vae), ("conv_vae", args.conv_vae)]:
         if key not in rows:
@@ -181,8 +184,9 @@ def page(_args) -> None:
         "draws from with `--set sampler=ddpm`.",
         f"- **The sum over t**: L_T is closed-form and L_0 is always evaluated; the {e['steps'] - 1} KL terms are "
         f"either all evaluated (exact, {s['exact_n']} images) or estimated without bias by stratified sampling: "
-        f"steps 2..T cut into {s['timesteps']} contiguous strata of near-equal size, one step per stratum per image, "
-        "each weighted by its stratum's size. Every term uses one draw of x_t ~ q(x_t|x_0) (as Ho et al.). "
+        f"steps 2..T cut into {s['timesteps']} contiguous log-spaced strata (single steps at small t, widening "
+        "towards T), one step per stratum per image, each weighted by its stratum's size. Every term uses one draw "
+        "of x_t ~ q(x_t|x_0) (as Ho et al.). "
         "± is the standard error of the mean over images (sd / √n), which covers the test images, the x_t draws and "
         "the step draws.",
         "- **Conditional**: the DDPM run is class-conditional (label dropout 0.1), so it has two bounds: log p(x|y) "

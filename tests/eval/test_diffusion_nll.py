@@ -58,10 +58,12 @@ def test_known_terms_declare_the_protocol():
 
 
 def test_strata_cover_every_step_once():
-    for num, k in [(999, 50), (19, 19), (19, 4), (7, 3)]:
+    for num, k in [(999, 50), (19, 19), (19, 4), (7, 3), (999, 999), (5, 1)]:
         bounds = strata(num, k)
         covered = [s for lo, hi in bounds for s in range(lo, hi)]
         assert covered == list(range(1, num + 1)) and len(bounds) == k
+    sizes = [hi - lo for lo, hi in strata(999, 50)]
+    assert sizes[:10] == [1] * 10 and sizes == sorted(sizes) and sizes[-1] > 50  # single steps at small t
     steps, size = stratified_steps(999, 50, 300, torch.Generator().manual_seed(0))
     lo = torch.tensor([a for a, _ in strata(999, 50)])
     assert steps.shape == (50, 300) and size.sum() == 999
