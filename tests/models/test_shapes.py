@@ -130,5 +130,5 @@ def test_a_tie_goes_to_the_larger_side_and_bad_sides_are_config_errors():
 
 def test_supported_shapes_lists_channels_and_sides():
     assert supported_shapes("dcgan") == tuple((c, s, s) for s in (28, 32, 64, 128) for c in (1, 3))
-    assert supported_shapes("pix2pix") == ((1, 28, 56), (3, 28, 56))
+    assert supported_shapes("pix2pix") == ((1, 28, 56), (3, 28, 56), (3, 256, 512))  # + edges256 (the filter)
     assert supported_shapes("numpy-gan") == ((1, 28, 28),)
