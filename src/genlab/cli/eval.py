@@ -56,7 +56,9 @@ ExtractorOption = Annotated[
     typer.Option(
         "--extractor",
         help=f"Feature extractor: {', '.join(EXTRACTORS)} (default: digits for 28x28 grey, shapes for 64x64 RGB, "
-        "inception otherwise). inception needs `genlab eval fetch-weights` once, or --extractor-weights.",
+        "inception otherwise). inception needs `genlab eval fetch-weights` once, or --extractor-weights; learned (a "
+        "network trained on the reference itself, no external weights) needs "
+        "`genlab eval train-extractor --data REF`.",
     ),
 ]
 ExtractorWeights = Annotated[

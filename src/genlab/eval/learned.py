@@ -213,6 +213,7 @@ def train_learned(
         "input_shape": [int(s) for s in images.shape[1:]],
         "num_classes": int(labels.max()) + 1 if opts.method == "supervised" else 0,  # type: ignore[union-attr]
         **dataclasses.asdict(opts),
+        "augmentation": dataclasses.asdict(for_images(images.shape[1])) if opts.method == "simclr" else {},
         "steps_run": len(losses),
         "first_loss": losses[0],
         "final_loss": float(np.mean(losses[-10:])),
