@@ -219,6 +219,8 @@ def test_cli_bad_input_is_one_line(tiny_weights, tmp_path, capsys, monkeypatch):
     (tmp_path / "empty").mkdir()
     code, _, err = run(capsys, "eval", "train-extractor", "--data", tmp_path / "empty", "--steps", "1")
     one_line_error(code, err)
+    code, _, err = run(capsys, "eval", "train-extractor", "--data", data, "--out", tmp_path / "w.pt")
+    one_line_error(code, err, ".safetensors")
     code, _, err = run(capsys, "eval", "train-extractor", "--self-supervised")
     one_line_error(code, err, "--data")
     code, _, err = run(capsys, "eval", data, "--ref", data, "--extractor", "learned")

@@ -30,6 +30,8 @@ def train_learned_command(
     from genlab.eval.sources import resolve
     from genlab.eval.stats import FeatureStats
 
+    if output is not None and output.suffix != ".safetensors":
+        raise ConfigError(f"--out must name a .safetensors file, got {output}")
     source = resolve(data, data_dir=data_dir)
     if isinstance(source, FeatureStats):
         raise ConfigError(f"{data} holds statistics; a learned extractor trains on images")
