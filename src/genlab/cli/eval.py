@@ -68,14 +68,18 @@ ExtractorOption = Annotated[
     typer.Option(
         "--extractor",
         help=f"Feature extractor: {', '.join(EXTRACTORS)} (default: digits for 28x28 grey, shapes for 64x64 RGB, "
-        "inception otherwise). inception needs `genlab eval fetch-weights` once, or --extractor-weights.",
+        "inception otherwise). inception needs `genlab eval fetch-weights` once, or --extractor-weights; learned (a "
+        "network trained on the reference itself, no external weights) needs "
+        "`genlab eval train-extractor --data REF`.",
     ),
 ]
 ExtractorWeights = Annotated[
     Path | None,
     typer.Option(
         "--extractor-weights",
-        help="Inception weights as .safetensors (default: the ones `genlab eval fetch-weights` put in the cache).",
+        help="Inception weights as .safetensors (default: the ones `genlab eval fetch-weights` put in the cache); "
+        "for --extractor learned, the file `genlab eval train-extractor --data` wrote (default: the one cached for "
+        "the reference's images).",
     ),
 ]
 Resize = Annotated[
@@ -149,7 +153,7 @@ def score(
             raise ConfigError(f"{path} holds statistics: give what to compare them with, --ref B")
         chosen = None
         if isinstance(reference, ImageSet):
-            chosen = _extractor(None, sample, extractor, extractor_weights, resize, dims)
+            chosen = _extractor(None, sample, extractor, extractor_weights, resize, dims, ref_spec=ref)
         _show(stats_fid(sample, reference, chosen), as_json)
         return
     if sample.images.shape[0] < MIN_SCORED:  # before the slow reference features
@@ -163,9 +167,10 @@ def score(
             raise ConfigError(
                 f"{path} holds {shape[1]}x{shape[2]} images with {shape[0]} channels: give the reference with --ref"
             )
-        named = load_reference("shapes64-test" if shape == (3, 64, 64) else "mnist-test", data_dir)
+        ref = "shapes64-test" if shape == (3, 64, 64) else "mnist-test"
+        named = load_reference(ref, data_dir)
         reference = ImageSet(named.images, None, named.description)
-    chosen = _extractor(sample.images, reference, extractor, extractor_weights, resize, dims)
+    chosen = _extractor(sample.images, reference, extractor, extractor_weights, resize, dims, ref_spec=ref)
     if isinstance(reference, ImageSet):
         reference = Reference(reference.description, reference.images)
     with Progress(f"eval: features of the reference ({reference.description})") as progress:
@@ -175,14 +180,24 @@ def score(
     _show({"what": sample.description, **result, **sample.counts}, as_json)
 
 
-def _extractor(images, reference, name: str | None, weights: Path | None, resize: str | None, dims: int | None):
-    """The extractor asked for; unnamed: the statistics' own (their resize and dims too), else by image shape."""
+def _extractor(
+    images, reference, name: str | None, weights: Path | None, resize: str | None, dims: int | None, ref_spec=None
+):
+    """The extractor asked for; unnamed: the statistics' own (their resize and dims too), else by image shape.
+    ``learned`` without weights: the cached one trained on the reference's images (``images`` when there is no
+    reference), or the one whose hash statistics record."""
+    from genlab.eval.learned_extractor import find_by_weights, find_cached
     from genlab.eval.stats import FeatureStats
 
     if isinstance(reference, FeatureStats) and (name is None or name == reference.settings["extractor"]):
         name = reference.settings["extractor"]
         if name == "inception":
             resize, dims = resize or reference.settings["resize"], dims or reference.settings["dims"]
+    if name == "learned" and weights is None:
+        if isinstance(reference, FeatureStats):
+            weights = find_by_weights(str(reference.settings["weights"]))
+        else:
+            weights = find_cached(images if reference is None else reference.images, ref_spec or "REF")
     if name is None:
         shape = images.shape[1:]
         name = "digits" if shape == (1, 28, 28) else "shapes" if shape == (3, 64, 64) else "inception"
@@ -221,7 +236,7 @@ def stats(
     source = resolve(path, n=n, checkpoint=checkpoint, seed=seed, device=device, data_dir=data_dir)
     if isinstance(source, FeatureStats):
         raise ConfigError(f"{path} already holds statistics; give images")
-    chosen = _extractor(source.images, None, extractor, extractor_weights, resize, dims)
+    chosen = _extractor(source.images, None, extractor, extractor_weights, resize, dims, ref_spec=path)
     result = stats_of(features_of(source.images, chosen), settings_of(chosen), source.description)
     save_stats(output, result)
     warning = singular_warning(result.n, 0, result.mu.shape[0])
@@ -278,13 +293,25 @@ def baseline(
 
 
 @eval_app.command(
-    "train-extractor", help="Train the digit classifier used as the default extractor (seeded, deterministic on CPU)."
+    "train-extractor",
+    help="Train the digit classifier used as the default extractor (seeded, deterministic on CPU). With --data, "
+    "train a feature network on those images instead (`--extractor learned`): supervised when they have labels, "
+    "else self-supervised by SimCLR (two augmented views, NT-Xent, temperature 0.5; genlab.eval.learned says why). "
+    "It is written as safetensors + a JSON manifest (data sha256, method, epochs, seed, feature statistics) to "
+    "$GENLAB_CACHE/extractors (else ~/.cache/genlab/extractors), keyed by the data's hash, or to --out.",
 )
 def train_extractor(
-    epochs: Annotated[int, typer.Option(help="Training epochs over MNIST train.")] = 4,
+    epochs: Annotated[int, typer.Option(help="Training epochs over MNIST train (or the --data images).")] = 4,
     steps: Annotated[int, typer.Option(help="Stop after this many steps instead (smoke tests).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed.", **SEED_RANGE)] = 0,
     output: Annotated[Path | None, typer.Option("--out", help="Weights file (default: the one genlab ships).")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(help="Train a learned extractor on these images: a folder, a .npz/.npy or a named set."),
+    ] = None,
+    self_supervised: Annotated[
+        bool, typer.Option("--self-supervised", help="With --data: SimCLR even when the data has labels.")
+    ] = False,
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
@@ -292,6 +319,13 @@ def train_extractor(
 
     if epochs < 1 or steps < 0:
         raise ConfigError(f"--epochs must be >= 1 and --steps >= 0, got {epochs} and {steps}")
+    if data is not None:
+        from genlab.cli.learned import train_learned_command
+
+        train_learned_command(data, epochs, steps, seed, output, self_supervised, data_dir, quiet)
+        return
+    if self_supervised:
+        raise ConfigError("--self-supervised applies with --data only")
     model, report = train_digit_cnn(
         ExtractorTraining(epochs=epochs, seed=seed, steps=steps),
         data_dir,

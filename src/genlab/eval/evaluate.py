@@ -17,6 +17,7 @@ from genlab.errors import DataError
 from genlab.eval.extractors import ClassifierExtractor, Extractor, get_extractor
 from genlab.eval.inception_features import InceptionBlockFeatures
 from genlab.eval.inputs import read_images
+from genlab.eval.learned_extractor import LearnedExtractor
 from genlab.eval.metrics import (
     class_histogram,
     conditional_accuracy,
@@ -124,6 +125,8 @@ def input_shape(extractor: Extractor, reference_shape: tuple[int, ...] | None) -
         return INPUT_SHAPES[extractor.name]
     if isinstance(extractor, InceptionBlockFeatures):
         return None
+    if isinstance(extractor, LearnedExtractor):
+        return extractor.input_shape
     if reference_shape is None:
         raise DataError(
             f"the {extractor.name} extractor compares pixels, so it needs reference images, not statistics"

@@ -4,7 +4,9 @@ FID, KID and precision/recall/density/coverage depend on the features; report wh
 extractor a number was measured with. ``digits`` (default) is the classifier genlab
 trains and ships; ``shapes`` is its twin for the 64x64 RGB shapes64 images;
 ``random-projection`` needs no training; ``inception`` is the standard FID network, with
-the weights ``genlab eval fetch-weights`` fetched once (or a safetensors file the user names).
+the weights ``genlab eval fetch-weights`` fetched once (or a safetensors file the user names);
+``learned`` is a network trained on the reference data itself (``genlab eval train-extractor --data``,
+``genlab.eval.learned``).
 """
 
 from __future__ import annotations
@@ -118,6 +120,17 @@ def _random_projection(weights: Path | None) -> Extractor:
     return RandomProjectionExtractor()
 
 
+def _learned(weights: Path | None) -> Extractor:
+    from genlab.eval.learned_extractor import LearnedExtractor
+
+    if weights is None:
+        raise ConfigError(
+            "the learned extractor needs its weights: --extractor-weights FILE, or a cached one trained on the "
+            "reference with `genlab eval train-extractor --data REF`"
+        )
+    return LearnedExtractor(weights)
+
+
 def _inception(weights: Path | None) -> Extractor:
     return _inception_with(weights)
 
@@ -142,6 +155,7 @@ EXTRACTORS: dict[str, Callable[[Path | None], Extractor]] = {
     "shapes": _shapes,
     "random-projection": _random_projection,
     "inception": _inception,
+    "learned": _learned,
 }
 
 

@@ -22,6 +22,7 @@ from genlab.errors import DataError
 from genlab.eval.extractors import Extractor
 from genlab.eval.inception_features import InceptionBlockFeatures
 from genlab.eval.inputs import npz_members, read_npz_arrays
+from genlab.eval.learned_extractor import LearnedExtractor
 from genlab.eval.metrics import feature_statistics
 from genlab.eval.weights import FID_WEIGHTS_SHA256
 
@@ -30,12 +31,14 @@ KEYS = ("mu", "sigma", "n", "extractor", "dims", "resize", "weights")
 
 def settings_of(extractor: Extractor) -> dict[str, Any]:
     """What features depend on: the extractor, its block, its resize rule and its weights."""
-    if isinstance(extractor, InceptionBlockFeatures):
+    if isinstance(extractor, InceptionBlockFeatures | LearnedExtractor):
         return extractor.settings
     return {"extractor": extractor.name, "dims": extractor.feature_dim, "resize": "conform", "weights": ""}
 
 
 def describe(settings: dict[str, Any]) -> str:
+    if settings["extractor"] == "learned":
+        return f"learned (weights {str(settings['weights'])[:12]})"
     if settings["extractor"] != "inception":
         return str(settings["extractor"])
     weights = settings["weights"]
