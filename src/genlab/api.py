@@ -180,10 +180,16 @@ class Run:
     ) -> dict[str, Any]:
         """FID, KID, IS, modes and precision/recall/density/coverage of ``n`` fresh samples
         against the test split of the run's data (``genlab eval RUN -n N --json``)."""
-        dataset = self.config.train.dataset
+        from genlab.eval.evaluate import Evaluator, default_extractor, load_reference, run_reference
+        from genlab.eval.extractors import get_extractor
+
+        train = self.config.train
         images = self.sample(n, seed=seed)
         labels = (torch.arange(n) % self.family.info.num_classes).numpy() if self.family.conditional else None
-        return evaluate(images, labels, reference=reference or f"{dataset}-test", seed=seed, data_dir=data_dir)
+        extractor = get_extractor(default_extractor(train.dataset, images.shape[1:], "digits"))
+        ref = load_reference(reference, data_dir) if reference else run_reference(train, data_dir)
+        evaluator = Evaluator(ref, extractor, seed=seed)
+        return evaluator(images, labels)
 
 
 def extend(run: RunConfig, steps: int | None = None, epochs: int | None = None) -> RunConfig:

@@ -18,7 +18,15 @@ from genlab.cli.train import _resolve_run
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "guide"
-PAGES = ("README.md", "walkthrough.md", "translation.md", "stylegan.md", "text-conditioning.md", "comparison.md")
+PAGES = (
+    "README.md",
+    "walkthrough.md",
+    "translation.md",
+    "stylegan.md",
+    "text-conditioning.md",
+    "comparison.md",
+    "own-data.md",
+)
 BLOCK = re.compile(r"```bash\n(.*?)```", re.S)
 
 

@@ -14,13 +14,24 @@ from typer.core import TyperGroup
 
 from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
 from genlab.console import stderr_console
+from genlab.data import is_named
 from genlab.errors import ConfigError
-from genlab.eval.evaluate import METRICS, NAMED_REFERENCES, Evaluator, Reference, format_metric, load_reference
+from genlab.eval.evaluate import (
+    METRICS,
+    NAMED_REFERENCES,
+    Evaluator,
+    Reference,
+    default_extractor,
+    format_metric,
+    load_reference,
+    run_reference,
+)
 from genlab.eval.extractors import EXTRACTORS, get_extractor
 from genlab.eval.inputs import ImageSet
 from genlab.eval.resize import RESIZE_RULES
 from genlab.runs.device import resolve_device
 from genlab.runs.loading import load_family
+from genlab.runs.rundir import read_config
 
 
 class _ScoreByDefault(TyperGroup):
@@ -97,8 +108,10 @@ def score(
     ref: Annotated[
         str | None,
         typer.Option(
-            help="Reference: a named set, a folder of images, a .npz/.npy, a run directory or a statistics .npz "
-            "(default: the test split of A's data set, for 28x28 grey and 64x64 RGB images)."
+            help="Reference: a named set, a folder of images, a .npz/.npy, a run directory (sampled now), a prepared "
+            "data folder (`genlab data prepare`; FOLDER:train for its train split) or a statistics .npz (default: the "
+            "test split of A's data set: for a run on your own data, that data's test split as the run prepared it; "
+            "for other images, mnist-test for 28x28 grey and shapes64-test for 64x64 RGB)."
         ),
     ] = None,
     n: Annotated[int, typer.Option("-n", help="Number of images of A to score (and to draw from a run).")] = 10_000,
@@ -117,7 +130,7 @@ def score(
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
-    from genlab.eval.sources import resolve, stats_fid
+    from genlab.eval.sources import is_run_dir, resolve, stats_fid
     from genlab.eval.stats import FeatureStats
 
     if n < 1:
@@ -136,22 +149,43 @@ def score(
         _show(stats_fid(sample, reference, chosen), as_json)
         return
     shape = sample.images.shape[1:]
-    if reference is None:
+    trained = read_config(Path(path)).train if is_run_dir(Path(path)) else None  # a run's training settings
+    if reference is None and trained is not None and not is_named(trained.dataset):
+        own = run_reference(trained, data_dir)  # a run on the user's own data: its own test split, prepared alike
+        reference = ImageSet(own.images, None, own.description)
+    elif reference is None:
         if shape not in ((1, 28, 28), (3, 64, 64)):
             raise ConfigError(
                 f"{path} holds {shape[1]}x{shape[2]} images with {shape[0]} channels: give the reference with --ref"
             )
         named = load_reference("shapes64-test" if shape == (3, 64, 64) else "mnist-test", data_dir)
         reference = ImageSet(named.images, None, named.description)
-    chosen = _extractor(sample.images, reference, extractor, extractor_weights, resize, dims)
+    chosen = _extractor(
+        sample.images,
+        reference,
+        extractor,
+        extractor_weights,
+        resize,
+        dims,
+        None if trained is None else trained.dataset,
+    )
     if isinstance(reference, ImageSet):
         reference = Reference(reference.description, reference.images)
     evaluator = Evaluator(reference, chosen, seed=seed)
     _show({"what": sample.description, **evaluator(sample.images, sample.labels)}, as_json)
 
 
-def _extractor(images, reference, name: str | None, weights: Path | None, resize: str | None, dims: int | None):
-    """The extractor asked for; unnamed: the statistics' own (their resize and dims too), else by image shape."""
+def _extractor(
+    images,
+    reference,
+    name: str | None,
+    weights: Path | None,
+    resize: str | None,
+    dims: int | None,
+    dataset: str | None = None,
+):
+    """The extractor asked for; unnamed: the statistics' own (their resize and dims too), else by the data set of a
+    run (``dataset``) and the image shape (``genlab.eval.evaluate.default_extractor``)."""
     from genlab.eval.stats import FeatureStats
 
     if isinstance(reference, FeatureStats) and (name is None or name == reference.settings["extractor"]):
@@ -159,8 +193,7 @@ def _extractor(images, reference, name: str | None, weights: Path | None, resize
         if name == "inception":
             resize, dims = resize or reference.settings["resize"], dims or reference.settings["dims"]
     if name is None:
-        shape = images.shape[1:]
-        name = "digits" if shape == (1, 28, 28) else "shapes" if shape == (3, 64, 64) else "inception"
+        name = default_extractor(dataset, images.shape[1:])
     return get_extractor(name, weights, resize=resize, dims=dims)
 
 

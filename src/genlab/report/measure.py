@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from genlab.config import TrainConfig
 from genlab.data import load_dataset, load_samples, save_grid, to_uint8
 from genlab.errors import ConfigError
 from genlab.eval.evaluate import Evaluator
@@ -106,7 +107,7 @@ def vae_nll(run_dir: Path, cfg: MeasureConfig, data_dir) -> dict[str, Any]:
 
 @torch.no_grad()
 def latent_structure(
-    family: Family, kind: Kind, evaluator: Evaluator, cfg: MeasureConfig, dataset: str, data_dir, strip: Path
+    family: Family, kind: Kind, evaluator: Evaluator, cfg: MeasureConfig, train: TrainConfig, data_dir, strip: Path
 ) -> dict[str, Any]:
     """Interpolation smoothness and the linear probe; writes an interpolation strip to ``strip``.
 
@@ -136,14 +137,14 @@ def latent_structure(
         "interp_frames": s,
         "extractor": evaluator.extractor.name,
     }
-    result.update(_probe(family, kind, codec, evaluator, cfg, dataset, data_dir, g))
+    result.update(_probe(family, kind, codec, evaluator, cfg, train, data_dir, g))
     return result
 
 
-def _probe(family, kind, codec, evaluator, cfg, dataset, data_dir, g) -> dict[str, Any]:
+def _probe(family, kind, codec, evaluator, cfg, train: TrainConfig, data_dir, g) -> dict[str, Any]:
     n = cfg.probe_n
     if kind == "vae" and codec.encode is not None:
-        images, labels, _ = load_dataset(dataset, "test", data_dir)
+        images, labels, _ = load_dataset(train.dataset, "test", data_dir, train.data_options())
         images, labels = images[:n], labels[:n]
         cond = (
             (lambda a, b: torch.from_numpy(np.asarray(labels[a:b], dtype=np.int64)))
@@ -234,9 +235,7 @@ def measure_run(
             "ratio": sharp / reference_sharpness if reference_sharpness else None,
         },
         "likelihood": vae_nll(run_dir, cfg, data_dir) if kind == "vae" else None,
-        "latent": latent_structure(
-            family, kind, evaluator, cfg, run.train.dataset, data_dir, out_dir / "interpolation.png"
-        ),
+        "latent": latent_structure(family, kind, evaluator, cfg, run.train, data_dir, out_dir / "interpolation.png"),
         "compute": {**training_compute(records), "parameters": family.num_parameters(), "sampling": sampling},
         "measure": {**dataclasses.asdict(cfg), "seconds": time.perf_counter() - start},
     }

@@ -37,7 +37,7 @@ def prepare_run(
     family, run, meta = load_family(run_dir, checkpoint)
     if not isinstance(family, LatentLikelihood):
         raise ConfigError(f"genlab eval nll needs a VAE run (vae, conv-vae, cvae); {run_dir} is a {run.family} run")
-    images, labels, _ = load_dataset(run.train.dataset, "test", data_dir)
+    images, labels, _ = load_dataset(run.train.dataset, "test", data_dir, run.train.data_options())
     x = as_unit_interval(images[:n])
     bernoulli = family.cfg.likelihood == "bernoulli"
     if bernoulli:
@@ -108,7 +108,7 @@ def score_run(
             f"anomaly scores need an unconditional VAE run (vae, conv-vae); {run_dir} is a {run.family} run"
         )
     if images is None:
-        images, labels, _ = load_dataset(run.train.dataset, "test", data_dir)
+        images, labels, _ = load_dataset(run.train.dataset, "test", data_dir, run.train.data_options())
         source = f"{run.train.dataset} test split"
     images, labels = images[:n], None if labels is None else labels[:n]
     x, binarised = model_input(family, images, binarize_seed)
