@@ -26,6 +26,7 @@ import numpy as np
 
 from genlab.atomic import write_error
 from genlab.errors import DataError
+from genlab.files import MAX_JSON_BYTES, read_json
 
 FORMAT = 1  # bump when the prepared layout or the decoding changes: old entries are then not reused
 ENV_VAR = "GENLAB_CACHE"
@@ -65,8 +66,11 @@ class Prepared:
             raise DataError(
                 f"prepared data {self.folder} is damaged ({str(e).splitlines()[0]}); delete that folder and run again"
             ) from None
-        expected = self.manifest["images"][split]
-        c, s = self.manifest["channels"], self.manifest["image_size"]
+        try:
+            expected = self.manifest["images"][split]
+            c, s = self.manifest["channels"], self.manifest["image_size"]
+        except (KeyError, TypeError):
+            expected = c = s = None  # a damaged manifest: the shape check below refuses it
         if images.shape != (expected, c, s, s) or images.dtype != np.uint8 or labels.shape != (expected,):
             raise DataError(
                 f"prepared data {self.folder} does not match its manifest; delete that folder and run again"
@@ -80,9 +84,11 @@ class Prepared:
 
 def open_prepared(folder: Path) -> Prepared | None:
     """The prepared data set in ``folder``, or None when there is none (or its manifest is unreadable)."""
+    if not (folder / "manifest.json").is_file():
+        return None
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        manifest = read_json(folder / "manifest.json", MAX_JSON_BYTES, "manifest")
+    except DataError:
         return None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         return None

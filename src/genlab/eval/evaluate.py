@@ -135,7 +135,7 @@ def prepared_reference(ref: str, n: int | None = None) -> Reference | None:
         return None
     images, _ = prepared.split(split)
     images = images[:n] if n is not None else images
-    description = f"{prepared.manifest['source']} ({split} split, prepared; {images.shape[0]} images)"
+    description = f"{prepared.manifest.get('source', folder)} ({split} split, prepared; {images.shape[0]} images)"
     return Reference(description, np.ascontiguousarray(images))
 
 

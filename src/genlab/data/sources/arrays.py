@@ -11,7 +11,7 @@
   fine label is used). The pickled "python version" is refused: genlab never loads pickles.
 - .npy: uint8 images. .npz: ``images`` (+ ``labels``), or ``x_train``/``y_train``/``x_test``/
   ``y_test``, or ``train_images``/``train_labels``/``test_images``/``test_labels``. Channels first
-  (N, C, H, W) or last (N, H, W, C), C in 1..4, or grey (N, H, W). Read with allow_pickle=False.
+  (N, C, H, W) or last (N, H, W, C), C in 1..4, or grey (N, H, W). Read by genlab.data.npz (no pickles).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 
 from genlab.data.decode import ImageProblem
 from genlab.data.idx import parse_header, read_idx_bytes
+from genlab.data.npz import npz_members, read_npy, read_npz_arrays
 from genlab.data.sources.tree import Tree
 from genlab.errors import DataError
 
@@ -149,36 +150,30 @@ def read_idx_source(tree: Tree, files: dict[str, tuple[str, str | None]]) -> Raw
 
 
 def read_arrays_file(path: Path) -> RawArrays:
-    """The images (and labels) of a .npy or .npz file, never unpickling."""
-    try:
-        if path.suffix.lower() == ".npy":
-            return RawArrays(
-                "npy",
-                {"train": channels_first(np.load(path, mmap_mode="r", allow_pickle=False), path)},
-                {"train": None},
+    """The images (and labels) of a .npy or .npz file, by genlab.data.npz's bounded readers (headers checked
+    before anything is allocated, members inflated in bounded chunks, never unpickled)."""
+    if path.suffix.lower() == ".npy":
+        images = channels_first(read_npy(path, MAX_ARRAY_BYTES, mmap=True), path)
+        return RawArrays("npy", {"train": images}, {"train": None})
+    keys = set(npz_members(path, MAX_ARRAY_BYTES))
+    layout = next((lay for lay in NPZ_LAYOUTS if lay["train"][0] in keys), None)
+    if layout is None:
+        if len(keys) != 1:
+            raise DataError(
+                f"{path} holds arrays {sorted(keys)}; name them images (+ labels), or x_train/y_train/x_test/"
+                "y_test, or train_images/train_labels/test_images/test_labels"
             )
-        with np.load(path, allow_pickle=False) as npz:
-            keys = set(npz.files)
-            layout = next((lay for lay in NPZ_LAYOUTS if lay["train"][0] in keys), None)
-            if layout is None:
-                if len(keys) != 1:
-                    raise DataError(
-                        f"{path} holds arrays {sorted(keys)}; name them images (+ labels), or x_train/y_train/x_test/"
-                        "y_test, or train_images/train_labels/test_images/test_labels"
-                    )
-                layout = {"train": (next(iter(keys)), "")}
-            out = RawArrays("npz", {}, {})
-            for split, (image_key, label_key) in layout.items():
-                if image_key not in keys:
-                    continue
-                out.images[split] = channels_first(npz[image_key], f"{path}[{image_key}]")
-                n = out.images[split].shape[0]
-                out.labels[split] = (
-                    check_labels(npz[label_key], n, f"{path}[{label_key}]") if label_key in keys else None
-                )
-            return out
-    except (ValueError, OSError, EOFError, zlib.error) as e:
-        raise DataError(f"{path} is not a readable .npy/.npz file of arrays ({str(e).splitlines()[0]})") from None
+        layout = {"train": (next(iter(keys)), "")}
+    wanted = tuple(key for pair in layout.values() for key in pair if key in keys)
+    arrays = read_npz_arrays(path, wanted, MAX_ARRAY_BYTES)
+    out = RawArrays("npz", {}, {})
+    for split, (image_key, label_key) in layout.items():
+        if image_key not in arrays:
+            continue
+        out.images[split] = channels_first(arrays[image_key], f"{path}[{image_key}]")
+        n = out.images[split].shape[0]
+        out.labels[split] = check_labels(arrays[label_key], n, f"{path}[{label_key}]") if label_key in arrays else None
+    return out
 
 
 def channels_first(images: np.ndarray, where: object) -> np.ndarray:
