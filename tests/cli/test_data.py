@@ -296,3 +296,18 @@ def test_zip_with_parent_member_is_refused(capsys, tmp_path):
         z.writestr("../up.png", b"x")
     code, _, err = prepare_cli(capsys, tmp_path / "evil.zip")
     one_line_error(code, err, "refusing the whole archive")
+
+
+def test_eval_takes_a_prepared_folder_and_its_train_split_as_the_reference(capsys, tmp_path):
+    from genlab.data import DataOptions, prepare, save_samples
+
+    x = pictures(60, channels=3, size=32)
+    write_folder(tmp_path / "d", x, np.arange(60) % 2)
+    prepared = prepare(tmp_path / "d", DataOptions())
+    save_samples(tmp_path / "s.npz", prepared.split("train")[0][:20])
+    for ref, split, count in ((prepared.folder, "test", 6), (f"{prepared.folder}:train", "train", 54)):
+        code, out, err = run(
+            capsys, "eval", tmp_path / "s.npz", "--ref", ref, "--extractor", "random-projection", "--json"
+        )
+        assert code == 0, err
+        assert json.loads(out)["reference"].endswith(f"({split} split, prepared; {count} images)")
