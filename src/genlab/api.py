@@ -212,13 +212,13 @@ def evaluate(
     """Score uint8 images (N, C, H, W) against a reference (``genlab eval SAMPLES.npz --json``):
     FID, KID, IS, modes, precision/recall/density/coverage; ``labels`` add conditional accuracy.
     ``extractor`` defaults to the digit classifier for 28x28 grey images, the shapes one for 64x64 RGB."""
-    from genlab.eval.evaluate import Evaluator, load_reference
+    from genlab.eval.evaluate import Evaluator, default_extractor, load_reference
     from genlab.eval.extractors import get_extractor
 
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4:
         raise ConfigError(f"images must be uint8 (N, C, H, W), got {images.dtype} {images.shape}")
-    name = extractor or ("shapes" if images.shape[1:] == (3, 64, 64) else "digits")
+    name = extractor or default_extractor(None, images.shape[1:], "digits")
     return Evaluator(load_reference(reference, data_dir), get_extractor(name), seed=seed)(images, labels)
 
 

@@ -17,10 +17,10 @@ import os
 import stat
 import tarfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 import numpy as np
 
@@ -193,6 +193,24 @@ def _strip_single_top(tree: Tree) -> None:
         tree.entries = [Entry(e.name[len(tree.prefix) :], e.size, e.stamp, e.problem) for e in tree.entries]
 
 
+def _member_bytes(size: int, limit: int, opener: Callable[[], IO[bytes] | None], kind: str) -> bytes:
+    """The bytes of an archive member that declares ``size``: refused over ``limit`` before reading, and at most
+    ``limit + 1`` bytes read (a member may hold more than it declares)."""
+    if size > limit:
+        raise ImageProblem("unreadable", f"{size} bytes, more than the {limit} allowed")
+    try:
+        f = opener()
+        if f is None:
+            raise ImageProblem("unreadable", f"the {kind} holds no data for it")
+        with f:
+            data = f.read(limit + 1)
+    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, RuntimeError, ValueError) as e:
+        raise ImageProblem("unreadable", f"cannot read it from the {kind} ({e})") from None
+    if len(data) > limit:
+        raise ImageProblem("unreadable", f"more than the {limit} bytes allowed")
+    return data
+
+
 class ZipTree(Tree):
     """The regular-file members of a zip archive, read from it directly."""
 
@@ -217,16 +235,7 @@ class ZipTree(Tree):
 
     def read(self, name: str, limit: int = MAX_FILE_BYTES) -> bytes:
         info = self._infos[self.prefix + name]
-        if info.file_size > limit:
-            raise ImageProblem("unreadable", f"{info.file_size} bytes, more than the {limit} allowed")
-        try:
-            with self._zip.open(info) as f:
-                data = f.read(limit + 1)
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as e:
-            raise ImageProblem("unreadable", f"cannot read it from the zip ({e})") from None
-        if len(data) > limit:
-            raise ImageProblem("unreadable", f"more than the {limit} bytes allowed")
-        return data
+        return _member_bytes(info.file_size, limit, lambda: self._zip.open(info), "zip")
 
     def close(self) -> None:
         self._zip.close()
@@ -254,14 +263,7 @@ class TarTree(Tree):
 
     def read(self, name: str, limit: int = MAX_FILE_BYTES) -> bytes:
         member = self._members[self.prefix + name]
-        if member.size > limit:
-            raise ImageProblem("unreadable", f"{member.size} bytes, more than the {limit} allowed")
-        try:
-            f = self._tar.extractfile(member)
-            assert f is not None  # a regular member always has data
-            return f.read(limit + 1)
-        except (tarfile.TarError, OSError, EOFError, ValueError) as e:
-            raise ImageProblem("unreadable", f"cannot read it from the tar ({e})") from None
+        return _member_bytes(member.size, limit, lambda: self._tar.extractfile(member), "tar")
 
     def stream(self, names: Iterable[str]) -> Iterator[tuple[str, bytes | ImageProblem]]:
         # In archive order: a compressed tar is read forward once, never seeked back.
