@@ -69,6 +69,9 @@ class TrainConfig:
     precision: Literal["float32", "bfloat16"] = "float32"
     channels_last: bool = False  # nets and image batches in channels-last memory (genlab.training.speed)
     fused_optimizer: bool = False  # fused kernels for the optimisers that have one (Adam, AdamW, SGD)
+    # experiment tracking beside metrics.jsonl (the source of truth): tensorboard writes RUN/tensorboard/
+    tracker: Literal["none", "tensorboard"] = "none"
+    progress_every: float = 30.0  # seconds between plain progress lines when stderr is not a terminal
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values that cannot work."""
@@ -89,6 +92,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.seed > MAX_SEED:
             raise ConfigError(f"seed must be at most {MAX_SEED} (2^32 - 1), got {short_repr(self.seed)}")
+        if not 0 < self.progress_every < float("inf"):
+            raise ConfigError(f"progress_every must be a number of seconds > 0, got {self.progress_every}")
         if not self.max_minutes >= 0 or self.max_minutes == float("inf"):
             raise ConfigError(f"max_minutes must be a finite number >= 0, got {self.max_minutes}")
         if not 0 < self.rollback_lr_factor < 1:

@@ -56,6 +56,15 @@ def test_sample_writes_uint8_images_and_a_grid(trained, tmp_path, capsys):
     assert np.array_equal(np.load(again)["images"], images)  # same seed, same samples
 
 
+def test_a_large_grid_is_capped_with_a_warning(trained, tmp_path, capsys):
+    out_file, grid = tmp_path / "many.npz", tmp_path / "many.png"
+    code, _, err = run(capsys, "sample", str(trained), "-n", "300", "-o", str(out_file), "--grid", str(grid))
+    assert code == 0 and np.load(out_file)["images"].shape[0] == 300  # every sample in the .npz
+    assert "--grid shows the first 256 of the 300 samples" in err and len(err.strip().splitlines()) == 1
+    side = 16 * 30 + 2  # 16 x 16 cells of 28 + 2 px padding
+    assert load_image(grid, grayscale=True).shape == (side + band_height(side, VisibleWatermark()), side)
+
+
 def test_resume_from_the_cli_extends_the_run(trained, tmp_path, capsys):
     import shutil
 

@@ -96,3 +96,19 @@ def test_stylegan_truncation_psi_is_an_input(tiny_run, tmp_path):
     for psi in (0.0, 0.5, 1.0):
         (ws,) = runner("mapping", {"z": z.numpy(), "psi": np.array(psi, np.float32)})
         assert np.abs(ws - family.styles(z, psi=psi).numpy()).max() <= TOL
+
+
+@pytest.mark.parametrize("name", ["ddpm-progressive", "ddpm-consistency"])
+def test_a_student_exports_its_x0_graph_and_its_few_steps(name, tiny_run, tmp_path):
+    run = tiny_run(name)
+    result = export_run(run, tmp_path / "s", int8=True, calibration=8)
+    ex, family, _, _ = load_exportable(run)
+    d = result.manifest["diffusion"]
+    assert list(result.manifest["graphs"]) == ["x0"] and d["prediction"].startswith("x0")
+    assert len(d["timesteps"]) == family.cfg.sample_steps and d["guidance"] == family.distilled_guidance
+    assert (
+        result.manifest["int8"]
+        and result.manifest["conventions"]["teacher"]["weights_hash"] == family.cfg.teacher_hash
+    )
+    for row in ex.calibration("x0", 4, torch.Generator().manual_seed(0)):
+        assert int(row["t"][0]) in d["timesteps"] and row["x"].shape == (1, *ex.x_shape)

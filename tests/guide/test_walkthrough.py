@@ -25,6 +25,7 @@ PAGES = (
     "stylegan.md",
     "text-conditioning.md",
     "comparison.md",
+    "few-step.md",
     "own-data.md",
 )
 BLOCK = re.compile(r"```bash\n(.*?)```", re.S)

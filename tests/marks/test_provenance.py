@@ -77,6 +77,8 @@ def test_hashes():
         run_id(CONFIG) == run_id(longer) != run_id({**CONFIG, "train": {"seed": 1}})
     )  # resuming for more steps keeps the id
     assert run_id(CONFIG) == "gan-" + config_hash({**CONFIG, "train": {"seed": 0}})[7:19]
+    watched = {**CONFIG, "train": {"seed": 0, "tracker": "tensorboard", "progress_every": 5.0}}
+    assert config_hash(watched) == config_hash(CONFIG) and run_id(watched) == run_id(CONFIG)  # how it is watched
     assert (
         run_fields(CONFIG)["generator"] == "gan"
         and run_fields(longer)["config_hash"] != run_fields(CONFIG)["config_hash"]

@@ -45,18 +45,20 @@ def probe_loss(family, x, y, seed=99):
     return copy.deepcopy(family).train_step(x, y, torch.Generator().manual_seed(seed))["loss"]
 
 
-@pytest.mark.parametrize("teacher", [UNTRAINED, UNTRAINED_LDM])
+@pytest.mark.parametrize("teacher, prediction", [(UNTRAINED, "teacher"), (UNTRAINED_LDM, "teacher"), (UNTRAINED, "v")])
 @pytest.mark.parametrize("name", METHODS)
-def test_training_steps_reduce_the_distillation_loss(name, teacher):
+def test_training_steps_reduce_the_distillation_loss(name, teacher, prediction):
     extra = {"round_steps": 1000} if name == "ddpm-progressive" else {}
-    family = build(name, teacher=teacher, lr=3e-3, label_dropout=0.0, guidance=2.0, **extra)
+    family = build(
+        name, teacher=teacher, student_prediction=prediction, lr=3e-3, label_dropout=0.0, guidance=2.0, **extra
+    )
     x, y = batch(family)
     before = probe_loss(family, x, y)
     for k in range(60):
         family.train_step(x, y, torch.Generator().manual_seed(k))
     after = probe_loss(family, x, y)
-    # Measured (1 thread, these seeds): 60 steps leave 3-27 % of the starting loss; the bar is twice the worst.
-    assert after < 0.55 * before, (before, after)
+    # Measured (1 thread, these seeds): 60 steps leave 3-47 % of the starting loss; the bar is 1.5x the worst.
+    assert after < 0.7 * before, (before, after)
 
 
 @pytest.mark.parametrize("k", [1, 2, 4])

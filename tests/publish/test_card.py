@@ -48,7 +48,7 @@ def test_card_has_every_section_and_the_runs_facts(tiny_run):
     positions = [text.index(s) for s in SECTIONS]
     assert positions == sorted(positions)
     assert "CC BY-SA 3.0" in text and "LeCun" in text  # the data and its licence
-    assert "trained 4 steps" in text and "Forging handwritten numbers" in text
+    assert "Trained 4 steps" in text and "Forging handwritten numbers" in text
     last = [line for line in (tiny_run / "metrics.jsonl").read_text().splitlines() if '"epoch"' in line][-1]
     loss = yaml.safe_load(last)["loss_g"]
     assert f"loss_g {loss:.4g}" in text  # numbers come from metrics.jsonl

@@ -8,6 +8,7 @@ from browser_helpers import broken_images, chrome, console_errors, screenshot_is
 from cli_helpers import one_line_error, run
 
 from genlab.cli import main
+from genlab.report.table import NO_CLAIMS
 
 TINY = {  # the registry's tiny sizes, as in tests/cli/test_latent.py
     "gan-a": ["gan", "--seed", "0", "--set", "hidden=8", "--set", "z_dim=4"],
@@ -89,7 +90,8 @@ def test_report_opens_from_disk_with_no_errors_and_every_image(report, tmp_path)
         text = driver.find_element("tag name", "body").text
         images = driver.execute_script("return document.images.length")
     assert not screenshot_is_blank(shot)
-    assert "Five axes" in text and "Textbook claims" in text and "Mode collapse" in text
+    assert "Five axes" in text and "Textbook claims" in text and "Diffusion samples slowly" in text
+    assert "Mode collapse" not in text  # no figures copied from elsewhere: every figure is of these runs
     assert images >= 4 * 3 + 2  # per run: training grids, final samples, interpolation; plus figures
 
 
@@ -137,6 +139,12 @@ def test_one_run_report(runs, tmp_path, capsys):
         and "runs/vae/interpolation.png" in html
         and (out / "runs" / "vae" / "eval.json").is_file()
     )
+    # only what was measured: no textbook claims (one sentence says why) and no figures of other runs
+    assert NO_CLAIMS in html and NO_CLAIMS in (out / "compare.md").read_text()
+    assert "VAEs have a likelihood" not in html and "verdict" not in html
+    assert "mode-collapse" not in html and not (out / "mode-collapse").exists()
+    pictures = re.findall(r'<img[^>]+src="([^"]+)"', html)
+    assert pictures and all(p.startswith(("runs/vae/", "figures/")) for p in pictures), pictures
 
 
 @pytest.mark.slow  # two subprocesses (training, sampling): about a minute on a busy 2-core machine

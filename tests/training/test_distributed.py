@@ -15,7 +15,7 @@ from genlab.runs import read_metrics
 from genlab.runs.checkpoint import load_checkpoint, weights_hash
 from genlab.training.distributed import Replicas, ShardedRandomness
 
-TIMING = {"images_per_s", "elapsed_s", "peak_rss_mb"}
+TIMING = {"images_per_s", "step_s", "elapsed_s", "peak_rss_mb"}
 
 
 def draws(generator: torch.Generator, n: int) -> list[torch.Tensor]:

@@ -19,7 +19,7 @@ from genlab.runs.rundir import find_checkpoint
 from genlab.training import train
 from genlab.training.faults import TrainingDiverged
 
-TIMING = {"images_per_s", "elapsed_s", "peak_rss_mb"}
+TIMING = {"images_per_s", "step_s", "elapsed_s", "peak_rss_mb"}
 
 
 def tiny_run(name, steps=6, **train_overrides):

@@ -7,6 +7,7 @@ import pytest
 import uvicorn
 from cli_helpers import one_line_error, run
 
+from genlab.cli.serve import GRACE_S
 from genlab.web.server import free_port
 from genlab.web.survey_db import Answer, SurveyDB, SurveyItem
 
@@ -28,7 +29,8 @@ def fake_uvicorn(monkeypatch):
 def test_serve_binds_loopback_by_default(runs_root, tmp_path, capsys, fake_uvicorn):
     port = free_port()
     code, out, err = run(capsys, "serve", "--runs", runs_root, "--db", tmp_path / "s.sqlite", "--port", port)
-    assert code == 0 and err == "" and fake_uvicorn == [{"host": "127.0.0.1", "port": port, "log_level": "warning"}]
+    expected = {"host": "127.0.0.1", "port": port, "log_level": "warning", "timeout_graceful_shutdown": GRACE_S}
+    assert code == 0 and err == "" and fake_uvicorn == [expected]
     assert f"http://127.0.0.1:{port}/" in out and (tmp_path / "s.sqlite").is_file()
 
 

@@ -30,6 +30,10 @@ EXPORTED = [
     "built-in text encoder (token ids and mask in; the manifest carries the vocabulary). A text-ddpm run with the "
     "frozen MiniLM encoder is refused: MiniLM's weights live in sentence-transformers, outside the checkpoint.",
     "- pix2pix and cyclegan: the generators, deterministic (pix2pix's test-time dropout is off in the export).",
+    "- ddpm-progressive and ddpm-consistency (the few-step students of `genlab distill`): the student's `x0` graph "
+    "(its clean-data estimate, the consistency function's scalings inside), plus an ldm teacher's VAE decoder; the "
+    "manifest lists the few step indices the sampler visits, and the few steps (DDIM on the trailing grid, or "
+    "multistep consistency sampling with its re-noising) run outside the graph.",
     "- numpy-gan is refused: it samples in NumPy and has no torch network.",
     "",
     "INT8: ONNX Runtime's `quantize_static` (QDQ, per-channel int8 weights, uint8 activations, MinMax calibration on "

@@ -18,6 +18,7 @@ from genlab.atomic import atomic_write_bytes
 from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
 from genlab.cli.train import _evaluator, _fresh_run_dir, _report, _resolve_run
 from genlab.config import parse_sets
+from genlab.console import Progress
 from genlab.errors import ConfigError, DataError
 
 FAMILIES = ("vae", "conv-vae")  # unconditional VAEs: a conditional one would be told the class
@@ -117,18 +118,20 @@ def score(
     if output is not None and output.suffix != ".npz":
         raise ConfigError(f"--out must name a .npz file, got {output}")
     pixels, labels = _read_images(images) if images is not None else (None, None)
-    summary, arrays = score_run(
-        run_dir,
-        k=k,
-        n=n,
-        seed=seed,
-        binarize_seed=binarize_seed,
-        images=pixels,
-        labels=labels,
-        source=str(images),
-        checkpoint=checkpoint,
-        data_dir=data_dir,
-    )
+    what = f"{pixels.shape[0]} images of {images}" if pixels is not None else "the test split"
+    with Progress(f"anomaly score: -ELBO (k={k}) and recon of {what}"):
+        summary, arrays = score_run(
+            run_dir,
+            k=k,
+            n=n,
+            seed=seed,
+            binarize_seed=binarize_seed,
+            images=pixels,
+            labels=labels,
+            source=str(images),
+            checkpoint=checkpoint,
+            data_dir=data_dir,
+        )
     if output is not None:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)

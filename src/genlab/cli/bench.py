@@ -16,6 +16,7 @@ from rich.table import Table
 from genlab.cli.app import DataDir, app, out
 from genlab.cli.train import argv_of
 from genlab.config import TrainConfig, coerce, field_types
+from genlab.console import Progress
 from genlab.errors import ConfigError
 from genlab.models.registry import get_family
 
@@ -143,64 +144,74 @@ def run_benchmarks(
     payload = {"command": command, "machine": machine_info(), "matmul_n": 1024}
     images, labels, info = load_dataset("mnist", "train", data_dir)
     test_images, _, _ = load_dataset("mnist", "test", data_dir)
-    payload["matmul_gflops"] = matmul_flops(payload["matmul_n"]) / 1e9
-    payload["training"] = [
-        compare_training(
-            n,
-            images,
-            labels,
-            info,
-            preset=preset,
-            batch_size=batch_size,
-            rounds=rounds,
-            steps_per_round=steps_per_round,
-            fast=fast_options,
+    with Progress("bench run: matmul peak") as progress:
+        payload["matmul_gflops"] = matmul_flops(payload["matmul_n"]) / 1e9
+        payload["training"] = []
+        for i, n in enumerate(names, 1):
+            progress.stage(f"bench run: training comparison of {n} ({i} of {len(names)})")
+            payload["training"].append(
+                compare_training(
+                    n,
+                    images,
+                    labels,
+                    info,
+                    preset=preset,
+                    batch_size=batch_size,
+                    rounds=rounds,
+                    steps_per_round=steps_per_round,
+                    fast=fast_options,
+                )
+            )
+        table = Table(
+            "family",
+            "ours images/s",
+            "reference images/s",
+            "ratio",
+            "max metric difference",
+            "fast ratio",
+            "fast relative loss difference",
         )
-        for n in names
-    ]
-    table = Table(
-        "family",
-        "ours images/s",
-        "reference images/s",
-        "ratio",
-        "max metric difference",
-        "fast ratio",
-        "fast relative loss difference",
-    )
-    for r in payload["training"]:
-        extra = [f"{r['fast_ratio']:.2f}x", f"{r['fast_relative_difference']:.2g}"] if fast_options else ["", ""]
-        table.add_row(
-            r["family"],
-            f"{r['ours_images_per_s']:.1f}",
-            f"{r['reference_images_per_s']:.1f}",
-            f"{r['ratio']:.2f}x",
-            f"{r['max_metric_difference']:.3g}",
-            *extra,
-        )
-    out.print(table)
-    payload["sampling"] = sampling_throughput(info, n_fast=sample_n, n_diffusion=diffusion_n, preset=preset)
-    for r in payload["sampling"]:
-        out.print(f"sampling {r['model']} {r['sampler']}: {r['images_per_s']:.2f} images/s")
-    if ddpm_run is not None:
-        payload["ddpm_run"] = str(ddpm_run)
-        payload["sampler_fids"] = sampler_fids(ddpm_run, test_images, n=fid_n)
-        for r in payload["sampler_fids"]:
-            out.print(f"{ddpm_run} {r['sampler']}: FID {r['fid']:.2f} at {r['images_per_s']:.2f} images/s")
-    reference = test_images[: min(eval_n, test_images.shape[0])]
-    scored = test_images[-min(eval_n, test_images.shape[0]) :]
-    payload["evaluation"] = evaluation_throughput(scored, reference)
-    out.print(
-        f"evaluation: {payload['evaluation']['images_per_s']:.1f} images/s of features, FID in "
-        f"{payload['evaluation']['fid_seconds']:.3f} s"
-    )
-    peak = payload["matmul_gflops"] * 1e9
-    payload["profile"] = [profile_step(n, info, preset=preset, batch_size=batch_size, peak_flops=peak) for n in names]
-    for p in payload["profile"]:
+        for r in payload["training"]:
+            extra = [f"{r['fast_ratio']:.2f}x", f"{r['fast_relative_difference']:.2g}"] if fast_options else ["", ""]
+            table.add_row(
+                r["family"],
+                f"{r['ours_images_per_s']:.1f}",
+                f"{r['reference_images_per_s']:.1f}",
+                f"{r['ratio']:.2f}x",
+                f"{r['max_metric_difference']:.3g}",
+                *extra,
+            )
+        out.print(table)
+        progress.stage("bench run: sampling throughput")
+        payload["sampling"] = sampling_throughput(info, n_fast=sample_n, n_diffusion=diffusion_n, preset=preset)
+        for r in payload["sampling"]:
+            out.print(f"sampling {r['model']} {r['sampler']}: {r['images_per_s']:.2f} images/s")
+        if ddpm_run is not None:
+            payload["ddpm_run"] = str(ddpm_run)
+            progress.stage(f"bench run: FID of {ddpm_run}'s samplers")
+            payload["sampler_fids"] = sampler_fids(ddpm_run, test_images, n=fid_n)
+            for r in payload["sampler_fids"]:
+                out.print(f"{ddpm_run} {r['sampler']}: FID {r['fid']:.2f} at {r['images_per_s']:.2f} images/s")
+        reference = test_images[: min(eval_n, test_images.shape[0])]
+        scored = test_images[-min(eval_n, test_images.shape[0]) :]
+        progress.stage("bench run: evaluation throughput")
+        payload["evaluation"] = evaluation_throughput(scored, reference)
         out.print(
-            f"profile {p['family']}: {p['step_ms']:.1f} ms/step, {p['gflop_per_s']:.2f} GFLOP/s = "
-            f"{p['fraction_of_matmul_peak']:.0%} of matmul ({payload['matmul_gflops']:.1f} GFLOP/s)"
+            f"evaluation: {payload['evaluation']['images_per_s']:.1f} images/s of features, FID in "
+            f"{payload['evaluation']['fid_seconds']:.3f} s"
         )
-    payload["scaling"] = [step_time_grid(n, batch_sizes=batches, image_sizes=sizes, preset=preset) for n in names]
+        peak = payload["matmul_gflops"] * 1e9
+        progress.stage("bench run: step profiles")
+        payload["profile"] = [
+            profile_step(n, info, preset=preset, batch_size=batch_size, peak_flops=peak) for n in names
+        ]
+        for p in payload["profile"]:
+            out.print(
+                f"profile {p['family']}: {p['step_ms']:.1f} ms/step, {p['gflop_per_s']:.2f} GFLOP/s = "
+                f"{p['fraction_of_matmul_peak']:.0%} of matmul ({payload['matmul_gflops']:.1f} GFLOP/s)"
+            )
+        progress.stage("bench run: step-time scaling")
+        payload["scaling"] = [step_time_grid(n, batch_sizes=batches, image_sizes=sizes, preset=preset) for n in names]
     payload["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     results = update_results(doc.with_suffix(".json"), "run", payload)
     out.print(f"wrote {write_report(doc, results)}")
@@ -289,23 +300,26 @@ def training_variants(
         out.print(f"skipped {name}: {why}")
     images, labels, info = load_dataset("mnist", "train", data_dir)
     with fresh_compile_cache() if payload["fresh_compile_cache"] else contextlib.nullcontext():
-        payload["compiler_startup_seconds"] = compiler_startup_seconds() if compiles else None
-        payload["results"] = [
-            compare_variants(
-                n,
-                images,
-                labels,
-                info,
-                variants=chosen,
-                preset=preset,
-                batch_size=batch_size,
-                warmup=warmup,
-                rounds=rounds,
-                steps_per_round=steps_per_round,
-                agree_steps=agree_steps,
-            )
-            for n in names
-        ]
+        with Progress("bench variants: compiler start-up") as progress:
+            payload["compiler_startup_seconds"] = compiler_startup_seconds() if compiles else None
+            payload["results"] = []
+            for i, n in enumerate(names, 1):
+                progress.stage(f"bench variants: {n} ({i} of {len(names)})")
+                payload["results"].append(
+                    compare_variants(
+                        n,
+                        images,
+                        labels,
+                        info,
+                        variants=chosen,
+                        preset=preset,
+                        batch_size=batch_size,
+                        warmup=warmup,
+                        rounds=rounds,
+                        steps_per_round=steps_per_round,
+                        agree_steps=agree_steps,
+                    )
+                )
     table = Table(
         "family", "variant", "ms/step", "images/s", "vs eager", "compile s", "break-even steps", "max loss difference"
     )
@@ -374,19 +388,20 @@ def quality(
         raise ConfigError(f"{runs} is not empty; choose another --runs folder")
     sets = parse_sets(set_ or [])
     command = _setup(ctx, threads)
-    for name in names:  # each family's result is stored as soon as it is measured
+    for i, name in enumerate(names, 1):  # each family's result is stored as soon as it is measured
         machine = machine_info()
-        r = time_to_quality(
-            name,
-            runs / name,
-            preset=preset,
-            budget_minutes=budget_minutes,
-            check_every=check_every,
-            samples=samples,
-            reference_n=reference_n,
-            data_dir=data_dir,
-            sets=sets,
-        )
+        with Progress(f"bench quality: training {name} until the checks pass ({i} of {len(names)})"):
+            r = time_to_quality(
+                name,
+                runs / name,
+                preset=preset,
+                budget_minutes=budget_minutes,
+                check_every=check_every,
+                samples=samples,
+                reference_n=reference_n,
+                data_dir=data_dir,
+                sets=sets,
+            )
         entry = {
             **r,
             "command": command,

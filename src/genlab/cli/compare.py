@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from genlab.cli.app import DataDir, Quiet, app, out
+from genlab.console import Progress
 from genlab.errors import ConfigError
 from genlab.report.build import check_run_dirs, measure_all, write_report
 from genlab.report.measure import MeasureConfig
@@ -126,7 +127,8 @@ def compare(
             data_dir=data_dir,
             log=log,
         )
-    measured = measure_all(trained + given, output, cfg, data_dir, log=log)
+    with Progress("compare", quiet=quiet) as progress:
+        measured = measure_all(trained + given, output, cfg, data_dir, log=log, stage=progress.stage)
     settings = _settings(cfg)
     if train is not None:
         settings += (
@@ -168,7 +170,9 @@ def report(
     cfg = _measure_config(n, nll_k, nll_n, probe_n, seed, ref_n)
     check_run_dirs([run_dir])
     folder = output or run_dir / "report"
-    measured = measure_all([run_dir], folder, cfg, data_dir, log=(lambda _: None) if quiet else out.print)
+    with Progress("report", quiet=quiet) as progress:
+        log = (lambda _: None) if quiet else out.print
+        measured = measure_all([run_dir], folder, cfg, data_dir, log=log, stage=progress.stage)
     command = f"genlab report {shlex.quote(str(run_dir))} -o {shlex.quote(str(folder))}" + _measure_flags(cfg)
     (m,) = measured.values()
     index = write_report(

@@ -14,6 +14,7 @@ from scipy.special import expit
 
 from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
 from genlab.config import parse_sets
+from genlab.console import Progress
 from genlab.data import load_image
 from genlab.detect.data import ATTACK_HELP, load_images, load_many, parse_attack
 from genlab.detect.detector import THRESHOLD_FPR, check_shape, evaluate_detector, train_detector
@@ -60,9 +61,15 @@ def train(
         raise ConfigError(f"unknown detector kind {kind!r}; known: {', '.join(KINDS)}")
     overrides = parse_sets(set_ or [])
     real_images, fake_images = load_images(real, data_dir), load_many(fake, data_dir)
-    detector, info = train_detector(
-        kind, real_images, fake_images, seed=seed, overrides=overrides, log=(lambda _: None) if quiet else out.print
-    )
+    with Progress(f"detect train: fitting the {kind} detector", quiet=quiet):
+        detector, info = train_detector(
+            kind,
+            real_images,
+            fake_images,
+            seed=seed,
+            overrides=overrides,
+            log=(lambda _: None) if quiet else out.print,
+        )
     info["trained_on"] = {"real": real, "fake": fake}
     path = save_detector(output, detector, info.pop("settings"), info)
     if not quiet:
@@ -104,12 +111,22 @@ def eval_(
         raise ConfigError(f"--resamples must be >= 1 and -n >= 2, got {resamples} and {n}")
     detector, meta = load_detector(detector_dir)
     real_images, fake_images = load_images(real, data_dir)[:n], load_many(fake, data_dir)[:n]
-    results = [
-        evaluate_detector(
-            detector, meta["threshold_logit"], real_images, fake_images, attack=a, n_resamples=resamples, seed=seed
-        )
-        for a in attacks
-    ]
+    results = []
+    with Progress("detect eval: attacks", len(attacks), unit="attacks") as progress:
+        for a in attacks:
+            progress.update(info=f"{a} ({resamples} bootstrap resamples)")
+            results.append(
+                evaluate_detector(
+                    detector,
+                    meta["threshold_logit"],
+                    real_images,
+                    fake_images,
+                    attack=a,
+                    n_resamples=resamples,
+                    seed=seed,
+                )
+            )
+            progress.advance()
     what = (
         f"{meta['kind']} detector {detector_dir}: {real_images.shape[0]} real ({real}) vs {fake_images.shape[0]} "
         f"generated ({', '.join(fake)})"
@@ -140,9 +157,10 @@ def score(
     as_json: AsJson = False,
 ) -> None:
     detector, meta = load_detector(detector_dir)
-    names, pixels = _read_images(images, detector.image_shape)
-    check_shape(detector, pixels, "the images")
-    logits = detector.logits(pixels)
+    with Progress(f"detect score: {len(images)} file(s)"):
+        names, pixels = _read_images(images, detector.image_shape)
+        check_shape(detector, pixels, "the images")
+        logits = detector.logits(pixels)
     probabilities, flagged = expit(logits), logits > meta["threshold_logit"]
     if as_json:
         print(

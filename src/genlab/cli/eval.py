@@ -13,10 +13,11 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
-from genlab.console import stderr_console
+from genlab.console import Progress, stderr_console
 from genlab.data import is_named
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, DataError
 from genlab.eval.evaluate import (
+    KID_LABEL,
     METRICS,
     NAMED_REFERENCES,
     Evaluator,
@@ -24,14 +25,18 @@ from genlab.eval.evaluate import (
     default_extractor,
     format_metric,
     load_reference,
+    metric_label,
     run_reference,
 )
 from genlab.eval.extractors import EXTRACTORS, get_extractor
 from genlab.eval.inputs import ImageSet
 from genlab.eval.resize import RESIZE_RULES
+from genlab.publish.card import parameter_line
 from genlab.runs.device import resolve_device
 from genlab.runs.loading import load_family
 from genlab.runs.rundir import read_config
+
+MIN_SCORED = 10  # samples: the inception score's 10 splits need one each (the k-NN metrics need k + 1 = 6)
 
 
 class _ScoreByDefault(TyperGroup):
@@ -136,10 +141,15 @@ def score(
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     resolve_device(device)  # a bad or missing device is one line, also when PATH is a samples file
-    sample = resolve(path, n=n, checkpoint=checkpoint, seed=seed, device=device, data_dir=data_dir, run_n=n)
-    reference = (
-        None if ref is None else resolve(ref, checkpoint=checkpoint, seed=seed, device=device, data_dir=data_dir)
-    )
+    with Progress(f"eval: reading {path}", n, unit="images") as progress:
+        sample = resolve(
+            path, n=n, checkpoint=checkpoint, seed=seed, device=device, data_dir=data_dir, run_n=n, progress=progress
+        )
+        if ref is not None:
+            progress.stage(f"eval: reading the reference {ref}")
+        reference = (
+            None if ref is None else resolve(ref, checkpoint=checkpoint, seed=seed, device=device, data_dir=data_dir)
+        )
     if isinstance(sample, FeatureStats):
         if reference is None:
             raise ConfigError(f"{path} holds statistics: give what to compare them with, --ref B")
@@ -148,6 +158,11 @@ def score(
             chosen = _extractor(None, sample, extractor, extractor_weights, resize, dims)
         _show(stats_fid(sample, reference, chosen), as_json)
         return
+    if sample.images.shape[0] < MIN_SCORED:  # before the slow reference features
+        raise DataError(
+            f"{sample.description}: {sample.images.shape[0]} samples, but the scores need at least {MIN_SCORED} "
+            "(the inception score's 10 splits; precision/recall/density/coverage need k + 1 = 6); pass more samples"
+        )
     shape = sample.images.shape[1:]
     trained = read_config(Path(path)).train if is_run_dir(Path(path)) else None  # a run's training settings
     if reference is None and trained is not None and not is_named(trained.dataset):
@@ -171,8 +186,11 @@ def score(
     )
     if isinstance(reference, ImageSet):
         reference = Reference(reference.description, reference.images)
-    evaluator = Evaluator(reference, chosen, seed=seed)
-    _show({"what": sample.description, **evaluator(sample.images, sample.labels)}, as_json)
+    with Progress(f"eval: features of the reference ({reference.description})") as progress:
+        evaluator = Evaluator(reference, chosen, seed=seed)
+        progress.stage(f"eval: scoring {sample.images.shape[0]} samples")
+        result = evaluator(sample.images, sample.labels)
+    _show({"what": sample.description, **result, **sample.counts}, as_json)
 
 
 def _extractor(
@@ -277,10 +295,12 @@ def baseline(
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     train = load_reference("mnist-train", data_dir, n=n)
-    evaluator = Evaluator(
-        load_reference("mnist-test", data_dir), get_extractor(extractor, extractor_weights), seed=seed
-    )
-    _show({"what": f"real data: {train.description}", **evaluator(train.images)}, as_json)
+    with Progress("eval baseline: features of the reference mnist-test"):
+        evaluator = Evaluator(
+            load_reference("mnist-test", data_dir), get_extractor(extractor, extractor_weights), seed=seed
+        )
+        result = evaluator(train.images)
+    _show({"what": f"real data: {train.description}", **result}, as_json)
 
 
 @eval_app.command(
@@ -338,27 +358,26 @@ def nll(
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
-    from genlab.console import stderr_console
     from genlab.report.run_scores import run_nll
 
-    reported = [0]
+    with Progress(f"eval nll (k={k})", n, unit="images", quiet=quiet) as bar:
 
-    def progress(done: int, total: int) -> None:  # a line on stderr at every further tenth of the images
-        if not quiet and 10 * done // total > reported[0]:
-            reported[0] = 10 * done // total
-            stderr_console.print(f"nll: {done}/{total} images")
+        def progress(done: int, total: int) -> None:
+            if bar.total != total:
+                bar.stage(f"eval nll (k={k})", total)
+            bar.update(done)
 
-    result, what = run_nll(
-        run_dir,
-        k=k,
-        n=n,
-        binarize_seed=binarize_seed,
-        seed=seed,
-        checkpoint=checkpoint,
-        batch_size=batch_size,
-        data_dir=data_dir,
-        progress=progress,
-    )
+        result, what = run_nll(
+            run_dir,
+            k=k,
+            n=n,
+            binarize_seed=binarize_seed,
+            seed=seed,
+            checkpoint=checkpoint,
+            batch_size=batch_size,
+            data_dir=data_dir,
+            progress=progress,
+        )
     if as_json:
         print(json.dumps({"what": what, **dataclasses.asdict(result)}, indent=1))
         return
@@ -434,15 +453,24 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
         return
     what = result["what"]
     caption = f"extractor: {result['extractor']}; reference: {result['reference']}"
+    if "n" in result:
+        caption += f"; n = {result['n']} samples"
     if "kid" in result:
-        caption += "; KID shown x 1000"
+        caption += f"; {KID_LABEL}: the raw kid x 1000 (--json holds the raw value)"
     elif "inception_score" not in result or "precision" not in result:
         caption += "; kid and precision/recall/density/coverage need reference images (statistics hold only mu, sigma)"
     table = Table("metric", "value", "better", "meaning", title=escape(what), caption=escape(caption))
     for name, (better, meaning) in METRICS.items():
         if name in result:
-            table.add_row(name, format_metric(name, result, kid_std=True, is_std=True), better, meaning)
+            table.add_row(
+                escape(metric_label(name, result)),
+                format_metric(name, result, kid_std=True, is_std=True),
+                better,
+                meaning,
+            )
     out.print(table)
+    if "parameters" in result:
+        out.print(parameter_line(result))
     if "class_histogram" in result and len(result["class_histogram"]) <= 20:
         out.print(
             "class histogram (the extractor's classifier): "

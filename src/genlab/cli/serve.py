@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +20,8 @@ survey_app = typer.Typer(no_args_is_help=True, help="The web app's human-rating 
 app.add_typer(survey_app, name="survey")
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+GRACE_S = 30  # seconds the requests in flight get to finish after SIGINT/SIGTERM
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @app.command()
@@ -71,7 +77,37 @@ def serve(
     web = create_app(runs, db, survey_runs=names, data_dir=data_dir, allowed_hosts=_host_names(host, allow_host or []))
     shown = f"[{host}]" if ":" in host else host
     out.print(f"genlab serve: {runs} at http://{shown}:{port}/  (survey answers in {db}; Ctrl-C stops)")
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    stopped_by: list[int] = []
+    with _noting_signals(stopped_by):
+        # SIGINT/SIGTERM: uvicorn closes the listening socket at once (no new requests), lets the requests in
+        # flight finish (at most GRACE_S), then returns and raises the signal again, which lands in stopped_by
+        uvicorn.run(web, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
+    if stopped_by:
+        out.print(f"genlab serve: stopped by {signal.Signals(stopped_by[0]).name}; requests in flight were answered")
+        _exit_now()
+
+
+@contextlib.contextmanager
+def _noting_signals(seen: list[int]):
+    """SIGINT and SIGTERM append to ``seen`` instead of stopping the process (uvicorn handles them while it
+    serves, and raises them again once it has shut down); the previous handlers come back on exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda signum, frame: seen.append(signum)) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _exit_now() -> None:
+    """Exit with status 0 without the interpreter's teardown, which takes seconds with torch loaded on a busy
+    machine: every survey answer is already committed (one transaction per request) and nothing else is open."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _host_names(host: str, extra: list[str]) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from genlab.api import extend, run_config, train_and_publish
 from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
 from genlab.cli.data import CacheDir, use_cache_dir, warn_no_license
 from genlab.config import parse_sets
+from genlab.console import Progress
 from genlab.data import is_named, save_grid
 from genlab.data.samples import save_samples_stream
 from genlab.errors import ConfigError, short_repr
@@ -30,8 +32,8 @@ from genlab.runs.marks import png_options, sample_fields
 from genlab.runs.rundir import find_checkpoint, read_config
 from genlab.training import distributed
 
-MAX_GRID_IMAGES = 4096  # a --grid PNG of more images than this would be larger than any screen, and memory
 MAX_PROMPT_IMAGES = 10_000  # prompt sampling holds its images in memory (genlab.models.text_ddpm.sample_prompt)
+GRID_MAX = 256  # images in a --grid PNG at most (16 x 16): more would be an unreadable, huge picture
 
 
 @app.command("list")
@@ -125,10 +127,19 @@ def train(
     device: Annotated[
         str, typer.Option("--device", help="auto (CUDA if present, else MPS, else CPU), cpu, cuda, cuda:N or mps.")
     ] = "auto",
+    progress_every: Annotated[
+        float | None,
+        typer.Option(
+            "--progress-every",
+            help="Seconds between plain progress lines when stderr is not a terminal (default 30; "
+            "train.progress_every). Also with --resume.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     quiet: Quiet = False,
 ) -> None:
-    """Train a model family; writes a run directory (config, checkpoints, sample grids, metrics)."""
+    """Train a model family; writes a run directory (config, checkpoints, sample grids, metrics).
+    `--set tracker=tensorboard` also logs to RUN/tensorboard/ (pip install -e ".[track]")."""
     resolve_device(device)  # an unknown or missing device fails here, before anything starts
     use_cache_dir(cache_dir)
     if nproc != 1:
@@ -142,6 +153,9 @@ def train(
         if not (resume / "config.yaml").is_file():
             find_checkpoint(resume)  # fail early, with a clear message, when there is nothing to resume
         run = extend(read_config(resume), steps, epochs)
+        if progress_every is not None:  # how the run is watched, not what it trains (not in its id)
+            run = dataclasses.replace(run, train=dataclasses.replace(run.train, progress_every=progress_every))
+            run.train.check()
     else:
         if dataset is not None and not is_named(dataset) and Path(dataset).expanduser().exists():
             dataset = str(Path(dataset).expanduser().resolve())  # config.yaml then works from any folder
@@ -155,11 +169,12 @@ def train(
             "strict": True if strict else None,
             "data_license": data_license,
         }
+        sets = [*(set_ or []), *([f"progress_every={progress_every}"] if progress_every is not None else [])]
         run = _resolve_run(
             family,
             config,
             preset,
-            set_ or [],
+            sets,
             dataset=dataset,
             steps=steps,
             epochs=epochs,
@@ -209,7 +224,9 @@ def sample(
             "or invisible mark; the PNGs carry only the provenance text chunks (AI-generated, model, seed).",
         ),
     ] = "npz",
-    grid: Annotated[Path | None, typer.Option(help="Also save a PNG grid of the samples.")] = None,
+    grid: Annotated[
+        Path | None, typer.Option(help="Also save a PNG grid of the samples (the first 256 at most).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.", **SEED_RANGE)] = 0,
     checkpoint: Annotated[
         str, typer.Option(help="Which checkpoint: latest, best (lowest in-training FID) or a step number.")
@@ -277,11 +294,6 @@ def sample(
             raise ConfigError(f"with --format png, -o must name a new or empty folder, got {output}")
     elif output.suffix != ".npz":
         raise ConfigError(f"-o must name a .npz file, got {output}")
-    if grid is not None and n > MAX_GRID_IMAGES:
-        raise ConfigError(
-            f"--grid shows at most {MAX_GRID_IMAGES} images (one PNG held in memory), got -n {n}; draw the grid "
-            "with a smaller -n, and the .npz with the large one"
-        )
     if prompt is not None and n > MAX_PROMPT_IMAGES:
         raise ConfigError(f"--prompt draws at most {MAX_PROMPT_IMAGES} images per command, got -n {n}")
     options = {"sampler": sampler, "sample_steps": steps, "guidance": guidance, "eta": eta, "truncation": truncation}
@@ -300,24 +312,35 @@ def sample(
     )
     tc = dataclasses.replace(run.train, **publishing)
     tc.check()
-    if prompt is not None:
-        batches = iter([sample_prompt(family, prompt, n, seed=seed)])  # an unknown word is a one-line error
-    else:
-        batches = iter_sample_batches(family, n, labels=label_tensor, seed=seed)  # (b, C, H, W) uint8 each
-    kept: list[np.ndarray] = []  # the batches, for the grid (n <= MAX_GRID_IMAGES then)
+    if grid is not None and n > GRID_MAX:
+        print(
+            f"genlab: warning: --grid shows the first {GRID_MAX} of the {n} samples (all {n} are in {output})",
+            file=sys.stderr,
+        )
     fields = sample_fields(
         run.model, meta, checkpoint, seed, n, labels, **({"prompt": prompt} if prompt is not None else {})
     )
-
-    def keep(stream):
-        for batch in stream:
-            if grid is not None:
-                kept.append(batch)
-            yield batch
-
     # Writing into the run's own folder: wait for no one, but never write beside a training of it.
     inside = any(p is not None and is_inside(p, run_dir) for p in (output, grid))
-    with run_lock(run_dir, "genlab sample") if inside else contextlib.nullcontext():
+    with (
+        run_lock(run_dir, "genlab sample") if inside else contextlib.nullcontext(),
+        Progress(f"sample: {n} images of {run_dir}", n, unit="images") as progress,
+    ):
+        if prompt is not None:
+            batches = iter([sample_prompt(family, prompt, n, seed=seed)])  # an unknown word is a one-line error
+        else:
+            batches = iter_sample_batches(family, n, labels=label_tensor, seed=seed)  # (b, C, H, W) uint8 each
+        kept: list[np.ndarray] = []  # the first GRID_MAX images, for the grid
+
+        def keep(stream):
+            done = 0
+            for batch in stream:
+                if grid is not None and done < GRID_MAX:
+                    kept.append(batch[: GRID_MAX - done])
+                done += len(batch)
+                progress.update(done)
+                yield batch
+
         if fmt == "png":  # one unmarked PNG per image, numbered, for pytorch-fid / torch-fidelity / clean-fid
             from genlab.eval.inputs import write_image_folder
 

@@ -60,12 +60,28 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 
 
+# KID is stored raw (``kid``, ``kid_std`` in every JSON: an MMD^2 of features) and shown x 1e3 in
+# tables, whose header says so; one unit, one label, for eval, card, report and compare.
+KID_SCALE = 1000.0
+KID_LABEL = "KID (x1e3)"
+
+
+def metric_label(name: str, result: dict[str, Any] | None = None) -> str:
+    """A metric's table header: KID with its scale, FID with its n and extractor (when ``result`` has them)."""
+    if name == "kid":
+        return KID_LABEL
+    if name == "fid" and result and "n" in result and "extractor" in result:
+        return f"FID (n={result['n']}, {result['extractor']})"
+    return name
+
+
 def format_metric(name: str, result: dict[str, Any], *, kid_std: bool = False, is_std: bool = False) -> str:
-    """One metric of an evaluation result as table text; KID is shown x 1000, "–" when absent."""
+    """One metric of an evaluation result as table text; KID is shown x 1e3 (:data:`KID_LABEL`), "–" when
+    absent."""
     if name not in result:
         return "–"
     if name == "kid":
-        return f"{1000 * result['kid']:.2f}" + (f" ± {1000 * result['kid_std']:.2f}" if kid_std else "")
+        return f"{KID_SCALE * result['kid']:.2f}" + (f" ± {KID_SCALE * result['kid_std']:.2f}" if kid_std else "")
     if name == "inception_score" and is_std:
         return f"{result[name]:.3f} ± {result['inception_score_std']:.3f}"
     if name == "modes_covered":

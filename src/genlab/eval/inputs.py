@@ -19,7 +19,7 @@ eval's own, since it must match the reference tools.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +149,7 @@ class ImageSet:
     images: np.ndarray  # uint8 (N, C, H, W)
     labels: np.ndarray | None  # int64 (N,), for conditional samples
     description: str
+    counts: dict[str, int] = field(default_factory=dict)  # a run's parameter counts (Family.parameter_counts)
 
 
 def write_image_folder(folder: str | Path, images: np.ndarray, provenance: dict | None = None) -> list[Path]:

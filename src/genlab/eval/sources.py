@@ -31,15 +31,19 @@ def is_run_dir(path: Path) -> bool:
     return path.is_dir() and (path / "config.yaml").is_file()
 
 
-def sample_run(run_dir: Path, n: int, checkpoint: str, seed: int, device: str) -> ImageSet:
-    """``n`` fresh samples of a run (labels cycling through the classes for a conditional one)."""
+def sample_run(run_dir: Path, n: int, checkpoint: str, seed: int, device: str, progress=None) -> ImageSet:
+    """``n`` fresh samples of a run (labels cycling through the classes for a conditional one); ``progress``
+    (a :class:`genlab.console.Progress`) shows the sampling."""
     family, run, meta = load_family(run_dir, checkpoint, device=device)
     labels = torch.arange(n) % family.info.num_classes if family.conditional else None
-    images = sample_in_batches(family, n, labels=labels, seed=seed)
+    if progress is not None:
+        progress.stage(f"eval: sampling {n} images from {run_dir}", n)
+    images = sample_in_batches(family, n, labels=labels, seed=seed, progress=progress and progress.update)
     return ImageSet(
         images,
         None if labels is None else labels.numpy(),
         f"{run.family} run {run_dir}, step {meta['step']}, {n} samples (seed {seed})",
+        family.parameter_counts(),
     )
 
 
@@ -52,6 +56,7 @@ def resolve(
     device: str = "cpu",
     data_dir: str | Path | None = None,
     run_n: int = 10_000,
+    progress=None,
 ) -> Source:
     """What ``spec`` names, as images (the first ``n``) or statistics. A run draws ``n or run_n`` samples."""
     text = str(spec)
@@ -59,7 +64,7 @@ def resolve(
     if is_stats_file(path):
         return load_stats(path)
     if is_run_dir(path):
-        return sample_run(path, n or run_n, checkpoint, seed, device)
+        return sample_run(path, n or run_n, checkpoint, seed, device, progress)
     if text in NAMED_REFERENCES:
         ref = load_reference(text, data_dir, n=n)
         return ImageSet(ref.images, None, ref.description)

@@ -13,10 +13,12 @@ from genlab.errors import ConfigError
 from genlab.export.diffusion import ddpm_exportable, ldm_exportable, text_ddpm_exportable
 from genlab.export.generators import attr_gan_exportable, gan_exportable, stylegan_exportable, vae_exportable
 from genlab.export.graphs import Exportable
+from genlab.export.students import student_exportable
 from genlab.export.translation import cyclegan_exportable, pix2pix_exportable
 from genlab.models.base import Family
 from genlab.models.cyclegan import CycleGAN
 from genlab.models.ddpm import DDPM
+from genlab.models.distill_base import DistilledDiffusion
 from genlab.models.gan import AdversarialFamily
 from genlab.models.ldm import LatentDiffusion
 from genlab.models.pix2pix import Pix2Pix
@@ -37,6 +39,7 @@ ADAPTERS: dict[type, Callable[[Any, Data], Exportable]] = {
     TextDDPM: text_ddpm_exportable,
     Pix2Pix: pix2pix_exportable,
     CycleGAN: cyclegan_exportable,
+    DistilledDiffusion: student_exportable,  # ddpm-progressive, ddpm-consistency
 }
 
 

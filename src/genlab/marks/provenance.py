@@ -40,9 +40,18 @@ def sha256_text(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# train keys that change how a run is watched, never what it trains: left out of its hashes, so adding them
+# kept older runs' ids, and changing them on a resume keeps the run's id
+WATCHING_KEYS = ("tracker", "progress_every")
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
-    """Hash of a run's resolved config (family, model and train sections, as in config.yaml)."""
-    return sha256_text(canonical_json({k: config[k] for k in ("family", "model", "train") if k in config}))
+    """Hash of a run's resolved config (family, model and train sections, as in config.yaml; the
+    ``WATCHING_KEYS`` of train left out)."""
+    kept = {k: config[k] for k in ("family", "model", "train") if k in config}
+    if isinstance(kept.get("train"), Mapping):
+        kept["train"] = {k: v for k, v in kept["train"].items() if k not in WATCHING_KEYS}
+    return sha256_text(canonical_json(kept))
 
 
 def run_id(config: Mapping[str, Any]) -> str:

@@ -116,7 +116,45 @@ class Family(ABC):
         return self
 
     def num_parameters(self) -> int:
-        return sum(p.numel() for net in self.nets.values() for p in net.parameters())
+        """Trainable weights: the values the optimisers update, each tensor counted once.
+
+        The one definition every command uses (trainer, card, report, compare, eval --json).
+        Frozen copies (EMA generators, a frozen autoencoder) are :meth:`num_frozen`, buffers
+        (BatchNorm running statistics, counters) :meth:`num_buffers`. A family that trains
+        without torch optimisers (the NumPy ones) counts every parameter of its networks.
+        """
+        return sum(p.numel() for p in self._trained())
+
+    def num_frozen(self) -> int:
+        """Parameter values of the networks that no optimiser updates (EMA copies, frozen encoders)."""
+        trained = {id(p) for p in self._trained()}
+        return sum(p.numel() for p in self._unique(self.nets.values(), "parameters") if id(p) not in trained)
+
+    def num_buffers(self) -> int:
+        """Buffer values of the networks (BatchNorm running statistics, EMA counters): saved, not trained."""
+        return sum(b.numel() for b in self._unique(self.nets.values(), "buffers"))
+
+    def parameter_counts(self) -> dict[str, int]:
+        """``{"parameters", "frozen", "buffers"}``: what card, report, compare and eval --json state."""
+        return {"parameters": self.num_parameters(), "frozen": self.num_frozen(), "buffers": self.num_buffers()}
+
+    def _trained(self) -> list[torch.Tensor]:
+        if not self.opts:
+            return self._unique(self.nets.values(), "parameters")
+        return self._unique_tensors(p for opt in self.opts.values() for g in opt.param_groups for p in g["params"])
+
+    @classmethod
+    def _unique(cls, nets, which: Literal["parameters", "buffers"]) -> list[torch.Tensor]:
+        return cls._unique_tensors(
+            t for net in nets for t in (net.parameters() if which == "parameters" else net.buffers())
+        )
+
+    @staticmethod
+    def _unique_tensors(tensors) -> list[torch.Tensor]:
+        seen: dict[int, torch.Tensor] = {}
+        for t in tensors:
+            seen.setdefault(id(t), t)
+        return list(seen.values())
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a resume needs: network weights/buffers and optimizer states."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import copy
 from abc import abstractmethod
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -29,6 +31,9 @@ from genlab.models.ddpm import EMA
 from genlab.models.distill_maths import eps_from_x0
 from genlab.models.distill_teacher import Teacher, build_teacher, check_teacher_hash
 from genlab.nn.noise import rand, randint, randn
+
+# (x_t, per-sample step indices i, student labels y or None) -> the student's x_0 estimate, (B, ...) -> (B, ...).
+X0 = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
 
 def check_distill_fields(cfg: Any) -> None:
@@ -69,6 +74,9 @@ class DistilledDiffusion(Family):
         self.num_classes = self.teacher.num_classes
         self.alpha_bar = self.teacher.alpha_bar  # (T,) float64, the teacher's schedule
         self.data_scale = self.teacher.family.data_scale  # pixels in [-1, 1] for ddpm, [0, 1] for ldm's encoder
+        # What the student's output means: the teacher's parameterisation, or another one (the copy then starts
+        # wrong where the two differ, at high noise, and round 0 / the first steps re-learn it).
+        self.prediction = self.teacher.prediction if cfg.student_prediction == "teacher" else cfg.student_prediction
         self.distilled_guidance = float(cfg.guidance)  # the w the weights learned (a checkpoint's, once loaded)
         student = copy.deepcopy(self.teacher.net).requires_grad_(True).train()
         self.nets: dict[str, nn.Module] = {"student": student, "ema": EMA(student, cfg.ema_decay)}
@@ -123,6 +131,10 @@ class DistilledDiffusion(Family):
             )
         return labels.to(self.device)
 
+    def student_x0(self, net: nn.Module, x: torch.Tensor, i: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """The clean-data estimate of a student-shaped ``net`` (student, EMA, round teacher, target network)."""
+        return self.teacher.x0_of(net, x, i, y, self.prediction)
+
     @abstractmethod
     def x0_fn(self, net: nn.Module, x: torch.Tensor, i: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """The student's clean-data estimate from x_t at per-sample indices ``i``. Shapes: (B, ...) -> (B, ...)."""
@@ -144,9 +156,10 @@ class DistilledDiffusion(Family):
 
     @abstractmethod
     def sample_space(
-        self, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator, net: nn.Module
+        self, x: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator, x0_fn: X0
     ) -> torch.Tensor:
-        """The student's sampler from x_T = ``x`` to x_0 in the diffusion space."""
+        """The student's sampler from x_T = ``x`` to x_0 in the diffusion space; ``x0_fn(x_t, i, y)`` is the
+        student's clean-data estimate (:meth:`x0_fn` of its EMA here, an exported graph in genlab.export)."""
 
     @torch.inference_mode()
     def sample(self, n, *, labels=None, generator):
@@ -157,7 +170,8 @@ class DistilledDiffusion(Family):
         ema = self.nets["ema"]
         ema.eval()
         try:
-            return self.teacher.decode(self.sample_space(x, y, generator, ema.net)).float().clamp(-1, 1)
+            x0_fn = partial(self.x0_fn, ema.net)
+            return self.teacher.decode(self.sample_space(x, y, generator, x0_fn)).float().clamp(-1, 1)
         finally:
             ema.train()
 

@@ -46,12 +46,15 @@ class ConsistencyConfig:
     teacher_checkpoint: str = "latest"  # its checkpoint; `genlab distill` pins the step number
     teacher_hash: str = ""  # its weights hash, checked on every build ("" = unchecked)
     teacher_run_id: str = ""  # its run id, for provenance (`genlab distill` records it)
-    ode_steps: int = 18  # N: intervals of the teacher's PF-ODE the consistency is enforced across
+    # What the student's output means: v (Salimans & Ho; the copy re-learns high noise), or "teacher" (an exact copy
+    # of its parameterisation), eps or x0. An eps student diverged here (docs/results/few-step.md)
+    student_prediction: Literal["teacher", "eps", "v", "x0"] = "v"
+    ode_steps: int = 12  # N: intervals of the teacher's PF-ODE the consistency is enforced across
     target_decay: float = 0.95  # mu: EMA rate of the target network theta- (Song et al.: 0.95 for distillation)
     sigma_data: float = 0.5  # the data's standard deviation in c_skip / c_out
     label_dropout: float = 0.1  # share of each batch that learns the teacher's unconditional prediction
     ema_decay: float = 0.999  # the EMA that samples
-    lr: float = 1e-4
+    lr: float = 5e-4
     sampler: Literal["consistency"] = "consistency"  # one-step or multistep consistency sampling
     sample_steps: int = 1  # 1 = one step; k > 1 = multistep (k evaluations of f)
     eta: float = 0.0  # must be 0 (multistep sampling re-noises by construction)
@@ -87,7 +90,7 @@ class ConsistencyDistillation(DistilledDiffusion):
 
     def x0_fn(self, net, x, i, y):
         """f(x_t, t): the consistency function at per-sample indices ``i``, in the diffusion space."""
-        denoised = self.teacher.x0_of(net, x, i, y).float()
+        denoised = self.student_x0(net, x, i, y).float()
         sigma = ve_sigma(self.alpha_bar, i, denoised)
         x_ve = x / at(self.alpha_bar, i, denoised).sqrt()
         return consistency_function(x_ve, denoised, sigma, self.sigma_min, self.cfg.sigma_data)
@@ -112,14 +115,14 @@ class ConsistencyDistillation(DistilledDiffusion):
                 p_target.lerp_(p, 1 - self.cfg.target_decay)
         return {"loss": loss.item()}
 
-    def sample_space(self, x, y, generator, net):
+    def sample_space(self, x, y, generator, x0_fn):
         x0 = x
         for m, t in enumerate(multistep_times(self.grid, self.cfg.sample_steps)):
             i = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
             if m > 0:  # re-noise the current estimate to time t (Algorithm 1)
                 a = at(self.alpha_bar, i, x0)
                 x = a.sqrt() * x0 + (1 - a).sqrt() * randn(x0.shape, generator, x0.device)
-            x0 = self.x0_fn(net, x, i, y)
+            x0 = x0_fn(x, i, y)
             if self.teacher.clip_x0:
                 x0 = x0.clamp(-1, 1)
         return x0

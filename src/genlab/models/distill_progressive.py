@@ -11,9 +11,12 @@ round's student (its EMA), the student restarting from it with fresh Adam moment
 ``rounds`` tuple is the step count after each round, halving (e.g. 32, 16, 8, 4, 2, 1);
 each round lasts ``round_steps`` optimisation steps and the last round keeps training for
 any steps beyond. The time grids are "trailing" (``distill_maths.trailing_grid``) so that
-halving keeps every other time point. The student keeps the teacher's parameterisation
-(eps, v or x0 output): Salimans & Ho recommend v or x0 for the last rounds, since an eps
-student must output x_t's noise to within alpha_t of the signal at the first step.
+halving keeps every other time point. Every DDIM step, the teacher's and the student's, clips
+the predicted x_0 to [-1, 1] for a pixel teacher, as the teacher's own DDIM does (latents are
+not clipped). ``student_prediction``: the student's output is read as the teacher's
+parameterisation (an exact copy at the start) or as v/x0/eps; Salimans & Ho use v (or x0)
+because an eps student must get x_t's noise right to within alpha_t of the signal at the
+first step, where alpha_t is 0.006 for the linear schedule.
 """
 
 from __future__ import annotations
@@ -37,11 +40,14 @@ class ProgressiveConfig:
     teacher_checkpoint: str = "latest"  # its checkpoint; `genlab distill` pins the step number
     teacher_hash: str = ""  # its weights hash, checked on every build ("" = unchecked)
     teacher_run_id: str = ""  # its run id, for provenance (`genlab distill` records it)
+    # What the student's output means: v (Salimans & Ho; the copy re-learns high noise), or "teacher" (an exact copy
+    # of its parameterisation), eps or x0. An eps student diverged here (docs/results/few-step.md)
+    student_prediction: Literal["teacher", "eps", "v", "x0"] = "v"
     rounds: tuple[int, ...] = (32, 16, 8, 4)  # DDIM steps after each round, halving; round 0 learns 2 x rounds[0]
-    round_steps: int = 500  # optimisation steps per round (the last round keeps any beyond)
+    round_steps: int = 400  # optimisation steps per round (the last round keeps any beyond)
     label_dropout: float = 0.1  # share of each batch that learns the teacher's unconditional prediction
     ema_decay: float = 0.999
-    lr: float = 1e-4
+    lr: float = 5e-4
     sampler: Literal["ddim"] = "ddim"  # the student's deterministic DDIM on the trailing grid
     sample_steps: int = 4  # DDIM steps when sampling (the last round's count is what it was trained for)
     eta: float = 0.0  # must be 0: the student learned the deterministic path
@@ -80,7 +86,7 @@ class ProgressiveDistillation(DistilledDiffusion):
         return {"round_teacher": self.round_teacher}
 
     def x0_fn(self, net, x, i, y):
-        return self.teacher.x0_of(net, x, i, y)
+        return self.student_x0(net, x, i, y)
 
     def round_of(self, step: int) -> int:
         return min(step // self.cfg.round_steps, len(self.cfg.rounds) - 1)
@@ -103,7 +109,7 @@ class ProgressiveDistillation(DistilledDiffusion):
             if self.round == 0:
                 x0 = self.teacher.guided_x0(x, i, classes, self.cfg.guidance, dropped)
                 return ddim_step(x, x0, i, j, self.alpha_bar, clip_x0=self.teacher.clip_x0)
-            return ddim_step(x, self.x0_fn(self.round_teacher, x, i, y), i, j, self.alpha_bar)
+            return ddim_step(x, self.x0_fn(self.round_teacher, x, i, y), i, j, self.alpha_bar, self.teacher.clip_x0)
 
     def train_step(self, images, labels, generator):
         self.enter_round(self.round_of(self.step))
@@ -123,12 +129,12 @@ class ProgressiveDistillation(DistilledDiffusion):
         self.optimise(loss)
         return {"loss": loss.item(), "round": float(self.round)}
 
-    def sample_space(self, x, y, generator, net):
+    def sample_space(self, x, y, generator, x0_fn):
         grid = [*trailing_grid(self.teacher.num_train_steps, self.cfg.sample_steps), -1]
         for a, b in zip(grid, grid[1:]):
             i = torch.full((x.shape[0],), a, dtype=torch.long, device=x.device)
             j = torch.full_like(i, b)
-            x = ddim_step(x, self.x0_fn(net, x, i, y), i, j, self.alpha_bar)
+            x = ddim_step(x, x0_fn(x, i, y), i, j, self.alpha_bar, self.teacher.clip_x0)
         return x
 
     def state_dict(self) -> dict[str, Any]:

@@ -112,9 +112,12 @@ class Teacher:
         """The null class (unconditional prediction) for ``n`` samples, or None for an unconditional teacher."""
         return torch.full((n,), self.num_classes, dtype=torch.long, device=device) if self.conditional else None
 
-    def x0_of(self, net: nn.Module, x: torch.Tensor, i: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        """The clean-data estimate of ``net`` (the teacher's architecture and parameterisation) at indices ``i``."""
-        return x0_from_output(net(x, i, y), x, i, self.alpha_bar, self.prediction)
+    def x0_of(
+        self, net: nn.Module, x: torch.Tensor, i: torch.Tensor, y: torch.Tensor | None, prediction: str | None = None
+    ) -> torch.Tensor:
+        """The clean-data estimate of ``net`` (the teacher's architecture) at indices ``i``, its output read as
+        ``prediction`` (eps, v or x0; default the teacher's own)."""
+        return x0_from_output(net(x, i, y), x, i, self.alpha_bar, prediction or self.prediction)
 
     @torch.no_grad()
     def guided_x0(

@@ -276,9 +276,6 @@ class AdversarialFamily(Family):
             g.train(modes[0])
             d.train(modes[1])
 
-    def num_parameters(self) -> int:
-        return sum(p.numel() for k, net in self.nets.items() if k != "generator_ema" for p in net.parameters())
-
 
 # Size presets keep one image's training cost within a few times small's at 28 (benchmarks/preset_cost.py).
 MLP_GAN_PRESETS = {"small": {"hidden": 128}, "small-64": {"hidden": 64}}

@@ -273,6 +273,3 @@ class StyleGANLite(Family):
     def sample(self, n, *, labels=None, generator):
         z = randn((n, self.cfg.z_dim), generator, self.device)
         return self.render(self.styles(z), generator=generator)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for k, net in self.nets.items() if k != "generator_ema" for p in net.parameters())

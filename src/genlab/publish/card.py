@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,14 @@ import torch
 
 from genlab.atomic import atomic_write_text
 from genlab.errors import ConfigError
-from genlab.eval.evaluate import METRICS, format_metric
+from genlab.eval.evaluate import KID_LABEL, METRICS, format_metric, metric_label
+from genlab.files import MAX_CONFIG_BYTES, read_json
 from genlab.marks.invisible import SCHEME
 from genlab.marks.keys import fingerprint, load_private_key
 from genlab.marks.provenance import config_hash, run_id
 from genlab.models.registry import get_family
 from genlab.publish.card_text import DATA_SOURCES, INTENDED_USE, MEASUREMENT, misuse_lines
-from genlab.runs.checkpoint import load_checkpoint
+from genlab.runs.loading import load_family
 from genlab.runs.lock import run_lock
 from genlab.runs.marks import payload_for
 from genlab.runs.rundir import RunConfig, find_checkpoint, read_config, read_config_doc, read_metrics
@@ -46,8 +46,7 @@ def render_card(run_dir: Path, run: RunConfig, evaluation: dict[str, Any] | None
     records = read_metrics(run_dir)
     spec = get_family(run.family)
     ckpt_path = find_checkpoint(run_dir)
-    state, meta = load_checkpoint(ckpt_path)
-    params = sum(int(np.prod(t.shape)) for net in state["family"]["nets"].values() for t in net.values())
+    family, _, meta = load_family(run_dir)
     tc = run.train
     lines = [
         f"# Model card: {run.family} run `{run_id(config)}`",
@@ -56,8 +55,8 @@ def render_card(run_dir: Path, run: RunConfig, evaluation: dict[str, Any] | None
         "",
         "## Model details",
         f"- Family: `{run.family}` — {spec.description}",
-        f"- Parameters (networks): {params:,}; trained {meta['step']} steps ({meta['epoch']:.2f} epochs) at batch "
-        f"size {tc.batch_size}, seed {tc.seed}",
+        f"- {parameter_line(family.parameter_counts())}",
+        f"- Trained {meta['step']} steps ({meta['epoch']:.2f} epochs) at batch size {tc.batch_size}, seed {tc.seed}",
         f"- Checkpoint: `{ckpt_path.name}` (tensors sha256 `{meta['sha256']}`)",
         *_teacher_lines(config),
         f"- Config hash: `{config_hash(config)}`; full config in `config.yaml`",
@@ -101,7 +100,8 @@ def _data_lines(run_dir: Path, run: RunConfig) -> list[str]:
             else "- Licence: not recorded in genlab.publish.card_text.DATA_SOURCES; check the source before "
             "publishing.",
         ]
-    record = json.loads(path.read_text(encoding="utf-8"))
+    record = read_json(path, MAX_CONFIG_BYTES, "run data record")
+    record = record if isinstance(record, dict) else {}
     classes = record.get("classes") or []
     shown = ", ".join(f"`{c}`" for c in classes[:20]) + (f" and {len(classes) - 20} more" if len(classes) > 20 else "")
     split = record.get("split", {})
@@ -125,13 +125,25 @@ def _data_lines(run_dir: Path, run: RunConfig) -> list[str]:
     ]
 
 
+def parameter_line(counts: dict[str, int]) -> str:
+    """The parameter counts as the card states them (``Family.parameter_counts``: one definition everywhere)."""
+    extra = []
+    if counts["buffers"]:
+        extra.append(f"{counts['buffers']:,} buffer values (BatchNorm running statistics, counters)")
+    if counts["frozen"]:
+        extra.append(f"{counts['frozen']:,} frozen values (EMA copies, frozen parts)")
+    return f"Parameters: {counts['parameters']:,} trainable weights" + (
+        f"; also saved, not trained: {' and '.join(extra)}" if extra else ""
+    )
+
+
 def evaluate_for_card(
     run_dir: str | Path, n: int = 2000, seed: int = 0, data_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """Score ``n`` fresh samples with the evaluation suite, plus per-class accuracy for conditional models."""
     from genlab.eval.evaluate import Evaluator, load_reference
     from genlab.eval.features import DigitExtractor
-    from genlab.runs.loading import load_family, sample_in_batches
+    from genlab.runs.loading import sample_in_batches
 
     family, run, meta = load_family(run_dir)
     if run.train.dataset != "mnist":
@@ -175,9 +187,13 @@ def _metric_lines(records: list[dict[str, Any]], evaluation: dict[str, Any] | No
         losses = ", ".join(
             f"{k} {v:.4g}"
             for k, v in last.items()
-            if k not in ("step", "epoch", "images_per_s", "elapsed_s", "peak_rss_mb")
+            if k not in ("step", "epoch", "images_per_s", "step_s", "elapsed_s", "peak_rss_mb")
+            and not k.startswith("lr_")
         )
         lines.append(f"- Training losses at step {last['step']}: {losses}. {MEASUREMENT['train']}")
+        rates = ", ".join(f"{k[3:]} {v:.3g}" for k, v in last.items() if k.startswith("lr_"))
+        if rates:
+            lines.append(f"- Learning rates at step {last['step']}: {rates}.")
     if held_out:
         last = held_out[-1]
         values = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.startswith("test_"))
@@ -185,14 +201,19 @@ def _metric_lines(records: list[dict[str, Any]], evaluation: dict[str, Any] | No
     if evals:
         best = min(evals, key=lambda r: r["eval_fid"])
         last = evals[-1]
+        setting = f"n={last['eval_n']}, {last.get('eval_extractor', 'digits')} extractor" if "eval_n" in last else ""
         lines.append(
-            f"- In-training FID: {last['eval_fid']:.2f} at step {last['step']} (best {best['eval_fid']:.2f} at step "
-            f"{best['step']}). {MEASUREMENT['eval']}"
+            f"- In-training FID{f' ({setting})' if setting else ''}: {last['eval_fid']:.2f} at step {last['step']} "
+            f"(best {best['eval_fid']:.2f} at step {best['step']}). {MEASUREMENT['eval']}"
         )
     if evaluation:
-        scored = ", ".join(f"{name} {format_metric(name, evaluation)}" for name in METRICS if name in evaluation)
+        scored = ", ".join(
+            f"{metric_label(name, evaluation)} {format_metric(name, evaluation)}"
+            for name in METRICS
+            if name in evaluation
+        )
         lines.append(
-            f"- Evaluation suite (KID x 1000) on {evaluation['n']} samples (seed {evaluation['seed']}, step "
+            f"- Evaluation suite ({KID_LABEL}) on {evaluation['n']} samples (seed {evaluation['seed']}, step "
             f"{evaluation['step']}): {scored}. {MEASUREMENT['card']}"
         )
     return lines or ["- No metrics recorded yet (metrics.jsonl is empty)."]

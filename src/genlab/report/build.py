@@ -30,12 +30,13 @@ from genlab.report.figures import curves_figure, metrics_figure
 from genlab.report.markdown import markdown_report
 from genlab.report.measure import MeasureConfig, measure_run, training_grids
 from genlab.report.measures import laplacian_variance
-from genlab.report.table import Group, axis_table, fmt, group_runs, verdicts
+from genlab.report.table import NO_CLAIMS, Group, axis_table, claims_apply, fmt, group_runs, verdicts
 from genlab.report.templates import PAGE
 from genlab.runs.rundir import find_checkpoint, read_config, read_metrics
 
 LEGEND = (
-    "Arrows: the better direction. KID is shown x 1000. sharpness = variance of the Laplacian of the samples over "
+    "Arrows: the better direction. KID (x1e3): the eval JSON's raw eval.kid times 1000. FID and KID depend on n "
+    "and the extractor, stated in the n · extractor row. sharpness = variance of the Laplacian of the samples over "
     "that of "
     "the real test images (1 = as sharp as the data, lower = blurrier). interp. step = mean distance between "
     "consecutive "
@@ -90,13 +91,15 @@ class Evaluators:
 
 
 def measure_all(
-    run_dirs: list[Path], out: Path, cfg: MeasureConfig, data_dir=None, log=print
+    run_dirs: list[Path], out: Path, cfg: MeasureConfig, data_dir=None, log=print, stage=lambda _: None
 ) -> dict[str, dict[str, Any]]:
-    """Measure each run into ``out/runs/<name>/eval.json`` (with copies of its metrics, config and card)."""
+    """Measure each run into ``out/runs/<name>/eval.json`` (with copies of its metrics, config and card).
+    ``stage`` is told what is measured now (the command's progress line)."""
     check_run_dirs(run_dirs)
     evaluators = Evaluators(data_dir, cfg.seed, cfg.ref_n)
     measured = {}
-    for name, run_dir in zip(_names(run_dirs), run_dirs):
+    for i, (name, run_dir) in enumerate(zip(_names(run_dirs), run_dirs), 1):
+        where = f"{name} (run {i} of {len(run_dirs)})"
         run_dir = Path(run_dir)
         folder = out / "runs" / name
         folder.mkdir(parents=True, exist_ok=True)
@@ -112,9 +115,19 @@ def measure_all(
         if m is not None:
             log(f"reusing the measurement of {run_dir} in {folder}/eval.json (same checkpoint and settings)")
         else:
-            evaluator, sharpness = evaluators(read_config(run_dir).train)
+            train = read_config(run_dir).train
+            stage(f"{where}: features of the {train.dataset} test split")
+            evaluator, sharpness = evaluators(train)
             log(f"measuring {run_dir} ...")
-            m = measure_run(run_dir, folder, evaluator, cfg, reference_sharpness=sharpness, data_dir=data_dir)
+            m = measure_run(
+                run_dir,
+                folder,
+                evaluator,
+                cfg,
+                reference_sharpness=sharpness,
+                data_dir=data_dir,
+                stage=lambda what: stage(f"{where}: {what}"),
+            )
             m.update(grids=grids, has_card=(folder / "card.md").is_file(), key=key)
             atomic_write_text(folder / "eval.json", json.dumps(m, indent=1) + "\n")
             log(
@@ -168,10 +181,9 @@ def write_report(
     figures = out / "figures"
     metrics_png = metrics_figure(groups, figures / "metrics.png")
     rows = axis_table(groups)
-    claims = verdicts(groups)
+    claims = verdicts(groups) if claims_apply(groups) else []
     made = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     page_groups = [_page_group(g, i, out) for i, g in enumerate(groups)]
-    collapse = _copy_collapse_figures(out)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     html = env.from_string(PAGE).render(
         title=title,
@@ -183,9 +195,9 @@ def write_report(
         rows=rows,
         legend=LEGEND,
         verdicts=claims,
+        no_claims=NO_CLAIMS,
         metrics_png=metrics_png.relative_to(out).as_posix(),
         groups=page_groups,
-        collapse=collapse,
     )
     atomic_write_text(out / "index.html", html)
     doc = dict(
@@ -256,15 +268,3 @@ def _histogram(result: dict[str, Any]) -> str:
         if counts is None
         else "  ".join(f"{k}: {c}" for k, c in enumerate(counts))
     )
-
-
-def _copy_collapse_figures(out: Path) -> list[str]:
-    """docs/results/mode-collapse-*.png of this checkout (cwd first), copied into ``out/mode-collapse``."""
-    for root in (Path.cwd(), Path(__file__).resolve().parents[3]):
-        found = sorted((root / "docs" / "results").glob("mode-collapse-*.png"))
-        if found:
-            (out / "mode-collapse").mkdir(parents=True, exist_ok=True)
-            for f in found:
-                shutil.copyfile(f, out / "mode-collapse" / f.name)
-            return [f"mode-collapse/{f.name}" for f in found]
-    return []

@@ -10,7 +10,7 @@ import numpy as np
 from genlab.plots import figure, save_figure
 from genlab.report.table import Group
 
-BOOKKEEPING = {"step", "epoch", "images_per_s", "elapsed_s", "peak_rss_mb", "train_seconds"}
+BOOKKEEPING = {"step", "epoch", "images_per_s", "step_s", "elapsed_s", "peak_rss_mb", "train_seconds"}
 MAX_PANELS = 4
 
 
@@ -21,7 +21,13 @@ def curve_keys(records: list[dict[str, Any]], prefix: str = "") -> list[str]:
         if (prefix == "" and "epoch" not in r) or (prefix and not any(k.startswith(prefix) for k in r)):
             continue
         for k, v in r.items():
-            if k in BOOKKEEPING or k in keys or not isinstance(v, (int, float)) or isinstance(v, bool):
+            if (
+                k in BOOKKEEPING
+                or k.startswith("lr_")
+                or k in keys
+                or not isinstance(v, (int, float))
+                or isinstance(v, bool)
+            ):
                 continue
             if k.startswith(prefix) and (prefix or not k.startswith(("test_", "eval_"))):
                 keys.append(k)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from genlab.report.table import Group, axis_table
+from genlab.report.table import NO_CLAIMS, Group, axis_table
 
 
 def _link(target: Path, where: Path) -> str:
@@ -53,9 +53,15 @@ def markdown_report(
         "",
         "## Textbook claims",
         "",
-        "| claim | rule | measured (per family kind) | verdict |",
-        "|---|---|---|---|",
-        *(f"| {c['claim']} | {c['rule']} | {c['measured']} | **{c['verdict']}**{_why(c)} |" for c in claims),
+        *(
+            [
+                "| claim | rule | measured (per family kind) | verdict |",
+                "|---|---|---|---|",
+                *(f"| {c['claim']} | {c['rule']} | {c['measured']} | **{c['verdict']}**{_why(c)} |" for c in claims),
+            ]
+            if claims
+            else [NO_CLAIMS]
+        ),
         "",
         "## Runs",
         "",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -208,18 +209,28 @@ def measure_run(
     *,
     reference_sharpness: float,
     data_dir=None,
+    stage: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Every axis for one run. Assets (strip, final grid) go into ``out_dir``; returns the eval JSON's content."""
+    """Every axis for one run. Assets (strip, final grid) go into ``out_dir``; returns the eval JSON's content.
+    ``stage`` is told what it does next (the command's progress line)."""
     start = time.perf_counter()
     family, run, meta = load_family(run_dir)
     kind = family_kind(family)
     records = read_metrics(run_dir)
+    stage(f"sampling {cfg.n_samples} images (timed, in a fresh process)")
     with tempfile.TemporaryDirectory() as tmp:
         sampling = measure_sampling(run_dir, cfg.n_samples, cfg.seed, Path(tmp) / "samples.npz")
         images, labels = load_samples(Path(tmp) / "samples.npz")
+    stage("scoring the samples")
     quality = evaluator(images, labels)
     save_grid(out_dir / "final.png", images[: cfg.grid_images])
     sharp = laplacian_variance(images)
+    likelihood = None
+    if kind == "vae":
+        stage(f"test NLL (k={cfg.nll_k}, {cfg.nll_n} images)")
+        likelihood = vae_nll(run_dir, cfg, data_dir)
+    stage("latent structure: interpolations and the linear probe")
+    latent = latent_structure(family, kind, evaluator, cfg, run.train, data_dir, out_dir / "interpolation.png")
     return {
         "run": str(run_dir),
         "family": run.family,
@@ -234,8 +245,9 @@ def measure_run(
             "reference": reference_sharpness,
             "ratio": sharp / reference_sharpness if reference_sharpness else None,
         },
-        "likelihood": vae_nll(run_dir, cfg, data_dir) if kind == "vae" else None,
-        "latent": latent_structure(family, kind, evaluator, cfg, run.train, data_dir, out_dir / "interpolation.png"),
-        "compute": {**training_compute(records), "parameters": family.num_parameters(), "sampling": sampling},
+        "likelihood": likelihood,
+        "latent": latent,
+        # parameters = trainable weights; frozen copies and buffers apart (Family.parameter_counts)
+        "compute": {**training_compute(records), **family.parameter_counts(), "sampling": sampling},
         "measure": {**dataclasses.asdict(cfg), "seconds": time.perf_counter() - start},
     }

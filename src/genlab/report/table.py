@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from genlab.eval.evaluate import KID_LABEL, KID_SCALE
 from genlab.marks.provenance import config_hash
 from genlab.report.measures import spread
 
@@ -174,6 +175,17 @@ CLAIMS = (
 )
 
 
+NO_CLAIMS = (
+    "The textbook claims need several families (runs of at least two of GAN, VAE and diffusion); this report "
+    "measured one, so it lists none."
+)
+
+
+def claims_apply(groups: list[Group]) -> bool:
+    """Whether the textbook claims can be tested at all: each compares families of two kinds or more."""
+    return len({g.kind for g in groups if g.kind != "other"}) >= 2
+
+
 def verdicts(groups: list[Group]) -> list[dict[str, str]]:
     """Each textbook claim with its rule, the numbers it read and agrees / disagrees / tie / not tested.
 
@@ -238,7 +250,8 @@ AXES: tuple[tuple[str, tuple[tuple[str, str, Callable[[Group], str]], ...]], ...
         "quality",
         (
             ("FID ↓", "eval.fid", lambda g: cell(g, "fid", ".1f")),
-            ("KID×1000 ↓", "eval.kid", lambda g: cell(g, "kid", ".1f", 1000)),
+            (f"{KID_LABEL} ↓", "eval.kid", lambda g: cell(g, "kid", ".1f", KID_SCALE)),
+            ("n · extractor", "eval.n, eval.extractor", lambda g: setting(g)),
             ("precision ↑", "eval.precision", lambda g: cell(g, "precision", ".3f")),
             ("sharpness ↑", "sharpness.ratio", lambda g: cell(g, "sharpness", ".2f")),
         ),
@@ -273,12 +286,18 @@ AXES: tuple[tuple[str, tuple[tuple[str, str, Callable[[Group], str]], ...]], ...
             ("train s", "compute.train_seconds", lambda g: cell(g, "train_s", ".3g")),
             ("steps", "compute.steps", lambda g: cell(g, "steps", ".0f")),
             ("sampling img/s ↑", "compute.sampling.images_per_s", lambda g: cell(g, "sample_ips", ".1f")),
-            ("params", "compute.parameters", lambda g: fmt(g.mean("params"), ",.0f")),
+            ("params (trainable)", "compute.parameters", lambda g: fmt(g.mean("params"), ",.0f")),
             ("peak RSS train MB", "compute.peak_rss_train_mb", lambda g: cell(g, "rss_train", ".0f")),
             ("peak RSS sample MB", "compute.sampling.peak_rss_mb", lambda g: cell(g, "rss_sample", ".0f")),
         ),
     ),
 )
+
+
+def setting(group: Group) -> str:
+    """What FID and KID were measured with: samples per run and the extractor (one value, or each run's)."""
+    values = sorted({f"{r['eval'].get('n', '?')} · {r['eval'].get('extractor', '?')}" for r in group.runs})
+    return ", ".join(values)
 
 
 def axis_table(groups: list[Group]) -> list[tuple[str, str, str, list[str]]]:

@@ -40,10 +40,10 @@ n/a: not measured for that family (never an invented number).</p>
 <p class="note">{{ legend }}</p>
 
 <h2>Textbook claims</h2>
-<table>
+{% if verdicts %}<table>
 <tr><th class="l">claim</th><th class="l">rule</th><th class="l">measured (per family kind)</th><th>verdict</th></tr>
 {% for v in verdicts %}<tr class="{{ v.verdict | replace(' ', '-') }}"><td class="l">{{ v.claim }}</td><td class="l">{{ v.rule }}</td><td class="l">{{ v.measured }}</td><td>{{ v.verdict }}{% if v.why %} ({{ v.why }}){% endif %}</td></tr>
-{% endfor %}</table>
+{% endfor %}</table>{% else %}<p class="note">{{ no_claims }}</p>{% endif %}
 
 {% if metrics_png %}<h2>Metrics</h2>
 <img class="plot" src="{{ metrics_png }}" alt="FID per seed, precision vs recall, sampling speed">{% endif %}
@@ -59,9 +59,6 @@ n/a: not measured for that family (never an invented number).</p>
 {% if r.strip %}<figure><img class="strip" src="{{ r.strip }}" alt="interpolation of {{ r.name }}"><figcaption>spherical interpolations between prior latents, one path per row (interpolation step {{ r.step_text }})</figcaption></figure>{% endif %}
 {% endfor %}{% endfor %}
 
-{% if collapse %}<h2>Mode collapse</h2>
-<p class="note">From <code>docs/results/mode-collapse.md</code> (<code>python benchmarks/mode_collapse.py</code>), copied into this folder.</p>
-<div class="grids">{% for src in collapse %}<img class="plot" src="{{ src }}" alt="mode-collapse figure">{% endfor %}</div>{% endif %}
 </body>
 </html>
 """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +72,22 @@ def grid_labels(n: int, num_classes: int) -> torch.Tensor:
 
 
 def sample_in_batches(
-    family: Family, n: int, *, labels: torch.Tensor | None = None, seed: int = 0, batch_size: int = 500
+    family: Family,
+    n: int,
+    *,
+    labels: torch.Tensor | None = None,
+    seed: int = 0,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """``n`` samples as uint8 (n, C, H, W), drawn in batches from one seeded generator."""
-    return np.concatenate(list(iter_sample_batches(family, n, labels=labels, seed=seed, batch_size=batch_size)))
+    """``n`` samples as uint8 (n, C, H, W), drawn in batches from one seeded generator;
+    ``progress`` is told how many are done after each batch (a command's progress bar)."""
+    chunks = []
+    for batch in iter_sample_batches(family, n, labels=labels, seed=seed, batch_size=batch_size):
+        chunks.append(batch)
+        if progress is not None:
+            progress(sum(len(c) for c in chunks))
+    return np.concatenate(chunks)
 
 
 def iter_sample_batches(

@@ -75,8 +75,11 @@ class NonfiniteGuard:
         run_dir: Path,
         counts: GuardCounts,
         restore: Callable[[dict[str, Any], dict[str, Any]], int],
+        record: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.tc, self.family, self.run_dir, self.counts, self.restore = tc, family, run_dir, counts, restore
+        # where its records go: metrics.jsonl (and the loop's tracker, when the loop passes its own)
+        self.record = record or (lambda r: append_metrics(run_dir, r))
         self.policy = tc.nonfinite
         self.run = 0  # bad steps in a row
         if self.policy == "rollback" and not family.opts:
@@ -107,7 +110,7 @@ class NonfiniteGuard:
         self.counts.nonfinite_total += 1
         total = self.counts.nonfinite_total
         what = ", ".join(f"{k}={v}" for k, v in bad.items())
-        append_metrics(self.run_dir, {"step": step + 1, "skipped_nonfinite": what, "skipped_total": total})
+        self.record({"step": step + 1, "skipped_nonfinite": what, "skipped_total": total})
         stderr_console.print(f"[yellow]warning (step {step + 1}): {what}: step undone and skipped ({total} so far)")
         if self.run < tc.nonfinite_patience:
             return step, last
@@ -150,7 +153,7 @@ class NonfiniteGuard:
             "lr_factor": tc.rollback_lr_factor,
             "lr": new_lrs,
         }
-        append_metrics(self.run_dir, record)
+        self.record(record)
         stderr_console.print(
             f"[yellow]warning (step {step}): {tc.nonfinite_patience} non-finite steps in a row: rolled back to step "
             f"{back_to} "

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
+from rich.markup import escape
 
 from genlab.console import stderr_console
 from genlab.data import iterate_batches, load_dataset, save_grid, to_uint8
@@ -27,10 +29,12 @@ from genlab.runs.checkpoint import prune_checkpoints, save_checkpoint
 from genlab.runs.marks import png_options
 from genlab.runs.rundir import append_metrics
 from genlab.training import speed
+from genlab.training.collapse import collapse_signs
 from genlab.training.distributed import Replicas
 from genlab.training.faults import NonfiniteGuard, TrainingDiverged
 from genlab.training.progress import TrainingProgress
 from genlab.training.state import TrainingState
+from genlab.training.trackers import NoTracker, Tracker
 
 GRID_SEED_OFFSET = 12_345  # fixed-noise grids use seed + this, never the training stream
 EVAL_SEED_OFFSET = 54_321  # in-training evaluations draw their samples from seed + this
@@ -81,6 +85,7 @@ class LoopSettings:
     quiet: bool = False
     evaluate: Evaluate | None = None
     clock: StepClock | None = None
+    tracker: Tracker | None = None  # a sink for every record appended to metrics.jsonl (genlab.training.trackers)
 
 
 def peak_rss_mb() -> float:
@@ -111,6 +116,7 @@ class Loop:
             settings.run_dir,
             state.guard,
             lambda st, meta: state.load_state_dict(st, meta, rollback=True, where=where),
+            record=self._record,
         )
         self.start = time.perf_counter()
         self.budget_reached = False
@@ -121,12 +127,12 @@ class Loop:
         window = self.state.window
         last: dict[str, float] = {}
         start = self.start = time.perf_counter()
-        window_start, window_images = start, 0
+        window_start, window_images, window_step_s, window_steps = start, 0, 0.0, 0
         restore = self._catch_sigint()
         spent = self.s.run.train.max_minutes and self.state.seconds_before >= self.s.run.train.max_minutes * 60
         self.budget_reached = bool(spent)  # a resumed run whose budget is already used takes no step
         try:
-            with TrainingProgress(self.s.run.family, self.total, step, self.s.quiet) as progress:
+            with TrainingProgress(self.s.run.family, self.total, step, self.s.quiet, tc.progress_every) as progress:
                 while step < self.total and not self.replicas.any(self.stop_requested) and not self.budget_reached:
                     wall0, cpu0 = time.perf_counter(), time.process_time()
                     x, y = self._next_batches()
@@ -134,7 +140,8 @@ class Loop:
                     with speed.step_context(tc.precision, self.s.device.type):
                         metrics = self.replicas.train_step(self.state.family, x, y, self.state.generator)
                     carry_on = self.guard.after_step(metrics, step, last, undo) if undo is not None else None
-                    self.s.clock.wall += time.perf_counter() - wall0
+                    step_s = time.perf_counter() - wall0
+                    self.s.clock.wall += step_s
                     self.s.clock.cpu += time.process_time() - cpu0
                     if carry_on is not None:  # a bad step was undone (and maybe the run rolled back)
                         step, last = carry_on
@@ -144,24 +151,30 @@ class Loop:
                     for k, v in metrics.items():
                         window[k].append(v)
                     window_images += x.shape[0]
+                    window_step_s, window_steps = window_step_s + step_s, window_steps + 1
                     for message in self.state.monitor.update(metrics) if self.state.family.monitor_losses else ():
                         stderr_console.print(f"[yellow]warning (step {step}): {message}")
-                        append_metrics(self.s.run_dir, {"step": step, "warning": message})
+                        self._record({"step": step, "warning": message})
                     now = time.perf_counter()
                     rate = window_images / max(now - window_start, 1e-9)
-                    progress.update(step, metrics, rate)
+                    progress.step(step, metrics, rate)
                     if step % tc.log_every == 0 or step == self.total:
                         last = {k: sum(v) / len(v) for k, v in window.items()}
                         record = {"step": step, "epoch": step / self.steps_per_epoch, **last}
-                        append_metrics(
-                            self.s.run_dir,
-                            {**record, "images_per_s": rate, "elapsed_s": now - start, "peak_rss_mb": peak_rss_mb()},
+                        self._record(
+                            {
+                                **record,
+                                **self._learning_rates(),
+                                "images_per_s": rate,
+                                "step_s": window_step_s / max(window_steps, 1),  # the steps alone, per step
+                                "elapsed_s": now - start,
+                                "peak_rss_mb": peak_rss_mb(),
+                            }
                         )
                         window.clear()
-                        window_start, window_images = now, 0
+                        window_start, window_images, window_step_s, window_steps = now, 0, 0.0, 0
                     if step % self.sample_every == 0 or step == self.total:
                         self._sample_and_evaluate(step)
-                        progress.milestone(step, metrics, rate)
                     if tc.eval_every and (step % tc.eval_every == 0 or step == self.total):
                         self._evaluate_and_keep_best(step, last)
                     if step % self.checkpoint_every == 0 or step == self.total:
@@ -198,13 +211,26 @@ class Loop:
         if not budget or step >= self.total or not self.replicas.any(self.train_seconds() >= budget * 60):
             return False
         self.budget_reached = True
-        append_metrics(self.s.run_dir, {"step": step, "stopped": "max_minutes", "train_seconds": self.train_seconds()})
+        self._record({"step": step, "stopped": "max_minutes", "train_seconds": self.train_seconds()})
         stderr_console.print(
             f"[yellow]time budget of {budget:g} min reached at step {step}: checkpointing and stopping"
         )
         if step % self.checkpoint_every:
             self._checkpoint(step, last)
         return True
+
+    @property
+    def tracker(self) -> Tracker:
+        return self.s.tracker or NoTracker()
+
+    def _record(self, record: dict[str, Any]) -> None:
+        """Append ``record`` to metrics.jsonl (the source of truth), then hand it to the tracker."""
+        append_metrics(self.s.run_dir, record)
+        self.tracker.log_record(record)
+
+    def _learning_rates(self) -> dict[str, float]:
+        """The learning rate in use of each torch optimiser (its first parameter group), as ``lr_<name>``."""
+        return {f"lr_{name}": float(opt.param_groups[0]["lr"]) for name, opt in self.state.family.opts.items()}
 
     def train_seconds(self) -> float:
         """Training wall time of this run so far, over every session."""
@@ -242,14 +268,17 @@ class Loop:
             "seed": tc.seed + GRID_SEED_OFFSET,
             "sampler": {"n": n, "labels": None if labels is None else "grid"},
         }
-        save_grid(
+        grid = save_grid(
             self.s.run_dir / "samples" / f"step_{step:08d}.png",
             to_uint8(images),
             **{**self.png, "provenance": {**self.png["provenance"], **fields}},
         )
+        if not isinstance(self.tracker, NoTracker):  # the grid as published, marks included
+            with Image.open(grid) as picture:
+                self.tracker.log_image(step, "samples", np.asarray(picture.convert("RGB")))
         held_out = self._evaluate()
         if held_out:
-            append_metrics(self.s.run_dir, {"step": step, **held_out})
+            self._record({"step": step, **held_out})
 
     def _evaluate(self) -> dict[str, float]:
         tc = self.s.run.train
@@ -270,13 +299,30 @@ class Loop:
         labels = torch.arange(n) % info.num_classes if self.state.family.conditional else None
         images = sample_in_batches(self.state.family, n, labels=labels, seed=tc.seed + EVAL_SEED_OFFSET)
         result = self.s.evaluate(images, None if labels is None else labels.numpy())
-        scalars = {f"eval_{k}": v for k, v in result.items() if isinstance(v, (int, float))}
+        scalars = {f"eval_{k}": v for k, v in result.items() if isinstance(v, (int, float, str))}
         if "class_histogram" in result:  # for collapse diagnosis: which classes the samples fall in
             scalars["eval_class_histogram"] = [int(c) for c in result["class_histogram"]]
-        append_metrics(self.s.run_dir, {"step": step, **scalars})
+        self._record({"step": step, **scalars})
+        self._say_evaluation(step, result)
         if self.state.best_fid is None or result["fid"] < self.state.best_fid:
             self.state.best_fid = float(result["fid"])
             self._checkpoint(step, last, name="best")
+
+    def _say_evaluation(self, step: int, result: dict[str, Any]) -> None:
+        """The in-training FID and class coverage on the console; a warning for each collapse sign
+        (one class over half the samples; for a GAN, recall under a floor: genlab.training.collapse)."""
+        counts = result.get("class_histogram")
+        coverage = ""
+        if counts:
+            coverage = f", classes covered {result.get('modes_covered', '?')}/{len(counts)}"
+        if not self.s.quiet:
+            stderr_console.print(
+                f"eval at step {step}: FID {result['fid']:.2f} (n={result.get('n')}, {result.get('extractor')} "
+                f"extractor){coverage}"
+            )
+        for message in collapse_signs(result, gan=self.state.family.kind == "gan"):
+            stderr_console.print(f"[yellow]warning (step {step}): {escape(message)}")
+            self._record({"step": step, "warning": message})
 
     def _checkpoint(self, step: int, last: dict[str, float], name: str | None = None) -> None:
         state, meta = self.state.state_dict(step, self.steps_per_epoch)

@@ -30,6 +30,7 @@ from genlab.training import speed
 from genlab.training.distributed import Replicas, rank_device
 from genlab.training.loop import Evaluate, Loop, LoopSettings, StepClock, TrainResult
 from genlab.training.state import TrainingState
+from genlab.training.trackers import NoTracker, check_tracker, make_tracker
 
 __all__ = ["StepClock", "TrainResult", "drop_classes", "train"]
 
@@ -104,6 +105,7 @@ def _train(
     # 1. What to train: a new config, or the run found in run_dir and its newest good checkpoint.
     run, checkpoint = _what_to_train(run, run_dir, resume)
     run.train.check()
+    check_tracker(run.train.tracker)
     if run.train.eval_every and evaluate is None:
         raise ConfigError(
             "eval_every is set but no evaluator was given (the CLI builds one from the shipped extractor)"
@@ -148,7 +150,12 @@ def _train(
         speed.prepare(family, channels_last=tc.channels_last, fused_optimizer=tc.fused_optimizer)
         write_config(run_dir, run, device)
         record_data(run_dir, tc, resumed=checkpoint is not None)
-        return loop.execute(step, stop_at)
+        # 5. The tracker (train.tracker), fed every record metrics.jsonl gets; rank 0 alone writes one.
+        settings.tracker = make_tracker(tc.tracker, run_dir, step, run.to_dict()) if replicas.is_main else NoTracker()
+        try:
+            return loop.execute(step, stop_at)
+        finally:
+            settings.tracker.close()
 
 
 def record_data(run_dir: Path, tc: Any, resumed: bool) -> None:

@@ -51,6 +51,7 @@ def _query(request: Request) -> dict[str, str]:
 
 
 @router.get("/", response_class=HTMLResponse)
+@router.get("/gallery", response_class=HTMLResponse)  # the page's name, as people type it
 def gallery_page(request: Request):
     state = _state(request)
     runs, skipped = gallery_and_left_out(state.runs_root)

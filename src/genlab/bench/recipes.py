@@ -1,0 +1,197 @@
+"""Every family's documented recipe, trained at its stated CPU budget and scored against its quality bar.
+
+The table a newcomer reads to know what each command gives (issue 28). A recipe is the command
+the docs show for a family: its preset and ``--set`` options, with ``max_minutes`` as the budget
+(the trainer's own wall-clock budget of training steps, checkpointed when reached). After training,
+``n`` samples (labels cycling through the classes for a conditional family) are scored against the
+data's test split with the data's own classifier (the shipped digit classifier for MNIST, the shapes
+classifier for shapes64):
+
+- MNIST bar: every class holds >= 2 % of the samples, recall >= 0.8, >= 80 % of the samples classified
+  with confidence > 0.9, and, for a conditional family, conditional accuracy >= 0.95;
+- shapes64 bar: all 6 motifs hold >= 2 % of the samples, recall >= 0.5.
+
+Each (recipe, seed) result is stored in a JSON file as soon as it is measured, so the page can be
+built from runs made by several invocations; every row says its command, budget, machine and load.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genlab.bench.machine import machine_info
+from genlab.config import TrainConfig, apply_overrides, from_dict
+from genlab.errors import ConfigError
+from genlab.eval.evaluate import Evaluator, load_reference
+from genlab.eval.extractors import get_extractor
+from genlab.models.registry import get_family
+from genlab.runs import RunConfig, load_family, sample_in_batches
+from genlab.training import StepClock, train
+
+MIN_CLASS_SHARE = 0.02
+CONFIDENCE = 0.9
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A quality bar: each class >= MIN_CLASS_SHARE, recall and confident share floors, conditional accuracy."""
+
+    recall: float
+    confident: float | None  # share of samples classified with confidence > 0.9; None: not part of the bar
+    conditional_accuracy: float | None  # for conditional families
+
+
+MNIST_BAR = Bar(recall=0.8, confident=0.8, conditional_accuracy=0.95)
+SHAPES_BAR = Bar(recall=0.5, confident=None, conditional_accuracy=None)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A family's documented command: preset, options, and its CPU budget in minutes."""
+
+    family: str
+    budget_minutes: float
+    preset: str | None = "small"
+    sets: dict[str, str] = field(default_factory=dict)
+
+    def command(self, seed: int = 0) -> str:
+        parts = ["genlab train", self.family]
+        if self.preset:
+            parts.append(f"--preset {self.preset}")
+        parts += [f"--set {k}={v}" for k, v in self.sets.items()]
+        parts.append(f"--set max_minutes={self.budget_minutes:g}")
+        return " ".join(parts) + (f" --seed {seed}" if seed else "")
+
+
+# The commands docs/results/gan.md, vae.md, diffusion.md, ldm.md and stylegan.md show, at the issue's budgets:
+# 10 minutes for an MNIST family (numpy-gan: 30), 30 for a shapes64 family.
+RECIPES: dict[str, Recipe] = {
+    r.family: r
+    for r in (
+        Recipe("gan", 10),
+        Recipe("cgan", 10),
+        Recipe("numpy-gan", 30, preset=None),
+        Recipe("dcgan", 10),
+        Recipe("cdcgan", 10),
+        Recipe("wgan", 10),
+        Recipe("wgan-gp", 10),
+        Recipe("vae", 10),
+        Recipe("conv-vae", 10),
+        Recipe("cvae", 10),
+        Recipe("ddpm", 10),
+        Recipe("ldm", 10),
+        Recipe("dcgan64", 30),
+        Recipe("stylegan-lite", 30),
+    )
+}
+
+
+def bar_of(dataset: str) -> Bar:
+    return SHAPES_BAR if dataset.startswith("shapes64") else MNIST_BAR
+
+
+def verdict(scores: dict[str, Any], bar: Bar, conditional: bool) -> dict[str, Any]:
+    """Which parts of ``bar`` the scores meet, and by how much each misses (negative = short)."""
+    checks = {
+        "classes": scores["classes_covered"] - scores["num_classes"],
+        "recall": scores["recall"] - bar.recall,
+    }
+    if bar.confident is not None:
+        checks["confident"] = scores["confident_share"] - bar.confident
+    if conditional and bar.conditional_accuracy is not None:
+        checks["conditional_accuracy"] = scores["conditional_accuracy"] - bar.conditional_accuracy
+    return {"margins": checks, "met": all(v >= 0 for v in checks.values())}
+
+
+def score_run(run_dir: Path, *, n: int, reference_n: int, seed: int, data_dir: str | Path | None) -> dict[str, Any]:
+    """FID, classes covered (>= 2 % each), recall, confident share and conditional accuracy of ``n`` samples."""
+    family, run, meta = load_family(run_dir)
+    dataset = run.train.dataset
+    extractor = get_extractor("shapes" if dataset.startswith("shapes64") else "digits")
+    reference = load_reference(f"{dataset}-test", data_dir, n=reference_n)
+    labels = torch.arange(n) % family.info.num_classes if family.conditional else None
+    images = sample_in_batches(family, n, labels=labels, seed=seed)
+    result = Evaluator(reference, extractor, seed=seed)(images, None if labels is None else labels.numpy())
+    probs = extractor.probs(images)
+    counts = np.asarray(result["class_histogram"])
+    return {
+        "step": int(meta["step"]),
+        "fid": float(result["fid"]),
+        "recall": float(result["recall"]),
+        "precision": float(result["precision"]),
+        "classes_covered": int((counts >= MIN_CLASS_SHARE * counts.sum()).sum()),
+        "num_classes": int(counts.size),
+        "confident_share": float((probs.max(axis=1) > CONFIDENCE).mean()),
+        **({"conditional_accuracy": float(result["conditional_accuracy"])} if family.conditional else {}),
+        "n": n,
+        "extractor": result["extractor"],
+    }
+
+
+def run_recipe(
+    recipe: Recipe,
+    seed: int,
+    run_dir: Path,
+    *,
+    budget_scale: float = 1.0,
+    n: int = 2000,
+    reference_n: int = 10_000,
+    data_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train ``recipe`` on ``seed`` for ``budget_scale`` x its budget, score it, and judge it against its bar."""
+    if budget_scale <= 0:
+        raise ConfigError(f"--budget-scale must be > 0, got {budget_scale}")
+    spec = get_family(recipe.family)
+    if recipe.preset is not None and recipe.preset not in spec.presets:
+        raise ConfigError(f"{recipe.family} has no preset {recipe.preset!r}")
+    model = spec.config_cls(**spec.presets.get(recipe.preset or "", {}))
+    minutes = recipe.budget_minutes * budget_scale
+    tc = from_dict(TrainConfig, {"dataset": spec.dataset, "steps": 10**7, "seed": seed, "max_minutes": minutes})
+    tc, model = apply_overrides([tc, model], recipe.sets)
+    tc.check()
+    model.check()
+    clock = StepClock()
+    train(RunConfig(spec.name, model, tc), run_dir, quiet=True, data_dir=data_dir, clock=clock)
+    scores = score_run(run_dir, n=n, reference_n=reference_n, seed=seed, data_dir=data_dir)
+    return {
+        "family": recipe.family,
+        "seed": seed,
+        "command": recipe.command(seed),
+        "budget_minutes": minutes,
+        "budget_scale": budget_scale,
+        "train_wall_s": clock.wall,
+        "train_cpu_s": clock.cpu,
+        "scores": scores,
+        **verdict(scores, bar_of(tc.dataset), "conditional_accuracy" in scores),
+        "machine": machine_info(),
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+def summarise(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One family's row from its seeds: mean and sd of FID, the worst seed's bar numbers, bar met on every seed."""
+    fids = [e["scores"]["fid"] for e in entries]
+    worst = {
+        key: min(e["scores"][key] for e in entries)
+        for key in ("classes_covered", "recall", "confident_share", "conditional_accuracy")
+        if all(key in e["scores"] for e in entries)
+    }
+    return {
+        "family": entries[0]["family"],
+        "command": entries[0]["command"].split(" --seed")[0],
+        "budget_minutes": entries[0]["budget_minutes"],
+        "seeds": sorted(e["seed"] for e in entries),
+        "fid_mean": statistics.fmean(fids),
+        "fid_sd": statistics.stdev(fids) if len(fids) > 1 else 0.0,
+        "num_classes": entries[0]["scores"]["num_classes"],
+        "worst": worst,
+        "met": all(e["met"] for e in entries),
+        "misses": {k: min(e["margins"][k] for e in entries) for k in entries[0]["margins"]},
+    }

@@ -1,0 +1,82 @@
+"""``genlab bench recipes``: every family's documented command at its budget, on several seeds, against its bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from genlab.cli.app import DataDir, out
+from genlab.cli.bench import Threads, _families, _setup, bench_app
+from genlab.errors import ConfigError
+
+DEFAULT_RECIPES_DOC = Path("docs/results/recipes.md")
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds must be comma-separated integers like 0,1,2; got {text!r}") from None
+    if not values or min(values) < 0 or len(set(values)) != len(values):
+        raise ConfigError(f"--seeds must list distinct integers >= 0; got {text!r}")
+    return values
+
+
+@bench_app.command(
+    "recipes",
+    help="Train each family's documented command at its CPU budget (10 min for MNIST families, 30 for numpy-gan and "
+    "the shapes64 ones) on each seed, score 2 000 samples with the data's classifier (FID, classes covered, recall, "
+    "confident share, conditional accuracy) and (re)write docs/results/recipes.md: the bar met, or by how much it "
+    "misses. Results accumulate in recipes.json beside the page, so families can be measured by separate runs.",
+)
+def recipes(
+    ctx: typer.Context,
+    families: Annotated[str, typer.Option(help="Comma-separated families (default: every recipe).")] = "",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    budget_scale: Annotated[
+        float, typer.Option("--budget-scale", help="Train for this multiple of each budget (the page says so).")
+    ] = 1.0,
+    n: Annotated[int, typer.Option("-n", help="Samples scored per run.")] = 2000,
+    reference_n: Annotated[int, typer.Option("--reference-n", help="Test images the scores compare with.")] = 10_000,
+    runs: Annotated[Path, typer.Option("--runs", help="Folder of the training runs.")] = Path("runs/bench-recipes"),
+    doc: Annotated[Path, typer.Option("--doc", help="The page to (re)write.")] = DEFAULT_RECIPES_DOC,
+    threads: Threads = 1,
+    data_dir: DataDir = None,
+) -> None:
+    from genlab.bench.recipes import RECIPES, run_recipe
+    from genlab.bench.recipes_report import merge_entries, write_page
+
+    names = _families(families) if families.strip() else list(RECIPES)
+    unknown = [f for f in names if f not in RECIPES]
+    if unknown:
+        raise ConfigError(f"no recipe for {', '.join(unknown)}; recipes: {', '.join(RECIPES)}")
+    seed_list = _seeds(seeds)
+    if budget_scale <= 0 or n < 6 or reference_n < 6:
+        raise ConfigError("--budget-scale must be > 0, and -n and --reference-n >= 6 (recall needs k + 1 = 6)")
+    _setup(ctx, threads)
+    for name in names:
+        for seed in seed_list:
+            run_dir = runs / f"{name}-seed{seed}"
+            if run_dir.exists():
+                raise ConfigError(f"{run_dir} exists; remove it or choose another --runs folder")
+            entry = run_recipe(
+                RECIPES[name],
+                seed,
+                run_dir,
+                budget_scale=budget_scale,
+                n=n,
+                reference_n=reference_n,
+                data_dir=data_dir,
+            )
+            results = merge_entries(doc.with_suffix(".json"), [entry])
+            write_page(doc, results)
+            s = entry["scores"]
+            out.print(
+                f"{name} seed {seed}: FID {s['fid']:.1f}, classes {s['classes_covered']}/{s['num_classes']}, recall "
+                f"{s['recall']:.2f}, confident {s['confident_share']:.2f}"
+                + (f", cond. acc. {s['conditional_accuracy']:.2f}" if "conditional_accuracy" in s else "")
+                + f" -> bar {'met' if entry['met'] else 'missed'} ({entry['train_wall_s'] / 60:.1f} min of training)"
+            )
+    out.print(f"wrote {doc}")

@@ -1,0 +1,80 @@
+"""genlab bench recipes: a family's documented command at a (tiny) budget, scored against its bar, on the page."""
+
+import json
+
+import pytest
+from cli_helpers import one_line_error, run
+
+from genlab.bench.recipes import MNIST_BAR, RECIPES, SHAPES_BAR, Recipe, summarise, verdict
+
+
+def scores(**kw):
+    base = {"classes_covered": 10, "num_classes": 10, "recall": 0.9, "confident_share": 0.85, "fid": 5.0}
+    return {**base, **kw}
+
+
+def test_verdict_says_by_how_much_each_part_misses():
+    v = verdict(scores(recall=0.5, classes_covered=8), MNIST_BAR, conditional=False)
+    assert not v["met"] and v["margins"]["recall"] == pytest.approx(-0.3) and v["margins"]["classes"] == -2
+    assert verdict(scores(), MNIST_BAR, conditional=False)["met"]
+    cond = verdict(scores(conditional_accuracy=0.9), MNIST_BAR, conditional=True)
+    assert not cond["met"] and cond["margins"]["conditional_accuracy"] == pytest.approx(-0.05)
+    shapes = verdict(scores(num_classes=6, classes_covered=6, recall=0.55, confident_share=0.1), SHAPES_BAR, False)
+    assert shapes["met"] and "confident" not in shapes["margins"]  # the shapes bar has no confidence part
+
+
+def test_summary_takes_the_worst_seed_and_the_fid_spread():
+    entries = [
+        {
+            "family": "vae",
+            "seed": s,
+            "command": f"genlab train vae --seed {s}",
+            "budget_minutes": 10,
+            "met": met,
+            "scores": scores(fid=fid, recall=r),
+            "margins": {"recall": r - 0.8},
+        }
+        for s, fid, r, met in ((0, 4.0, 0.9, True), (1, 6.0, 0.7, False))
+    ]
+    s = summarise(entries)
+    assert s["fid_mean"] == 5.0 and s["fid_sd"] == pytest.approx(2**0.5)
+    assert s["worst"]["recall"] == 0.7 and not s["met"] and s["misses"]["recall"] == pytest.approx(-0.1)
+
+
+def test_every_image_family_has_a_recipe_with_the_issue_budget():
+    assert RECIPES["numpy-gan"].budget_minutes == 30 and RECIPES["stylegan-lite"].budget_minutes == 30
+    assert all(RECIPES[f].budget_minutes == 10 for f in ("gan", "wgan-gp", "cvae", "ddpm", "ldm"))
+    assert Recipe("dcgan", 10, sets={"r1": "10"}).command(2) == (
+        "genlab train dcgan --preset small --set r1=10 --set max_minutes=10 --seed 2"
+    )
+
+
+@pytest.mark.trains
+def test_a_tiny_budget_run_writes_its_row_and_keeps_the_others(tmp_path, capsys):
+    doc = tmp_path / "recipes.md"
+    args = ["bench", "recipes", "--families", "vae", "--seeds", "0", "--budget-scale", "0.0005", "-n", "60"]
+    code, out, err = run(capsys, *args, "--reference-n", "60", "--runs", tmp_path / "runs", "--doc", doc)
+    assert code == 0, err
+    assert "vae seed 0: FID" in out and "bar missed" in out  # 0.3 s of training misses the bar
+    page = doc.read_text()
+    vae_row = next(line for line in page.splitlines() if line.startswith("| `vae`"))
+    assert "missed:" in vae_row and "max_minutes=0.005" not in vae_row  # the row shows the documented command
+    assert "(0.0005 x the budget)" in vae_row
+    assert "not measured yet" in next(line for line in page.splitlines() if line.startswith("| `ddpm`"))
+    stored = json.loads(doc.with_suffix(".json").read_text())["results"]
+    assert [(e["family"], e["seed"]) for e in stored] == [("vae", 0)] and stored[0]["scores"]["n"] == 60
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--families", "nope"], ["nope"]),
+        (["--families", "pix2pix"], ["no recipe for pix2pix"]),
+        (["--seeds", "a,b"], ["--seeds"]),
+        (["--seeds", "1,1"], ["distinct"]),
+        (["--budget-scale", "0"], ["--budget-scale"]),
+    ],
+)
+def test_bad_input_is_one_line(args, words, capsys, tmp_path):
+    code, _, err = run(capsys, "bench", "recipes", *args, "--runs", tmp_path / "r", "--doc", tmp_path / "d.md")
+    one_line_error(code, err, *words)
