@@ -106,7 +106,7 @@ def test_eval_nll_refuses_a_gan_run(tmp_path, capsys):
     )
     code = main(["eval", "nll", str(run_dir), "--k", "2"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "needs a VAE run" in err[0]
+    assert code == 2 and len(err) == 1 and "needs a run with a likelihood" in err[0] and "ddpm" in err[0]
 
 
 def test_bad_vae_option_from_the_command_line(capsys):

@@ -139,9 +139,17 @@ def test_declared_capabilities_match_what_the_family_does(name):
     kind vae <=> LatentLikelihood (encode + log p(x|z) give finite per-image values);
     kind diffusion <=> GuidedDiffusion (and its config has the sampling keys);
     Truncatable => a style generator whose config has ``truncation`` (psi = 0 gives one w for all z);
-    TextConditioned => sample_captions draws images of the family's shape.
+    TextConditioned => sample_captions draws images of the family's shape;
+    VariationalBound => a diffusion family whose bound terms are finite per image.
     """
-    from genlab.models.base import GuidedDiffusion, LatentLikelihood, TextConditioned, Truncatable, sampling_keys
+    from genlab.models.base import (
+        GuidedDiffusion,
+        LatentLikelihood,
+        TextConditioned,
+        Truncatable,
+        VariationalBound,
+        sampling_keys,
+    )
 
     family = build(name)
     family.train(False)
@@ -158,6 +166,13 @@ def test_declared_capabilities_match_what_the_family_does(name):
         assert mu.shape == logvar.shape and mu.shape[0] == 4
         log_px = family.log_px_given_z(x01, mu.unsqueeze(0).expand(3, *mu.shape), y)  # S = 3 latent samples
         assert log_px.shape == (3, 4) and torch.isfinite(log_px).all()
+    if isinstance(family, VariationalBound):
+        assert family.kind == "diffusion" and family.bound_steps() >= 1
+        levels = torch.round((x + 1) * 127.5) / 127.5 - 1  # the 256 grey levels of [-1, 1]
+        steps = torch.tensor([0, 1, family.bound_steps() - 1, 1])
+        terms = family.bound_terms(levels, steps, y, generator=torch.Generator().manual_seed(0))
+        assert terms.shape == (4,) and torch.isfinite(terms).all() and (terms >= 0).all()
+        assert torch.isfinite(family.prior_term(levels)).all()
     if isinstance(family, Truncatable):
         z = torch.randn(3, family.cfg.z_dim, generator=torch.Generator().manual_seed(0))
         w = family.styles(z, psi=0.0)

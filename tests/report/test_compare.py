@@ -117,9 +117,13 @@ def test_numbers_trace_back_to_each_runs_eval_json(report):
     gan_fids = [evals["gan-a"]["eval"]["fid"], evals["gan-b"]["eval"]["fid"]]
     assert fid[3].startswith(f"{sum(gan_fids) / 2:.1f} ± ")
     assert fid[4] == f"{evals['vae']['eval']['fid']:.1f}"
-    nll = rows["NLL nats ↓"]
-    assert nll[3] == "n/a" and nll[5] == "n/a" and nll[4] == f"{evals['vae']['likelihood']['nll']:.1f}"
+    nll, bpd = rows["NLL nats ↓"], rows["NLL bits/dim ↓"]
+    assert nll[3] == "n/a" and nll[4] == f"{evals['vae']['likelihood']['nll']:.1f}"
     assert evals["gan-a"]["likelihood"] is None and evals["vae"]["likelihood"]["k"] == 2
+    # diffusion: the variational bound fills the cell, in the same units (nats, bits/dim)
+    ddpm = evals["ddpm"]["likelihood"]
+    assert nll[5] == f"{ddpm['nll']:.1f}" and bpd[5] == f"{ddpm['bits_per_dim']:.3f}" and bpd[3] == "n/a"
+    assert ddpm["nll"] > 0 and ddpm["exact"] and ddpm["timesteps"] == 19
     assert (
         evals["ddpm"]["compute"]["sampling"]["peak_rss_mb"] > 0 and evals["ddpm"]["compute"]["peak_rss_train_mb"] > 0
     )

@@ -17,7 +17,11 @@ from genlab.report.measure import MeasureConfig
 
 Samples = Annotated[int, typer.Option("-n", help="Samples per run scored by the evaluation suite and timed.")]
 NllK = Annotated[int, typer.Option("--nll-k", help="Importance samples per test image for the VAE NLL.")]
-NllN = Annotated[int, typer.Option("--nll-n", help="Test images for the VAE NLL.")]
+NllN = Annotated[int, typer.Option("--nll-n", help="Test images for the VAE and diffusion NLL.")]
+NllT = Annotated[
+    int,
+    typer.Option("--nll-timesteps", help="Diffusion bound: KL terms per image, stratified over t (0 = all T)."),
+]
 ProbeN = Annotated[int, typer.Option("--probe-n", help="Latents for the linear probe.")]
 Seed = Annotated[int, typer.Option(help="Seed of the evaluation samples, interpolation paths and probe split.")]
 RefN = Annotated[
@@ -25,8 +29,12 @@ RefN = Annotated[
 ]
 
 
-def _measure_config(n: int, nll_k: int, nll_n: int, probe_n: int, seed: int, ref_n: int) -> MeasureConfig:
-    cfg = MeasureConfig(n_samples=n, seed=seed, nll_k=nll_k, nll_n=nll_n, probe_n=probe_n, ref_n=ref_n)
+def _measure_config(
+    n: int, nll_k: int, nll_n: int, probe_n: int, seed: int, ref_n: int, nll_timesteps: int = 50
+) -> MeasureConfig:
+    cfg = MeasureConfig(
+        n_samples=n, seed=seed, nll_k=nll_k, nll_n=nll_n, nll_timesteps=nll_timesteps, probe_n=probe_n, ref_n=ref_n
+    )
     cfg.check()
     return cfg
 
@@ -39,7 +47,10 @@ def _settings(cfg: MeasureConfig) -> str:
         "genlab's evaluation suite (digits extractor for MNIST, shapes for shapes64); "
         "sampling timed in a fresh process (images/s and its peak RSS); VAE NLL by importance sampling with k = "
         f"{cfg.nll_k} on the "
-        f"first {cfg.nll_n} test images; linear probe on {cfg.probe_n} latents (70/30 split); {cfg.interp_paths} "
+        f"first {cfg.nll_n} test images (diffusion: the variational bound, "
+        + (f"{cfg.nll_timesteps} steps per image stratified over t" if cfg.nll_timesteps else "all T steps")
+        + "; nats of different data: binarised or grey levels for a VAE, the 256 levels for diffusion)"
+        f"; linear probe on {cfg.probe_n} latents (70/30 split); {cfg.interp_paths} "
         "interpolation paths "
         f"of {cfg.interp_frames} frames. Training time, steps and peak training RSS come from each run's "
         "metrics.jsonl."
@@ -91,6 +102,7 @@ def compare(
     n: Samples = 1000,
     nll_k: NllK = 100,
     nll_n: NllN = 1000,
+    nll_timesteps: NllT = 50,
     probe_n: ProbeN = 1000,
     seed: Seed = 0,
     ref_n: RefN = 0,
@@ -101,7 +113,7 @@ def compare(
     report."""
     if budget_minutes is not None and not budget_minutes >= 0:
         raise ConfigError(f"--budget-minutes must be >= 0, got {budget_minutes}")
-    cfg = _measure_config(n, nll_k, nll_n, probe_n, seed, ref_n)
+    cfg = _measure_config(n, nll_k, nll_n, probe_n, seed, ref_n, nll_timesteps)
     given = list(run_dirs or [])
     if given:
         check_run_dirs(given)
@@ -160,6 +172,7 @@ def report(
     n: Samples = 1000,
     nll_k: NllK = 100,
     nll_n: NllN = 1000,
+    nll_timesteps: NllT = 50,
     probe_n: ProbeN = 1000,
     seed: Seed = 0,
     ref_n: RefN = 0,
@@ -167,7 +180,7 @@ def report(
     quiet: Quiet = False,
 ) -> None:
     """One run's report: the same measurements, curves, grids and interpolations as `genlab compare`, as HTML."""
-    cfg = _measure_config(n, nll_k, nll_n, probe_n, seed, ref_n)
+    cfg = _measure_config(n, nll_k, nll_n, probe_n, seed, ref_n, nll_timesteps)
     check_run_dirs([run_dir])
     folder = output or run_dir / "report"
     with Progress("report", quiet=quiet) as progress:
@@ -187,6 +200,7 @@ def _measure_flags(cfg: MeasureConfig) -> str:
         "-n": "n_samples",
         "--nll-k": "nll_k",
         "--nll-n": "nll_n",
+        "--nll-timesteps": "nll_timesteps",
         "--probe-n": "probe_n",
         "--seed": "seed",
         "--ref-n": "ref_n",

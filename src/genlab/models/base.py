@@ -197,6 +197,26 @@ class LatentLikelihood(Protocol):
 
 
 @runtime_checkable
+class VariationalBound(Protocol):
+    """A diffusion model's variational bound -log p(x) <= L_T + sum_{t>1} L_{t-1} + L_0 (Ho et al. 2020, eq. 5),
+    in nats per image, one term at a time so that an evaluator can sum all T of them or a stratified sample.
+
+    ``bound_steps()`` is T. ``prior_term(x)`` is L_T. ``bound_terms(x, i, labels, generator=)`` is, per image,
+    L_0 (the discretised decoder) where the 0-based step ``i`` is 0 and L_i = KL(q(x_i | x_{i+1}, x_0) ||
+    p(x_i | x_{i+1})) where it is 1..T-1, each at one x_{i+1} ~ q drawn with ``generator``.
+    Shapes: x (B, C, H, W) on the 256 grey levels of [-1, 1], i (B,) long, labels (B,) or None -> (B,) float64.
+    """
+
+    def bound_steps(self) -> int: ...
+
+    def prior_term(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def bound_terms(
+        self, x: torch.Tensor, i: torch.Tensor, labels: torch.Tensor | None, *, generator: torch.Generator
+    ) -> torch.Tensor: ...
+
+
+@runtime_checkable
 class GuidedDiffusion(Protocol):
     """Sampled by a diffusion sampler through a (guided) noise predictor; its config has the
     sampling keys ``sampler``, ``sample_steps``, ``eta`` and ``guidance``."""

@@ -19,7 +19,8 @@ from torch import nn
 
 from genlab.data import DataInfo
 from genlab.errors import ConfigError
-from genlab.math.diffusion import eps_from_v, eps_from_x0, q_sample, v_target
+from genlab.math.diffusion import eps_from_v, eps_from_x0, q_sample, v_target, x0_from_eps
+from genlab.math.diffusion_bound import decoder_nll, prior_kl, reverse_kl
 from genlab.math.schedules import alpha_bar, named_betas
 from genlab.models.base import Family
 from genlab.models.registry import register
@@ -157,13 +158,7 @@ class DDPM(Family):
         null = None if not self.conditional else torch.full((1,), self.num_classes, dtype=torch.long, device=device)
 
         def predict(x: torch.Tensor, i: int, y: torch.Tensor | None) -> torch.Tensor:
-            idx = torch.full((x.shape[0],), i, dtype=torch.long, device=x.device)
-            out = net(x, idx, y)
-            if self.cfg.prediction == "x0":
-                return eps_from_x0(x, idx, out, schedule_on(self.alpha_bar, x))
-            if self.cfg.prediction == "v":
-                return eps_from_v(x, idx, out, schedule_on(self.alpha_bar, x))
-            return out
+            return self._predict_eps(net, x, torch.full((x.shape[0],), i, dtype=torch.long, device=x.device), y)
 
         def eps(x: torch.Tensor, i: int) -> torch.Tensor:
             if labels is None or guidance == 0:
@@ -176,6 +171,51 @@ class DDPM(Family):
             return uncond + guidance * (cond - uncond)
 
         return eps
+
+    def _predict_eps(self, net: nn.Module, x: torch.Tensor, idx: torch.Tensor, y: torch.Tensor | None):
+        """The network's noise prediction at per-image step indices ``idx`` (B,), whatever it regresses."""
+        out = net(x, idx, y)
+        if self.cfg.prediction == "x0":
+            return eps_from_x0(x, idx, out, schedule_on(self.alpha_bar, x))
+        if self.cfg.prediction == "v":
+            return eps_from_v(x, idx, out, schedule_on(self.alpha_bar, x))
+        return out
+
+    # The variational bound (genlab.models.base.VariationalBound) of the model the DDPM sampler draws from:
+    # the EMA network, x_0 predictions clipped to [-1, 1], sigma_t^2 = beta_t, and for L_0 a discretised
+    # Gaussian of variance beta_1. A conditional model gives log p(x | y) with the labels (guidance w = 1),
+    # and with labels=None the null label's unconditional log p(x).
+
+    def bound_steps(self) -> int:
+        return self.cfg.diffusion_steps
+
+    def prior_term(self, x: torch.Tensor) -> torch.Tensor:
+        return prior_kl(x, self.alpha_bar)
+
+    @torch.inference_mode()
+    def bound_terms(self, x, i, labels, *, generator):
+        net = self.nets["ema"].net
+        was_training = net.training
+        net.eval()
+        device = self.device
+        x, i = x.to(device), i.to(device)
+        y = None
+        if self.conditional:
+            y = torch.full_like(i, self.num_classes) if labels is None else labels.to(device)
+        alpha_bar = schedule_on(self.alpha_bar, x)
+        xt = q_sample(x, i, randn(x.shape, generator, device), alpha_bar)  # x_{t}, t = i + 1
+        x0_pred = x0_from_eps(xt, i, self._predict_eps(net, xt, i, y), alpha_bar).clamp(-1, 1)
+        net.train(was_training)
+        x, xt, x0_pred, i = x.cpu(), xt.cpu(), x0_pred.cpu(), i.cpu()
+        betas = torch.from_numpy(self.betas)
+        terms = torch.empty(x.shape[0], dtype=torch.float64)
+        first = i == 0
+        if first.any():
+            terms[first] = decoder_nll(x[first], x0_pred[first], float(self.betas[0]))
+        if (~first).any():
+            rest = ~first
+            terms[rest] = reverse_kl(x[rest], xt[rest], i[rest], x0_pred[rest], betas, self.alpha_bar)
+        return terms
 
     def make_sampler(self):
         cfg = self.cfg

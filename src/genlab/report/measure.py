@@ -1,8 +1,8 @@
 """Measure one run on every axis of the comparison; the result is the run's eval JSON.
 
 Quality and diversity come from the evaluation suite (:class:`genlab.eval.Evaluator`),
-likelihood from :func:`genlab.report.run_scores.run_nll` (VAEs only; None, shown as "n/a",
-elsewhere), latent structure from the family's latent codec
+likelihood from :func:`genlab.report.run_scores.run_nll` (a VAE's IWAE bound, a diffusion
+model's variational bound; None, shown as "n/a", elsewhere), latent structure from the family's latent codec
 (:func:`genlab.models.latent.latent_codec`), compute from the run's metrics.jsonl plus
 a timed sampling pass in a fresh process (:mod:`genlab.report.sampling`).
 """
@@ -25,7 +25,7 @@ from genlab.data import load_dataset, load_samples, save_grid, to_uint8
 from genlab.errors import ConfigError
 from genlab.eval.evaluate import Evaluator
 from genlab.math.interpolate import slerp
-from genlab.models.base import Family
+from genlab.models.base import Family, LatentLikelihood, VariationalBound
 from genlab.report.measures import (
     laplacian_variance,
     linear_probe_accuracy,
@@ -48,6 +48,7 @@ class MeasureConfig:
     seed: int = 0
     nll_k: int = 100  # importance samples per image for the VAE NLL
     nll_n: int = 1000  # test images for the NLL
+    nll_timesteps: int = 50  # diffusion bound: KL terms per image, stratified over t (0 = all T)
     probe_n: int = 1000  # latents for the linear probe
     interp_paths: int = 8
     interp_frames: int = 10
@@ -57,6 +58,8 @@ class MeasureConfig:
     def check(self) -> None:
         if self.ref_n < 0 or 0 < self.ref_n < 10:
             raise ConfigError(f"ref_n must be 0 (the whole test split) or >= 10, got {self.ref_n}")
+        if self.nll_timesteps < 0:
+            raise ConfigError(f"nll_timesteps must be >= 0, got {self.nll_timesteps}")
         for name in ("n_samples", "nll_k", "nll_n", "probe_n", "interp_paths", "grid_images"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -97,12 +100,16 @@ def training_compute(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def vae_nll(run_dir: Path, cfg: MeasureConfig, data_dir) -> dict[str, Any]:
-    """The IWAE NLL of ``genlab eval nll`` at ``cfg.nll_k`` samples on the first ``cfg.nll_n`` test images."""
+def run_likelihood(run_dir: Path, cfg: MeasureConfig, data_dir) -> dict[str, Any]:
+    """``genlab eval nll`` on the first ``cfg.nll_n`` test images: a VAE's IWAE NLL at ``cfg.nll_k`` samples, a
+    diffusion model's variational bound at ``cfg.nll_timesteps`` stratified steps; nats and bits/dim either way."""
     from genlab.report.run_scores import run_nll
 
-    result, what = run_nll(run_dir, k=cfg.nll_k, n=cfg.nll_n, seed=cfg.seed, data_dir=data_dir)
-    keep = ("nll", "elbo_nll", "bits_per_dim", "k", "n", "active_units", "binarize_seed")
+    result, what = run_nll(
+        run_dir, k=cfg.nll_k, timesteps=cfg.nll_timesteps, n=cfg.nll_n, seed=cfg.seed, data_dir=data_dir
+    )
+    keep = ("nll", "nll_se", "elbo_nll", "bits_per_dim", "k", "timesteps", "exact", "n", "active_units")
+    keep += ("binarize_seed",)
     return {"what": what, **{k: v for k, v in dataclasses.asdict(result).items() if k in keep}}
 
 
@@ -226,9 +233,9 @@ def measure_run(
     save_grid(out_dir / "final.png", images[: cfg.grid_images])
     sharp = laplacian_variance(images)
     likelihood = None
-    if kind == "vae":
-        stage(f"test NLL (k={cfg.nll_k}, {cfg.nll_n} images)")
-        likelihood = vae_nll(run_dir, cfg, data_dir)
+    if isinstance(family, (LatentLikelihood, VariationalBound)):
+        stage(f"test NLL ({cfg.nll_n} images; k={cfg.nll_k} for a VAE, {cfg.nll_timesteps} steps for diffusion)")
+        likelihood = run_likelihood(run_dir, cfg, data_dir)
     stage("latent structure: interpolations and the linear probe")
     latent = latent_structure(family, kind, evaluator, cfg, run.train, data_dir, out_dir / "interpolation.png")
     return {

@@ -1,5 +1,5 @@
 """Scores of a run directory: the run plumbing (load the family, its test split) around the
-pure evaluation functions of :mod:`genlab.eval.nll` and :mod:`genlab.eval.anomaly`.
+pure evaluation functions of :mod:`genlab.eval.nll`, :mod:`genlab.eval.diffusion_nll` and :mod:`genlab.eval.anomaly`.
 
 ``genlab eval nll``, ``genlab anomaly score`` and the comparison report call these.
 """
@@ -16,9 +16,15 @@ import torch
 from genlab.data import load_dataset
 from genlab.errors import ConfigError
 from genlab.eval.anomaly import SCORES, class_means, detection, model_input, score_images
+from genlab.eval.diffusion_nll import BoundResult, as_model_range, estimate_bound
 from genlab.eval.nll import NLLResult, as_unit_interval, binarize, estimate_nll
-from genlab.models.base import LatentLikelihood
+from genlab.models.base import LatentLikelihood, VariationalBound
 from genlab.runs import load_family
+
+NO_LIKELIHOOD = (
+    "genlab eval nll needs a run with a likelihood: a VAE (vae, conv-vae, cvae: IWAE bound) or a diffusion model "
+    "(ddpm: variational bound); {run_dir} is a {family} run"
+)
 
 
 def prepare_run(
@@ -36,7 +42,11 @@ def prepare_run(
         raise ConfigError(f"-n must be >= 1, got {n}")
     family, run, meta = load_family(run_dir, checkpoint)
     if not isinstance(family, LatentLikelihood):
-        raise ConfigError(f"genlab eval nll needs a VAE run (vae, conv-vae, cvae); {run_dir} is a {run.family} run")
+        raise ConfigError(NO_LIKELIHOOD.format(run_dir=run_dir, family=run.family))
+    return _vae_inputs(family, run, meta, run_dir, n, binarize_seed, data_dir)
+
+
+def _vae_inputs(family, run, meta, run_dir, n, binarize_seed, data_dir):
     images, labels, _ = load_dataset(run.train.dataset, "test", data_dir, run.train.data_options())
     x = as_unit_interval(images[:n])
     bernoulli = family.cfg.likelihood == "bernoulli"
@@ -56,6 +66,7 @@ def run_nll(
     run_dir: str | Path,
     *,
     k: int = 5000,
+    timesteps: int = 0,
     n: int | None = None,
     binarize_seed: int = 0,
     seed: int = 0,
@@ -63,14 +74,33 @@ def run_nll(
     batch_size: int = 100,
     data_dir: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[NLLResult, str]:
-    """The protocol of ``genlab eval nll`` (see :func:`prepare_run`) with k importance samples. Returns (result,
-    description)."""
-    if k < 1 or batch_size < 1:
-        raise ConfigError(f"--k and --batch-size must be >= 1, got {k} and {batch_size}")
-    family, x, y, what = prepare_run(
-        run_dir, n=n, binarize_seed=binarize_seed, checkpoint=checkpoint, data_dir=data_dir
-    )
+) -> tuple[NLLResult | BoundResult, str]:
+    """The protocol of ``genlab eval nll``. A VAE run (see :func:`prepare_run`): the IWAE bound with k importance
+    samples, an :class:`NLLResult`. A diffusion run: its variational bound on the first ``n`` test images on the
+    256 levels of [-1, 1], all T steps (``timesteps`` 0) or a stratified sample of ``timesteps`` of them, a
+    :class:`BoundResult`. Returns (result, description)."""
+    if k < 1 or batch_size < 1 or timesteps < 0:
+        raise ConfigError(
+            f"--k and --batch-size must be >= 1 and --timesteps >= 0, got {k}, {batch_size} and {timesteps}"
+        )
+    if n is not None and n < 1:
+        raise ConfigError(f"-n must be >= 1, got {n}")
+    family, run, meta = load_family(run_dir, checkpoint)
+    if isinstance(family, VariationalBound):
+        images, labels, _ = load_dataset(run.train.dataset, "test", data_dir, run.train.data_options())
+        x = as_model_range(images[:n])
+        y = torch.from_numpy(labels[:n]) if family.conditional else None
+        bound = estimate_bound(family, x, y, timesteps=timesteps, seed=seed, batch_size=batch_size, progress=progress)
+        how = "all T - 1 KL terms" if bound.exact else f"a stratified sample of {bound.timesteps} KL terms per image"
+        what = (
+            f"{run.family} run {run_dir}, step {meta['step']}: {x.shape[0]} {run.train.dataset} test images on the "
+            f"256 levels of [-1, 1]" + (", log p(x | y)" if family.conditional else "") + f"; T = {bound.steps}, "
+            f"{how}, sample seed {seed}"
+        )
+        return bound, what
+    if not isinstance(family, LatentLikelihood):
+        raise ConfigError(NO_LIKELIHOOD.format(run_dir=run_dir, family=run.family))
+    family, x, y, what = _vae_inputs(family, run, meta, run_dir, n, binarize_seed, data_dir)
     result = estimate_nll(family, x, y, k=k, seed=seed, batch_size=batch_size, progress=progress)
     bernoulli = family.cfg.likelihood == "bernoulli"
     return dataclasses.replace(
