@@ -180,10 +180,16 @@ class Run:
     ) -> dict[str, Any]:
         """FID, KID, IS, modes and precision/recall/density/coverage of ``n`` fresh samples
         against the test split of the run's data (``genlab eval RUN -n N --json``)."""
-        dataset = self.config.train.dataset
+        from genlab.eval.evaluate import Evaluator, default_extractor, load_reference, run_reference
+        from genlab.eval.extractors import get_extractor
+
+        train = self.config.train
         images = self.sample(n, seed=seed)
         labels = (torch.arange(n) % self.family.info.num_classes).numpy() if self.family.conditional else None
-        return evaluate(images, labels, reference=reference or f"{dataset}-test", seed=seed, data_dir=data_dir)
+        extractor = get_extractor(default_extractor(train.dataset, images.shape[1:], "digits"))
+        ref = load_reference(reference, data_dir) if reference else run_reference(train, data_dir)
+        evaluator = Evaluator(ref, extractor, seed=seed)
+        return evaluator(images, labels)
 
 
 def extend(run: RunConfig, steps: int | None = None, epochs: int | None = None) -> RunConfig:
@@ -206,13 +212,13 @@ def evaluate(
     """Score uint8 images (N, C, H, W) against a reference (``genlab eval SAMPLES.npz --json``):
     FID, KID, IS, modes, precision/recall/density/coverage; ``labels`` add conditional accuracy.
     ``extractor`` defaults to the digit classifier for 28x28 grey images, the shapes one for 64x64 RGB."""
-    from genlab.eval.evaluate import Evaluator, load_reference
+    from genlab.eval.evaluate import Evaluator, default_extractor, load_reference
     from genlab.eval.extractors import get_extractor
 
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 4:
         raise ConfigError(f"images must be uint8 (N, C, H, W), got {images.dtype} {images.shape}")
-    name = extractor or ("shapes" if images.shape[1:] == (3, 64, 64) else "digits")
+    name = extractor or default_extractor(None, images.shape[1:], "digits")
     return Evaluator(load_reference(reference, data_dir), get_extractor(name), seed=seed)(images, labels)
 
 

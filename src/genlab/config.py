@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 import yaml
 
-from genlab.errors import ConfigError, short_repr
+from genlab.data.options import DataOptions
+from genlab.errors import ConfigError, DataError, short_repr
 from genlab.files import MAX_CONFIG_BYTES, loads_yaml, read_text
 from genlab.marks.visible import DEFAULT_TEXT, VisibleWatermark
 
@@ -27,7 +28,16 @@ MAX_SEED = 2**32 - 1  # numpy's RandomState (KID subsets) takes seeds below 2^32
 class TrainConfig:
     """What the trainer needs; the family's own options live in its config class."""
 
-    dataset: str = "mnist"
+    dataset: str = "mnist"  # a name (mnist, shapes64, ...) or a path: folder/.zip/.tar of images, IDX, CIFAR bin, .npz
+    # how a path is prepared (genlab.data.options.DataOptions; a named set takes image_size/channels/labels=none)
+    image_size: int = 0  # square side in pixels; 0 = the data's own, rounded to the nearest of 28, 32, 64, 128
+    channels: int = 0  # 1 (grey) or 3 (RGB); 0 = the data's own
+    crop: Literal["center", "none"] = "center"  # centre square, or pad to a square with the background
+    labels: Literal["auto", "folders", "none"] = "auto"  # class folders as labels (auto: when every image is in one)
+    test_fraction: float = 0.1  # held out (seeded) when the data has no test split of its own
+    background: str = "white"  # transparent pixels and padding become this colour
+    strict: bool = False  # a corrupt or unreadable image is an error instead of being skipped
+    data_license: str = ""  # the data's licence, quoted in the model card
     seed: int = 0
     batch_size: int = 128
     steps: int = 0  # total optimisation steps; 0 means "use epochs"
@@ -94,8 +104,24 @@ class TrainConfig:
         if self.max_rollbacks < 1:
             raise ConfigError(f"max_rollbacks must be >= 1, got {self.max_rollbacks}")
         VisibleWatermark(text=self.watermark_text).check()
+        try:
+            self.data_options().check()
+        except DataError as e:
+            raise ConfigError(str(e)) from None
         if any(c < 0 for c in self.exclude_classes) or len(set(self.exclude_classes)) != len(self.exclude_classes):
             raise ConfigError(f"exclude_classes must be distinct class labels >= 0, got {list(self.exclude_classes)}")
+
+    def data_options(self) -> DataOptions:
+        """How ``dataset`` is prepared: the data fields of this config."""
+        return DataOptions(
+            image_size=self.image_size,
+            channels=self.channels,
+            crop=self.crop,
+            labels=self.labels,
+            test_fraction=self.test_fraction,
+            background=self.background,
+            strict=self.strict,
+        )
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -149,3 +149,17 @@ def test_bad_inputs_raise_data_error(images, labels, kwargs, match: str) -> None
 def test_bad_state_raises_data_error(state: dict) -> None:
     with pytest.raises(DataError, match="state"):
         make(batch_size=3).load_state_dict(state)
+
+
+def test_memory_mapped_images_give_the_same_batches_without_being_read_whole(tmp_path):
+    images = indexed_images(40, c=3)
+    np.save(tmp_path / "x.npy", images)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    on_disk = Batcher(mapped, np.arange(40), batch_size=8, seed=3)
+    in_memory = Batcher(images, np.arange(40), batch_size=8, seed=3)
+    assert isinstance(on_disk._images, np.memmap)  # kept as the map: each batch reads its own rows only
+    for _ in range(7):  # across an epoch boundary
+        (x1, y1), (x2, y2) = on_disk.next_batch(), in_memory.next_batch()
+        assert torch.equal(x1, x2) and torch.equal(y1, y2) and x1.shape == (8, 3, 2, 3)
+    grey = Batcher(np.load(tmp_path / "x.npy", mmap_mode="r")[:, 0], None, batch_size=4, seed=0)
+    assert grey.image_shape == (1, 2, 3)

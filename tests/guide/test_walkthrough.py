@@ -26,6 +26,7 @@ PAGES = (
     "text-conditioning.md",
     "comparison.md",
     "few-step.md",
+    "own-data.md",
 )
 BLOCK = re.compile(r"```bash\n(.*?)```", re.S)
 

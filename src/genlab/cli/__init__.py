@@ -14,6 +14,7 @@ from genlab.cli import anomaly as _anomaly  # noqa: F401  (registers anomaly fit
 from genlab.cli import bench as _bench  # noqa: F401  (registers bench run/variants/quality)
 from genlab.cli import bench_recipes as _bench_recipes  # noqa: F401  (registers bench recipes)
 from genlab.cli import compare as _compare  # noqa: F401  (registers compare and report)
+from genlab.cli import data as _data  # noqa: F401  (registers data inspect/prepare)
 from genlab.cli import detect as _detect  # noqa: F401  (registers detect train/eval/score)
 from genlab.cli import distill as _distill  # noqa: F401  (registers distill)
 from genlab.cli import docs as _docs  # noqa: F401  (registers docs build)

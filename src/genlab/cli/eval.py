@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 
 from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
 from genlab.console import Progress, stderr_console
+from genlab.data import is_named
 from genlab.errors import ConfigError, DataError
 from genlab.eval.evaluate import (
     KID_LABEL,
@@ -21,9 +22,11 @@ from genlab.eval.evaluate import (
     NAMED_REFERENCES,
     Evaluator,
     Reference,
+    default_extractor,
     format_metric,
     load_reference,
     metric_label,
+    run_reference,
 )
 from genlab.eval.extractors import EXTRACTORS, get_extractor
 from genlab.eval.inputs import ImageSet
@@ -31,6 +34,7 @@ from genlab.eval.resize import RESIZE_RULES
 from genlab.publish.card import parameter_line
 from genlab.runs.device import resolve_device
 from genlab.runs.loading import load_family
+from genlab.runs.rundir import read_config
 
 MIN_SCORED = 10  # samples: the inception score's 10 splits need one each (the k-NN metrics need k + 1 = 6)
 
@@ -113,8 +117,10 @@ def score(
     ref: Annotated[
         str | None,
         typer.Option(
-            help="Reference: a named set, a folder of images, a .npz/.npy, a run directory or a statistics .npz "
-            "(default: the test split of A's data set, for 28x28 grey and 64x64 RGB images)."
+            help="Reference: a named set, a folder of images, a .npz/.npy, a run directory (sampled now), a prepared "
+            "data folder (`genlab data prepare`; FOLDER:train for its train split) or a statistics .npz (default: the "
+            "test split of A's data set: for a run on your own data, that data's test split as the run prepared it; "
+            "for other images, mnist-test for 28x28 grey and shapes64-test for 64x64 RGB)."
         ),
     ] = None,
     n: Annotated[int, typer.Option("-n", help="Number of images of A to score (and to draw from a run).")] = 10_000,
@@ -133,7 +139,7 @@ def score(
     as_json: AsJson = False,
     data_dir: DataDir = None,
 ) -> None:
-    from genlab.eval.sources import resolve, stats_fid
+    from genlab.eval.sources import is_run_dir, resolve, stats_fid
     from genlab.eval.stats import FeatureStats
 
     if n < 1:
@@ -162,7 +168,11 @@ def score(
             "(the inception score's 10 splits; precision/recall/density/coverage need k + 1 = 6); pass more samples"
         )
     shape = sample.images.shape[1:]
-    if reference is None:
+    trained = read_config(Path(path)).train if is_run_dir(Path(path)) else None  # a run's training settings
+    if reference is None and trained is not None and not is_named(trained.dataset):
+        own = run_reference(trained, data_dir)  # a run on the user's own data: its own test split, prepared alike
+        reference = ImageSet(own.images, None, own.description)
+    elif reference is None:
         if shape not in ((1, 28, 28), (3, 64, 64)):
             raise ConfigError(
                 f"{path} holds {shape[1]}x{shape[2]} images with {shape[0]} channels: give the reference with --ref"
@@ -170,7 +180,16 @@ def score(
         ref = "shapes64-test" if shape == (3, 64, 64) else "mnist-test"
         named = load_reference(ref, data_dir)
         reference = ImageSet(named.images, None, named.description)
-    chosen = _extractor(sample.images, reference, extractor, extractor_weights, resize, dims, ref_spec=ref)
+    chosen = _extractor(
+        sample.images,
+        reference,
+        extractor,
+        extractor_weights,
+        resize,
+        dims,
+        None if trained is None else trained.dataset,
+        ref_spec=ref,
+    )
     if isinstance(reference, ImageSet):
         reference = Reference(reference.description, reference.images)
     with Progress(f"eval: features of the reference ({reference.description})") as progress:
@@ -181,11 +200,19 @@ def score(
 
 
 def _extractor(
-    images, reference, name: str | None, weights: Path | None, resize: str | None, dims: int | None, ref_spec=None
+    images,
+    reference,
+    name: str | None,
+    weights: Path | None,
+    resize: str | None,
+    dims: int | None,
+    dataset: str | None = None,
+    ref_spec: str | None = None,
 ):
-    """The extractor asked for; unnamed: the statistics' own (their resize and dims too), else by image shape.
-    ``learned`` without weights: the cached one trained on the reference's images (``images`` when there is no
-    reference), or the one whose hash statistics record."""
+    """The extractor asked for; unnamed: the statistics' own (their resize and dims too), else by the data set of a
+    run (``dataset``) and the image shape (``genlab.eval.evaluate.default_extractor``). ``learned`` without
+    weights: the cached one trained on the reference's images (``images`` when there is no reference), or the one
+    whose hash statistics record."""
     from genlab.eval.learned_extractor import find_by_weights, find_cached
     from genlab.eval.stats import FeatureStats
 
@@ -199,8 +226,7 @@ def _extractor(
         else:
             weights = find_cached(images if reference is None else reference.images, ref_spec or "REF")
     if name is None:
-        shape = images.shape[1:]
-        name = "digits" if shape == (1, 28, 28) else "shapes" if shape == (3, 64, 64) else "inception"
+        name = default_extractor(dataset, images.shape[1:])
     return get_extractor(name, weights, resize=resize, dims=dims)
 
 

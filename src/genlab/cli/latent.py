@@ -10,7 +10,7 @@ import torch
 import typer
 
 from genlab.cli.app import SEED_RANGE, DataDir, app, out
-from genlab.config import MAX_SEED
+from genlab.config import MAX_SEED, TrainConfig
 from genlab.data import load_dataset, load_image, save_grid, to_uint8
 from genlab.errors import ConfigError, short_repr
 from genlab.math.interpolate import lerp, slerp
@@ -28,7 +28,7 @@ Output = Annotated[Path, typer.Option("-o", "--output", help="PNG to write.")]
 
 
 def _endpoint(
-    spec: str, codec: LatentCodec, family, dataset: str, data_dir, label: int | None
+    spec: str, codec: LatentCodec, family, train: TrainConfig, data_dir, label: int | None
 ) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
     """A latent from ``spec``: a test-set index or an image file (encoders), or a seed (GANs).
 
@@ -45,7 +45,7 @@ def _endpoint(
             raise ConfigError(f"--from/--to seeds must lie in 0..{MAX_SEED}, got {short_repr(seed)}")
         return codec.draw(1, torch.Generator().manual_seed(seed)), None, label
     if spec.lstrip("-").isdigit():
-        images, labels, _ = load_dataset(dataset, "test", data_dir)
+        images, labels, _ = load_dataset(train.dataset, "test", data_dir, train.data_options())
         index = int(spec)
         if not 0 <= index < images.shape[0]:
             raise ConfigError(f"test-set index must be in 0..{images.shape[0] - 1}, got {index}")
@@ -85,8 +85,8 @@ def interpolate(
         raise ConfigError(f"--steps must be >= 2, got {steps}")
     family, run, _ = load_family(run_dir, checkpoint)
     codec = latent_codec(family)
-    z0, x0, label = _endpoint(from_, codec, family, run.train.dataset, data_dir, label)
-    z1, x1, _ = _endpoint(to, codec, family, run.train.dataset, data_dir, label)
+    z0, x0, label = _endpoint(from_, codec, family, run.train, data_dir, label)
+    z1, x1, _ = _endpoint(to, codec, family, run.train, data_dir, label)
     t = torch.linspace(0, 1, steps)
     labels = codec_labels(family, codec, label, steps)
     rows = [codec.decode(path(z0[0], z1[0], t), labels) for path in (lerp, slerp)]
@@ -150,7 +150,7 @@ def scatter(
     codec = latent_codec(family)
     if codec.encode is None or codec.draw(1, torch.Generator()).dim() != 2:
         raise ConfigError(f"scatter needs an encoder with a vector latent; this model's latent is {codec.what}")
-    images, labels, _ = load_dataset(run.train.dataset, "test", data_dir)
+    images, labels, _ = load_dataset(run.train.dataset, "test", data_dir, run.train.data_options())
     images, labels = images[:n], labels[:n]
     z = torch.cat(
         [

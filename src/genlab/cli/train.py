@@ -15,9 +15,10 @@ from rich.table import Table
 
 from genlab.api import extend, run_config, train_and_publish
 from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
+from genlab.cli.data import CacheDir, use_cache_dir, warn_no_license
 from genlab.config import parse_sets
 from genlab.console import Progress
-from genlab.data import save_grid
+from genlab.data import is_named, save_grid
 from genlab.data.samples import save_samples_stream
 from genlab.errors import ConfigError, short_repr
 from genlab.files import is_inside
@@ -49,7 +50,54 @@ def list_families() -> None:
 def train(
     ctx: typer.Context,
     family: Annotated[str | None, typer.Argument(help="Model family (see `genlab list`); omit with --resume.")] = None,
-    dataset: Annotated[str | None, typer.Option(help="Data set name (default mnist).")] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            "--dataset",
+            help="What to train on: a data set name (mnist, shapes64, ...; default the family's own) or a path: a "
+            "folder of images (PNG, JPEG, WebP, BMP, GIF; class sub-folders are labels; train/ and test/ give the "
+            "splits), a .zip or .tar(.gz) of one, a folder of IDX files (Fashion-MNIST, KMNIST, EMNIST...), the "
+            "CIFAR-10/100 binary version, or a .npz/.npy of uint8 images. Prepared once into the cache "
+            "(`genlab data prepare`).",
+        ),
+    ] = None,
+    image_size: Annotated[
+        int | None,
+        typer.Option(
+            "--image-size", help="Square side the data is prepared at (default: its own, rounded to 28/32/64/128)."
+        ),
+    ] = None,
+    channels: Annotated[
+        int | None, typer.Option("--channels", help="1 (grey) or 3 (RGB) (default: the data's own).")
+    ] = None,
+    crop: Annotated[
+        str | None,
+        typer.Option("--crop", help="center: the centre square (default); none: pad to a square with --background."),
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels",
+            help="auto: class folders are labels when every image sits in one (default); folders: require them; none.",
+        ),
+    ] = None,
+    test_fraction: Annotated[
+        float | None,
+        typer.Option("--test-fraction", help="Held out (seeded) when the data has no test split (default 0.1)."),
+    ] = None,
+    background: Annotated[
+        str | None,
+        typer.Option("--background", help="Colour for transparent pixels and padding (default white, or #rrggbb)."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="A corrupt or unreadable image is an error (default: skipped, counted).")
+    ] = False,
+    data_license: Annotated[
+        str | None,
+        typer.Option("--data-license", help="The licence of your data, quoted in the model card (e.g. CC-BY-4.0)."),
+    ] = None,
+    cache_dir: CacheDir = None,
     steps: Annotated[int | None, typer.Option(help="Total optimisation steps (overrides --epochs).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Total epochs (default 1).")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size (default 128).")] = None,
@@ -93,11 +141,15 @@ def train(
     """Train a model family; writes a run directory (config, checkpoints, sample grids, metrics).
     `--set tracker=tensorboard` also logs to RUN/tensorboard/ (pip install -e ".[track]")."""
     resolve_device(device)  # an unknown or missing device fails here, before anything starts
+    use_cache_dir(cache_dir)
     if nproc != 1:
         return distributed.launch(nproc, argv_of(ctx, without=("nproc",)))
     if resume is not None:
-        if family is not None or config is not None or preset is not None or set_:
+        data_flags = (dataset, image_size, channels, crop, labels, test_fraction, background, data_license)
+        if family is not None or config is not None or preset is not None or set_ or strict:
             raise ConfigError("--resume continues a run as configured; only --steps/--epochs may change")
+        if any(v is not None for v in data_flags):
+            raise ConfigError("--resume trains on the data in the run's config.yaml; drop --data and its options")
         if not (resume / "config.yaml").is_file():
             find_checkpoint(resume)  # fail early, with a clear message, when there is nothing to resume
         run = extend(read_config(resume), steps, epochs)
@@ -105,6 +157,18 @@ def train(
             run = dataclasses.replace(run, train=dataclasses.replace(run.train, progress_every=progress_every))
             run.train.check()
     else:
+        if dataset is not None and not is_named(dataset) and Path(dataset).expanduser().exists():
+            dataset = str(Path(dataset).expanduser().resolve())  # config.yaml then works from any folder
+        data = {
+            "image_size": image_size,
+            "channels": channels,
+            "crop": crop,
+            "labels": labels,
+            "test_fraction": test_fraction,
+            "background": background,
+            "strict": True if strict else None,
+            "data_license": data_license,
+        }
         sets = [*(set_ or []), *([f"progress_every={progress_every}"] if progress_every is not None else [])]
         run = _resolve_run(
             family,
@@ -116,7 +180,11 @@ def train(
             epochs=epochs,
             batch_size=batch_size,
             seed=seed,
+            **data,
         )
+    source = run.train.dataset
+    if not is_named(source) and Path(source).expanduser().exists() and not run.train.data_license:
+        warn_no_license(source)
     where = resolve_device_for(
         device, get_family(run.family).family_cls.device_types
     )  # auto: the CPU for NumPy families
@@ -336,9 +404,9 @@ def demo(
     )
 
 
-def _resolve_run(family, config, preset, sets, *, dataset, steps, epochs, batch_size, seed) -> RunConfig:
+def _resolve_run(family, config, preset, sets, *, dataset, steps, epochs, batch_size, seed, **data) -> RunConfig:
     """defaults <- preset <- --config file <- flags <- --set, in that order (see genlab.api.run_config)."""
-    flags = {"dataset": dataset, "batch_size": batch_size, "seed": seed, "epochs": epochs, "steps": steps}
+    flags = {"dataset": dataset, "batch_size": batch_size, "seed": seed, "epochs": epochs, "steps": steps, **data}
     return run_config(family, preset=preset, config_file=config, sets=parse_sets(sets), **flags)
 
 
@@ -346,11 +414,12 @@ def _evaluator(run: RunConfig, data_dir: Path | None):
     """The suite's scorer for in-training FID (``--set eval_every=N``), against the test split."""
     if not run.train.eval_every:
         return None
-    from genlab.eval.evaluate import Evaluator, load_reference
+    from genlab.eval.evaluate import Evaluator, default_extractor, run_reference
     from genlab.eval.extractors import get_extractor
 
-    extractor = get_extractor("shapes" if run.train.dataset == "shapes64" else "digits")
-    return Evaluator(load_reference(f"{run.train.dataset}-test", data_dir), extractor)
+    reference = run_reference(run.train, data_dir)
+    extractor = get_extractor(default_extractor(run.train.dataset, reference.images.shape[1:], "digits"))
+    return Evaluator(reference, extractor)
 
 
 def argv_of(ctx: typer.Context, *, without: tuple[str, ...] = ()) -> list[str]:

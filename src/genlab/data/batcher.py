@@ -3,7 +3,8 @@
 The only iteration state is (epoch, position). The order of epoch ``e`` is a pure
 function of (seed, e), so a run resumed from ``state_dict()`` sees exactly the
 batches it would have seen without stopping. No per-example Python code runs per
-batch: a batch is one tensor index plus one divide-add.
+batch: a batch is one tensor index plus one divide-add. Memory-mapped images (a prepared data
+set from the cache) stay on disk: each batch reads its own rows, nothing else is copied.
 """
 
 from __future__ import annotations
@@ -105,7 +106,11 @@ class Batcher:
 
     def _take(self, index: Tensor) -> tuple[Tensor, Tensor | None]:
         divisor, offset = SCALES[self.scale]
-        x = self._images[index].to(torch.float32) / divisor + offset  # (B, C, H, W)
+        if isinstance(self._images, np.ndarray):  # memory-mapped: read just these rows
+            batch = torch.from_numpy(np.ascontiguousarray(self._images[index.numpy()]))
+        else:
+            batch = self._images[index]
+        x = batch.to(torch.float32) / divisor + offset  # (B, C, H, W)
         y = None if self._labels is None else self._labels[index]  # (B,)
         return x, y
 
@@ -143,8 +148,13 @@ def iterate_batches(
         yield batcher.next_batch()
 
 
-def as_uint8_nchw(images: np.ndarray | Tensor) -> Tensor:
-    """Check images are uint8 (N, H, W) or (N, C, H, W) and return a uint8 (N, C, H, W) tensor."""
+def as_uint8_nchw(images: np.ndarray | Tensor) -> Tensor | np.memmap:
+    """Check images are uint8 (N, H, W) or (N, C, H, W) and return a uint8 (N, C, H, W) tensor.
+
+    A memory-mapped array (np.load with mmap_mode) is checked and returned as it is, not read.
+    """
+    if isinstance(images, np.memmap):
+        return _checked_memmap(images)
     if isinstance(images, np.ndarray):
         images = torch.tensor(images)  # copies: works for read-only arrays, no aliasing
     if not isinstance(images, Tensor):
@@ -163,6 +173,16 @@ def as_uint8_nchw(images: np.ndarray | Tensor) -> Tensor:
     if images.shape[0] == 0:
         raise DataError("images is empty (N = 0); there is nothing to batch.")
     return images.detach().cpu().contiguous()
+
+
+def _checked_memmap(images: np.memmap) -> np.memmap:
+    if images.dtype != np.uint8:
+        raise DataError(f"images must be uint8 (0..255), got {images.dtype}.")
+    if images.ndim == 3:
+        images = images[:, None]  # (N, H, W) -> (N, 1, H, W), still a memory map
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise DataError(f"images must be a non-empty (N, H, W) or (N, C, H, W), got shape {images.shape}.")
+    return images
 
 
 def as_int64_labels(labels: np.ndarray | Tensor, n: int) -> Tensor:

@@ -1,11 +1,14 @@
-"""Load a named image data set in the one layout the trainers expect.
+"""Load a data set, by name or by path, in the one layout the trainers expect.
 
 Every loader returns uint8 images (N, C, H, W), int64 labels (N,) and a :class:`DataInfo`.
-Add a data set by adding one entry to ``LOADERS``.
+A name (``mnist``, ``shapes64``, ...) is one of ``LOADERS``: add a data set by adding an entry.
+Anything else is a path (a folder or archive of images, IDX files, CIFAR binary, .npz/.npy),
+prepared once into the cache (:mod:`genlab.data.prepare`) and returned memory-mapped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +18,10 @@ import numpy as np
 from genlab.data.captions import IMAGE_SIZE as CAPTIONS_SIZE
 from genlab.data.captions import NUM_CODES as CAPTION_CODES
 from genlab.data.captions import load_captions32
+from genlab.data.decode import Prep, decode_array
 from genlab.data.mnist import load_mnist
+from genlab.data.options import DataOptions, background_rgb
+from genlab.data.prepare import prepare
 from genlab.data.shapes64 import NUM_CLASSES as SHAPES64_CLASSES
 from genlab.data.shapes64 import load_shapes64
 from genlab.data.translation import translation_loader
@@ -60,12 +66,85 @@ LOADERS: dict[str, Callable[[str, str | Path | None], Loaded]] = {
 }
 
 
-def load_dataset(name: str, split: str, data_dir: str | Path | None = None) -> Loaded:
-    """Load split ``split`` of data set ``name``.
+def load_dataset(
+    name: str, split: str, data_dir: str | Path | None = None, options: DataOptions | None = None
+) -> Loaded:
+    """Load split ``split`` (train or test) of data set ``name``, a known name or a path.
 
-    Shapes: images uint8 (N, C, H, W) (read-only), labels int64 (N,), plus its DataInfo.
+    ``options`` (a run's ``TrainConfig.data_options()``) say how a path source is prepared; for a
+    named set only ``image_size``, ``channels`` and ``labels=none`` apply. ``data_dir`` is the MNIST
+    folder (MD5-checked). Shapes: images uint8 (N, C, H, W) (read-only; memory-mapped for a path),
+    labels int64 (N,) (zeros when unlabelled, num_classes 0), plus its DataInfo.
     """
+    options = options or DataOptions()
     loader = LOADERS.get(name)
     if loader is None:
-        raise DataError(f"unknown data set {name!r}; known: {', '.join(sorted(LOADERS))}.")
-    return loader(split, data_dir)
+        return _load_path(name, split, options)
+    options.check()
+    images, labels, info = loader(split, data_dir)
+    if options.labels == "none":
+        labels, info = np.zeros_like(labels), dataclasses.replace(info, num_classes=0)
+    return _reshape_named(images, labels, info, options)
+
+
+def is_named(name: str) -> bool:
+    """Whether ``name`` is a built-in data set rather than a path."""
+    return name in LOADERS
+
+
+RECORD_FIELDS = (
+    "source",
+    "container",
+    "kind",
+    "key",
+    "file_list_sha256",
+    "arrays_sha256",
+    "images",
+    "image_size",
+    "channels",
+    "classes",
+    "class_counts",
+    "split",
+    "options",
+    "upscaled",
+)
+
+
+def source_record(name: str, options: DataOptions | None = None) -> dict | None:
+    """What a path source was prepared into (from its manifest), for a run's data.json; None for a named set."""
+    if name in LOADERS:
+        return None
+    manifest = prepare(name, options).manifest
+    record = {k: manifest[k] for k in RECORD_FIELDS if k in manifest}
+    record["skipped"] = manifest.get("skipped", {}).get("count", 0)
+    return record
+
+
+def _load_path(source: str, split: str, options: DataOptions) -> Loaded:
+    from genlab.data.prepare import prepare  # imported late: only path sources need it
+
+    if split not in ("train", "test"):
+        raise DataError(f"unknown split {split!r}; use one of: train, test.")
+    if not Path(source).expanduser().exists():
+        raise DataError(
+            f"unknown data set {source!r}; known: {', '.join(sorted(LOADERS))}; or give the path of an existing "
+            "folder or file of images."
+        )
+    prepared = prepare(source, options)
+    images, labels = prepared.split(split)
+    c, s = prepared.manifest["channels"], prepared.manifest["image_size"]
+    return images, labels, DataInfo(c, s, s, prepared.num_classes)
+
+
+def _reshape_named(images: np.ndarray, labels: np.ndarray, info: DataInfo, options: DataOptions) -> Loaded:
+    """A named set at another size or channel count (the same per-image preprocessing as path sources)."""
+    if options.image_size in (0, info.height) and options.channels in (0, info.channels):
+        return images, labels, info
+    if info.height != info.width:
+        raise DataError(f"--image-size / --channels need square images; this data set is {info.height}x{info.width}")
+    size = options.image_size or info.height
+    channels = options.channels or info.channels
+    prep = Prep(size, channels, options.crop, background_rgb(options.background))
+    out = np.stack([decode_array(image, prep)[0] for image in images])  # (N, C', S, S)
+    out.setflags(write=False)
+    return out, labels, dataclasses.replace(info, channels=channels, height=size, width=size)

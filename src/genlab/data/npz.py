@@ -18,12 +18,13 @@ import math
 import struct
 import zipfile
 import zlib
+from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
 from genlab.errors import DataError
-from genlab.files import describe_size
+from genlab.files import describe_size, open_regular
 
 CHUNK = 1 << 20  # bytes inflated per call
 RAW_CHUNK = 1 << 16  # compressed bytes read per call from the archive
@@ -230,3 +231,73 @@ class NpzWriter:
                 self._member.close()
         finally:
             self._archive.close()
+
+
+def bounded_file(path: Path, what: str, limit: int) -> int:
+    """The size of regular file ``path``; DataError when it is missing, not a regular file or over ``limit``."""
+    if not path.is_file():
+        raise DataError(f"{what} {path} does not exist (or is not a regular file)")
+    size = path.stat().st_size
+    if size > limit:
+        raise DataError(f"{what} {path} holds {size} bytes, over the {limit}-byte bound")
+    return size
+
+
+def npz_members(path: Path, limit: int) -> list[str]:
+    """Array names in an .npz (without .npy); DataError if it is not a zip archive or two members
+    could be read as one array (``mu`` and ``mu.npy``: the one checked must be the one read)."""
+    bounded_file(path, ".npz file", limit)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [info.filename.removesuffix(".npy") for info in archive.infolist()]
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DataError(f"{path} is not a readable .npz file ({e})") from None
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DataError(f"{path} holds two members for the array(s) {twice}; refused as ambiguous")
+    return names
+
+
+def read_npz_arrays(path: Path, keys: tuple[str, ...], limit: int) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` (those present) of an .npz, each by :func:`read_array` (its header checked
+    against its bytes, at most ``limit`` bytes, inflated in bounded chunks, never unpickled)."""
+    npz_members(path, limit)  # refuses ambiguous members
+    found: dict[str, np.ndarray] = {}
+    with open_regular(path, ".npz file", DataError) as fp:
+        try:
+            with zipfile.ZipFile(fp) as archive:
+                for info in archive.infolist():
+                    key = info.filename.removesuffix(".npy")
+                    if key in keys:
+                        found[key], _ = read_array(fp, info, f"{path}: array {info.filename!r}", None, limit)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError) as e:
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise DataError(f"{path} is not a readable .npz file ({first})") from None
+    return found
+
+
+def read_npy(path: Path, limit: int, mmap: bool = False) -> np.ndarray:
+    """A .npy file's array, its header checked first (version, no Python objects, declared size = the bytes
+    after it, at most ``limit`` bytes); ``mmap``: opened read-only memory-mapped instead of read."""
+    size = bounded_file(path, ".npy file", limit)
+    with open_regular(path, ".npy file", DataError) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in header:
+                raise DataError(f"{path} has .npy format version {version}; expected 1.0 or 2.0")
+            shape, fortran, dtype = header[version](f)
+        except (ValueError, SyntaxError, TypeError) as e:
+            raise DataError(
+                f"{path} is not a readable .npy file ({str(e).splitlines()[0] if str(e) else e})"
+            ) from None
+        if dtype.hasobject:
+            raise DataError(f"{path} holds Python objects; refused, since loading them would unpickle code")
+        count, offset = math.prod(shape), f.tell()
+        if count * dtype.itemsize != size - offset:
+            raise DataError(f"{path} declares shape {shape} of {dtype} but holds a different number of bytes")
+        order = "F" if fortran else "C"
+        if mmap and count:
+            return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
+        array = np.fromfile(f, dtype=dtype, count=count)
+    return array.reshape(shape, order=order)

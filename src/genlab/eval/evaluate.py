@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from genlab.data import load_dataset
+from genlab.config import TrainConfig
+from genlab.data import is_named, load_dataset
+from genlab.data.cache import open_prepared
 from genlab.errors import DataError
 from genlab.eval.extractors import ClassifierExtractor, Extractor, get_extractor
 from genlab.eval.inception_features import InceptionBlockFeatures
@@ -100,16 +102,25 @@ class Reference:
 
 
 def load_reference(ref: str, data_dir: str | Path | None = None, n: int | None = None) -> Reference:
-    """A named set (``mnist-test``, ``mnist-train``, ``shapes64-test``, ``shapes64-train``) or image files (a folder
-    of PNG/JPEG, a samples .npz, a .npy; see ``genlab.eval.inputs``); its first ``n`` images."""
+    """A named set (``mnist-test``, ``mnist-train``, ``shapes64-test``, ``shapes64-train``), a run directory (the
+    test split of the data it trained on, prepared as it was), a prepared data folder from the cache (its test split;
+    ``FOLDER:train`` for the train split) or image files (a folder of PNG/JPEG, a samples .npz, a .npy; see
+    ``genlab.eval.inputs``); its first ``n`` images."""
     if ref in NAMED_REFERENCES:
         name, split = ref.split("-", 1)
         images, _, _ = load_dataset(name, split, data_dir)
         note = ""
     elif ref.startswith(("mnist-", "shapes64-")) and not Path(ref).exists():
         raise DataError(
-            f"unknown reference {ref!r}; use {', '.join(NAMED_REFERENCES)}, a folder of images, a .npz or a .npy"
+            f"unknown reference {ref!r}; use {', '.join(NAMED_REFERENCES)}, a run directory, a prepared data folder, "
+            "a folder of images, a .npz or a .npy"
         )
+    elif (Path(ref) / "config.yaml").is_file():
+        from genlab.runs import read_config
+
+        return run_reference(read_config(Path(ref)).train, data_dir, n)
+    elif (prepared := prepared_reference(ref, n)) is not None:
+        return prepared
     else:
         images, _, note = read_images(ref)
     if n is not None:
@@ -132,6 +143,40 @@ def input_shape(extractor: Extractor, reference_shape: tuple[int, ...] | None) -
             f"the {extractor.name} extractor compares pixels, so it needs reference images, not statistics"
         )
     return tuple(reference_shape)  # type: ignore[return-value]
+
+
+def prepared_reference(ref: str, n: int | None = None) -> Reference | None:
+    """The test split of a prepared data folder (``genlab data prepare``), or ``FOLDER:train`` / ``FOLDER:test``;
+    None when ``ref`` names no prepared folder."""
+    folder, _, split = ref.rpartition(":") if ref.endswith((":train", ":test")) else (ref, "", "test")
+    prepared = open_prepared(Path(folder))
+    if prepared is None:
+        return None
+    images, _ = prepared.split(split)
+    images = images[:n] if n is not None else images
+    description = f"{prepared.manifest.get('source', folder)} ({split} split, prepared; {images.shape[0]} images)"
+    return Reference(description, np.ascontiguousarray(images))
+
+
+def run_reference(
+    train: TrainConfig, data_dir: str | Path | None = None, n: int | None = None, split: str = "test"
+) -> Reference:
+    """The ``split`` of the data a run trained on, prepared with the run's own options (a named set: NAME-split)."""
+    if is_named(train.dataset):
+        return load_reference(f"{train.dataset}-{split}", data_dir, n)
+    images, _, _ = load_dataset(train.dataset, split, data_dir, train.data_options())
+    images = images[:n] if n is not None else images
+    return Reference(f"{train.dataset} ({split} split, {images.shape[0]} images)", np.ascontiguousarray(images))
+
+
+def default_extractor(dataset: str | None, shape: tuple[int, ...], other: str = "inception") -> str:
+    """The extractor used when none is named: for a user's own data (``dataset`` a path) the training-free random
+    projection -- both classifiers only know their own data; else the digit classifier for 28x28 grey images, the
+    shapes64 classifier for 64x64 RGB ones and ``other`` for any other shape (``genlab eval``: Inception, whose
+    weights are fetched once; the API and reports: digits, which needs no download)."""
+    if dataset is not None and not is_named(dataset):
+        return "random-projection"
+    return {(1, 28, 28): "digits", (3, 64, 64): "shapes"}.get(tuple(shape), other)
 
 
 def classifier_for(shape: tuple[int, ...], extractor: Extractor) -> ClassifierExtractor | None:
@@ -175,6 +220,11 @@ class Evaluator:
         seed: int = 0,
         nearest_k: int = 5,
     ) -> None:
+        if isinstance(reference, Reference) and reference.images.shape[0] <= nearest_k:
+            raise DataError(
+                f"the reference {reference.description} has too few images for precision/recall with k={nearest_k} "
+                f"nearest neighbours (needs more than {nearest_k}); use a larger test split (--test-fraction)"
+            )
         self.reference = reference
         self.extractor = extractor or get_extractor("digits")
         self.settings = settings_of(self.extractor)

@@ -10,24 +10,27 @@
 - a samples ``.npz`` (``images`` array) or a ``.npy`` array, uint8, (N, H, W), (N, C, H, W) or
   channels-last (N, H, W, C), C in {1, 3} (when both readings fit, channels-first wins).
 
-Every file is read with a regular-file check and a size bound; arrays are checked against
-their headers before anything is allocated; nothing is unpickled.
+Every file is read with a regular-file check and a size bound, by the data layer's readers
+(``genlab.data.sources.tree`` lists and reads a folder, ``genlab.data.decode.open_image`` opens an
+image with Pillow's bomb check, ``genlab.data.npz`` reads arrays): arrays are checked against
+their headers before anything is allocated; nothing is unpickled. Only the mode conversion is
+eval's own, since it must match the reference tools.
 """
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from genlab.data.npz import read_array
+from genlab.data.decode import ImageProblem, open_image
+from genlab.data.npz import npz_members, read_npy
 from genlab.data.samples import check_images, load_samples  # the samples file's own checks
+from genlab.data.sources.tree import FolderTree
 from genlab.errors import DataError
 from genlab.eval.resize import pil_resize
-from genlab.files import open_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_IMAGE_FILE_BYTES = 64 * 2**20  # one PNG/JPEG file
@@ -37,41 +40,47 @@ GREY_MODES = ("1", "L", "LA", "La")
 SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
 
-def image_files(folder: Path) -> list[Path]:
-    """PNG/JPEG regular files directly in ``folder``, sorted by name (case-insensitive suffixes)."""
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
-    return sorted(files, key=lambda p: p.name)
+def image_files(folder: Path) -> tuple[FolderTree, list[str]]:
+    """The folder as a tree (genlab.data.sources.tree: regular files, bounded reads) and the names of the PNG/JPEG
+    files directly in it, sorted by name (case-insensitive suffixes; hidden files left out, as glob leaves them)."""
+    tree = FolderTree(folder, recursive=False)
+    names = [e.name for e in tree.entries if not e.problem and Path(e.name).suffix.lower() in IMAGE_SUFFIXES]
+    return tree, sorted(names)
 
 
-def _decode(path: Path) -> Image.Image:
-    size = path.stat().st_size
-    if size > MAX_IMAGE_FILE_BYTES:
-        raise DataError(f"image {path} holds {size} bytes, over the {MAX_IMAGE_FILE_BYTES}-byte bound per file")
+def _decode(tree: FolderTree, name: str) -> Image.Image:
+    """One file of ``tree`` as an L or RGB image (the reference tools' conversion: alpha dropped, not composited);
+    read by the data layer (regular file, at most MAX_IMAGE_FILE_BYTES) and opened by its bomb-checking opener."""
+    path = tree.root / name
     try:
-        with Image.open(path) as image:
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise DataError(
-                    f"image {path} is {image.width} x {image.height} pixels, over the {MAX_IMAGE_PIXELS}-pixel bound"
-                )
-            if image.mode in SIXTEEN_BIT_MODES:
-                raise DataError(
-                    f"image {path} has 16-bit or float pixels (mode {image.mode}); genlab reads 8-bit images: "
-                    "convert it to 8-bit first"
-                )
-            image.load()
-            return image.convert("L" if image.mode in GREY_MODES else "RGB")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as e:
+        image = open_image(tree.read(name, MAX_IMAGE_FILE_BYTES))
+        if image.width * image.height > MAX_IMAGE_PIXELS:
+            raise DataError(
+                f"image {path} is {image.width} x {image.height} pixels, over the {MAX_IMAGE_PIXELS}-pixel bound"
+            )
+        if image.mode in SIXTEEN_BIT_MODES:
+            raise DataError(
+                f"image {path} has 16-bit or float pixels (mode {image.mode}); genlab reads 8-bit images: "
+                "convert it to 8-bit first"
+            )
+        image.load()
+        return image.convert("L" if image.mode in GREY_MODES else "RGB")
+    except ImageProblem as e:
+        if e.kind == "unreadable":
+            raise DataError(f"image {path} could not be read ({e}; the bound per file is {MAX_IMAGE_FILE_BYTES})")
+        raise DataError(f"image {path} could not be decoded ({e})") from None
+    except (OSError, Image.DecompressionBombError, ValueError, SyntaxError, EOFError) as e:
         raise DataError(f"image {path} could not be decoded ({str(e).splitlines()[0] if str(e) else e!r})") from None
 
 
 def read_image_folder(folder: str | Path) -> tuple[np.ndarray, str]:
     """A folder of images as uint8 (N, C, H, W), and a note saying what was converted (or "")."""
     folder = Path(folder)
-    files = image_files(folder)
+    tree, files = image_files(folder)
     if not files:
         hint = " (it is a run directory: it holds config.yaml)" if (folder / "config.yaml").is_file() else ""
         raise DataError(f"folder {folder} holds no PNG or JPEG images (*.png, *.jpg, *.jpeg){hint}")
-    first = _decode(files[0])
+    first = _decode(tree, files[0])
     height, width = first.height, first.width
     per_image = height * width * 3
     if per_image * len(files) > MAX_TOTAL_BYTES:
@@ -79,7 +88,7 @@ def read_image_folder(folder: str | Path) -> tuple[np.ndarray, str]:
             f"folder {folder}: {len(files)} images of {width} x {height} would need over {MAX_TOTAL_BYTES} bytes "
             "decoded; score a subset (a folder with fewer files)"
         )
-    pictures = [first] + [_decode(p) for p in files[1:]]
+    pictures = [first] + [_decode(tree, name) for name in files[1:]]
     channels = 1 if all(p.mode == "L" for p in pictures) else 3
     out = np.empty((len(files), channels, height, width), dtype=np.uint8)
     resized = 0
@@ -108,66 +117,6 @@ def as_nchw(images: np.ndarray, where: str) -> np.ndarray:
     return np.ascontiguousarray(check_images(images, where))
 
 
-def _bounded_file(path: Path, what: str) -> None:
-    if not path.is_file():
-        raise DataError(f"{what} {path} does not exist (or is not a regular file)")
-    if path.stat().st_size > MAX_TOTAL_BYTES:
-        raise DataError(f"{what} {path} holds {path.stat().st_size} bytes, over the {MAX_TOTAL_BYTES}-byte bound")
-
-
-def npz_members(path: Path) -> list[str]:
-    """Array names in an .npz (without .npy); DataError if it is not a zip archive or two members
-    could be read as one array (``mu`` and ``mu.npy``: the one checked must be the one read)."""
-    _bounded_file(path, ".npz file")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = [info.filename.removesuffix(".npy") for info in archive.infolist()]
-    except (zipfile.BadZipFile, OSError) as e:
-        raise DataError(f"{path} is not a readable .npz file ({e})") from None
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise DataError(f"{path} holds two members for the array(s) {twice}; refused as ambiguous")
-    return names
-
-
-def read_npz_arrays(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The arrays ``keys`` (those present) of an .npz, each read by genlab.data.npz's bounded reader
-    (its header checked against its bytes, inflated in bounded chunks, never unpickled)."""
-    npz_members(path)  # refuses ambiguous members
-    found: dict[str, np.ndarray] = {}
-    with open_regular(path, ".npz file", DataError) as fp:
-        try:
-            with zipfile.ZipFile(fp) as archive:
-                for info in archive.infolist():
-                    key = info.filename.removesuffix(".npy")
-                    if key in keys:
-                        found[key], _ = read_array(fp, info, f"{path}: array {info.filename!r}", None, MAX_TOTAL_BYTES)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-            first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise DataError(f"{path} is not a readable .npz file ({first})") from None
-    return found
-
-
-def _read_npy(path: Path) -> np.ndarray:
-    _bounded_file(path, ".npy file")
-    with open(path, "rb") as f:
-        try:
-            version = np.lib.format.read_magic(f)
-            header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-            if version not in header:
-                raise DataError(f"{path} has .npy format version {version}; expected 1.0 or 2.0")
-            shape, fortran, dtype = header[version](f)
-        except ValueError as e:
-            raise DataError(f"{path} is not a readable .npy file ({e})") from None
-        if dtype.hasobject:
-            raise DataError(f"{path} holds Python objects; refused, since loading them would unpickle code")
-        declared = int(np.prod(shape)) * dtype.itemsize
-        if declared != path.stat().st_size - f.tell():
-            raise DataError(f"{path} declares shape {shape} of {dtype} but holds a different number of bytes")
-        array = np.fromfile(f, dtype=dtype, count=int(np.prod(shape)))
-    return array.reshape(shape, order="F" if fortran else "C")
-
-
 def read_images(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, str]:
     """uint8 (N, C, H, W) images, int64 labels or None, and a note, from a folder, .npz or .npy."""
     path = Path(path)
@@ -176,9 +125,9 @@ def read_images(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, str]:
         return images, None, note
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return as_nchw(_read_npy(path), str(path)), None, ""
+        return as_nchw(read_npy(path, MAX_TOTAL_BYTES), str(path)), None, ""
     if suffix == ".npz":
-        members = npz_members(path)
+        members = npz_members(path, MAX_TOTAL_BYTES)
         if "images" not in members and {"mu", "sigma"} <= set(members):
             raise DataError(f"{path} has no 'images' array; it is a statistics file, which only --ref can take")
         images, labels = load_samples(path)  # the samples reader's checks (bounded, unambiguous, no pickles)

@@ -1,7 +1,8 @@
 """One reading of every argument ``genlab eval A --ref B`` accepts, for either side.
 
 In order: a statistics .npz (``mu``/``sigma``, from ``genlab eval stats`` or pytorch-fid); a
-run directory (it holds config.yaml: sampled now); a named set (mnist-test, ...); image files
+run directory (it holds config.yaml: sampled now); a named set (mnist-test, ...); a prepared data
+folder (``genlab data prepare``: its test split, ``FOLDER:train`` its train split); image files
 (a folder of PNG/JPEG, a samples .npz, a .npy; ``genlab.eval.inputs``). A folder of images
 is never taken for a run.
 """
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from genlab.errors import DataError
-from genlab.eval.evaluate import NAMED_REFERENCES, input_shape, load_reference, singular_warning
+from genlab.eval.evaluate import NAMED_REFERENCES, input_shape, load_reference, prepared_reference, singular_warning
 from genlab.eval.extractors import Extractor
 from genlab.eval.inputs import ImageSet, read_images
 from genlab.eval.metrics import frechet_distance
@@ -67,6 +68,8 @@ def resolve(
     if text in NAMED_REFERENCES:
         ref = load_reference(text, data_dir, n=n)
         return ImageSet(ref.images, None, ref.description)
+    if (prepared := prepared_reference(text, n)) is not None:  # genlab data prepare's folder, or FOLDER:train
+        return ImageSet(prepared.images, None, prepared.description)
     if not path.exists():
         raise DataError(
             f"{text} does not exist; give a run directory, a folder of PNG/JPEG images, a .npz or .npy of images, "

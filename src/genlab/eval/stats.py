@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from genlab.atomic import atomic_write_bytes
+from genlab.data.npz import npz_members, read_npz_arrays
 from genlab.errors import DataError
 from genlab.eval.extractors import Extractor
 from genlab.eval.inception_features import InceptionBlockFeatures
-from genlab.eval.inputs import npz_members, read_npz_arrays
+from genlab.eval.inputs import MAX_TOTAL_BYTES
 from genlab.eval.learned_extractor import LearnedExtractor
 from genlab.eval.metrics import feature_statistics
 from genlab.eval.weights import FID_WEIGHTS_SHA256
@@ -96,14 +97,14 @@ def is_stats_file(path: str | Path) -> bool:
     path = Path(path)
     if path.suffix.lower() != ".npz" or not path.is_file():
         return False
-    members = set(npz_members(path))
+    members = set(npz_members(path, MAX_TOTAL_BYTES))
     return {"mu", "sigma"} <= members and "images" not in members
 
 
 def load_stats(path: str | Path) -> FeatureStats:
     """Statistics written by :func:`save_stats` or by pytorch-fid (``--save-stats``); checked, never unpickled."""
     path = Path(path)
-    arrays = read_npz_arrays(path, KEYS)
+    arrays = read_npz_arrays(path, KEYS, MAX_TOTAL_BYTES)
     mu, sigma = np.asarray(arrays["mu"], np.float64), np.asarray(arrays["sigma"], np.float64)
     if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
         raise DataError(f"{path}: mu must be (D,) and sigma (D, D), got {mu.shape} and {sigma.shape}")

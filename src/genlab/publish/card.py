@@ -16,6 +16,7 @@ import torch
 from genlab.atomic import atomic_write_text
 from genlab.errors import ConfigError
 from genlab.eval.evaluate import KID_LABEL, METRICS, format_metric, metric_label
+from genlab.files import MAX_CONFIG_BYTES, read_json
 from genlab.marks.invisible import SCHEME
 from genlab.marks.keys import fingerprint, load_private_key
 from genlab.marks.provenance import config_hash, run_id
@@ -47,7 +48,6 @@ def render_card(run_dir: Path, run: RunConfig, evaluation: dict[str, Any] | None
     ckpt_path = find_checkpoint(run_dir)
     family, _, meta = load_family(run_dir)
     tc = run.train
-    source = DATA_SOURCES.get(tc.dataset)
     lines = [
         f"# Model card: {run.family} run `{run_id(config)}`",
         "",
@@ -70,10 +70,7 @@ def render_card(run_dir: Path, run: RunConfig, evaluation: dict[str, Any] | None
         *misuse_lines(tc.dataset),
         "",
         "## Training data",
-        f"- `{tc.dataset}` (train split): {source[0]}" if source else f"- `{tc.dataset}` (train split)",
-        f"- Licence: {source[1]}"
-        if source
-        else "- Licence: not recorded in genlab.publish.card_text.DATA_SOURCES; check the source before publishing.",
+        *_data_lines(run_dir, run),
         "",
         "## Metrics",
         *_metric_lines(records, evaluation),
@@ -86,6 +83,46 @@ def render_card(run_dir: Path, run: RunConfig, evaluation: dict[str, Any] | None
         "",
     ]
     return "\n".join(lines)
+
+
+def _data_lines(run_dir: Path, run: RunConfig) -> list[str]:
+    """The data a run trained on: a named set's description and licence, or a path source's prepared record
+    (``data.json``, written by the trainer) with the licence the user gave (``--data-license``)."""
+    tc = run.train
+    source = DATA_SOURCES.get(tc.dataset)
+    path = run_dir / "data.json"
+    if source or not path.is_file():
+        licence = source[1] if source else tc.data_license
+        return [
+            f"- `{tc.dataset}` (train split): {source[0]}" if source else f"- `{tc.dataset}` (train split)",
+            f"- Licence: {licence}"
+            if licence
+            else "- Licence: not recorded in genlab.publish.card_text.DATA_SOURCES; check the source before "
+            "publishing.",
+        ]
+    record = read_json(path, MAX_CONFIG_BYTES, "run data record")
+    record = record if isinstance(record, dict) else {}
+    classes = record.get("classes") or []
+    shown = ", ".join(f"`{c}`" for c in classes[:20]) + (f" and {len(classes) - 20} more" if len(classes) > 20 else "")
+    split = record.get("split", {})
+    held = (
+        f"a held-out {split.get('test_fraction')} of the files (seed {split.get('seed')})"
+        if split.get("kind") == "held-out"
+        else "the data's own test split"
+    )
+    images = record.get("images", {})
+    return [
+        f"- Source: `{record['source']}` ({record.get('container')}, {record.get('kind')}), your own data",
+        f"- Prepared: {images.get('train')} train and {images.get('test')} test images ({held}) at "
+        f"{record.get('image_size')}x{record.get('image_size')}, {record.get('channels')} channel(s); "
+        f"{record.get('skipped', 0)} unreadable files skipped, {record.get('upscaled', 0)} images upscaled",
+        f"- Classes ({len(classes)}): {shown}" if classes else "- Classes: none (unlabelled)",
+        f"- Manifest key `{record.get('key')}`; file list sha256 `{record.get('file_list_sha256')}`; prepared pixels "
+        f"and labels sha256 `{record.get('arrays_sha256')}`",
+        f"- Licence: {tc.data_license}"
+        if tc.data_license
+        else "- Licence: not given (train with --data-license); check the data's terms before publishing.",
+    ]
 
 
 def parameter_line(counts: dict[str, int]) -> str:

@@ -21,8 +21,9 @@ import jinja2
 import torch
 
 from genlab.atomic import atomic_write_text
+from genlab.config import TrainConfig
 from genlab.errors import CheckpointError, GenlabError
-from genlab.eval.evaluate import Evaluator, load_reference
+from genlab.eval.evaluate import Evaluator, default_extractor, run_reference
 from genlab.eval.extractors import get_extractor
 from genlab.files import read_json
 from genlab.report.figures import curves_figure, metrics_figure
@@ -76,15 +77,17 @@ class Evaluators:
         self.data_dir, self.seed, self.ref_n = data_dir, seed, ref_n
         self._cache: dict[str, tuple[Evaluator, float]] = {}
 
-    def __call__(self, dataset: str) -> tuple[Evaluator, float]:
-        if dataset not in self._cache:
-            reference = load_reference(f"{dataset}-test", self.data_dir, n=self.ref_n or None)
-            extractor = get_extractor("shapes" if dataset == "shapes64" else "digits")
-            self._cache[dataset] = (
+    def __call__(self, train: TrainConfig) -> tuple[Evaluator, float]:
+        """The evaluator of a run's data: its test split, prepared with the run's own data options."""
+        key = f"{train.dataset} {train.data_options()}"
+        if key not in self._cache:
+            reference = run_reference(train, self.data_dir, n=self.ref_n or None)
+            extractor = get_extractor(default_extractor(train.dataset, reference.images.shape[1:], "digits"))
+            self._cache[key] = (
                 Evaluator(reference, extractor, seed=self.seed),
                 laplacian_variance(reference.images),
             )
-        return self._cache[dataset]
+        return self._cache[key]
 
 
 def measure_all(
@@ -112,9 +115,9 @@ def measure_all(
         if m is not None:
             log(f"reusing the measurement of {run_dir} in {folder}/eval.json (same checkpoint and settings)")
         else:
-            dataset = read_config(run_dir).train.dataset
-            stage(f"{where}: features of the {dataset} test split")
-            evaluator, sharpness = evaluators(dataset)
+            train = read_config(run_dir).train
+            stage(f"{where}: features of the {train.dataset} test split")
+            evaluator, sharpness = evaluators(train)
             log(f"measuring {run_dir} ...")
             m = measure_run(
                 run_dir,

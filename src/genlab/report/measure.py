@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from genlab.config import TrainConfig
 from genlab.data import load_dataset, load_samples, save_grid, to_uint8
 from genlab.errors import ConfigError
 from genlab.eval.evaluate import Evaluator
@@ -114,7 +115,7 @@ def run_likelihood(run_dir: Path, cfg: MeasureConfig, data_dir) -> dict[str, Any
 
 @torch.no_grad()
 def latent_structure(
-    family: Family, kind: Kind, evaluator: Evaluator, cfg: MeasureConfig, dataset: str, data_dir, strip: Path
+    family: Family, kind: Kind, evaluator: Evaluator, cfg: MeasureConfig, train: TrainConfig, data_dir, strip: Path
 ) -> dict[str, Any]:
     """Interpolation smoothness and the linear probe; writes an interpolation strip to ``strip``.
 
@@ -144,14 +145,14 @@ def latent_structure(
         "interp_frames": s,
         "extractor": evaluator.extractor.name,
     }
-    result.update(_probe(family, kind, codec, evaluator, cfg, dataset, data_dir, g))
+    result.update(_probe(family, kind, codec, evaluator, cfg, train, data_dir, g))
     return result
 
 
-def _probe(family, kind, codec, evaluator, cfg, dataset, data_dir, g) -> dict[str, Any]:
+def _probe(family, kind, codec, evaluator, cfg, train: TrainConfig, data_dir, g) -> dict[str, Any]:
     n = cfg.probe_n
     if kind == "vae" and codec.encode is not None:
-        images, labels, _ = load_dataset(dataset, "test", data_dir)
+        images, labels, _ = load_dataset(train.dataset, "test", data_dir, train.data_options())
         images, labels = images[:n], labels[:n]
         cond = (
             (lambda a, b: torch.from_numpy(np.asarray(labels[a:b], dtype=np.int64)))
@@ -236,7 +237,7 @@ def measure_run(
         stage(f"test NLL ({cfg.nll_n} images; k={cfg.nll_k} for a VAE, {cfg.nll_timesteps} steps for diffusion)")
         likelihood = run_likelihood(run_dir, cfg, data_dir)
     stage("latent structure: interpolations and the linear probe")
-    latent = latent_structure(family, kind, evaluator, cfg, run.train.dataset, data_dir, out_dir / "interpolation.png")
+    latent = latent_structure(family, kind, evaluator, cfg, run.train, data_dir, out_dir / "interpolation.png")
     return {
         "run": str(run_dir),
         "family": run.family,

@@ -47,7 +47,7 @@ def prepare_run(
 
 
 def _vae_inputs(family, run, meta, run_dir, n, binarize_seed, data_dir):
-    images, labels, _ = load_dataset(run.train.dataset, "test", data_dir)
+    images, labels, _ = load_dataset(run.train.dataset, "test", data_dir, run.train.data_options())
     x = as_unit_interval(images[:n])
     bernoulli = family.cfg.likelihood == "bernoulli"
     if bernoulli:
@@ -87,7 +87,7 @@ def run_nll(
         raise ConfigError(f"-n must be >= 1, got {n}")
     family, run, meta = load_family(run_dir, checkpoint)
     if isinstance(family, VariationalBound):
-        images, labels, _ = load_dataset(run.train.dataset, "test", data_dir)
+        images, labels, _ = load_dataset(run.train.dataset, "test", data_dir, run.train.data_options())
         x = as_model_range(images[:n])
         y = torch.from_numpy(labels[:n]) if family.conditional else None
         bound = estimate_bound(family, x, y, timesteps=timesteps, seed=seed, batch_size=batch_size, progress=progress)
@@ -138,7 +138,7 @@ def score_run(
             f"anomaly scores need an unconditional VAE run (vae, conv-vae); {run_dir} is a {run.family} run"
         )
     if images is None:
-        images, labels, _ = load_dataset(run.train.dataset, "test", data_dir)
+        images, labels, _ = load_dataset(run.train.dataset, "test", data_dir, run.train.data_options())
         source = f"{run.train.dataset} test split"
     images, labels = images[:n], None if labels is None else labels[:n]
     x, binarised = model_input(family, images, binarize_seed)

@@ -282,7 +282,7 @@ class Loop:
 
     def _evaluate(self) -> dict[str, float]:
         tc = self.s.run.train
-        images, labels, _ = load_dataset(tc.dataset, "test", self.s.data_dir)
+        images, labels, _ = load_dataset(tc.dataset, "test", self.s.data_dir, tc.data_options())
         totals: dict[str, float] = defaultdict(float)
         for x, y in iterate_batches(images, labels, tc.eval_batch_size, scale=self.state.family.data_scale):
             sums = self.state.family.evaluate(x.to(self.s.device), None if y is None else y.to(self.s.device))

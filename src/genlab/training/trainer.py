@@ -8,6 +8,7 @@ The caller's global RNG is left untouched.
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ import numpy as np
 import torch
 
 from genlab.atomic import atomic_write_text
-from genlab.data import Batcher, load_dataset
-from genlab.errors import ConfigError
+from genlab.data import Batcher, load_dataset, source_record
+from genlab.errors import ConfigError, GenlabError
+from genlab.files import MAX_CONFIG_BYTES, read_json
 from genlab.models.registry import get_family
 from genlab.runs import RunConfig, read_config, write_config
 from genlab.runs.checkpoint import step_checkpoints
@@ -114,7 +116,7 @@ def _train(
     )  # auto: the CPU for NumPy families
     tc = run.train
     # 2. The data (train split, minus any excluded classes).
-    images, labels, info = load_dataset(tc.dataset, "train", data_dir)
+    images, labels, info = load_dataset(tc.dataset, "train", data_dir, tc.data_options())
     images, labels = drop_classes(images, labels, tc.exclude_classes, tc.dataset)
     replicas = (
         Replicas()
@@ -127,6 +129,11 @@ def _train(
         # 3. The training state, fresh from the seed, then the checkpoint's when resuming.
         torch.manual_seed(tc.seed)
         family = spec.family_cls(run.model, info)  # built on the CPU: the same initial weights on every device
+        if family.conditional and info.num_classes < 1:
+            raise ConfigError(
+                f"{run.family} is conditional and needs class labels, but {tc.dataset} has none: put the images in "
+                "class folders (--labels folders), or train an unconditional family"
+            )
         family.to(device)  # before loading a checkpoint, whose optimizer state then lands on the device too
         speed.check_applicable(family, tc.precision, tc.channels_last, tc.fused_optimizer)
         batcher = Batcher(images, labels, batch_size=tc.batch_size, seed=tc.seed, scale=family.data_scale)
@@ -142,12 +149,30 @@ def _train(
         # 4. Speed options after any checkpoint (its optimiser state gets the layout too), then train.
         speed.prepare(family, channels_last=tc.channels_last, fused_optimizer=tc.fused_optimizer)
         write_config(run_dir, run, device)
+        record_data(run_dir, tc, resumed=checkpoint is not None)
         # 5. The tracker (train.tracker), fed every record metrics.jsonl gets; rank 0 alone writes one.
         settings.tracker = make_tracker(tc.tracker, run_dir, step, run.to_dict()) if replicas.is_main else NoTracker()
         try:
             return loop.execute(step, stop_at)
         finally:
             settings.tracker.close()
+
+
+def record_data(run_dir: Path, tc: Any, resumed: bool) -> None:
+    """``data.json``: what a path source was prepared into (the model card quotes it); a resumed run whose data
+    changed since it started gets a warning."""
+    record = source_record(tc.dataset, tc.data_options())
+    if record is None:
+        return
+    path = run_dir / "data.json"
+    if resumed and path.is_file():
+        try:
+            before = read_json(path, MAX_CONFIG_BYTES, "run data record").get("arrays_sha256")
+        except (GenlabError, AttributeError):
+            before = None  # unreadable or not an object: a record to rewrite, not a reason to stop
+        if before is not None and before != record["arrays_sha256"]:
+            print(f"genlab: warning: the data in {tc.dataset} changed since this run started", file=sys.stderr)
+    atomic_write_text(path, json.dumps(record, indent=1) + "\n")
 
 
 def _what_to_train(

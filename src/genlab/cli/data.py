@@ -1,0 +1,165 @@
+"""``genlab data inspect`` and ``genlab data prepare``: look at your own images, then cache them for training."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from genlab.cli.app import app, out
+from genlab.data import DataOptions, prepare
+from genlab.data.cache import ENV_VAR
+from genlab.data.inspect import contact_sheet, inspect_source
+
+data_app = typer.Typer(no_args_is_help=True, help="Look at your own data and prepare it for `genlab train --data`.")
+app.add_typer(data_app, name="data")
+
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help=f"Where prepared data is cached (default: ${ENV_VAR}, else ~/.cache/genlab); never beside the data.",
+    ),
+]
+Source = Annotated[
+    str,
+    typer.Argument(
+        help="A folder of images (class sub-folders = labels; train/ and test/ = splits), a .zip or .tar(.gz) of "
+        "one, a folder of IDX files or an IDX images file, the CIFAR-10/100 binary version, or a .npz/.npy of uint8 "
+        "images."
+    ),
+]
+ImageSize = Annotated[
+    int, typer.Option("--image-size", help="Square side to prepare at (0: the data's own, rounded to 28/32/64/128).")
+]
+Channels = Annotated[int, typer.Option("--channels", help="1 (grey) or 3 (RGB); 0: the data's own.")]
+Crop = Annotated[str, typer.Option("--crop", help="center: the centre square; none: pad to a square.")]
+Labels = Annotated[
+    str, typer.Option("--labels", help="auto: class folders when every image sits in one; folders; none.")
+]
+TestFraction = Annotated[
+    float, typer.Option("--test-fraction", help="Held out (seeded) when the data has no test split.")
+]
+Background = Annotated[str, typer.Option("--background", help="Colour for transparency and padding.")]
+
+
+def use_cache_dir(cache_dir: Path | None) -> None:
+    """``--cache-dir``: this process (and the ranks it starts) prepare data there."""
+    if cache_dir is not None:
+        os.environ[ENV_VAR] = str(cache_dir.expanduser().resolve())
+
+
+def warn_no_license(source: str) -> None:
+    print(
+        f"genlab: warning: no --data-license for {source}; the model card will say the licence is unknown: check "
+        "that you may train on and publish from this data",
+        file=sys.stderr,
+    )
+
+
+@data_app.command(help="Describe a data source: counts, sizes, modes, classes, duplicates, corrupt files.")
+def inspect(
+    source: Source,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write a contact sheet PNG (8 images per class, prepared).")
+    ] = None,
+    image_size: ImageSize = 0,
+    channels: Channels = 0,
+    crop: Crop = "center",
+    labels: Labels = "auto",
+    test_fraction: TestFraction = 0.1,
+    background: Background = "white",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    options = _options(image_size, channels, crop, labels, test_fraction, background, False)
+    report = inspect_source(source, options)
+    if output is not None:
+        sheet, shown = contact_sheet(source, output, options, report)
+    summary = report.to_dict(options)
+    if as_json:
+        print(json.dumps(summary | ({"contact_sheet": str(sheet)} if output is not None else {}), indent=1))
+        return
+    size, chans = report.target(options)
+    out.print(
+        f"[bold]{escape(report.source)}[/] ({report.kind}): {report.files} files, {report.images} images",
+        soft_wrap=True,
+    )
+    rows = [
+        ("splits", ", ".join(f"{k} {v}" for k, v in report.splits.items()) + f" ({report.split_kind})"),
+        ("sizes", _top(summary["sizes"])),
+        ("modes", _top(summary["modes"])),
+        ("formats", _top(summary["formats"])),
+        ("classes", _top(report.classes, 12) if report.classes else "none (unlabelled)"),
+        ("duplicates", f"{len(report.duplicates)} groups" + _first([" = ".join(g) for g in report.duplicates])),
+        ("problems", f"{len(report.problems)}" + _first([f"{k}: {v}" for k, v in report.problems.items()])),
+        ("ignored", f"{report.ignored} non-image files"),
+        ("prepared as", f"{size}x{size}, {chans} channel(s) (own side {report.own_side} px)"),
+    ]
+    table = Table(show_header=False)
+    for name, value in rows:
+        table.add_row(name, escape(value))
+    out.print(table)
+    for note in report.notes:
+        print(f"genlab: warning: {note}", file=sys.stderr)
+    if output is not None:
+        out.print(f"contact sheet ({shown} images): {escape(str(sheet))}", soft_wrap=True)
+
+
+@data_app.command("prepare", help="Decode a data source once into the cache (what `genlab train --data` reads).")
+def prepare_command(
+    source: Source,
+    image_size: ImageSize = 0,
+    channels: Channels = 0,
+    crop: Crop = "center",
+    labels: Labels = "auto",
+    test_fraction: TestFraction = 0.1,
+    background: Background = "white",
+    strict: Annotated[bool, typer.Option("--strict", help="A corrupt or unreadable image is an error.")] = False,
+    cache_dir: CacheDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    use_cache_dir(cache_dir)
+    options = _options(image_size, channels, crop, labels, test_fraction, background, strict)
+    prepared = prepare(source, options, progress=False if quiet else None)
+    m = prepared.manifest
+    classes = f"{len(m['classes'])} classes" if m["classes"] else "unlabelled"
+    out.print(
+        f"{escape(m['source'])}: {m['images']['train']} train + {m['images']['test']} test images "
+        f"({m['split']['kind']} split), {m['image_size']}x{m['image_size']}x{m['channels']}, {classes}",
+        soft_wrap=True,
+    )
+    out.print(f"prepared in {escape(str(prepared.folder))}", soft_wrap=True)
+    out.print(f"train on it: genlab train FAMILY --data {escape(source)}" + _flags(options), soft_wrap=True)
+
+
+def _options(image_size, channels, crop, labels, test_fraction, background, strict) -> DataOptions:
+    options = DataOptions(image_size, channels, crop, labels, test_fraction, background, strict)
+    options.check()
+    return options
+
+
+def _flags(options: DataOptions) -> str:
+    """The options that differ from the defaults, as train flags (the same cache entry is then used)."""
+    default = DataOptions()
+    names = {"image_size": "--image-size", "channels": "--channels", "crop": "--crop", "labels": "--labels"}
+    names |= {"test_fraction": "--test-fraction", "background": "--background"}
+    flags = [
+        f" {flag} {getattr(options, k)}" for k, flag in names.items() if getattr(options, k) != getattr(default, k)
+    ]
+    return "".join(flags) + (" --strict" if options.strict else "")
+
+
+def _top(counts: dict, k: int = 5) -> str:
+    items = list(counts.items())
+    text = ", ".join(f"{name}: {n}" for name, n in items[:k])
+    return text + (f" (+{len(items) - k} more)" if len(items) > k else "")
+
+
+def _first(items: list, k: int = 3) -> str:
+    return f" (first: {'; '.join(str(i) for i in items[:k])})" if items else ""

@@ -1,0 +1,1 @@
+"""Readers for data a user brings: folders and archives of images, IDX files, CIFAR binary, NumPy arrays."""
