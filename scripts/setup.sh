@@ -11,7 +11,7 @@ fi
 stamp=.venv/.genlab-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: installing torch==2.13.0 (CPU) and genlab[test,export] into .venv" >&2
+  echo "setup: installing torch==2.13.0 (CPU) and genlab[test,export,track] into .venv" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,export,track]"
   # The reference tools of the parity tests (the [parity] extra of pyproject.toml); --no-deps so that nothing
