@@ -199,6 +199,8 @@ def test_conditional_family_on_unlabelled_data_is_one_line(capsys, tmp_path):
         capsys, "train", "cvae", "--data", tmp_path / "flat", "--out", "r", "--data-license", "x", *TINY_VAE
     )
     one_line_error(code, err, "conditional", "class folders")
+    code, _, err = run(capsys, "train", "ddpm", "--data", tmp_path / "flat", "--out", "d", "--data-license", "x")
+    one_line_error(code, err, "class folders", "--set class_conditional=false")  # the switch ddpm has
 
 
 # ---- bad input: one line on stderr, exit 2 (or a one-line warning), nothing written into the data's folder ----

@@ -8,6 +8,7 @@ The caller's global RNG is left untouched.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -130,9 +131,12 @@ def _train(
         torch.manual_seed(tc.seed)
         family = spec.family_cls(run.model, info)  # built on the CPU: the same initial weights on every device
         if family.conditional and info.num_classes < 1:
+            fields = {f.name for f in dataclasses.fields(run.model)}
+            switch = next((f for f in ("class_conditional", "conditional") if f in fields), None)
+            off = f"train it unconditionally (--set {switch}=false)" if switch else "train an unconditional family"
             raise ConfigError(
                 f"{run.family} is conditional and needs class labels, but {tc.dataset} has none: put the images in "
-                "class folders (--labels folders), or train an unconditional family"
+                f"class folders (--labels folders), or {off}"
             )
         family.to(device)  # before loading a checkpoint, whose optimizer state then lands on the device too
         speed.check_applicable(family, tc.precision, tc.channels_last, tc.fused_optimizer)
