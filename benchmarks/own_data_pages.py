@@ -88,10 +88,9 @@ channels the data will be prepared at: its own (the median side, rounded to the 
 ```
 The first use decodes every file once, over every core, into a uint8 memory-mapped array and a
 `manifest.json` (source, file-list hash, sizes, classes, preprocessing, split) in the cache
-(`--cache-dir`, `$GENLAB_CACHE`, default `~/.cache/genlab`), never beside the data. The command
-took {r["mnist_prepare_s"]:.0f} s here for 70 000 PNGs (process start included, under the load above);
-later runs find the entry by the hash of the file list and open it memory-mapped (timed in
-[docs/results/own-data.md](../results/own-data.md)). `genlab train --data` prepares on first use
+(`--cache-dir`, `$GENLAB_CACHE`, default `~/.cache/genlab`), never beside the data; later
+runs find the entry by the hash of the file list and open it memory-mapped (both timed, with the
+machine's load, in [docs/results/own-data.md](../results/own-data.md)). `genlab train --data` prepares on first use
 itself; `prepare` does it ahead and says where.
 
 ## 3. Train, sample, evaluate
