@@ -47,7 +47,7 @@ from genlab.runs import load_family, sample_in_batches
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs/results/own-data-diffusers.md"
 TRAIN, TEST, SIZE, BATCH = 6000, 1000, 32, 16
-CHECKPOINTS = 5  # scored points along each run (evenly spaced in training time)
+CHECKPOINTS = 4  # scored points along each run (evenly spaced in training time)
 # The shapes64 classifier (it knows this data; images are resized 32 -> 64 by genlab's rule, both sides alike), then
 # the training-free random projection genlab uses by default for a user's own data.
 EXTRACTORS = ("shapes", "random-projection")
@@ -216,6 +216,7 @@ def score(work: Path, n: int) -> dict:
     results["parameters"] = {"genlab": family.num_parameters(), "diffusers": meta["parameters"]}
     results["diffusers_width"] = meta["width"]
     results["n"] = n
+    results["score_threads"] = torch.get_num_threads()
     results["machine"] = machine_info()
     results["load_average"] = [round(v, 2) for v in os.getloadavg()]
     key = f"fid_{EXTRACTORS[0]}"  # the time to an equal FID is judged with the extractor that knows the data
@@ -271,7 +272,8 @@ def page(results: dict, minutes: float, command: str) -> None:
         "split: FID with the shapes64 classifier (it knows this data; both sides resized 32 -> 64 by genlab's "
         "rule) and with the random projection genlab uses by default for a user's data (its own units).",
         "",
-        "| run | step | training min | FID (shapes) ↓ | FID (random projection) ↓ | images/s (DDIM-50) |",
+        "| run | step | training min | FID (shapes) ↓ | FID (random projection) ↓ | images/s (DDIM-50, "
+        f"{results.get('score_threads', 1)} threads) |",
         "|---|---|---|---|---|---|",
         *rows,
         "",
@@ -290,6 +292,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("-n", type=int, default=1000)
     ap.add_argument("--diffusers-site", type=Path, help="A folder diffusers was pip-installed into with --target.")
+    ap.add_argument("--score-threads", type=int, default=2, help="torch threads while sampling and scoring")
     ap.add_argument("--only", choices=["folder", "genlab", "diffusers", "score", "page"])
     args = ap.parse_args()
     if args.diffusers_site:
@@ -306,6 +309,7 @@ def main() -> None:
     if "diffusers" in stages:
         train_diffusers(args.work, args.minutes, genlab_parameters())
     if "score" in stages:
+        torch.set_num_threads(args.score_threads)  # sampling only; both runs alike
         score(args.work, args.n)
     if "page" in stages:
         results = json.loads((args.work / "scores.json").read_text())
