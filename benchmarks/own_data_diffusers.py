@@ -37,7 +37,7 @@ from PIL import Image
 
 from genlab.atomic import atomic_write_text
 from genlab.bench.machine import machine_info
-from genlab.data import DataInfo, load_dataset
+from genlab.data import DataInfo, load_dataset, save_grid
 from genlab.data.options import DataOptions
 from genlab.eval.evaluate import Evaluator, Reference
 from genlab.eval.extractors import get_extractor
@@ -212,7 +212,11 @@ def score(work: Path, n: int) -> dict:
                 **fids(images),
             }
         )
+    results.update(baselines(work, n, fids))
     family, _, _ = load_family(work / "genlab")
+    save_grid(PAGE.with_name("own-data-diffusers-genlab.png"), sample_in_batches(family, 64, seed=1))
+    save_grid(PAGE.with_name("own-data-diffusers-diffusers.png"), ddim_diffusers(model, 64, seed=1))
+    save_grid(PAGE.with_name("own-data-diffusers-real.png"), np.array(test[:64]))
     results["parameters"] = {"genlab": family.num_parameters(), "diffusers": meta["parameters"]}
     results["diffusers_width"] = meta["width"]
     results["n"] = n
@@ -228,6 +232,19 @@ def score(work: Path, n: int) -> dict:
     return results
 
 
+def baselines(work: Path, n: int, fids) -> dict:
+    """Where the metric puts real images (train split: the floor) and two kinds of noise: uniform, and Gaussian with
+    the data's per-pixel mean and standard deviation (what an undertrained model's grey-brown noise resembles). A run
+    scored worse than either means the extractor cannot rank runs at this budget."""
+    train, _, _ = load_dataset(str(work / "shapes32"), "train", options=options())
+    train = np.array(train)
+    rng = np.random.default_rng(0)
+    uniform = rng.integers(0, 256, (n, 3, SIZE, SIZE), dtype=np.uint8)
+    mean, std = train.mean(axis=0), train.std(axis=0)  # (3, 32, 32) each
+    matched = np.clip(rng.normal(mean, std, (n, 3, SIZE, SIZE)), 0, 255).round().astype(np.uint8)
+    return {"floor": fids(train[:n]), "noise": fids(uniform), "matched_noise": fids(matched)}
+
+
 def time_to(points: list[dict], target: float, key: str) -> float:
     """Training seconds at which FID first reaches ``target`` (linear between scored checkpoints)."""
     prev_t, prev_f = 0.0, math.inf
@@ -239,6 +256,25 @@ def time_to(points: list[dict], target: float, key: str) -> float:
             return prev_t + w * (p["train_seconds"] - prev_t)
         prev_t, prev_f = p["train_seconds"], p[key]
     return math.nan
+
+
+def verdict(results: dict) -> str:
+    """Whether the FIDs can rank the runs: a run scored worse than uniform noise says they cannot."""
+    worse = [
+        f"{name} ({key.removeprefix('fid_')})"
+        for name in ("genlab", "diffusers")
+        for key in results["noise"]
+        if results[name][-1][key] > min(results["noise"][key], results["matched_noise"][key])
+    ]
+    if not worse:
+        return "Both runs score better than both kinds of noise with both extractors, so the FIDs rank them."
+    return (
+        f"**The FIDs do not rank these runs**: at the end of training {', '.join(worse)} scores worse than noise "
+        "(uniform, or Gaussian with the data's per-pixel mean and standard deviation). At this budget the samples "
+        "(above) are far from the data, where neither extractor's FID is "
+        "meaningful, so the ratio below is **not established**; compare the pictures and the loss instead, or give "
+        "both runs more minutes."
+    )
 
 
 def page(results: dict, minutes: float, command: str) -> None:
@@ -276,6 +312,21 @@ def page(results: dict, minutes: float, command: str) -> None:
         f"{results.get('score_threads', 1)} threads) |",
         "|---|---|---|---|---|---|",
         *rows,
+        f"| real train images (floor) | | | {results['floor']['fid_shapes']:.2f} | "
+        f"{results['floor']['fid_random-projection']:.2f} | |",
+        f"| uniform noise | | | {results['noise']['fid_shapes']:.2f} | "
+        f"{results['noise']['fid_random-projection']:.2f} | |",
+        f"| Gaussian noise, the data's per-pixel mean and sd | | | {results['matched_noise']['fid_shapes']:.2f} | "
+        f"{results['matched_noise']['fid_random-projection']:.2f} | |",
+        "",
+        "Samples at the end of each run (DDIM-50, seed 1), and the test split:",
+        "",
+        "| genlab | diffusers | real |",
+        "|---|---|---|",
+        "| ![](own-data-diffusers-genlab.png) | ![](own-data-diffusers-diffusers.png) "
+        "| ![](own-data-diffusers-real.png) |",
+        "",
+        verdict(results),
         "",
         f"Time to an equal FID (shapes classifier; the worse final FID, {results['target']:.2f}, is reached by both): "
         f"genlab {t['genlab'] / 60:.2f} min, diffusers {t['diffusers'] / 60:.2f} min, **ratio diffusers / genlab = "
@@ -284,6 +335,7 @@ def page(results: dict, minutes: float, command: str) -> None:
         "",
     ]
     atomic_write_text(PAGE, "\n".join(lines))
+    atomic_write_text(PAGE.with_suffix(".json"), json.dumps(results, indent=1) + "\n")  # the numbers, raw
 
 
 def main() -> None:
@@ -293,7 +345,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=1000)
     ap.add_argument("--diffusers-site", type=Path, help="A folder diffusers was pip-installed into with --target.")
     ap.add_argument("--score-threads", type=int, default=2, help="torch threads while sampling and scoring")
-    ap.add_argument("--only", choices=["folder", "genlab", "diffusers", "score", "page"])
+    ap.add_argument("--only", choices=["folder", "genlab", "diffusers", "score", "baselines", "page"])
     args = ap.parse_args()
     if args.diffusers_site:
         sys.path.append(str(args.diffusers_site))  # after the venv: its numpy, Pillow and torch win
@@ -311,6 +363,18 @@ def main() -> None:
     if "score" in stages:
         torch.set_num_threads(args.score_threads)  # sampling only; both runs alike
         score(args.work, args.n)
+    if args.only == "baselines":  # the floor and noise rows alone, into an existing scores.json
+        path = args.work / "scores.json"
+        results = json.loads(path.read_text())
+        test, _, _ = load_dataset(str(args.work / "shapes32"), "test", options=options())
+        reference = Reference("shapes32 test split", np.array(test))
+        evaluators = {name: Evaluator(reference, get_extractor(name)) for name in EXTRACTORS}
+        results.update(
+            baselines(
+                args.work, results["n"], lambda x: {f"fid_{k}": float(e(x)["fid"]) for k, e in evaluators.items()}
+            )
+        )
+        atomic_write_text(path, json.dumps(results, indent=1))
     if "page" in stages:
         results = json.loads((args.work / "scores.json").read_text())
         command = f"python benchmarks/own_data_diffusers.py --work WORK --minutes {args.minutes:g} -n {args.n}"
