@@ -114,4 +114,5 @@ def test_card_with_the_evaluation_suite(tiny_run):
     result = evaluate_for_card(tiny_run, n=200)
     assert sum(result["class_histogram"]) == 200
     text = write_card(tiny_run, result).read_text()
-    assert "Class balance of samples by the digit classifier" in text and f"fid {result['fid']:.2f}" in text
+    assert "Class balance of samples by the digit classifier" in text
+    assert f"FID (n=200, {result['extractor']}) {result['fid']:.2f}" in text  # one definition: FID with n, extractor
