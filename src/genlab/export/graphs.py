@@ -11,6 +11,7 @@ on the same inputs.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,7 +58,7 @@ class Graph:
 
 
 @dataclass
-class Exportable:
+class Exportable(ABC):
     """A trained family, ready to export. Subclasses implement the three hooks below."""
 
     family_name: str
@@ -67,21 +68,21 @@ class Exportable:
     conventions: dict[str, Any] = field(default_factory=dict)
     diffusion: dict[str, Any] | None = None
 
+    @abstractmethod
     def example_inputs(self, name: str, n: int, generator: torch.Generator) -> dict[str, np.ndarray]:
         """Random valid inputs of graph ``name`` with batch ``n`` (parity checks, tracing)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def calibration(self, name: str, n: int, generator: torch.Generator) -> list[dict[str, np.ndarray]]:
         """``n`` single-image inputs of graph ``name`` drawn from the run's data (INT8 calibration)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def generate(self, runner: Runner, n: int, generator: torch.Generator) -> np.ndarray:
         """The family's sampling path around the graphs: float32 images in [-1, 1], (n, C, H, W).
 
         With the PyTorch runner and the same ``generator`` it draws what ``family.sample`` draws
         (translators: held-out inputs translated, without the test-time dropout).
         """
-        raise NotImplementedError
 
 
 def torch_runner(graphs: dict[str, Graph]) -> Runner:

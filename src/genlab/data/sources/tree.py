@@ -17,6 +17,7 @@ import os
 import stat
 import tarfile
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -40,7 +41,7 @@ class Entry(NamedTuple):
 
 
 @dataclass
-class Tree:
+class Tree(ABC):
     """Base: ``entries`` in name order; ``read`` and ``stream`` give their bytes."""
 
     root: Path
@@ -49,9 +50,9 @@ class Tree:
     notes: list[str] = field(default_factory=list)  # one-line warnings (loops skipped, ...)
     prefix: str = ""  # an archive's single top folder, stripped from every name
 
+    @abstractmethod
     def read(self, name: str, limit: int = MAX_FILE_BYTES) -> bytes:
         """The bytes of file ``name``; ImageProblem when it cannot be read or holds more than ``limit``."""
-        raise NotImplementedError
 
     def stream(self, names: Iterable[str]) -> Iterator[tuple[str, bytes | ImageProblem]]:
         """(name, bytes or the problem reading it) for each of ``names``, in the tree's cheapest order."""
