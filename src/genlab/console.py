@@ -78,7 +78,7 @@ class Progress:
         self._thread: threading.Thread | None = None
         self._set_stage(description, total, completed)
         self._bar = RichProgress(
-            *(columns or _default_columns()),
+            *(columns or bar_columns()),
             console=stderr_console,
             disable=not self.live,
             transient=transient,
@@ -151,9 +151,10 @@ class Progress:
             print(self.line(), file=sys.stderr, flush=True)
 
 
-def _default_columns() -> tuple:
+def bar_columns(spinner: bool = True) -> tuple:
+    """The columns of a progress bar: [spinner,] description, bar, done/total, info, elapsed, ETA."""
     return (
-        SpinnerColumn(),
+        *((SpinnerColumn(),) if spinner else ()),
         TextColumn("[bold]{task.description}"),
         BarColumn(bar_width=24),
         MofNCompleteColumn(),

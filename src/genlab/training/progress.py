@@ -9,24 +9,14 @@ from __future__ import annotations
 
 import sys
 
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-from genlab.console import Progress
+from genlab.console import Progress, bar_columns
 
 
 class TrainingProgress(Progress):
     """The training bar (kept on screen when done) or the plain lines of a log."""
 
     def __init__(self, title: str, total: int, start: int, quiet: bool, every: float) -> None:
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(bar_width=24),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-        )
+        columns = bar_columns(spinner=False)  # no spinner: the bar stays on screen when done
         super().__init__(
             title, total, completed=start, unit="steps", quiet=quiet, every=every, transient=False, columns=columns
         )
