@@ -164,13 +164,63 @@ The model card records what the run trained on (from the run's `data.json`):
 {r["card"]}
 ```
 
+## Image-to-image pairs (pix2pix, cyclegan)
+
+The translation families train on pairs of pictures, A (the input) and B (the target). genlab
+reads three layouts from a folder, or from a .zip or .tar(.gz) of one:
+
+```text
+shoes/                      edges2shoes/               horse2zebra/
+  A/0001.png  B/0001.jpg      train/0001.jpg (A|B)       trainA/...  trainB/...
+  A/0002.png  B/0002.jpg      val/0001.jpg               testA/...   testB/...
+```
+- **A/ and B/ folders** (`--pairs ab`): files pair up by their path inside the folder without the
+  suffix (`A/x/1.png` with `B/x/1.jpg`). `train/A`, `train/B`, `test/A`, `test/B` (or `val/`) at
+  the top give the splits, as do the CycleGAN repository's `trainA/ trainB/ testA/ testB/`;
+  otherwise a seeded `--test-fraction` of the pairs is held out. A file without a partner is
+  skipped with one warning that counts them and names the first few (`--strict`: an error); no
+  pair at all is an error.
+- **Side-by-side images** (`--pairs side-by-side`): each image holds A on the left and B on the
+  right, width = 2 x height, like the pix2pix paper's own data sets (edges2shoes, facades).
+- **Unpaired domains** (`--pairs unpaired`): the same A/ and B/ (or trainA/ ...) folders, any
+  counts, no names matched.
+
+`pix2pix` reads `--pairs paired` by default (A/ and B/ folders when there are any, else
+side-by-side images; either way the output of `data inspect` and `data prepare` names the layout
+chosen); `cyclegan` reads `--pairs unpaired`. Both domains are prepared at one size and channel
+count by the rules below (`--image-size`, `--channels`, `--crop`) and stored as rows of A|B
+(width 2 x the image size), the layout of the built-in translation sets.
+
+```bash
+genlab data inspect shoes --pairs paired
+genlab train pix2pix --data shoes --preset small --steps 2000
+genlab sample runs/pix2pix -n 16 -o shoes.npz --grid shoes.png
+genlab eval runs/pix2pix
+genlab data prepare horse2zebra --pairs unpaired
+genlab train cyclegan --data horse2zebra --preset small --steps 2000
+genlab eval runs/cyclegan
+```
+
+Unequal counts (unpaired): a split has as many rows as its larger domain; the larger domain keeps
+its own order and the smaller one is re-drawn by a cycle of seeded permutations
+(`numpy.random.default_rng(1)`), so each of its images appears once per lap. The manifest records
+the rule, the seed and the files per domain and split.
+
+`genlab sample` translates held-out A images and shows [A | G(A)]. `genlab eval RUN` translates
+the test split's A images: for aligned pairs it scores L1, PSNR and SSIM against the true B
+beside the copy-the-input baseline (A itself as the output), plus FID of G(A) against the B test
+images; unpaired data has no ground truth, which eval says, and it reports that FID and the
+copy-the-input FID only (extractor: random projection, the default for your own data). `--pairs`
+is refused for the other families, and `pix2pix` refuses plain images and unpaired domains, each
+in one line.
+
 ## Options and what goes wrong
 
 - `--image-size N`, `--channels 1|3`: downscaling averages (`Image.reduce` for an integer factor,
   else `Image.Resampling.BOX`); upscaling uses LANCZOS and prints one warning with a count.
 - `--crop center` (default) takes the centre square; `--crop none` pads to a square with `--background`.
 - These options live in the run's config.yaml (`image_size`, `channels`, `crop`, `labels`,
-  `test_fraction`, `background`, `strict`, `data_license`): a run is reproducible from its config.
+  `test_fraction`, `background`, `strict`, `pairs`, `data_license`): a run is reproducible from its config.
 - Corrupt, truncated or unreadable files are skipped with one warning that counts them and names
   the first few (`--strict` makes them an error); a decompression bomb (over Pillow's pixel limit)
   is refused by name; an archive member with an absolute or `..` path refuses the whole archive;

@@ -15,6 +15,7 @@ Everything here is what ``genlab train``, ``sample`` and ``eval`` do, in Python.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,11 @@ import numpy as np
 import torch
 
 from genlab.config import TrainConfig, apply_overrides, from_dict, load_yaml
-from genlab.data import save_grid
+from genlab.data import is_named, save_grid
 from genlab.errors import ConfigError
 from genlab.models.base import Family
 from genlab.models.registry import family_names, get_family
+from genlab.models.translate_parts import data_pairs
 from genlab.publish.card import write_card
 from genlab.runs import RunConfig, load_family, read_config, read_metrics, sample_in_batches
 from genlab.training import StepClock, TrainResult
@@ -72,7 +74,8 @@ def run_config(
     tc, model = apply_overrides([tc, model], dict(sets or {}))
     tc.check()
     model.check()
-    return RunConfig(spec.name, model, tc)
+    pairs = data_pairs(spec.family_cls, tc.pairs, not is_named(tc.dataset), spec.name)  # auto -> what it reads
+    return RunConfig(spec.name, model, dataclasses.replace(tc, pairs=pairs))
 
 
 def train(

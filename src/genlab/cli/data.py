@@ -15,7 +15,7 @@ from rich.table import Table
 from genlab.cli.app import app, out
 from genlab.data import DataOptions, prepare
 from genlab.data.cache import ENV_VAR
-from genlab.data.inspect import contact_sheet, inspect_source
+from genlab.data.inspect import contact_sheet, has_domain_folders, inspect_pairs_source, inspect_source
 
 data_app = typer.Typer(no_args_is_help=True, help="Look at your own data and prepare it for `genlab train --data`.")
 app.add_typer(data_app, name="data")
@@ -47,6 +47,14 @@ TestFraction = Annotated[
     float, typer.Option("--test-fraction", help="Held out (seeded) when the data has no test split.")
 ]
 Background = Annotated[str, typer.Option("--background", help="Colour for transparency and padding.")]
+PairsOption = Annotated[
+    str,
+    typer.Option(
+        "--pairs",
+        help="Image pairs (pix2pix, cyclegan): none (plain images, default), paired (A/ and B/ folders with matching "
+        "file names, else side-by-side A|B images), ab, side-by-side, unpaired (two domain folders).",
+    ),
+]
 
 
 def use_cache_dir(cache_dir: Path | None) -> None:
@@ -75,9 +83,12 @@ def inspect(
     labels: Labels = "auto",
     test_fraction: TestFraction = 0.1,
     background: Background = "white",
+    pairs: PairsOption = "none",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    options = _options(image_size, channels, crop, labels, test_fraction, background, False)
+    options = _options(image_size, channels, crop, labels, test_fraction, background, False, pairs)
+    if pairs != "none":
+        return _inspect_pairs(source, options, as_json)
     report = inspect_source(source, options)
     if output is not None:
         sheet, shown = contact_sheet(source, output, options, report)
@@ -107,6 +118,12 @@ def inspect(
     out.print(table)
     for note in report.notes:
         print(f"genlab: warning: {note}", file=sys.stderr)
+    if has_domain_folders(source):
+        print(
+            "genlab: note: this data has A/ and B/ domain folders: for pix2pix or cyclegan see the pairing with "
+            "--pairs paired or --pairs unpaired",
+            file=sys.stderr,
+        )
     if output is not None:
         out.print(f"contact sheet ({shown} images): {escape(str(sheet))}", soft_wrap=True)
 
@@ -121,16 +138,20 @@ def prepare_command(
     test_fraction: TestFraction = 0.1,
     background: Background = "white",
     strict: Annotated[bool, typer.Option("--strict", help="A corrupt or unreadable image is an error.")] = False,
+    pairs: PairsOption = "none",
     cache_dir: CacheDir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     use_cache_dir(cache_dir)
-    options = _options(image_size, channels, crop, labels, test_fraction, background, strict)
+    options = _options(image_size, channels, crop, labels, test_fraction, background, strict, pairs)
     prepared = prepare(source, options, progress=False if quiet else None)
     m = prepared.manifest
     classes = f"{len(m['classes'])} classes" if m["classes"] else "unlabelled"
+    what = "images"
+    if "layout" in m:
+        classes, what = f"A|B rows {m['image_size']}x{m['width']}", f"pairs ({pairing_line(m['pairing'])})"
     out.print(
-        f"{escape(m['source'])}: {m['images']['train']} train + {m['images']['test']} test images "
+        f"{escape(m['source'])}: {m['images']['train']} train + {m['images']['test']} test {what} "
         f"({m['split']['kind']} split), {m['image_size']}x{m['image_size']}x{m['channels']}, {classes}",
         soft_wrap=True,
     )
@@ -138,8 +159,44 @@ def prepare_command(
     out.print(f"train on it: genlab train FAMILY --data {escape(source)}" + _flags(options), soft_wrap=True)
 
 
-def _options(image_size, channels, crop, labels, test_fraction, background, strict) -> DataOptions:
-    options = DataOptions(image_size, channels, crop, labels, test_fraction, background, strict)
+def _inspect_pairs(source: str, options: DataOptions, as_json: bool) -> None:
+    """``genlab data inspect --pairs``: the layout chosen, files per domain and split, matched and unmatched."""
+    report = inspect_pairs_source(source, options)
+    if as_json:
+        print(json.dumps(report, indent=1))
+        return
+    size, chans = report["prepared_as"]["image_size"], report["prepared_as"]["channels"]
+    files = report["files"]
+    rows = [
+        ("layout", f"{report['layout']} (--pairs {options.pairs})"),
+        ("pairing", pairing_line(report)),
+        ("domain A", ", ".join(f"{k} {v}" for k, v in files["A"].items()) + f" ({report['split']})"),
+        ("domain B", ", ".join(f"{k} {v}" for k, v in files["B"].items())),
+        ("problems", f"{len(report['problems'])}" + _first([f"{k}: {v}" for k, v in report["problems"].items()])),
+        ("prepared as", f"rows of A|B, each {size}x{size} with {chans} channel(s): {size}x{2 * size}"),
+    ]
+    out.print(f"[bold]{escape(report['source'])}[/]: image pairs", soft_wrap=True)
+    table = Table(show_header=False)
+    for name, value in rows:
+        table.add_row(name, escape(value))
+    out.print(table)
+    for note in report["notes"]:
+        print(f"genlab: warning: {note}", file=sys.stderr)
+
+
+def pairing_line(pairing: dict) -> str:
+    """One line on how the rows pair up: matched/unmatched names, side by side, or the unpaired rule."""
+    if pairing["layout"] == "ab":
+        matched = ", ".join(f"{k} {v}" for k, v in pairing["matched"].items())
+        lost = pairing["unmatched"]
+        return f"matched by name: {matched}; unmatched {lost['count']}" + _first(lost["first"])
+    if pairing["layout"] == "side-by-side":
+        return "each image is A (left half) | B (right half)"
+    return f"unpaired: {pairing['rule']}"
+
+
+def _options(image_size, channels, crop, labels, test_fraction, background, strict, pairs="none") -> DataOptions:
+    options = DataOptions(image_size, channels, crop, labels, test_fraction, background, strict, pairs)
     options.check()
     return options
 
@@ -148,7 +205,7 @@ def _flags(options: DataOptions) -> str:
     """The options that differ from the defaults, as train flags (the same cache entry is then used)."""
     default = DataOptions()
     names = {"image_size": "--image-size", "channels": "--channels", "crop": "--crop", "labels": "--labels"}
-    names |= {"test_fraction": "--test-fraction", "background": "--background"}
+    names |= {"test_fraction": "--test-fraction", "background": "--background", "pairs": "--pairs"}
     flags = [
         f" {flag} {getattr(options, k)}" for k, flag in names.items() if getattr(options, k) != getattr(default, k)
     ]

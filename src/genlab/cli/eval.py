@@ -145,6 +145,8 @@ def score(
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     resolve_device(device)  # a bad or missing device is one line, also when PATH is a samples file
+    if ref is None and is_run_dir(Path(path)) and _own_pairs(read_config(Path(path))):
+        return _score_translation(Path(path), n, checkpoint, seed, device, extractor, as_json)
     with Progress(f"eval: reading {path}", n, unit="images") as progress:
         sample = resolve(
             path, n=n, checkpoint=checkpoint, seed=seed, device=device, data_dir=data_dir, run_n=n, progress=progress
@@ -197,6 +199,30 @@ def score(
         progress.stage(f"eval: scoring {sample.images.shape[0]} samples")
         result = evaluator(sample.images, sample.labels)
     _show({"what": sample.description, **result, **sample.counts}, as_json)
+
+
+def _own_pairs(run) -> bool:
+    """Whether a run is a translation family trained on the user's own image pairs (scored A -> B, not sampled)."""
+    from genlab.models.registry import get_family
+    from genlab.models.translate_parts import TranslationFamily
+
+    return issubclass(get_family(run.family).family_cls, TranslationFamily) and not is_named(run.train.dataset)
+
+
+def _score_translation(run_dir: Path, n, checkpoint, seed, device, extractor, as_json) -> None:
+    """``genlab eval RUN`` for pix2pix / cyclegan on own pairs: genlab.eval.translation."""
+    from genlab.eval.translation import score_translation, translation_lines
+
+    family, run, _ = load_family(run_dir, checkpoint, device=device)
+    shape = (family.info.channels, family.info.height, family.info.height)
+    chosen = extractor or default_extractor(run.train.dataset, shape)
+    with Progress(f"eval: translating the test split of {run.train.dataset}"):
+        result = score_translation(family, run.train.dataset, n, seed, chosen)
+    if as_json:
+        print(json.dumps(result, indent=1))
+        return
+    for line in translation_lines(result):
+        out.print(escape(line), soft_wrap=True)
 
 
 def _extractor(

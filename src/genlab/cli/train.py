@@ -93,6 +93,15 @@ def train(
     strict: Annotated[
         bool, typer.Option("--strict", help="A corrupt or unreadable image is an error (default: skipped, counted).")
     ] = False,
+    pairs: Annotated[
+        str | None,
+        typer.Option(
+            "--pairs",
+            help="Image pairs for pix2pix/cyclegan: auto (default: pix2pix paired, cyclegan unpaired), paired (A/ and "
+            "B/ folders with matching file names, else side-by-side A|B images), ab, side-by-side, unpaired (two "
+            "domain folders A/ B/ or trainA/ trainB/ testA/ testB/), none.",
+        ),
+    ] = None,
     data_license: Annotated[
         str | None,
         typer.Option("--data-license", help="The licence of your data, quoted in the model card (e.g. CC-BY-4.0)."),
@@ -145,7 +154,7 @@ def train(
     if nproc != 1:
         return distributed.launch(nproc, argv_of(ctx, without=("nproc",)))
     if resume is not None:
-        data_flags = (dataset, image_size, channels, crop, labels, test_fraction, background, data_license)
+        data_flags = (dataset, image_size, channels, crop, labels, test_fraction, background, pairs, data_license)
         if family is not None or config is not None or preset is not None or set_ or strict:
             raise ConfigError("--resume continues a run as configured; only --steps/--epochs may change")
         if any(v is not None for v in data_flags):
@@ -167,6 +176,7 @@ def train(
             "test_fraction": test_fraction,
             "background": background,
             "strict": True if strict else None,
+            "pairs": pairs,
             "data_license": data_license,
         }
         sets = [*(set_ or []), *([f"progress_every={progress_every}"] if progress_every is not None else [])]

@@ -1,7 +1,8 @@
 """The prepared-data cache: decoded once, then opened memory-mapped in a fraction of a second.
 
 A prepared data set is a folder ``<cache>/prepared/<key>/`` holding ``train-images.npy``,
-``test-images.npy`` (uint8 (N, C, S, S)), ``train-labels.npy``, ``test-labels.npy`` (int64) and
+``test-images.npy`` (uint8 (N, C, S, S); image pairs (N, C, S, 2S), A left of B), ``train-labels.npy``,
+``test-labels.npy`` (int64) and
 ``manifest.json`` (source, file-list hash, sizes, classes, preprocessing, split). The key hashes
 the source's file list (names, sizes, modification stamps) and the requested preprocessing, so
 changing a file or an option makes a new entry and nothing stale is ever read. The cache lives
@@ -56,7 +57,8 @@ class Prepared:
     manifest: dict[str, Any]
 
     def split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        """(uint8 (N, C, S, S) images, read-only and memory-mapped; int64 (N,) labels)."""
+        """(uint8 (N, C, S, S) images -- (N, C, S, 2S) for image pairs --, read-only and memory-mapped; int64 (N,)
+        labels)."""
         if split not in SPLITS:
             raise DataError(f"unknown split {split!r}; use one of: {', '.join(SPLITS)}")
         try:
@@ -69,9 +71,10 @@ class Prepared:
         try:
             expected = self.manifest["images"][split]
             c, s = self.manifest["channels"], self.manifest["image_size"]
-        except (KeyError, TypeError):
-            expected = c = s = None  # a damaged manifest: the shape check below refuses it
-        if images.shape != (expected, c, s, s) or images.dtype != np.uint8 or labels.shape != (expected,):
+            w = self.manifest.get("width", s)  # image pairs: A|B side by side, 2 x image_size
+        except (KeyError, TypeError, AttributeError):
+            expected = c = s = w = None  # a damaged manifest: the shape check below refuses it
+        if images.shape != (expected, c, s, w) or images.dtype != np.uint8 or labels.shape != (expected,):
             raise DataError(
                 f"prepared data {self.folder} does not match its manifest; delete that folder and run again"
             )

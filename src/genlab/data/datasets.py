@@ -9,6 +9,7 @@ prepared once into the cache (:mod:`genlab.data.prepare`) and returned memory-ma
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,9 @@ class DataInfo:
     height: int
     width: int
     num_classes: int
+    # Image pairs from a path (width = 2 x height, A|B): JSON {"path", "layout", "options"} from which the translation
+    # families draw held-out inputs (load_pairs); "" for every other data set.
+    pairs_source: str = ""
 
 
 Loaded = tuple[np.ndarray, np.ndarray, DataInfo]
@@ -107,6 +111,9 @@ RECORD_FIELDS = (
     "split",
     "options",
     "upscaled",
+    "layout",
+    "domains",
+    "pairing",
 )
 
 
@@ -133,7 +140,28 @@ def _load_path(source: str, split: str, options: DataOptions) -> Loaded:
     prepared = prepare(source, options)
     images, labels = prepared.split(split)
     c, s = prepared.manifest["channels"], prepared.manifest["image_size"]
-    return images, labels, DataInfo(c, s, s, prepared.num_classes)
+    layout = prepared.manifest.get("layout")
+    if layout is None:
+        return images, labels, DataInfo(c, s, s, prepared.num_classes)
+    where = str(Path(source).expanduser().resolve())
+    ref = json.dumps({"path": where, "layout": layout, "options": options.to_dict()}, sort_keys=True)
+    return images, labels, DataInfo(c, s, 2 * s, 0, pairs_source=ref)
+
+
+def load_pairs(pairs_source: str, split: str) -> tuple[np.ndarray, str]:
+    """(uint8 (N, C, S, 2S) A|B rows of ``split``, layout) of the image pairs a ``DataInfo.pairs_source`` names,
+    prepared as when the model was trained (from the cache, else decoded again from the source)."""
+    try:
+        ref = json.loads(pairs_source)
+        path, layout, options = str(ref["path"]), str(ref["layout"]), DataOptions(**ref["options"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise DataError(f"the data info's pairs_source is damaged ({e}); retrain on the image pairs") from None
+    if not Path(path).exists():
+        raise DataError(
+            f"the image pairs this model was trained on, {path}, are not there any more: put them back at that path"
+        )
+    images, _, _ = _load_path(path, split, options)
+    return images, layout
 
 
 def _reshape_named(images: np.ndarray, labels: np.ndarray, info: DataInfo, options: DataOptions) -> Loaded:

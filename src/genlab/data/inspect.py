@@ -25,7 +25,9 @@ from genlab.data.images import make_grid
 from genlab.data.options import DataOptions, background_rgb, nearest_size, square_side
 from genlab.data.parallel import chunked, inspect_files, run_chunks, show_progress
 from genlab.data.prepare import identify, resolve_source
+from genlab.data.prepare_pairs import inspect_pairs
 from genlab.data.sources.arrays import RawArrays, find_cifar, find_idx, read_arrays_file, read_cifar, read_idx_source
+from genlab.data.sources.pairs import domain_files
 from genlab.data.sources.plan import is_image_name, plan_images
 from genlab.data.sources.tree import Tree, open_tree
 from genlab.errors import DataError
@@ -98,6 +100,34 @@ def inspect_source(
         if raw is not None:
             return _inspect_arrays(str(path), raw.kind, len(tree.entries), raw, options)
         return _inspect_images(tree, str(path), found.kind, options, show)
+    finally:
+        tree.close()
+
+
+def inspect_pairs_source(source: str | Path, options: DataOptions, *, progress: bool | None = None) -> dict[str, Any]:
+    """How ``source`` pairs up with ``options.pairs`` (layout, files per domain, matched/unmatched); writes nothing."""
+    options.check()
+    path = resolve_source(source)
+    found = identify(path)
+    if found.kind not in ("folder", "zip", "tar"):
+        raise DataError(f"--pairs {options.pairs}: image pairs are read from a folder or a .zip/.tar of one")
+    tree = found.tree or open_tree(path)
+    try:
+        show = show_progress() if progress is None else progress
+        return {"source": str(path), **inspect_pairs(tree, options, str(path), show)}
+    finally:
+        tree.close()
+
+
+def has_domain_folders(source: str | Path) -> bool:
+    """Whether a folder or archive holds A/ and B/ domain folders (image pairs for pix2pix or cyclegan)."""
+    path = resolve_source(source)
+    found = identify(path)
+    if found.kind not in ("folder", "zip", "tar"):
+        return False
+    tree = found.tree or open_tree(path)
+    try:
+        return bool(domain_files([e.name for e in tree.entries]))
     finally:
         tree.close()
 

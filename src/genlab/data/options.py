@@ -22,6 +22,10 @@ SPLIT_SEED = 0  # the held-out test split is a function of the file list and thi
 
 Crop = Literal["center", "none"]
 Labels = Literal["auto", "folders", "none"]
+# How image files form translation pairs (genlab.data.sources.pairs): none = plain images; paired = A/ and B/ folders
+# matched by name, else side-by-side A|B images; ab / side-by-side: that layout only; unpaired = two domain folders.
+Pairs = Literal["none", "paired", "ab", "side-by-side", "unpaired"]
+PAIRS = ("none", "paired", "ab", "side-by-side", "unpaired")
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class DataOptions:
     test_fraction: float = 0.1  # held out, seeded, when the data has no test split of its own
     background: str = "white"  # what transparent pixels and padding become (a colour name or #rrggbb)
     strict: bool = False  # corrupt or unreadable files are an error instead of being skipped
+    pairs: Pairs = "none"  # image-to-image pairs: none (plain images), paired, ab, side-by-side or unpaired
 
     def check(self) -> None:
         """Raise DataError for values that cannot work."""
@@ -50,10 +55,16 @@ class DataOptions:
             raise DataError(f"labels must be auto, folders or none, got {self.labels!r}")
         if not 0 < self.test_fraction < 1:
             raise DataError(f"test_fraction must lie strictly between 0 and 1, got {self.test_fraction}")
+        if self.pairs not in PAIRS:
+            raise DataError(f"pairs must be one of {', '.join(PAIRS)}, got {self.pairs!r}")
         background_rgb(self.background)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a dict; ``pairs`` only when set, so the cache keys of plain images stay as they were."""
+        fields = asdict(self)
+        if fields["pairs"] == "none":
+            del fields["pairs"]
+        return fields
 
 
 def background_rgb(name: str) -> tuple[int, int, int]:

@@ -33,6 +33,7 @@ from genlab.data.cache import (
 from genlab.data.decode import DOWN, UP, ImageProblem, Prep
 from genlab.data.options import SPLIT_SEED, DataOptions, background_rgb, nearest_size, square_side
 from genlab.data.parallel import chunked, decode_arrays, decode_files, headers, run_chunks, show_progress
+from genlab.data.prepare_pairs import fill_pairs
 from genlab.data.sources.arrays import (
     MAX_ARRAY_BYTES,
     RawArrays,
@@ -134,13 +135,20 @@ def _fill(tmp: Path, found: Found, options: DataOptions, key: str, show: bool) -
     started = time.perf_counter()
     where = str(found.path)
     tree = found.tree
+    if options.pairs != "none" and found.kind not in ("folder", "zip", "tar"):
+        raise DataError(
+            f"--pairs {options.pairs}: image pairs are read from a folder or a .zip/.tar of one (A/ and B/ folders "
+            f"or side-by-side images); {where} is a {found.kind} file"
+        )
     if found.kind in ("npz", "npy"):
         manifest = _fill_arrays(tmp, read_arrays_file(found.path), options, where, show)
     else:
         if tree is None:
             tree = open_tree(found.path)
         try:
-            if found.kind == "idx-file":
+            if options.pairs != "none":
+                manifest = fill_pairs(tmp, tree, options, where, show)
+            elif found.kind == "idx-file":
                 raw = read_idx_source(tree, find_idx(tree, single=found.path.name) or {})
                 manifest = _fill_arrays(tmp, raw, options, where, show)
             elif (cifar := find_cifar(tree)) is not None:

@@ -13,7 +13,8 @@ where x_fake comes from a history pool of the last 50 generated images of that d
 (:class:`~genlab.models.translate_parts.ImagePool`, saved in checkpoints). Adam 2e-4,
 betas (0.5, 0.999), one optimiser for both generators and one for both discriminators.
 
-Data: an unpaired translation set (:mod:`genlab.data.translation`), an A image left and an
+Data: an unpaired translation set (:mod:`genlab.data.translation`), or your own two domain
+folders (``--data PATH``: A/ and B/, or trainA/ trainB/ testA/ testB/): an A image left and an
 unrelated B image right. ``sample`` translates held-out images in ``direction`` and keeps
 the data's layout, A left and B right: [a | G_AB(a)] for a2b, [G_BA(b) | b] for b2a.
 """
@@ -29,10 +30,10 @@ from genlab.data import DataInfo
 from genlab.data.translation import join_pair, split_pair
 from genlab.errors import ConfigError
 from genlab.math.gan import discriminator_loss
-from genlab.models.base import Family
 from genlab.models.registry import register
 from genlab.models.translate_parts import (
     ImagePool,
+    TranslationFamily,
     check_translation_set,
     held_out_images,
     translation_shapes,
@@ -44,7 +45,7 @@ from genlab.nn.resnet_translate import ResnetGenerator
 
 @dataclass(frozen=True)
 class CycleGANConfig:
-    domains: str = "digits-thickness"  # unpaired set whose held-out images `sample` translates: the one trained on
+    domains: str = "digits-thickness"  # unpaired set whose held-out images `sample` translates (own data: not used)
     base_channels: int = 32  # generator widths b, 2b, 4b
     n_blocks: int = 6  # residual blocks (6 for 128 x 128 in the paper)
     d_base_channels: int = 32
@@ -84,8 +85,9 @@ class CycleGANConfig:
     example_shape=(1, 28, 56),
     shapes=translation_shapes("unpaired", "digits-thickness"),
 )
-class CycleGAN(Family):
+class CycleGAN(TranslationFamily):
     kind = "translation"
+    pairing = "unpaired"
     monitor_losses = False  # least-squares losses: the BCE collapse/explosion thresholds do not apply
 
     def __init__(self, cfg: CycleGANConfig, info: DataInfo) -> None:
@@ -173,10 +175,13 @@ class CycleGAN(Family):
         """``n`` held-out images drawn with ``generator``, translated in ``direction``; A left, B right: (n, C, H,
         2W)."""
         if self.cfg.direction == "a2b":
-            a = held_out_images(self.cfg.domains, "a", n, generator).to(self.device)
+            a = held_out_images(self.cfg.domains, "a", n, generator, self.info).to(self.device)
             return join_pair(a, self.translate(a, "a2b"))
-        b = held_out_images(self.cfg.domains, "b", n, generator).to(self.device)
+        b = held_out_images(self.cfg.domains, "b", n, generator, self.info).to(self.device)
         return join_pair(self.translate(b, "b2a"), b)
+
+    def translate_a(self, inputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.translate(inputs, "a2b")
 
     @torch.no_grad()
     def evaluate(self, images, labels):

@@ -12,8 +12,9 @@ non-saturating G loss, D's objective halved (section 3.3); Adam 2e-4, betas (0.5
 filter on two CPU cores (:class:`~genlab.nn.unet_translate.MobileTranslationUNet`, no dropout;
 ``base_channels`` 8 and ``depth`` 6 on the 256 x 256 ``shapes-edges256`` set: docs/results/deploy.md).
 
-Data: a paired translation set (:mod:`genlab.data.translation`): input A left, target B
-right. ``sample`` translates held-out inputs and returns them side by side with the
+Data: a paired translation set (:mod:`genlab.data.translation`), or your own aligned pairs
+(``--data PATH``: A/ and B/ folders, or side-by-side images): input A left, target B right.
+``sample`` translates held-out inputs and returns them side by side with the
 outputs, [input | output], in the layout of the data.
 """
 
@@ -28,9 +29,9 @@ from genlab.data import DataInfo
 from genlab.data.translation import join_pair, split_pair
 from genlab.errors import ConfigError
 from genlab.math.gan import discriminator_loss, generator_loss
-from genlab.models.base import Family
 from genlab.models.registry import register
 from genlab.models.translate_parts import (
+    TranslationFamily,
     check_translation_set,
     held_out_images,
     translation_scores,
@@ -44,7 +45,7 @@ EVAL_DROPOUT_SEED = 0  # evaluate() draws its dropout masks from this fixed seed
 
 @dataclass(frozen=True)
 class Pix2PixConfig:
-    pairs: str = "digits-outline"  # paired set whose held-out inputs `sample` translates: the one trained on
+    pairs: str = "digits-outline"  # paired set whose held-out inputs `sample` translates (own data: not used)
     arch: Literal["unet", "mobile"] = "unet"  # mobile: depthwise-separable U-Net for a real-time filter, no dropout
     base_channels: int = 32  # U-Net widths b, 2b, 4b, 8b, 8b, ...
     depth: int = 5  # U-Net levels; the image is padded to a multiple of 2^depth (28 -> 32 -> 1 x 1)
@@ -92,8 +93,9 @@ class Pix2PixConfig:
     example_shape=(1, 28, 56),
     shapes=translation_shapes("paired", "digits-outline"),
 )
-class Pix2Pix(Family):
+class Pix2Pix(TranslationFamily):
     kind = "translation"
+    pairing = "paired"
 
     def __init__(self, cfg: Pix2PixConfig, info: DataInfo) -> None:
         super().__init__(cfg, info)
@@ -174,8 +176,11 @@ class Pix2Pix(Family):
     @torch.no_grad()
     def sample(self, n, *, labels=None, generator):
         """``n`` held-out inputs drawn with ``generator``, translated: [input | output], (n, C, H, 2W)."""
-        inputs = held_out_images(self.cfg.pairs, "a", n, generator).to(self.device)
+        inputs = held_out_images(self.cfg.pairs, "a", n, generator, self.info).to(self.device)
         return join_pair(inputs, self.translate(inputs, generator))
+
+    def translate_a(self, inputs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.translate(inputs, generator)
 
     @torch.no_grad()
     def evaluate(self, images, labels):
