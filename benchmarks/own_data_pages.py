@@ -220,7 +220,8 @@ in one line.
   else `Image.Resampling.BOX`); upscaling uses LANCZOS and prints one warning with a count.
 - `--crop center` (default) takes the centre square; `--crop none` pads to a square with `--background`.
 - These options live in the run's config.yaml (`image_size`, `channels`, `crop`, `labels`,
-  `test_fraction`, `background`, `strict`, `pairs`, `data_license`): a run is reproducible from its config.
+  `test_fraction`, `background`, `strict`, `pair_layout` (`--pairs`), `data_license`): a run is
+  reproducible from its config.
 - Corrupt, truncated or unreadable files are skipped with one warning that counts them and names
   the first few (`--strict` makes them an error); a decompression bomb (over Pillow's pixel limit)
   is refused by name; an archive member with an absolute or `..` path refuses the whole archive;

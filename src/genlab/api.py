@@ -74,8 +74,8 @@ def run_config(
     tc, model = apply_overrides([tc, model], dict(sets or {}))
     tc.check()
     model.check()
-    pairs = data_pairs(spec.family_cls, tc.pairs, not is_named(tc.dataset), spec.name)  # auto -> what it reads
-    return RunConfig(spec.name, model, dataclasses.replace(tc, pairs=pairs))
+    layout = data_pairs(spec.family_cls, tc.pair_layout, not is_named(tc.dataset), spec.name)  # auto -> what it reads
+    return RunConfig(spec.name, model, dataclasses.replace(tc, pair_layout=layout))
 
 
 def train(

@@ -39,7 +39,8 @@ class TrainConfig:
     strict: bool = False  # a corrupt or unreadable image is an error instead of being skipped
     # image-to-image pairs: auto = the translation family's pairing on a path (pix2pix paired, cyclegan unpaired),
     # plain images otherwise; none, paired (A/ B/ matched by name, else side-by-side), ab, side-by-side, unpaired
-    pairs: Literal["auto", "none", "paired", "ab", "side-by-side", "unpaired"] = "auto"
+    # (named pair_layout, not pairs: pix2pix's own `pairs` key names its built-in set)
+    pair_layout: Literal["auto", "none", "paired", "ab", "side-by-side", "unpaired"] = "auto"
     data_license: str = ""  # the data's licence, quoted in the model card
     seed: int = 0
     batch_size: int = 128
@@ -124,7 +125,7 @@ class TrainConfig:
             test_fraction=self.test_fraction,
             background=self.background,
             strict=self.strict,
-            pairs="none" if self.pairs == "auto" else self.pairs,
+            pairs="none" if self.pair_layout == "auto" else self.pair_layout,
         )
 
 

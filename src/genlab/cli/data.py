@@ -16,6 +16,7 @@ from genlab.cli.app import app, out
 from genlab.data import DataOptions, prepare
 from genlab.data.cache import ENV_VAR
 from genlab.data.inspect import contact_sheet, has_domain_folders, inspect_pairs_source, inspect_source
+from genlab.errors import ConfigError
 
 data_app = typer.Typer(no_args_is_help=True, help="Look at your own data and prepare it for `genlab train --data`.")
 app.add_typer(data_app, name="data")
@@ -88,6 +89,8 @@ def inspect(
 ) -> None:
     options = _options(image_size, channels, crop, labels, test_fraction, background, False, pairs)
     if pairs != "none":
+        if output is not None:
+            raise ConfigError("-o draws a contact sheet of plain images; with --pairs inspect prints the pairing only")
         return _inspect_pairs(source, options, as_json)
     report = inspect_source(source, options)
     if output is not None:

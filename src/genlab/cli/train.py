@@ -176,7 +176,7 @@ def train(
             "test_fraction": test_fraction,
             "background": background,
             "strict": True if strict else None,
-            "pairs": pairs,
+            "pair_layout": pairs,
             "data_license": data_license,
         }
         sets = [*(set_ or []), *([f"progress_every={progress_every}"] if progress_every is not None else [])]
