@@ -226,6 +226,10 @@ def test_pix2pix_trains_on_ab_folders_then_samples_and_scores_against_the_ground
         and np.isfinite(result["fid"])
         and result["extractor"] == "random-projection"
     )
+    code, _, err = run(capsys, "export", "r", "--format", "torchscript", "-o", "ex")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "ex" / "manifest.json").read_text())
+    assert manifest["conventions"]["pairs"].startswith("own image pairs (ab) from ")
 
 
 @pytest.mark.trains

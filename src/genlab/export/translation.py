@@ -7,12 +7,14 @@ computes. The manifest says so.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from genlab.data import DataInfo
 from genlab.data.translation import split_pair
 from genlab.export.generators import image_spec
 from genlab.export.graphs import Exportable, Graph
@@ -35,10 +37,18 @@ class _Deterministic(nn.Module):
 class TranslationExportable(Exportable):
     """One graph per direction, each (B, C, H, W) in [-1, 1] -> same."""
 
-    def __init__(self, *args: Any, data: Any = None, sets: dict[str, tuple[str, str]] | None = None, **kw: Any):
+    def __init__(
+        self,
+        *args: Any,
+        data: Any = None,
+        sets: dict[str, tuple[str, str]] | None = None,
+        info: DataInfo | None = None,
+        **kw: Any,
+    ):
         super().__init__(*args, **kw)
         self.data = data  # () -> (uint8 A|B pairs, labels) of the run's train split
         self.sets = sets or {}  # graph -> (translation set, side "a"/"b") its held-out inputs come from
+        self.info = info  # the run's data info: own image pairs (info.pairs_source) win over the set name
 
     def example_inputs(self, name, n, generator):
         return {"images": torch.rand((n, *self.image_shape), generator=generator).numpy() * 2 - 1}
@@ -54,11 +64,19 @@ class TranslationExportable(Exportable):
     def held_out(self, name: str, n: int, generator: torch.Generator) -> np.ndarray:
         """``n`` held-out inputs of graph ``name``, drawn as ``family.sample`` draws them."""
         data_set, side = self.sets[name]
-        return held_out_images(data_set, side, n, generator).numpy()  # type: ignore[arg-type]
+        return held_out_images(data_set, side, n, generator, self.info).numpy()  # type: ignore[arg-type]
 
     def generate(self, runner, n, generator):
         name = next(iter(self.graphs)) if len(self.graphs) == 1 else self.conventions["sample_graph"]
         return runner(name, {"images": self.held_out(name, n, generator)})[0]
+
+
+def _source(info: DataInfo, set_name: str) -> str:
+    """The data the run was trained on: its own image pairs (their layout and path), else the built-in set."""
+    if not info.pairs_source:
+        return set_name
+    source = json.loads(info.pairs_source)
+    return f"own image pairs ({source['layout']}) from {source['path']}"
 
 
 def pix2pix_exportable(family: Pix2Pix, data: Any) -> Exportable:
@@ -75,9 +93,10 @@ def pix2pix_exportable(family: Pix2Pix, data: Any) -> Exportable:
         {"generator": graph},
         data=data,
         sets={"generator": (family.cfg.pairs, "a")},
+        info=family.info,
     )
     ex.conventions = {
-        "pairs": family.cfg.pairs,
+        "pairs": _source(family.info, family.cfg.pairs),
         "dropout": "off: the exported generator is deterministic (the run samples with test-time dropout noise: "
         f"sample_dropout={family.cfg.sample_dropout})",
         "images": "pixels / 127.5 - 1, channels first",
@@ -103,9 +122,10 @@ def cyclegan_exportable(family: CycleGAN, data: Any) -> Exportable:
         graphs,
         data=data,
         sets={"g_ab": (family.cfg.domains, "a"), "g_ba": (family.cfg.domains, "b")},
+        info=family.info,
     )
     ex.conventions = {
-        "domains": family.cfg.domains,
+        "domains": _source(family.info, family.cfg.domains),
         "sample_graph": "g_ab" if family.cfg.direction == "a2b" else "g_ba",
         "images": "pixels / 127.5 - 1, channels first",
     }
