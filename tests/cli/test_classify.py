@@ -39,6 +39,11 @@ def test_a_tiny_cvae_classifies_by_bayes_rule(cvae_run, tmp_path, capsys):
     noisy = json.loads(stdout)
     assert code == 0 and noisy["prior"] == "uniform" and noisy["noise"] == 0.5
     assert noisy["accuracy"] < got["accuracy"]
+    # the Python API gives what the command gives
+    import genlab
+
+    same = genlab.load(cvae_run).classify(n=100, iwae_k=2)
+    assert {k: v for k, v in same.items() if k != "run"} == {k: v for k, v in got.items() if k != "run"}
 
 
 @pytest.mark.trains
