@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from generative_classifier_page import page  # the page's tables and prose, beside this script
 from torch import nn
 
 from genlab.atomic import atomic_write_text
@@ -234,130 +235,8 @@ def measure(sizes, seeds, steps: int, n_test: int) -> None:
             acc = {m: round(row[f"{m}_0.0"]["accuracy"], 4) for m in ("cvae", "nb", "cnn")}
             took = row["cvae_train_s"] + row["cnn_train_s"] + row["eval_s"]
             print(f"{key}: accuracy {acc} ({took:.0f} s)", flush=True)
-
-
-def _mean_sd(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
-    v = np.asarray(values, dtype=np.float64) * scale
-    sd = f" ± {v.std(ddof=1):.{digits}f}" if len(v) > 1 else ""
-    return f"{v.mean():.{digits}f}{sd}"
-
-
-MODELS = (("cvae", "CVAE (Bayes' rule)"), ("nb", "naive Bayes"), ("cnn", "CNN"), ("lr", "logistic regression"))
-
-
-def _col(rows: list[dict], model: str, sigma: float, key: str, scale: float = 100.0, digits: int = 1) -> str:
-    return _mean_sd([r[f"{model}_{sigma}"][key] for r in rows], scale, digits)
-
-
-def _by_size(rows: list[dict]) -> dict[int, list[dict]]:
-    return {size: [r for r in rows if r["size"] == size] for size in sorted({r["size"] for r in rows})}
-
-
-def _table(rows: list[dict], title: str, columns: list[tuple[str, str, float, str, float, int]]) -> list[str]:
-    """A markdown table, one line per size; columns are (header, model, sigma, key, scale, digits), mean ± sd."""
-    lines = [title, "", "| train images | seeds | " + " | ".join(c[0] for c in columns) + " |"]
-    lines.append("|---:|---:|" + "---:|" * len(columns))
-    for size, got in _by_size(rows).items():
-        cells = [_col(got, m, sigma, key, scale, digits) for _, m, sigma, key, scale, digits in columns]
-        lines.append(f"| {size:,} | {len(got)} | ".replace(",", " ", 1) + " | ".join(cells) + " |")
-    return [*lines, ""]
-
-
-def tables(rows: list[dict]) -> list[str]:
-    """Accuracy, ECE, label NLL on clean images and accuracy under noise: mean ± sd over seeds per size."""
-    models = [(m, name) for m, name in MODELS if all(f"{m}_0.0" in r for r in rows)]
-    out = _table(rows, "Accuracy %, clean test images:", [(n, m, 0.0, "accuracy", 100.0, 1) for m, n in models])
-    out += _table(rows, f"ECE % ({ECE_BINS} bins), clean:", [(n, m, 0.0, "ece", 100.0, 1) for m, n in models])
-    out += _table(rows, "NLL of the true labels (nats), clean:", [(n, m, 0.0, "nll", 1.0, 3) for m, n in models])
-    noisy = [(f"{n} σ={s}", m, s, "accuracy", 100.0, 1) for s in NOISES[1:] for m, n in models]
-    return out + _table(rows, "Accuracy % under additive Gaussian noise (σ on [0, 1] pixels, clipped):", noisy)
-
-
-def _mean(rows: list[dict], key: str) -> float:
-    return float(np.mean([r[key]["accuracy"] for r in rows]))
-
-
-def findings(rows: list[dict]) -> list[str]:
-    """The comparisons the page draws, computed from the rows (so they follow the numbers)."""
-    out = []
-    for size, got in _by_size(rows).items():
-        cvae, nb, cnn = (_mean(got, f"{m}_0.0") for m in ("cvae", "nb", "cnn"))
-        best, name = max((cvae, "CVAE"), (nb, "naive Bayes"))
-        line = (
-            f"- {size:,} images: the better generative classifier ({name}, {100 * best:.1f} %) "
-            f"{'beats' if best > cnn else 'trails'} the CNN ({100 * cnn:.1f} %) by {100 * abs(best - cnn):.1f} "
-            f"points; CVAE − naive Bayes {100 * (cvae - nb):+.1f} points"
-        )
-        if all("lr_0.0" in r for r in got):
-            lr = _mean(got, "lr_0.0")
-            line += f"; Ng & Jordan's pair, naive Bayes − logistic regression: {100 * (nb - lr):+.1f} points"
-        out.append(line + ".")
-    return out
-
-
-def page(data: dict, rows: list[dict]) -> str:
-    runs = data["runs"]
-    first = rows[0]
-    seeds = sorted({r["seed"] for r in rows})
-    wall = sum(r.get("wall_s", 0.0) for r in runs)
-    loads = ", ".join(
-        f"{r['started']}: {r['load_start'][0]:.1f} at the start, {r.get('load_end', r['load_start'])[0]:.1f} at the "
-        "end"
-        for r in runs
-    )
-    times = {k: float(np.mean([r[k] for r in rows])) for k in ("cvae_train_s", "cnn_train_s", "eval_s")}
-    lines = [
-        "# Generative vs discriminative classifiers: the data-efficiency curve",
-        "",
-        "A class-conditional generative model classifies by Bayes' rule, log P(y | x) = log p(x | y) + log P(y) − "
-        "log Σ_y' p(x | y') P(y'). Ng & Jordan (2001) compared naive Bayes with logistic regression and found the "
-        "generative model reaching its (higher) asymptotic error with far fewer examples: generative wins at small "
-        "n, discriminative at large n. This page measures that curve on MNIST for a deep generative classifier.",
-        "",
-        "```bash",
-        "OMP_NUM_THREADS=1 python benchmarks/generative_classifier.py measure   # resumable; one row per (n, seed)",
-        "python benchmarks/generative_classifier.py render                     # this page from the JSON",
-        "genlab classify RUN --iwae-k 10                                       # the same classifier on any cvae run",
-        "```",
-        "",
-        f"Machine: {runs[-1]['machine']}, one torch thread. The machine was shared with other engineers' jobs: "
-        f"`uptime` 1-minute load {loads}. Wall time {wall / 60:.0f} min for {len(rows)} rows "
-        f"(mean per row: CVAE training {times['cvae_train_s']:.0f} s, CNN training {times['cnn_train_s']:.0f} s, "
-        f"scoring {times['eval_s']:.0f} s). Data: [generative-classifier.json](generative-classifier.json).",
-        "",
-        "## Setup",
-        "",
-        f"- Training sets: stratified random subsets of the MNIST training set, n/10 images per class drawn with the "
-        f"seed (60 000 = all of it); seeds {', '.join(map(str, seeds))} ({len(seeds)} per size).",
-        f"- Budget: {first['steps']} Adam steps (lr {LR}) of batch {BATCH} for both trained models at every size, "
-        f"batches drawn with replacement from the subset: {first['steps'] * BATCH:,} images seen, about "
-        f"{first['steps'] * BATCH / 60_000:.1f} epochs of the full set and {first['steps'] * BATCH // 100:,} passes "
-        f"over the 100-image subset.",
-        f"- Generative: `cvae` (MLP, {CVAE['hidden']} hidden units, {CVAE['latent_dim']} latents, Bernoulli decoder "
-        f"on grey levels), {first['cvae_parameters']:,} parameters; log p(x | y) by its IWAE bound with k = {IWAE_K} "
-        f"per class (`genlab.eval.bayes_classifier`, common random numbers across classes), priors the subset's "
-        f"label frequencies.",
-        f"- Discriminative: a CNN (conv 5×5/2 16 → conv 5×5/2 32 → 256 → 10, ReLU), {first['cnn_parameters']:,} "
-        f"parameters, cross-entropy.",
-        "- Ng & Jordan's own pair, for reference: Bernoulli naive Bayes (pixels independent given the class, "
-        "Laplace smoothing, a grey level g scored as g log θ + (1 − g) log(1 − θ)), fitted in closed form on the "
-        "same subset, and logistic regression (784 → 10 softmax, 7 850 parameters) trained with the same steps and "
-        "batches as the CNN.",
-        f"- Scored on the first {first['n_test']:,} MNIST test images: accuracy, ECE ({ECE_BINS} equal-width bins "
-        f"of the top-class probability), mean NLL of the true labels; then the same images with Gaussian noise "
-        f"σ ∈ {{{', '.join(map(str, NOISES[1:]))}}} added to [0, 1] pixels and clipped (the same noisy images for "
-        f"every model). Mean ± sd over seeds.",
-        "",
-        "## Results",
-        "",
-        *tables(rows),
-        *findings(rows),
-        "",
-    ]
-    return "\n".join(lines + EXPLANATION) + "\n"
-
-
-EXPLANATION: list[str] = []
+    data["runs"][-1].update(load_end=os.getloadavg(), wall_s=time.perf_counter() - began)
+    save(data)
 
 
 def render() -> None:
@@ -365,7 +244,8 @@ def render() -> None:
     rows = list(data["rows"].values())
     if not rows:
         raise SystemExit(f"no rows in {JSON}: run `measure` first")
-    atomic_write_text(PAGE, page(data, rows))
+    settings = {"noises": NOISES, "bins": ECE_BINS, "lr": LR, "batch": BATCH, "cvae": CVAE, "iwae_k": IWAE_K}
+    atomic_write_text(PAGE, page(data, rows, settings))
     print(f"wrote {PAGE}")
 
 
