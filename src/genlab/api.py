@@ -194,6 +194,37 @@ class Run:
         evaluator = Evaluator(ref, extractor, seed=seed)
         return evaluator(images, labels)
 
+    def classify(
+        self,
+        n: int | None = None,
+        *,
+        prior: str = "train",
+        iwae_k: int = 10,
+        timesteps: int = 20,
+        noise: float = 0.0,
+        seed: int = 0,
+        split: str = "test",
+        data: str | None = None,
+        data_dir: str | Path | None = None,
+    ) -> dict[str, Any]:
+        """A class-conditional run (cvae, conditional ddpm) as a classifier by Bayes' rule on the first ``n``
+        images of ``split``: accuracy, ECE, label NLL, per-class accuracy (``genlab classify RUN --json``)."""
+        from genlab.eval.bayes_classifier import classify_run
+
+        return classify_run(
+            self.path,
+            data=data,
+            split=split,
+            n=n,
+            prior=prior,
+            iwae_k=iwae_k,
+            timesteps=timesteps,
+            noise=noise,
+            seed=seed,
+            checkpoint=self.checkpoint,
+            data_dir=data_dir,
+        )
+
 
 def extend(run: RunConfig, steps: int | None = None, epochs: int | None = None) -> RunConfig:
     """``run`` with a new length (``steps``, or ``epochs`` with steps 0), to continue it further."""

@@ -13,6 +13,7 @@ import typer
 from genlab.cli import anomaly as _anomaly  # noqa: F401  (registers anomaly fit/score)
 from genlab.cli import bench as _bench  # noqa: F401  (registers bench run/variants/quality)
 from genlab.cli import bench_recipes as _bench_recipes  # noqa: F401  (registers bench recipes)
+from genlab.cli import classify as _classify  # noqa: F401  (registers classify)
 from genlab.cli import compare as _compare  # noqa: F401  (registers compare and report)
 from genlab.cli import data as _data  # noqa: F401  (registers data inspect/prepare)
 from genlab.cli import detect as _detect  # noqa: F401  (registers detect train/eval/score)

@@ -217,6 +217,20 @@ class VariationalBound(Protocol):
 
 
 @runtime_checkable
+class ClassLikelihood(Protocol):
+    """A class-conditional likelihood: log p(x | y), or a lower bound on it, with any label y put in — what a
+    Bayes-rule classifier log P(y | x) = log p(x | y) + log P(y) - log Z needs (``genlab classify``).
+
+    ``likelihood_classes()`` is K: the likelihood takes the labels 0..K-1 (0 for a model built unconditional).
+    The estimator comes from the family's other declaration: a :class:`LatentLikelihood` (the IWAE bound, the
+    label going to ``encode`` and ``log_px_given_z``) or a :class:`VariationalBound` (the label going to
+    ``bound_terms``).
+    """
+
+    def likelihood_classes(self) -> int: ...
+
+
+@runtime_checkable
 class GuidedDiffusion(Protocol):
     """Sampled by a diffusion sampler through a (guided) noise predictor; its config has the
     sampling keys ``sampler``, ``sample_steps``, ``eta`` and ``guidance``."""

@@ -217,6 +217,10 @@ class DDPM(Family):
             terms[rest] = reverse_kl(x[rest], xt[rest], i[rest], x0_pred[rest], betas, self.alpha_bar)
         return terms
 
+    def likelihood_classes(self) -> int:
+        """K when class-conditional (``bound_terms`` takes any label 0..K-1), else 0 (base.ClassLikelihood)."""
+        return self.num_classes
+
     def make_sampler(self):
         cfg = self.cfg
         if cfg.sampler == "ddpm":

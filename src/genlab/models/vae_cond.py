@@ -63,3 +63,7 @@ class CVAE(VAEFamily):
         encoder = MLPEncoder(d_in, cfg.hidden, cfg.latent_dim, cfg.hidden_layers, cond_dim)
         decoder = MLPDecoder(cfg.latent_dim, cfg.hidden, self.image_shape, cfg.hidden_layers, cond_dim)
         return encoder, decoder
+
+    def likelihood_classes(self) -> int:
+        """K: ``encode`` and ``log_px_given_z`` take any label 0..K-1 (genlab.models.base.ClassLikelihood)."""
+        return self.info.num_classes
