@@ -107,6 +107,12 @@ def generated(gen, args, data: Path, work: Path, n: int) -> tuple[dict, np.ndarr
     return record | {"reused": False}, images
 
 
+def shown(path: Path) -> str:
+    """A path as the results file shows it: relative to the repository when inside it."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def run_fraction(args, fraction: float, data, digits) -> dict:
     """Every arm at one cut rate: the reduced set, the generators, the classifiers."""
     x, y, xt, yt = data
@@ -122,7 +128,7 @@ def run_fraction(args, fraction: float, data, digits) -> dict:
     for gen in generators(args):
         record, images = generated(gen, args, npz, work, n_gen)
         record["follows_label"] = label_following(digits.probs(images), args.rare)
-        out["generators"].append(record)
+        out["generators"].append(record | {"data": shown(npz)})
         extra[gen.family] = images
         print(json.dumps({"fraction": fraction} | {k: record[k] for k in ("family", "steps", "train_s")}), flush=True)
     affine_probe = augment_affine(rare, n_gen, torch.Generator().manual_seed(0))

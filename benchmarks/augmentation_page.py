@@ -107,8 +107,8 @@ def render_page(result: dict[str, Any]) -> str:
         f"Produced by `OMP_NUM_THREADS=1 {result['command'].strip()}` on {m['cpu']}, {m['cores']} CPU cores, torch "
         f"{m['torch']}, one torch thread, started {m['date']}; `uptime` load average {m['load_average']} at the start "
         f"and {end} at the end. The machine was shared with other engineers' jobs throughout, so every wall time "
-        f"below depends on what else ran; the budgets that are equal across arms are step counts. Whole benchmark: "
-        f"{result['wall_s'] / 60:.1f} min. Raw numbers: `augmentation.json` beside this page; "
+        f"below depends on what else ran; the classifier's budget, equal across arms, is a step count. "
+        f"Whole benchmark: {result['wall_s'] / 60:.1f} min. Raw numbers: `augmentation.json` beside this page; "
         "`python benchmarks/augmentation.py --render` rewrites this page from it.",
         "",
         "## Set-up",
@@ -132,9 +132,9 @@ def render_page(result: dict[str, Any]) -> str:
         f"(`genlab.training.train`, what `genlab train FAMILY --data reduced.npz` runs) on the reduced set written "
         f"as an `.npz`, batch {gb['gen_batch']}, seed 0, with a wall-time cap of {gb['gen_minutes_cap']:g} min "
         "(`max_minutes`). **One generator training seed per cut rate** (the budget allowed no more): the generator "
-        "rows are single runs, and only the classifier's seed varies in the sds. Budgets in steps differ by family "
-        "(about the same minutes each on an idle core, except the CVAE, which converges in about one); the table "
-        "gives steps and wall time.",
+        "rows are single runs, and only the classifier's seed varies in the sds. The steps asked differ by family "
+        "(sized to about the same minutes each on an idle core; the CVAE needs far fewer); where the time cap "
+        "stopped a run first, the equal budget was its wall time, and the steps it reached are in the tables.",
         "- Read as: the share of images the shipped MNIST digit classifier (`genlab.eval` extractor `digits`) "
         "assigns to the rare digit: whether a generator followed the rare label. That classifier reads uniform noise "
         "as an 8 with probability about 1, so with 8 as the rare digit a failed generator would look perfect; the "
@@ -176,11 +176,14 @@ def render_page(result: dict[str, Any]) -> str:
         "- One rare digit, one reduced set per cut rate and one training run per generator: a generator that "
         "happened to train well or badly decides its row; the sds cover only the classifier's seed.",
         "- The generators' budgets are minutes on one CPU thread (steps in the tables), far below a converged model "
-        "(docs/results/diffusion.md's DDPM trained 5000 steps of batch 128); with so few rare images a conditional "
-        "model sees the rare label a handful of times per epoch, which is the situation the course's claim is about.",
+        "([diffusion.md](diffusion.md)'s DDPM trained 5000 steps of batch 128): the DDPM in particular was stopped "
+        "while its samples were still mostly noise. With so few rare images a conditional model meets the rare "
+        "label in about one training image in a thousand (1 %) or ten thousand (0.1 %), which is the situation the "
+        "course's claim is about; a longer budget, or a generator pretrained elsewhere, may follow the label.",
         "- The classifier is small and trained for a fixed, short step budget; a larger one, class weights, or a "
-        "longer schedule could change which arm wins. Rare recall from one test class (about 1000 images) moves in "
-        "steps of 0.001.",
+        "longer schedule could change which arm wins.",
+        "- The generators stopped by the time cap reached different step counts at the two cut rates because the "
+        "machine's load changed between them; the tables give the steps each one trained.",
         "- 'Read as' trusts a classifier trained on full MNIST; a sample it reads as the digit can still be off the "
         "data manifold.",
         "",
