@@ -20,7 +20,7 @@ def one_line_error(code, err, *words):
 def recording_progress(monkeypatch) -> list:
     """(stage, images done) at each update of the command's progress (whether a line prints depends on the clock:
     tests/test_console.py tests the lines)."""
-    import genlab.cli.eval as cli_eval
+    import genlab.cli.eval_model as cli_eval
 
     seen = []
 
