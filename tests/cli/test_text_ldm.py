@@ -59,7 +59,8 @@ def test_sample_a_prompt_with_guidance(ldm_run, tmp_path, capsys):
 
 
 @pytest.mark.trains
-def test_resume_continues_the_run(ldm_run, capsys):
+def test_resume_continues_the_run(ldm_run, capsys, monkeypatch):
+    monkeypatch.setitem(datasets.LOADERS, "captions32", small_captions32)
     code, _, err = run(capsys, "train", "--resume", ldm_run, "--steps", "3", "--quiet")
     assert code == 0, err
     assert '"step": 3' in (ldm_run / "metrics.jsonl").read_text()
