@@ -131,6 +131,7 @@ class SpatialDecoder(nn.Module):
     "text-ldm; --set latent_dim=, levels=, width=",
     presets={"small": {"width": 16}},
     tiny={"width": 4},
+    dataset="captions32",  # its job: text-ldm's first stage
     example_shape=(3, 32, 32),
     # 256 latent numbers are 4 x 8 x 8 at 32 and 1 x 16 x 16 at 64; 28's 7 x 7 map divides neither.
     shapes=ShapeSupport((32, 64)),
