@@ -189,7 +189,7 @@ def measure(models: dict[str, str], n: int, guidances: list[float]) -> dict:
                 "text_encoder": getattr(run.model, "text_encoder", "-"),
             }
         )
-        for w in guidances if run.family == "text-ddpm" else [None]:
+        for w in guidances if family.kind == "diffusion" else [None]:  # text-ddpm, text-ldm: guidance w
             for name, attrs in sets.items():
                 start = time.perf_counter()
                 # All prompts of a set in one batch: (6 n, C, H, W), prompt-major.
@@ -320,7 +320,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", default=[], help="LABEL=RUN_DIR[@CHECKPOINT], repeatable")
     parser.add_argument("-n", type=int, default=16, help="samples per prompt")
-    parser.add_argument("--guidance", default="1,3,5", help="comma-separated guidance scales for text-ddpm runs")
+    parser.add_argument(
+        "--guidance", default="1,3,5", help="comma-separated guidance scales for diffusion runs (text-ddpm, text-ldm)"
+    )
     parser.add_argument("--render", action="store_true", help="rewrite the page from runs/text-bench/results.json")
     args = parser.parse_args()
     command = (

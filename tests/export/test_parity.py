@@ -25,7 +25,9 @@ FAMILIES = exportable_families()
 
 
 def test_every_torch_family_has_an_adapter():
-    assert set(family_names()) - set(FAMILIES) == {"numpy-gan"}  # it samples in NumPy: nothing to export
+    # numpy-gan samples in NumPy: nothing to export. text-ldm has no adapter yet (text encoder + latent denoiser +
+    # decoder graphs, issue 30 part 5); `genlab export` says so in one line.
+    assert set(family_names()) - set(FAMILIES) == {"numpy-gan", "text-ldm"}
 
 
 def reference_images(ex, family, n, seed):

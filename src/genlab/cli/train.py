@@ -304,6 +304,8 @@ def sample(
             raise ConfigError(f"with --format png, -o must name a new or empty folder, got {output}")
     elif output.suffix != ".npz":
         raise ConfigError(f"-o must name a .npz file, got {output}")
+    if prompt is not None and not prompt.strip():
+        raise ConfigError('--prompt is empty: say what to draw, e.g. "a red star motif on a cream background"')
     if prompt is not None and n > MAX_PROMPT_IMAGES:
         raise ConfigError(f"--prompt draws at most {MAX_PROMPT_IMAGES} images per command, got -n {n}")
     options = {"sampler": sampler, "sample_steps": steps, "guidance": guidance, "eta": eta, "truncation": truncation}
