@@ -74,6 +74,11 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def median_of(values: list[float]) -> float:
+    values = [v for v in values if finite(v)]
+    return statistics.median(values) if values else math.nan
+
+
 def summarise(family: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One family's row from its runs (one per seed)."""
     failed = [r for r in runs if failure_reasons(r)]
@@ -91,17 +96,17 @@ def summarise(family: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "score_mean": score_mean,
         "score_sd": score_sd,
         "steps_mean": statistics.fmean(r["steps"] for r in runs),
-        "step_ms": statistics.median(r["step_ms"] for r in runs),
-        "peak_mb": max(r["peak_mb"] for r in runs),
-        "params": runs[0]["params"],
+        "step_ms": median_of([r["step_ms"] for r in runs]),
+        "peak_mb": max((r["peak_mb"] for r in runs if finite(r["peak_mb"])), default=math.nan),
+        "params": max(r["params"] for r in runs),  # a run that diverged before its checkpoint records 0
     }
     if family in TRANSLATION:
-        row["ssim_mean"] = mean_sd([r["scores"]["ssim"] for r in runs])[0]
-        row["copy_l1"] = runs[0]["scores"]["copy_l1"]
-        row["copy_ssim"] = runs[0]["scores"]["copy_ssim"]
+        row["ssim_mean"] = mean_sd([r["scores"].get("ssim", math.nan) for r in runs])[0]
+        for key in ("copy_l1", "copy_ssim"):  # the same test pairs for every seed
+            row[key] = next((r["scores"][key] for r in runs if key in r["scores"]), math.nan)
     else:
         row["classes_worst"] = min(r["scores"].get("classes_covered", 0) for r in runs)
-        row["num_classes"] = runs[0]["scores"].get("num_classes", 0)
+        row["num_classes"] = max(r["scores"].get("num_classes", 0) for r in runs)
         row["recall_mean"] = mean_sd([r["scores"].get("recall", math.nan) for r in runs])[0]
         if all("conditional_accuracy" in r["scores"] for r in runs):
             row["conditional_accuracy"] = mean_sd([r["scores"]["conditional_accuracy"] for r in runs])[0]
@@ -172,7 +177,7 @@ def differences(rows: dict[str, dict[str, Any]]) -> list[str]:
                     f"- **{name}** (`{fam}`): the course says stability *{course}*; "
                     f"measured *{rows[fam]['stability']}* "
                     f"({rows[fam]['failed']} of {len(rows[fam]['seeds'])} seeds failed, score sd/mean "
-                    f"{rows[fam]['score_sd'] / rows[fam]['score_mean']:.2f})."
+                    f"{fmt(rows[fam]['score_sd'] / rows[fam]['score_mean'], 2)})."
                 )
     if "stylegan-lite" in rows and "dcgan64" in rows:
         sg, dc = rows["stylegan-lite"], rows["dcgan64"]
@@ -264,9 +269,10 @@ def render(result: dict[str, Any]) -> str:
         "",
         f"Made by `{h['command']}` (`--render` rebuilds this page from `gan-variants.json`) on {h['machine']}: "
         f"{h['cores']} CPU cores **shared with other engineers' jobs**, torch {h['torch']}, one torch thread per run, "
-        f"{h['workers']} runs at a time. `uptime` load average at the start {h['load_start']}, at the end "
-        f"{load_end if load_end else '(not recorded: the run was stopped)'}; started {h['started']}, wall time "
-        f"{h.get('wall_s', 0) / 60:.1f} min. Timings are inflated and noisy by that sharing; compare rows, which "
+        f"{h['workers']} runs at a time. `uptime` load average (1, 5, 15 min) at the start {h['load_start']}, "
+        f"after the last stored run {load_end if load_end else '(none stored)'}; started {h['started']}, wall time "
+        f"to the last stored run {h.get('wall_s', 0) / 60:.1f} min. Timings are inflated and noisy by that sharing; "
+        "compare rows, which "
         "ran under the same conditions.",
         "",
         f"**Budget.** Every run trains for the same wall-clock budget, {h['minutes']:g} min (`max_minutes`), from the "

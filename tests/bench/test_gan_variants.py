@@ -12,7 +12,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import gan_variants  # noqa: E402
-from gan_variants_page import best_for, failure_reasons, key_requirement, stability, summarise  # noqa: E402
+from gan_variants_page import (  # noqa: E402
+    FAMILIES,
+    best_for,
+    failure_reasons,
+    key_requirement,
+    render,
+    stability,
+    summarise,
+)
 
 
 def mnist_run(seed: int = 0, family: str = "dcgan", **scores) -> dict:
@@ -90,6 +98,26 @@ def test_key_requirement_names_the_cheapest_and_costliest_steps():
     assert key_requirement(rows[0], rows) == "images, cheapest per step"
     assert key_requirement(rows[1], rows) == "images, 4.0x the cheapest step (costliest per step), most memory"
     assert key_requirement(rows[2], rows) == "labels, 2.0x the cheapest step"
+
+
+def test_the_page_renders_diverged_runs_and_says_what_is_missing():
+    diverged = {"scores": {"fid": math.nan, "l1": math.nan}, "steps": 0, "params": 0, "nonfinite_loss": True}
+    diverged |= {"step_ms": math.nan, "peak_mb": math.nan}
+    runs = [mnist_run(s, f, fid=50.0 + s) for f in ("dcgan", "wgan-gp", "cgan") for s in (0, 1)]
+    runs[-1]["scores"]["conditional_accuracy"] = runs[-2]["scores"]["conditional_accuracy"] = 0.3
+    tr = {"l1": 0.1, "ssim": 0.8, "copy_l1": 0.15, "copy_ssim": 0.5}
+    runs += [mnist_run(0, "pix2pix") | {"scores": tr}, mnist_run(1, "pix2pix") | diverged]
+    header = {"command": "python benchmarks/gan_variants.py", "machine": "x86_64", "cores": 2, "torch": "2"}
+    header |= {"workers": 2, "families": list(FAMILIES), "seeds": [0, 1], "minutes": 1.5, "n": 10}
+    header |= {"reference_n": 10, "translation_n": 10, "started": "now", "load_start": [1.0, 1.0, 1.0]}
+    rows = {r["family"]: r for r in [summarise("pix2pix", runs[-2:])]}
+    assert rows["pix2pix"]["copy_l1"] == 0.15 and rows["pix2pix"]["failed"] == 1 and rows["pix2pix"]["params"] == 1000
+    page = render({"header": header, "runs": runs})
+    assert "8 of the 20 requested runs measured" in page and "Not measured: `gan`" in page
+    assert "`pix2pix` diverged: non-finite loss" in page and "| `pix2pix` | digits-outline | 2 |" in page
+    assert "**Pix2Pix** (`pix2pix`): the course says stability *high*; measured *unstable*" in page
+    assert "**Conditional GAN's controlled generation** (`cgan`): conditional accuracy 0.30" in page
+    assert "**WGAN-GP's gradient penalty** costs 1.0x a dcgan step" in page
 
 
 @pytest.mark.trains
