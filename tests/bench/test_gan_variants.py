@@ -73,6 +73,7 @@ def test_stability_rule():
     assert stability(row("dcgan", [100, 140, 60])) == "variable"  # sd / mean = 0.40
     assert stability(row("dcgan", [100, 110, 90], failed=1)) == "fragile"
     assert stability(row("dcgan", [100, 110, 90], failed=2)) == "unstable"
+    assert stability(row("dcgan", [100])) == "untested (1 seed)"  # no spread from one seed
 
 
 def test_best_for_ranks_within_the_task_and_skips_unstable_families():
