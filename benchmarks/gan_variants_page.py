@@ -213,7 +213,14 @@ def differences(rows: dict[str, dict[str, Any]]) -> list[str]:
         gp, dc = rows["wgan-gp"], rows["dcgan"]
         out.append(
             f"- **WGAN-GP's gradient penalty** costs {gp['step_ms'] / dc['step_ms']:.1f}x a dcgan step (5 critic "
-            f"steps, double backward); its FID {gp['score_mean']:.1f} ± {gp['score_sd']:.1f} against dcgan's "
+            "updates per generator step, each with a double backward)"
+            + (
+                f", {gp['step_ms'] / rows['wgan']['step_ms']:.1f}x a wgan step (the same 5 critic updates with weight "
+                "clipping: the penalty's own cost)"
+                if "wgan" in rows
+                else ""
+            )
+            + f"; its FID {gp['score_mean']:.1f} ± {gp['score_sd']:.1f} against dcgan's "
             f"{dc['score_mean']:.1f} ± {dc['score_sd']:.1f} at the same budget: "
             + (
                 "the stability it buys is not visible as a lower FID this early."
@@ -222,6 +229,24 @@ def differences(rows: dict[str, dict[str, Any]]) -> list[str]:
             )
         )
     return out or ["- none: every measured row's stability matches the course's."]
+
+
+def steps_caveat(rows: list[dict[str, Any]]) -> str:
+    """The failure rule cannot tell a collapse from a run that has barely started: the steps each group reached."""
+    all_failed = [r for r in rows if r["failure_rate"] == 1]
+    none_failed = [r for r in rows if r["failure_rate"] == 0]
+    if not all_failed or not none_failed:
+        return ""
+
+    def steps(group: list[dict[str, Any]]) -> str:
+        return ", ".join(f"`{r['family']}` {r['steps_mean']:.0f}" for r in group)
+
+    return (
+        "The failure rule cannot tell a generator that collapsed from one that has not yet learnt to cover the data. "
+        f"Mean steps reached at this budget by the families that failed every seed: {steps(all_failed)}; by those "
+        f"with no failure: {steps(none_failed)}. A stability verdict on a family that reached few steps says more "
+        "about its cost per step than about its training dynamics."
+    )
 
 
 def fmt(v: Any, digits: int = 1) -> str:
@@ -293,7 +318,8 @@ def render(result: dict[str, Any]) -> str:
         "classifier features (digits / shapes): FID, classes (motifs) holding >= 2 % of the samples, recall, "
         f"conditional accuracy. Translation: L1 and SSIM on [0, 1] against the true target over the first "
         f"{h['translation_n']} test pairs (cyclegan: the mean of both directions), with copying the input as the "
-        "baseline. Time per step: median over the run's logged windows of `step_s` (metrics.jsonl; median over "
+        "baseline. A step is one generator update (`wgan`, `wgan-gp`: with 5 critic updates, each on its own "
+        "batch). Time per step: median over the run's logged windows of `step_s` (metrics.jsonl; median over "
         "seeds); memory: the largest `peak_rss_mb` (the run's process, data included; one fresh process per run).",
         "",
         f"**Failure rule.** A run FAILED if it diverged (any non-finite loss in metrics.jsonl, or a non-finite FID) "
@@ -356,6 +382,8 @@ def render(result: dict[str, Any]) -> str:
         "## Where the measurements differ from the course",
         "",
         *differences(by_family),
+        "",
+        steps_caveat(rows),
         "",
         "**Caveats.** " + f"{len(h['seeds'])} seeds per family is few: a failure rate of 0 of "
         f"{len(h['seeds'])} does not rule out failures. Early-training budget: a family that is slow per step "
