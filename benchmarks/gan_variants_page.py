@@ -102,6 +102,7 @@ def summarise(family: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "score_mean": score_mean,
         "score_sd": score_sd,
         "steps_mean": statistics.fmean(r["steps"] for r in runs),
+        "steps_range": (min(r["steps"] for r in runs), max(r["steps"] for r in runs)),
         "step_ms": median_of([r["step_ms"] for r in runs]),
         "peak_mb": max((r["peak_mb"] for r in runs if finite(r["peak_mb"])), default=math.nan),
         "params": max(r["params"] for r in runs),  # a run that diverged before its checkpoint records 0
@@ -256,7 +257,7 @@ def fmt(v: Any, digits: int = 1) -> str:
 def table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| family | task | seeds | FID (L1 for translation) mean ± sd | failure rate | classes covered, worst seed | "
-        "recall mean (SSIM for translation) | steps reached, mean | ms / step (median) | peak memory (MB) | "
+        "recall mean (SSIM for translation) | steps reached, mean (min-max) | ms / step (median) | peak memory (MB) | "
         "parameters |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -267,10 +268,10 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         score += f" (copy: {r['copy_l1']:.4f})" if tr else ""
         covered = "–" if tr else f"{r['classes_worst']} / {r['num_classes']}"
         second = f"{fmt(r['ssim_mean'], 3)} (copy: {r['copy_ssim']:.3f})" if tr else fmt(r["recall_mean"], 3)
+        steps = f"{r['steps_mean']:.0f} ({r['steps_range'][0]}-{r['steps_range'][1]})"
         lines.append(
             f"| `{r['family']}` | {r['task']} | {len(r['seeds'])} | {score} | {r['failed']}/{len(r['seeds'])} | "
-            f"{covered} | {second} | {r['steps_mean']:.0f} | {fmt(r['step_ms'])} | {fmt(r['peak_mb'], 0)} | "
-            f"{r['params']:,} |"
+            f"{covered} | {second} | {steps} | {fmt(r['step_ms'])} | {fmt(r['peak_mb'], 0)} | {r['params']:,} |"
         )
     return lines
 
@@ -385,7 +386,9 @@ def render(result: dict[str, Any]) -> str:
         "",
         steps_caveat(rows),
         "",
-        "**Caveats.** " + f"{len(h['seeds'])} seeds per family is few: a failure rate of 0 of "
+        "**Caveats.** The budget is wall-clock time on a shared machine: when other jobs load it, a run reaches "
+        "fewer steps, so the steps (min-max) column shows how much the load moved each family's seeds. "
+        + f"{len(h['seeds'])} seeds per family is few: a failure rate of 0 of "
         f"{len(h['seeds'])} does not rule out failures. Early-training budget: a family that is slow per step "
         "(StyleGAN, WGAN-GP) is judged on fewer steps, which is the equal-cost question this page asks, not its "
         "asymptotic quality.",
