@@ -148,7 +148,7 @@ def best_for(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     if rank is None:
         out = f"nothing on {row['task']} at this budget (failure rate {row['failure_rate']:.0%})"
     elif rank == 1:
-        out = f"{row['task']} quality: lowest FID of {len(peers)}"
+        out = f"{row['task']} quality: lowest FID of the {len(peers)} ranked"
     else:
         out = f"{row['task']}: FID rank {rank} of {len(peers)}"
     if row.get("conditional_accuracy", 0) >= CONDITIONAL_ACCURACY:

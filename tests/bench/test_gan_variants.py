@@ -85,11 +85,11 @@ def test_best_for_ranks_within_the_task_and_skips_unstable_families():
         row("dcgan64", [200, 200, 200]),
     ]
     rows[4]["task"] = "shapes64"
-    assert best_for(rows[0], rows) == "mnist quality: lowest FID of 3"
+    assert best_for(rows[0], rows) == "mnist quality: lowest FID of the 3 ranked"
     assert best_for(rows[1], rows).startswith("nothing on mnist")
     assert best_for(rows[2], rows) == "mnist: FID rank 2 of 3; label-controlled generation (accuracy 0.90)"
     assert best_for(rows[3], rows) == "mnist: FID rank 3 of 3; labels not yet followed (accuracy 0.50)"
-    assert best_for(rows[4], rows) == "shapes64 quality: lowest FID of 1"
+    assert best_for(rows[4], rows) == "shapes64 quality: lowest FID of the 1 ranked"
 
 
 def test_key_requirement_names_the_cheapest_and_costliest_steps():
@@ -131,7 +131,7 @@ def test_tiny_run_writes_the_json_and_the_page_and_render_rebuilds_it(tmp_path, 
     assert run["step_ms"] > 0 and run["peak_mb"] > 0 and run["scores"]["n"] == 60
     page = out.with_suffix(".md").read_text()
     assert "| `gan` | mnist | 1 |" in page and "1 of the 1 requested runs measured" in page
-    assert "--tiny" in page and "load average at the start" in page and "Failure rule" in page
+    assert "--tiny" in page and "load average (1, 5, 15 min) at the start" in page and "Failure rule" in page
     out.with_suffix(".md").unlink()
     assert gan_variants.main(["--render", "--out", str(out)]) == 0
     assert out.with_suffix(".md").read_text() == page
