@@ -34,6 +34,7 @@ class ShapeSupport:
     channels: tuple[int, ...] = CHANNELS
     shapes: tuple[Shape, ...] = ()  # non-square task-specific families: exactly these (C, H, W)
     task: str = ""  # set for a task-specific family: the data it is for (names the --dataset)
+    why_not_common: str = ""  # an image family that skips one of SIZES says why (e.g. its latent map's arithmetic)
 
     @property
     def task_specific(self) -> bool:

@@ -133,8 +133,11 @@ class SpatialDecoder(nn.Module):
     tiny={"width": 4},
     dataset="captions32",  # its job: text-ldm's first stage
     example_shape=(3, 32, 32),
-    # 256 latent numbers are 4 x 8 x 8 at 32 and 1 x 16 x 16 at 64; 28's 7 x 7 map divides neither.
-    shapes=ShapeSupport((32, 64)),
+    shapes=ShapeSupport(
+        (32, 64),
+        why_not_common="256 latent numbers are 4 x 8 x 8 at 32 and 1 x 16 x 16 at 64; at 28 the 7 x 7 map does not "
+        "divide them: for 28x28 data pass --image-size 32, or --set latent_dim=196 (4 x 7 x 7)",
+    ),
 )
 class SpatialVAE(VAEFamily):
     def __init__(self, cfg: SpatialVAEConfig, info: DataInfo) -> None:
