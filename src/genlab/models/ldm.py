@@ -70,6 +70,18 @@ class LDMConfig:
         check_diffusion_fields(self)
 
 
+def latent_sampler(cfg: Any, betas: torch.Tensor) -> DDPMSampler | DDIMSampler:
+    """``cfg``'s sampler (ddpm over every step, or ddim with its eta and sample_steps) without x_0 clipping:
+    latents are not in [-1, 1]. Shared by ldm and text-ldm."""
+    if cfg.sampler == "ddpm":
+        sampler: DDPMSampler | DDIMSampler = DDPMSampler(betas, clip_x0=False)
+        sampler.set_timesteps(cfg.diffusion_steps)
+        return sampler
+    sampler = DDIMSampler(betas, eta=cfg.eta, clip_x0=False)
+    sampler.set_timesteps(cfg.sample_steps)
+    return sampler
+
+
 def latent_scale_factor(latents: torch.Tensor) -> torch.Tensor:
     """1 / std of all latent entries (Rombach et al. 2022, appendix G). Shapes: (B, D) -> ()."""
     std = latents.detach().double().flatten().std()
@@ -201,15 +213,7 @@ class LatentDiffusion(Family):
         return eps
 
     def make_sampler(self):
-        """The configured sampler, without x_0 clipping (latents are not in [-1, 1])."""
-        cfg = self.cfg
-        if cfg.sampler == "ddpm":
-            sampler = DDPMSampler(self.betas, clip_x0=False)
-            sampler.set_timesteps(cfg.diffusion_steps)
-            return sampler
-        sampler = DDIMSampler(self.betas, eta=cfg.eta, clip_x0=False)
-        sampler.set_timesteps(cfg.sample_steps)
-        return sampler
+        return latent_sampler(self.cfg, self.betas)
 
     @torch.inference_mode()
     def sample_latents(

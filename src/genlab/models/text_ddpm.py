@@ -13,7 +13,7 @@ an EMA of the weights (text encoder included).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -34,6 +34,20 @@ from genlab.nn.text import make_text_encoder
 from genlab.nn.unet_text import TextUNet
 from genlab.samplers import DDIMSampler, DDPMSampler, run_sampler
 from genlab.samplers.base import schedule_on
+
+
+def check_text_diffusion_fields(cfg: Any) -> None:
+    """The U-Net, text-encoder and diffusion fields text-ddpm and text-ldm share: one ConfigError line each."""
+    if cfg.base_channels < 1 or not cfg.channel_mults or min(cfg.channel_mults) < 1:
+        raise ConfigError("base_channels and every channel_mults entry must be >= 1")
+    if cfg.text_dim < 1 or cfg.text_layers < 0 or cfg.text_heads < 1 or cfg.text_dim % cfg.text_heads:
+        raise ConfigError(
+            f"text_dim must be a positive multiple of text_heads and text_layers >= 0; got {cfg.text_dim}, "
+            f"{cfg.text_heads}, {cfg.text_layers}"
+        )
+    if not 0.0 <= cfg.caption_dropout < 1.0 or not 0.0 <= cfg.ema_decay < 1.0:
+        raise ConfigError("caption_dropout and ema_decay must be in [0, 1)")
+    check_diffusion_fields(cfg)
 
 
 @dataclass(frozen=True)
@@ -58,16 +72,7 @@ class TextDDPMConfig:
     guidance: float = 3.0
 
     def check(self) -> None:
-        if self.base_channels < 1 or not self.channel_mults or min(self.channel_mults) < 1:
-            raise ConfigError("base_channels and every channel_mults entry must be >= 1")
-        if self.text_dim < 1 or self.text_layers < 0 or self.text_heads < 1 or self.text_dim % self.text_heads:
-            raise ConfigError(
-                f"text_dim must be a positive multiple of text_heads and text_layers >= 0; got {self.text_dim}, "
-                f"{self.text_heads}, {self.text_layers}"
-            )
-        if not 0.0 <= self.caption_dropout < 1.0 or not 0.0 <= self.ema_decay < 1.0:
-            raise ConfigError("caption_dropout and ema_decay must be in [0, 1)")
-        check_diffusion_fields(self)
+        check_text_diffusion_fields(self)
 
 
 class TextDenoiser(nn.Module):

@@ -35,16 +35,16 @@ from genlab.errors import ConfigError
 from genlab.math.diffusion import q_sample
 from genlab.math.schedules import alpha_bar, named_betas
 from genlab.models.base import Family
-from genlab.models.ddpm import EMA, check_diffusion_fields
-from genlab.models.ldm import UNTRAINED, latent_scale_factor, load_autoencoder
+from genlab.models.ddpm import EMA
+from genlab.models.ldm import UNTRAINED, latent_sampler, latent_scale_factor, load_autoencoder
 from genlab.models.registry import register
 from genlab.models.shapes import ShapeSupport
-from genlab.models.text_ddpm import TextDenoiser
+from genlab.models.text_ddpm import TextDenoiser, check_text_diffusion_fields
 from genlab.models.vae_spatial import SpatialVAE, SpatialVAEConfig
 from genlab.nn.noise import rand, randint, randn
 from genlab.nn.text import make_text_encoder
 from genlab.nn.unet_text import TextUNet
-from genlab.samplers import DDIMSampler, DDPMSampler, run_sampler
+from genlab.samplers import run_sampler
 from genlab.samplers.base import schedule_on
 
 
@@ -71,16 +71,7 @@ class TextLDMConfig:
     guidance: float = 3.0
 
     def check(self) -> None:
-        if self.base_channels < 1 or not self.channel_mults or min(self.channel_mults) < 1:
-            raise ConfigError("base_channels and every channel_mults entry must be >= 1")
-        if self.text_dim < 1 or self.text_layers < 0 or self.text_heads < 1 or self.text_dim % self.text_heads:
-            raise ConfigError(
-                f"text_dim must be a positive multiple of text_heads and text_layers >= 0; got {self.text_dim}, "
-                f"{self.text_heads}, {self.text_layers}"
-            )
-        if not 0.0 <= self.caption_dropout < 1.0 or not 0.0 <= self.ema_decay < 1.0:
-            raise ConfigError("caption_dropout and ema_decay must be in [0, 1)")
-        check_diffusion_fields(self)
+        check_text_diffusion_fields(self)
 
 
 def load_first_stage(cfg: TextLDMConfig, info: DataInfo) -> SpatialVAE:
@@ -220,15 +211,7 @@ class TextLDM(Family):
         return eps
 
     def make_sampler(self):
-        """The configured sampler, without x_0 clipping (latents are not in [-1, 1])."""
-        cfg = self.cfg
-        if cfg.sampler == "ddpm":
-            sampler = DDPMSampler(self.betas, clip_x0=False)
-            sampler.set_timesteps(cfg.diffusion_steps)
-            return sampler
-        sampler = DDIMSampler(self.betas, eta=cfg.eta, clip_x0=False)
-        sampler.set_timesteps(cfg.sample_steps)
-        return sampler
+        return latent_sampler(self.cfg, self.betas)
 
     @torch.inference_mode()
     def sample_captions(
