@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from genlab.data.options import Crop, square_side
+from genlab.errors import DataError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 MAX_FILE_BYTES = 256 << 20  # one image file larger than this is refused unread
@@ -205,3 +206,26 @@ def _exif_turns(image: Image.Image) -> bool:
 def _short(e: BaseException) -> str:
     text = str(e).splitlines()[0] if str(e) else type(e).__name__
     return text[:160]
+
+
+def decode_notes(
+    notes: list[str] | tuple[str, ...],
+    problems: dict,
+    upscaled: int,
+    size: int,
+    strict: bool,
+    where: str,
+    shown: int,
+    skipped_what: str = "",
+) -> list[str]:
+    """The plan's notes plus what decoding found: skipped corrupt files (the first ``shown`` named; an error under
+    --strict) and how many images were upscaled to ``size``. ``skipped_what`` adds what else a skip drops."""
+    notes = list(notes)
+    if problems:
+        names = ", ".join(f"{n} ({p})" for n, p in list(problems.items())[:shown])
+        if strict:
+            raise DataError(f"--strict: {len(problems)} corrupt or unreadable images in {where}: {names}")
+        notes.append(f"skipped {len(problems)} corrupt or unreadable images{skipped_what}: {names}")
+    if upscaled:
+        notes.append(f"upscaled {upscaled} images smaller than {size} px with LANCZOS")
+    return notes

@@ -30,7 +30,7 @@ from genlab.data.cache import (
     check_outside,
     open_prepared,
 )
-from genlab.data.decode import DOWN, UP, ImageProblem, Prep
+from genlab.data.decode import DOWN, UP, ImageProblem, Prep, decode_notes
 from genlab.data.options import SPLIT_SEED, DataOptions, background_rgb, nearest_size, square_side
 from genlab.data.parallel import chunked, decode_arrays, decode_files, headers, run_chunks, show_progress
 from genlab.data.prepare_pairs import fill_pairs
@@ -301,14 +301,7 @@ def _fill_images(tmp: Path, tree: Tree, options: DataOptions, where: str, show: 
             outs[split][i] = pixels
             ok[split][i] = True
             upscaled += up
-    notes = list(plan.notes)
-    if problems:
-        names = ", ".join(f"{n} ({p})" for n, p in list(problems.items())[:SHOWN])
-        if options.strict:
-            raise DataError(f"--strict: {len(problems)} corrupt or unreadable images in {where}: {names}")
-        notes.append(f"skipped {len(problems)} corrupt or unreadable images: {names}")
-    if upscaled:
-        notes.append(f"upscaled {upscaled} images smaller than {prep.size} px with LANCZOS")
+    notes = decode_notes(plan.notes, problems, upscaled, prep.size, options.strict, where, SHOWN)
     parts = {}
     for split, out in outs.items():
         keep = np.flatnonzero(ok[split])

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import ImageOps
 
-from genlab.data.decode import ImageProblem, Prep, decode, finish, open_image
+from genlab.data.decode import ImageProblem, Prep, decode, decode_notes, finish, open_image
 from genlab.data.options import SPLIT_SEED, DataOptions, Pairs, background_rgb, nearest_size, square_side
 from genlab.data.parallel import chunked, headers, run_chunks
 from genlab.data.sources.pairs import NEEDS, SHOWN, UNPAIRED_RULE, UNPAIRED_SEED, PairPlan, plan_pairs, unpaired_rows
@@ -138,14 +138,9 @@ def fill_pairs(tmp: Path, tree: Tree, options: DataOptions, where: str, show: bo
             rows[k * per_file : (k + 1) * per_file] = np.stack(pixels)
             ok[k] = True
             upscaled += up
-    notes = list(plan.notes)
-    if problems:
-        names = ", ".join(f"{n} ({p})" for n, p in list(problems.items())[:SHOWN])
-        if options.strict:
-            raise DataError(f"--strict: {len(problems)} corrupt or unreadable images in {where}: {names}")
-        notes.append(f"skipped {len(problems)} corrupt or unreadable images (and the pairs they belong to): {names}")
-    if upscaled:
-        notes.append(f"upscaled {upscaled} images smaller than {s} px with LANCZOS")
+    notes = decode_notes(
+        plan.notes, problems, upscaled, s, options.strict, where, SHOWN, skipped_what=" (and the pairs they belong to)"
+    )
     counts, domains = {}, {"A": {}, "B": {}}
     for split, (a, b) in plan.splits.items():
         a_rows, b_rows = _rows(plan, split, a, b, ok, per_file)
