@@ -63,6 +63,10 @@ def test_a_tiny_budget_run_writes_its_row_and_keeps_the_others(tmp_path, capsys)
     assert "not measured yet" in next(line for line in page.splitlines() if line.startswith("| `ddpm`"))
     stored = json.loads(doc.with_suffix(".json").read_text())["results"]
     assert [(e["family"], e["seed"]) for e in stored] == [("vae", 0)] and stored[0]["scores"]["n"] == 60
+    assert f"| {stored[0]['scores']['step']:,} |" in vae_row  # the steps the budget reached
+    doc.unlink()
+    code, out, err = run(capsys, "bench", "recipes", "--render", "--doc", doc)  # the page again, no training
+    assert code == 0 and doc.read_text() == page, err
 
 
 @pytest.mark.parametrize(
@@ -73,8 +77,57 @@ def test_a_tiny_budget_run_writes_its_row_and_keeps_the_others(tmp_path, capsys)
         (["--seeds", "a,b"], ["--seeds"]),
         (["--seeds", "1,1"], ["distinct"]),
         (["--budget-scale", "0"], ["--budget-scale"]),
+        (["--render"], ["--render needs"]),
     ],
 )
 def test_bad_input_is_one_line(args, words, capsys, tmp_path):
     code, _, err = run(capsys, "bench", "recipes", *args, "--runs", tmp_path / "r", "--doc", tmp_path / "d.md")
     one_line_error(code, err, *words)
+
+
+LANE = """
+import sys, time
+from pathlib import Path
+from genlab.bench.recipes_report import merge_entries
+while not Path(sys.argv[3]).exists():  # both lanes start merging at the same moment
+    time.sleep(0.001)
+for seed in range(200):
+    merge_entries(Path(sys.argv[1]), [{"family": sys.argv[2], "seed": seed, "budget_scale": 1.0}])
+"""
+
+
+def test_two_lanes_merging_at_once_keep_every_row(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    json_path = tmp_path / "recipes.json"
+    go = tmp_path / "go"
+    lanes = [subprocess.Popen([sys.executable, "-c", LANE, str(json_path), f, str(go)]) for f in ("vae", "gan")]
+    time.sleep(3)  # both have imported genlab
+    go.touch()
+    assert [p.wait(120) for p in lanes] == [0, 0]
+    stored = json.loads(json_path.read_text())["results"]
+    assert sorted((e["family"], e["seed"]) for e in stored) == sorted(
+        (f, s) for f in ("vae", "gan") for s in range(200)
+    )  # without the lock, a lane's read-merge-write drops the other's rows (measured: 243 of 400 kept)
+
+
+def test_translation_rows_judge_the_copy_baseline_and_cyclegans_budget(tmp_path):
+    from genlab.bench.recipes_report import translation_rows
+
+    copy = {"model": "input copied (no model)", "l1": 0.16, "ssim": 0.39}
+    p2p = {"model": "pix2pix", "l1": 0.02, "ssim": 0.94, "steps": 3000, "train_s": 520.0}
+    direction = {"direction": "A -> B (thin -> thick)", "fid": 58.6, "fid_copy": 307.8}
+    data = {"pix2pix": {"rows": [copy, p2p]}, "cyclegan": {"steps": 1200, "train_s": 600.0, "directions": [direction]}}
+    path = tmp_path / "translation.json"
+    path.write_text(json.dumps(data))
+    lines = translation_rows(path)
+    assert "**met**" in next(x for x in lines if x.startswith("| `pix2pix`"))
+    assert "**met**" in next(x for x in lines if x.startswith("| `cyclegan`"))  # 10 min, under 15
+    data["cyclegan"]["train_s"] = 1200.0
+    data["cyclegan"]["directions"][0]["fid"] = 400.0
+    path.write_text(json.dumps(data))
+    cyc = next(x for x in translation_rows(path) if x.startswith("| `cyclegan`"))
+    assert "does not beat the copy" in cyc and "+5.0 min over the 15-minute budget" in cyc
+    assert "not measured yet" in translation_rows(tmp_path / "none.json")[0]

@@ -42,11 +42,21 @@ def recipes(
     reference_n: Annotated[int, typer.Option("--reference-n", help="Test images the scores compare with.")] = 10_000,
     runs: Annotated[Path, typer.Option("--runs", help="Folder of the training runs.")] = Path("runs/bench-recipes"),
     doc: Annotated[Path, typer.Option("--doc", help="The page to (re)write.")] = DEFAULT_RECIPES_DOC,
+    render: Annotated[
+        bool, typer.Option("--render", help="Only rewrite the page from the stored results; train nothing.")
+    ] = False,
     threads: Threads = 1,
     data_dir: DataDir = None,
 ) -> None:
     from genlab.bench.recipes import RECIPES, run_recipe
-    from genlab.bench.recipes_report import merge_entries, write_page
+    from genlab.bench.recipes_report import merge_entries
+
+    if render:
+        if not doc.with_suffix(".json").is_file():
+            raise ConfigError(f"--render needs {doc.with_suffix('.json')}; run genlab bench recipes first")
+        merge_entries(doc.with_suffix(".json"), [], doc=doc)
+        out.print(f"wrote {doc}")
+        return
 
     names = _families(families) if families.strip() else list(RECIPES)
     unknown = [f for f in names if f not in RECIPES]
@@ -70,8 +80,7 @@ def recipes(
                 reference_n=reference_n,
                 data_dir=data_dir,
             )
-            results = merge_entries(doc.with_suffix(".json"), [entry])
-            write_page(doc, results)
+            merge_entries(doc.with_suffix(".json"), [entry], doc=doc)
             s = entry["scores"]
             out.print(
                 f"{name} seed {seed}: FID {s['fid']:.1f}, classes {s['classes_covered']}/{s['num_classes']}, recall "
