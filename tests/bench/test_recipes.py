@@ -73,7 +73,7 @@ def test_a_tiny_budget_run_writes_its_row_and_keeps_the_others(tmp_path, capsys)
     ("args", "words"),
     [
         (["--families", "nope"], ["nope"]),
-        (["--families", "pix2pix"], ["no recipe for pix2pix"]),
+        (["--families", "text-ddpm"], ["no recipe for text-ddpm"]),
         (["--seeds", "a,b"], ["--seeds"]),
         (["--seeds", "1,1"], ["distinct"]),
         (["--budget-scale", "0"], ["--budget-scale"]),
@@ -113,21 +113,24 @@ def test_two_lanes_merging_at_once_keep_every_row(tmp_path):
     )  # without the lock, a lane's read-merge-write drops the other's rows (measured: 243 of 400 kept)
 
 
-def test_translation_rows_judge_the_copy_baseline_and_cyclegans_budget(tmp_path):
-    from genlab.bench.recipes_report import translation_rows
+def test_translation_verdict_needs_both_fid_and_l1_to_beat_the_copy():
+    from genlab.bench.recipes import translation_verdict
 
-    copy = {"model": "input copied (no model)", "l1": 0.16, "ssim": 0.39}
-    p2p = {"model": "pix2pix", "l1": 0.02, "ssim": 0.94, "steps": 3000, "train_s": 520.0}
-    direction = {"direction": "A -> B (thin -> thick)", "fid": 58.6, "fid_copy": 307.8}
-    data = {"pix2pix": {"rows": [copy, p2p]}, "cyclegan": {"steps": 1200, "train_s": 600.0, "directions": [direction]}}
-    path = tmp_path / "translation.json"
-    path.write_text(json.dumps(data))
-    lines = translation_rows(path)
-    assert "**met**" in next(x for x in lines if x.startswith("| `pix2pix`"))
-    assert "**met**" in next(x for x in lines if x.startswith("| `cyclegan`"))  # 10 min, under 15
-    data["cyclegan"]["train_s"] = 1200.0
-    data["cyclegan"]["directions"][0]["fid"] = 400.0
-    path.write_text(json.dumps(data))
-    cyc = next(x for x in translation_rows(path) if x.startswith("| `cyclegan`"))
-    assert "does not beat the copy" in cyc and "+5.0 min over the 15-minute budget" in cyc
-    assert "not measured yet" in translation_rows(tmp_path / "none.json")[0]
+    good = {"fid": 58.6, "fid_copy": 307.8, "l1": 0.10, "copy_l1": 0.16}
+    assert translation_verdict(good)["met"]
+    worse_l1 = translation_verdict({**good, "l1": 0.2})
+    assert not worse_l1["met"] and worse_l1["margins"]["l1_vs_copy"] == pytest.approx(-0.04)
+    assert not translation_verdict({**good, "fid": 400.0})["met"]
+
+
+@pytest.mark.trains
+def test_a_tiny_cyclegan_recipe_is_scored_against_the_copy(tmp_path, capsys):
+    doc = tmp_path / "recipes.md"
+    args = ["bench", "recipes", "--families", "cyclegan", "--seeds", "1", "--budget-scale", "0.0005", "-n", "40"]
+    code, out, err = run(capsys, *args, "--runs", tmp_path / "runs", "--doc", doc)
+    assert code == 0, err
+    assert "cyclegan seed 1: FID" in out and "copy" in out
+    row = next(line for line in doc.read_text().splitlines() if line.startswith("| `cyclegan`"))
+    assert "--set batch_size=8" in row and ("missed:" in row or "**met**" in row) and "(seeds 1)" in row
+    stored = json.loads(doc.with_suffix(".json").read_text())["results"][0]["scores"]
+    assert stored["n"] == 40 and stored["fid_copy"] > 0 and 0 <= stored["copy_l1"] <= 1

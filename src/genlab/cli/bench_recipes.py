@@ -26,9 +26,10 @@ def _seeds(text: str) -> list[int]:
 
 @bench_app.command(
     "recipes",
-    help="Train each family's documented command at its CPU budget (10 min for MNIST families, 30 for numpy-gan and "
-    "the shapes64 ones) on each seed, score 2 000 samples with the data's classifier (FID, classes covered, recall, "
-    "confident share, conditional accuracy) and (re)write docs/results/recipes.md: the bar met, or by how much it "
+    help="Train each family's documented command at its CPU budget (10 min for MNIST families and pix2pix, 15 for "
+    "cyclegan, 30 for numpy-gan and the shapes64 ones) on each seed, score 2 000 samples with the data's classifier "
+    "(FID, classes covered, recall, confident share, conditional accuracy; translation: FID and L1 against the "
+    "copy-the-input baseline) and (re)write docs/results/recipes.md: the bar met, or by how much it "
     "misses. Results accumulate in recipes.json beside the page, so families can be measured by separate runs.",
 )
 def recipes(
@@ -82,10 +83,16 @@ def recipes(
             )
             merge_entries(doc.with_suffix(".json"), [entry], doc=doc)
             s = entry["scores"]
+            if "fid_copy" in s:  # a translation family against its copy-the-input baseline
+                scored = f"FID {s['fid']:.1f} (copy {s['fid_copy']:.1f}), L1 {s['l1']:.3f} (copy {s['copy_l1']:.3f})"
+            else:
+                scored = (
+                    f"FID {s['fid']:.1f}, classes {s['classes_covered']}/{s['num_classes']}, recall "
+                    f"{s['recall']:.2f}, confident {s['confident_share']:.2f}"
+                    + (f", cond. acc. {s['conditional_accuracy']:.2f}" if "conditional_accuracy" in s else "")
+                )
             out.print(
-                f"{name} seed {seed}: FID {s['fid']:.1f}, classes {s['classes_covered']}/{s['num_classes']}, recall "
-                f"{s['recall']:.2f}, confident {s['confident_share']:.2f}"
-                + (f", cond. acc. {s['conditional_accuracy']:.2f}" if "conditional_accuracy" in s else "")
-                + f" -> bar {'met' if entry['met'] else 'missed'} ({entry['train_wall_s'] / 60:.1f} min of training)"
+                f"{name} seed {seed}: {scored} -> bar {'met' if entry['met'] else 'missed'} "
+                f"({entry['train_wall_s'] / 60:.1f} min of training)"
             )
     out.print(f"wrote {doc}")
