@@ -43,6 +43,7 @@ def test_summary_takes_the_worst_seed_and_the_fid_spread():
 
 def test_every_image_family_has_a_recipe_with_the_issue_budget():
     assert RECIPES["numpy-gan"].budget_minutes == 30 and RECIPES["stylegan-lite"].budget_minutes == 30
+    assert RECIPES["cyclegan"].budget_minutes == 15
     assert all(RECIPES[f].budget_minutes == 10 for f in ("gan", "wgan-gp", "cvae", "ddpm", "ldm"))
     assert Recipe("dcgan", 10, sets={"r1": "10"}).command(2) == (
         "genlab train dcgan --preset small --set r1=10 --set max_minutes=10 --seed 2"
@@ -61,11 +62,18 @@ def test_a_tiny_budget_run_writes_its_row_and_keeps_the_others(tmp_path, capsys)
     assert "missed:" in vae_row and "max_minutes=0.005" not in vae_row  # the row shows the documented command
     assert "(0.0005 x the budget)" in vae_row
     assert "not measured yet" in next(line for line in page.splitlines() if line.startswith("| `ddpm`"))
+    real_row = next(line for line in page.splitlines() if line.startswith("| real mnist training images"))
+    assert real_row.endswith("| reference |") and "| 10/10 |" in real_row  # 60 real digits cover every class
     stored = json.loads(doc.with_suffix(".json").read_text())["results"]
-    assert [(e["family"], e["seed"]) for e in stored] == [("vae", 0)] and stored[0]["scores"]["n"] == 60
+    assert [(e["family"], e["seed"]) for e in stored] == [("vae", 0), ("real mnist", 0)]
+    assert stored[0]["scores"]["n"] == 60 and stored[1]["scores"]["conditional_accuracy"] > 0.9
     assert f"| {stored[0]['scores']['step']:,} |" in vae_row  # the steps the budget reached
     doc.unlink()
     code, out, err = run(capsys, "bench", "recipes", "--render", "--doc", doc)  # the page again, no training
+    assert code == 0 and doc.read_text() == page, err
+    json_path = doc.with_suffix(".json")
+    json_path.write_text(json.dumps({"results": stored[:1]}))  # the real row lost: --render scores it again
+    code, out, err = run(capsys, "bench", "recipes", "--render", "--doc", doc, "-n", "60", "--reference-n", "60")
     assert code == 0 and doc.read_text() == page, err
 
 
@@ -132,5 +140,7 @@ def test_a_tiny_cyclegan_recipe_is_scored_against_the_copy(tmp_path, capsys):
     assert "cyclegan seed 1: FID" in out and "copy" in out
     row = next(line for line in doc.read_text().splitlines() if line.startswith("| `cyclegan`"))
     assert "--set batch_size=8" in row and ("missed:" in row or "**met**" in row) and "(seeds 1)" in row
-    stored = json.loads(doc.with_suffix(".json").read_text())["results"][0]["scores"]
+    stored = json.loads(doc.with_suffix(".json").read_text())["results"]
+    assert [e["family"] for e in stored] == ["cyclegan"]  # no real-images row for a translation family
+    stored = stored[0]["scores"]
     assert stored["n"] == 40 and stored["fid_copy"] > 0 and 0 <= stored["copy_l1"] <= 1

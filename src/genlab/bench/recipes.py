@@ -126,28 +126,57 @@ def verdict(scores: dict[str, Any], bar: Bar, conditional: bool) -> dict[str, An
     return {"margins": checks, "met": all(v >= 0 for v in checks.values())}
 
 
-def score_run(run_dir: Path, *, n: int, reference_n: int, seed: int, data_dir: str | Path | None) -> dict[str, Any]:
-    """FID, classes covered (>= 2 % each), recall, confident share and conditional accuracy of ``n`` samples."""
-    family, run, meta = load_family(run_dir)
-    dataset = run.train.dataset
+def score_images(
+    images: np.ndarray, labels: torch.Tensor | None, dataset: str, *, reference_n: int, seed: int, data_dir
+) -> dict[str, Any]:
+    """FID, classes covered (>= 2 % each), recall, confident share and conditional accuracy of uint8 ``images``."""
     extractor = get_extractor("shapes" if dataset.startswith("shapes64") else "digits")
     reference = load_reference(f"{dataset}-test", data_dir, n=reference_n)
-    labels = torch.arange(n) % family.info.num_classes if family.conditional else None
-    images = sample_in_batches(family, n, labels=labels, seed=seed)
     result = Evaluator(reference, extractor, seed=seed)(images, None if labels is None else labels.numpy())
     probs = extractor.probs(images)
     counts = np.asarray(result["class_histogram"])
     return {
-        "step": int(meta["step"]),
         "fid": float(result["fid"]),
         "recall": float(result["recall"]),
         "precision": float(result["precision"]),
         "classes_covered": int((counts >= MIN_CLASS_SHARE * counts.sum()).sum()),
         "num_classes": int(counts.size),
         "confident_share": float((probs.max(axis=1) > CONFIDENCE).mean()),
-        **({"conditional_accuracy": float(result["conditional_accuracy"])} if family.conditional else {}),
-        "n": n,
+        **({"conditional_accuracy": float(result["conditional_accuracy"])} if labels is not None else {}),
+        "n": int(images.shape[0]),
         "extractor": result["extractor"],
+    }
+
+
+def score_run(run_dir: Path, *, n: int, reference_n: int, seed: int, data_dir: str | Path | None) -> dict[str, Any]:
+    """:func:`score_images` of ``n`` samples of a run (labels cycling through the classes if conditional)."""
+    family, run, meta = load_family(run_dir)
+    labels = torch.arange(n) % family.info.num_classes if family.conditional else None
+    images = sample_in_batches(family, n, labels=labels, seed=seed)
+    scores = score_images(images, labels, run.train.dataset, reference_n=reference_n, seed=seed, data_dir=data_dir)
+    return {"step": int(meta["step"]), **scores}
+
+
+def score_real(dataset: str, *, n: int, reference_n: int, seed: int, data_dir: str | Path | None) -> dict[str, Any]:
+    """What a perfect model scores: :func:`score_images` of ``n`` *training* images (with their labels), so the
+    page can show how far each bar sits below real data under the same classifier and reference."""
+    from genlab.data import load_dataset
+
+    images, labels, _ = load_dataset(dataset, "train", data_dir)
+    return {
+        "family": f"real {dataset}",
+        "seed": seed,
+        "budget_scale": 1.0,
+        "scores": score_images(
+            np.array(images[:n]),
+            torch.as_tensor(np.array(labels[:n])),
+            dataset,
+            reference_n=reference_n,
+            seed=seed,
+            data_dir=data_dir,
+        ),
+        "machine": machine_info(),
+        "load_average_after": [round(v, 2) for v in os.getloadavg()],
     }
 
 

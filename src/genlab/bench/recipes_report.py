@@ -109,6 +109,15 @@ def _translation_row(family: str, entries: list[dict[str, Any]]) -> str:
     )
 
 
+def _real_row(name: str, entries: list[dict[str, Any]]) -> str:
+    sc = entries[-1]["scores"]
+    return (
+        f"| {name} training images | — | the first {sc['n']:,} training images, scored like samples: what a "
+        f"perfect model would get | — | {sc['fid']:.1f} | {sc['classes_covered']}/{sc['num_classes']} "
+        f"| {sc['recall']:.2f} | {sc['confident_share']:.2f} | {_cell(sc.get('conditional_accuracy'))} | reference |"
+    )
+
+
 def translation_table(by_family: dict[str, list[dict[str, Any]]]) -> list[str]:
     """pix2pix and cyclegan against their bar: beat the copy-the-input baseline in FID and in L1."""
     return [
@@ -161,6 +170,7 @@ def write_page(doc: Path, results: list[dict[str, Any]]) -> Path:
         "| family | budget (min) | command | steps reached | FID ↓ | classes | recall | confident | cond. acc. "
         "| bar |",
         "|---|---|---|---|---|---|---|---|---|---|",
+        *(_real_row(f, es) for f, es in by_family.items() if f.startswith("real ")),
         *(_row(f, by_family.get(f, [])) for f in RECIPES if f not in TRANSLATION_FAMILIES),
         "",
         *_notes(),

@@ -44,18 +44,36 @@ def recipes(
     runs: Annotated[Path, typer.Option("--runs", help="Folder of the training runs.")] = Path("runs/bench-recipes"),
     doc: Annotated[Path, typer.Option("--doc", help="The page to (re)write.")] = DEFAULT_RECIPES_DOC,
     render: Annotated[
-        bool, typer.Option("--render", help="Only rewrite the page from the stored results; train nothing.")
+        bool,
+        typer.Option(
+            "--render",
+            help="Only rewrite the page from the stored results; train nothing (scores the real training images of "
+            "a measured family's data if their row is missing).",
+        ),
     ] = False,
     threads: Threads = 1,
     data_dir: DataDir = None,
 ) -> None:
-    from genlab.bench.recipes import RECIPES, run_recipe
+    from genlab.bench.recipes import RECIPES, TRANSLATION_FAMILIES, run_recipe, score_real
     from genlab.bench.recipes_report import merge_entries
+    from genlab.models.registry import get_family
+
+    json_path = doc.with_suffix(".json")
+
+    def real_rows(names: list[str], only_missing: bool) -> None:
+        """Real training images under the same scores: how far below real data each bar sits."""
+        have = {e["family"] for e in merge_entries(json_path, [])} if only_missing else set()
+        for dataset in dict.fromkeys(get_family(f).dataset for f in names if f not in TRANSLATION_FAMILIES):
+            if f"real {dataset}" not in have:
+                real = score_real(dataset, n=n, reference_n=reference_n, seed=0, data_dir=data_dir)
+                merge_entries(json_path, [real], doc=doc)
 
     if render:
-        if not doc.with_suffix(".json").is_file():
-            raise ConfigError(f"--render needs {doc.with_suffix('.json')}; run genlab bench recipes first")
-        merge_entries(doc.with_suffix(".json"), [], doc=doc)
+        if not json_path.is_file():
+            raise ConfigError(f"--render needs {json_path}; run genlab bench recipes first")
+        _setup(ctx, threads)
+        real_rows([e["family"] for e in merge_entries(json_path, []) if e["family"] in RECIPES], only_missing=True)
+        merge_entries(json_path, [], doc=doc)
         out.print(f"wrote {doc}")
         return
 
@@ -67,6 +85,7 @@ def recipes(
     if budget_scale <= 0 or n < 6 or reference_n < 6:
         raise ConfigError("--budget-scale must be > 0, and -n and --reference-n >= 6 (recall needs k + 1 = 6)")
     _setup(ctx, threads)
+    real_rows(names, only_missing=False)
     for name in names:
         for seed in seed_list:
             run_dir = runs / f"{name}-seed{seed}"
@@ -81,7 +100,7 @@ def recipes(
                 reference_n=reference_n,
                 data_dir=data_dir,
             )
-            merge_entries(doc.with_suffix(".json"), [entry], doc=doc)
+            merge_entries(json_path, [entry], doc=doc)
             s = entry["scores"]
             if "fid_copy" in s:  # a translation family against its copy-the-input baseline
                 scored = f"FID {s['fid']:.1f} (copy {s['fid_copy']:.1f}), L1 {s['l1']:.3f} (copy {s['copy_l1']:.3f})"
