@@ -63,7 +63,7 @@ def _row(family: str, entries: list[dict[str, Any]]) -> str:
     recipe = RECIPES[family]
     if not entries:
         return (
-            f"| `{family}` | {recipe.budget_minutes:g} | `{recipe.command()}` | not measured yet "
+            f"| `{family}` | {recipe.total_minutes:g} | `{recipe.command()}` | not measured yet "
             f"(`genlab bench recipes --families {family}`) | | | | | | |"
         )
     s = summarise(entries)
@@ -93,7 +93,7 @@ def _translation_row(family: str, entries: list[dict[str, Any]]) -> str:
     recipe = RECIPES[family]
     if not entries:
         return (
-            f"| `{family}` | {recipe.budget_minutes:g} | `{recipe.command()}` | not measured yet "
+            f"| `{family}` | {recipe.total_minutes:g} | `{recipe.command()}` | not measured yet "
             f"(`genlab bench recipes --families {family}`) | | | | | |"
         )
     s = summarise(entries)

@@ -89,8 +89,10 @@ def recipes(
     for name in names:
         for seed in seed_list:
             run_dir = runs / f"{name}-seed{seed}"
-            if run_dir.exists():
-                raise ConfigError(f"{run_dir} exists; remove it or choose another --runs folder")
+            stage = RECIPES[name].first_stage
+            for d in (run_dir, *([run_dir.with_name(f"{run_dir.name}-{stage.family}")] if stage else [])):
+                if d.exists():
+                    raise ConfigError(f"{d} exists; remove it or choose another --runs folder")
             entry = run_recipe(
                 RECIPES[name],
                 seed,
