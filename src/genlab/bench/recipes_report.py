@@ -84,6 +84,9 @@ def _row(family: str, entries: list[dict[str, Any]]) -> str:
     )
 
 
+ISSUE_SEEDS = (0, 1, 2)
+
+
 def _notes() -> list[str]:
     notes = [f"- `{name}`: {r.note}." for name, r in RECIPES.items() if r.note]
     return ["What a recipe changes from its preset:", "", *notes, ""] if notes else []
@@ -153,7 +156,8 @@ def write_page(doc: Path, results: list[dict[str, Any]]) -> Path:
         "",
         f"Machine: {'; '.join(machines) or 'none yet'}"
         + (
-            f"; load average up to {max(loads):.1f} after a run (a shared machine: budgets are wall clock)"
+            f"; load average up to {max(loads):.1f} after a run (budgets are wall clock: with two runs side by "
+            "side, each on one thread, a load of 2 means both cores busy)"
             if loads
             else ""
         )
@@ -165,7 +169,9 @@ def write_page(doc: Path, results: list[dict[str, Any]]) -> Path:
         f"shapes64 families: all 6 motifs ≥ {MIN_CLASS_SHARE:.0%}, recall ≥ {SHAPES_BAR.recall}. Scores: the "
         "samples (`-n`, labels cycling through the classes) against the data's test split with the data's "
         "classifier; the bar columns show the **worst** seed, FID the mean ± sd over seeds. *missed* lists by how "
-        "much the worst seed falls short of each part of the bar.",
+        "much the worst seed falls short of each part of the bar. The issue's bar asks for 3 seeds "
+        f"({', '.join(map(str, ISSUE_SEEDS))}): a row names the seeds it has, and one measured on fewer is "
+        "provisional, met or missed.",
         "",
         "| family | budget (min) | command | steps reached | FID ↓ | classes | recall | confident | cond. acc. "
         "| bar |",
