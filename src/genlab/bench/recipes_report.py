@@ -176,7 +176,7 @@ def write_page(doc: Path, results: list[dict[str, Any]]) -> Path:
         "| family | budget (min) | command | steps reached | FID ↓ | classes | recall | confident | cond. acc. "
         "| bar |",
         "|---|---|---|---|---|---|---|---|---|---|",
-        *(_real_row(f, es) for f, es in by_family.items() if f.startswith("real ")),
+        *(_real_row(f, es) for f, es in sorted(by_family.items()) if f.startswith("real ")),
         *(_row(f, by_family.get(f, [])) for f in RECIPES if f not in TRANSLATION_FAMILIES),
         "",
         *_notes(),
