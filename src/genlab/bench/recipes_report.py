@@ -59,13 +59,18 @@ def _cell(value: float | None, fmt: str = "{:.2f}") -> str:
     return "—" if value is None else fmt.format(value)
 
 
-def _row(family: str, entries: list[dict[str, Any]]) -> str:
+def _unmeasured(family: str, empty_cells: int) -> str:
+    """A family's row before any result: its budget, its command, and the command that measures it."""
     recipe = RECIPES[family]
+    return (
+        f"| `{family}` | {recipe.total_minutes:g} | `{recipe.command()}` | not measured yet "
+        f"(`genlab bench recipes --families {family}`) |" + " |" * empty_cells
+    )
+
+
+def _row(family: str, entries: list[dict[str, Any]]) -> str:
     if not entries:
-        return (
-            f"| `{family}` | {recipe.total_minutes:g} | `{recipe.command()}` | not measured yet "
-            f"(`genlab bench recipes --families {family}`) | | | | | | |"
-        )
+        return _unmeasured(family, 6)
     s = summarise(entries)
     w = s["worst"]
     scale = entries[0]["budget_scale"]
@@ -93,12 +98,8 @@ def _notes() -> list[str]:
 
 
 def _translation_row(family: str, entries: list[dict[str, Any]]) -> str:
-    recipe = RECIPES[family]
     if not entries:
-        return (
-            f"| `{family}` | {recipe.total_minutes:g} | `{recipe.command()}` | not measured yet "
-            f"(`genlab bench recipes --families {family}`) | | | | | |"
-        )
+        return _unmeasured(family, 5)
     s = summarise(entries)
     steps = ", ".join(f"{e['scores']['step']:,}" for e in entries)
     mean = lambda key: statistics.fmean(e["scores"][key] for e in entries)  # noqa: E731
