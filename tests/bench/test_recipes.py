@@ -6,6 +6,7 @@ import pytest
 from cli_helpers import one_line_error, run
 
 from genlab.bench.recipes import MNIST_BAR, RECIPES, SHAPES_BAR, Recipe, summarise, verdict
+from genlab.errors import ConfigError
 
 
 def scores(**kw):
@@ -166,3 +167,46 @@ def test_a_tiny_cyclegan_recipe_is_scored_against_the_copy(tmp_path, capsys):
     assert [e["family"] for e in stored] == ["cyclegan"]  # no real-images row for a translation family
     stored = stored[0]["scores"]
     assert stored["n"] == 40 and stored["fid_copy"] > 0 and 0 <= stored["copy_l1"] <= 1
+
+
+def test_a_variant_says_how_it_differs_from_the_recipe():
+    from genlab.bench.recipes import changes, variant_slug
+
+    ddpm = RECIPES["ddpm"]
+    variant = ddpm.with_sets({"guidance": "3", "ema_decay": "0.995"})
+    assert variant.command(1).endswith("--set guidance=3 --set ema_decay=0.995 --set max_minutes=10 --seed 1")
+    assert changes(variant.command(), ddpm.command()) == "+ guidance=3; + ema_decay=0.995"
+    gan = RECIPES["gan"]  # an earlier recipe without the cure: what it lacked
+    assert changes("genlab train gan --preset small --set max_minutes=10", gan.command()) == "− ema=0.999; − r1=1"
+    assert changes(gan.with_sets({"ema": "0.99"}).command(), gan.command()) == "+ ema=0.99"
+    assert variant_slug({"guidance": "3", "diffaug": "color,translation"}) == "+guidance=3+diffaug=color,translation"
+    assert variant_slug({"autoencoder": "runs/a b"}) == "+autoencoder=runs_a_b"
+    with pytest.raises(ConfigError, match="budget"):
+        ddpm.with_sets({"max_minutes": "30"})
+
+
+@pytest.mark.trains
+def test_a_variant_goes_to_what_was_tried_until_the_recipe_takes_it(tmp_path, capsys, monkeypatch):
+    import genlab.bench.recipes as recipes
+
+    doc, runs = tmp_path / "recipes.md", tmp_path / "runs"
+    base = ["bench", "recipes", "--families", "vae", "--seeds", "0", "--budget-scale", "0.0005", "-n", "60"]
+    base += ["--reference-n", "60", "--runs", runs, "--doc", doc]
+    assert run(capsys, *base)[0] == 0
+    code, out, err = run(capsys, *base, "--set", "beta=0.5")
+    assert code == 0 and (runs / "vae+beta=0.5-seed0").is_dir(), err
+    page = doc.read_text()
+    main, tried = page.split("## What was tried")
+    assert "| `vae` |" in main and "beta=0.5" not in main  # the recipe's own row is untouched
+    row = next(line for line in tried.splitlines() if line.startswith("| `vae: + beta=0.5`"))
+    assert "--set beta=0.5 --set max_minutes=10" in row and "(seeds 0)" in row
+    stored = json.loads(doc.with_suffix(".json").read_text())["results"]
+    assert len([e for e in stored if e["family"] == "vae"]) == 2  # a variant does not replace the recipe's result
+    # The recipe takes the variant's option: its rows become the family's, the old ones what was tried.
+    monkeypatch.setitem(recipes.RECIPES, "vae", RECIPES["vae"].with_sets({"beta": "0.5"}))
+    assert run(capsys, "bench", "recipes", "--render", "--doc", doc)[0] == 0
+    main, tried = doc.read_text().split("## What was tried")
+    assert "--set beta=0.5" in next(line for line in main.splitlines() if line.startswith("| `vae` |"))
+    assert any(line.startswith("| `vae: − beta=0.5`") for line in tried.splitlines())
+    code, _, err = run(capsys, *base, "--set", "nope=1")  # fails before any training
+    one_line_error(code, err, "nope")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,13 @@ class Recipe:
     def total_minutes(self) -> float:
         """The budget of this recipe and its first stage together."""
         return self.budget_minutes + (self.first_stage.total_minutes if self.first_stage else 0.0)
+
+    def with_sets(self, extra: dict[str, str]) -> Recipe:
+        """A variant of this recipe: ``extra`` options added to (or replacing) its own, in its command's order."""
+        for key in extra:
+            if key in ("max_minutes", "steps", "seed", "epochs"):
+                raise ConfigError(f"--set {key}= would change the budget or seed; a variant changes the model only")
+        return replace(self, sets={**self.sets, **extra})
 
     def command(self, seed: int = 0) -> str:
         if self.first_stage is not None:
@@ -134,6 +141,29 @@ RECIPES: dict[str, Recipe] = {
     )
 }
 TRANSLATION_FAMILIES = ("pix2pix", "cyclegan")
+
+
+def base_command(command: str) -> str:
+    """A stored command without its ``--seed``: what the seeds of one row share."""
+    return re.sub(r" --seed \d+", "", command)
+
+
+def variant_slug(extra: dict[str, str]) -> str:
+    """The run-folder suffix of a variant: ``+key=value`` for each extra option (empty for the recipe itself)."""
+    return "".join(f"+{k}={re.sub(r'[^A-Za-z0-9_.,-]', '_', v)}" for k, v in extra.items())
+
+
+def set_options(command: str) -> dict[str, str]:
+    """The ``--set key=value`` options of a command (the last one of a key wins, as in ``genlab train``)."""
+    return dict(m.split("=", 1) for m in re.findall(r"--set (\S+)", command))
+
+
+def changes(command: str, recipe_command: str) -> str:
+    """How a tried command differs from the current recipe's: ``+ key=value`` added or changed, ``- key`` dropped."""
+    tried, now = set_options(command), set_options(recipe_command)
+    added = [f"+ {k}={v}" for k, v in tried.items() if now.get(k) != v]
+    dropped = [f"− {k}={v}" for k, v in now.items() if k not in tried]
+    return "; ".join(added + dropped) or "the same options"
 
 
 def bar_of(dataset: str) -> Bar:
@@ -235,10 +265,8 @@ def translation_verdict(scores: dict[str, Any]) -> dict[str, Any]:
     return {"margins": checks, "met": all(v > 0 for v in checks.values())}
 
 
-def _train(
-    recipe: Recipe, seed: int, run_dir: Path, scale: float, extra: dict[str, str], data_dir: str | Path | None
-) -> tuple[TrainConfig, StepClock]:
-    """Train one stage of ``recipe`` for ``scale`` x its budget into ``run_dir``."""
+def _configs(recipe: Recipe, seed: int, scale: float, extra: dict[str, str]) -> tuple[TrainConfig, Any]:
+    """The checked training and model configs of one stage of ``recipe`` at ``scale`` x its budget."""
     spec = get_family(recipe.family)
     if recipe.preset is not None and recipe.preset not in spec.presets:
         raise ConfigError(f"{recipe.family} has no preset {recipe.preset!r}")
@@ -248,8 +276,23 @@ def _train(
     tc, model = apply_overrides([tc, model], {**extra, **recipe.sets})
     tc.check()
     model.check()
+    return tc, model
+
+
+def check_recipe(recipe: Recipe) -> None:
+    """Fail now, before any training, if a (variant) recipe names an unknown key or a bad value."""
+    _configs(recipe, 0, 1.0, {"autoencoder": ""} if recipe.first_stage else {})
+    if recipe.first_stage is not None:
+        check_recipe(recipe.first_stage)
+
+
+def _train(
+    recipe: Recipe, seed: int, run_dir: Path, scale: float, extra: dict[str, str], data_dir: str | Path | None
+) -> tuple[TrainConfig, StepClock]:
+    """Train one stage of ``recipe`` for ``scale`` x its budget into ``run_dir``."""
+    tc, model = _configs(recipe, seed, scale, extra)
     clock = StepClock()
-    train(RunConfig(spec.name, model, tc), run_dir, quiet=True, data_dir=data_dir, clock=clock)
+    train(RunConfig(recipe.family, model, tc), run_dir, quiet=True, data_dir=data_dir, clock=clock)
     return tc, clock
 
 
@@ -267,6 +310,7 @@ def run_recipe(
     if budget_scale <= 0:
         raise ConfigError(f"--budget-scale must be > 0, got {budget_scale}")
     extra, wall, cpu = {}, 0.0, 0.0
+    check_recipe(recipe)
     if recipe.first_stage is not None:
         stage_dir = run_dir.with_name(f"{run_dir.name}-{recipe.first_stage.family}")
         _, stage_clock = _train(recipe.first_stage, seed, stage_dir, budget_scale, {}, data_dir)
@@ -303,7 +347,7 @@ def summarise(entries: list[dict[str, Any]]) -> dict[str, Any]:
     }
     return {
         "family": entries[0]["family"],
-        "command": re.sub(r" --seed \d+", "", entries[0]["command"]),
+        "command": base_command(entries[0]["command"]),
         "budget_minutes": entries[0]["budget_minutes"],
         "seeds": sorted(e["seed"] for e in entries),
         "fid_mean": statistics.fmean(fids),

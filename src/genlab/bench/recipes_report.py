@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from genlab.atomic import atomic_write_text
-from genlab.bench.recipes import MIN_CLASS_SHARE, MNIST_BAR, RECIPES, SHAPES_BAR, TRANSLATION_FAMILIES, summarise
+from genlab.bench.recipes import (
+    MIN_CLASS_SHARE,
+    MNIST_BAR,
+    RECIPES,
+    SHAPES_BAR,
+    TRANSLATION_FAMILIES,
+    base_command,
+    changes,
+    summarise,
+)
 from genlab.files import read_json
 
 
@@ -32,7 +41,7 @@ def _folder_lock(folder: Path) -> Iterator[None]:
 
 
 def merge_entries(json_path: Path, entries: list[dict[str, Any]], doc: Path | None = None) -> list[dict[str, Any]]:
-    """Add ``entries`` to the stored ones, replacing any of the same (family, seed, budget scale); atomic.
+    """Add ``entries`` to the stored ones, replacing any of the same (family, command, seed, budget scale); atomic.
 
     The read-merge-write holds a lock on the folder, so lanes of ``genlab bench recipes`` run side by side
     (different ``--families``) can share one results file; ``doc``, when given, is rewritten under the same lock.
@@ -47,7 +56,7 @@ def merge_entries(json_path: Path, entries: list[dict[str, Any]], doc: Path | No
 
 def _merge_locked(json_path: Path, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     stored = read_json(json_path, what="recipes results file").get("results", []) if json_path.exists() else []
-    key = lambda e: (e["family"], e["seed"], e["budget_scale"])  # noqa: E731
+    key = lambda e: (e["family"], base_command(e.get("command", "")), e["seed"], e["budget_scale"])  # noqa: E731
     new = {key(e) for e in entries}
     results = [e for e in stored if key(e) not in new] + entries
     results.sort(key=lambda e: (list(RECIPES).index(e["family"]) if e["family"] in RECIPES else 99, e["seed"]))
@@ -68,10 +77,12 @@ def _unmeasured(family: str, empty_cells: int) -> str:
     )
 
 
-def _row(family: str, entries: list[dict[str, Any]]) -> str:
+def _row(family: str, entries: list[dict[str, Any]], tried: bool = False) -> str:
     if not entries:
         return _unmeasured(family, 6)
     s = summarise(entries)
+    if tried:  # a variant or an earlier recipe: its first column says how it differs from the current recipe
+        family = f"{family}: {changes(s['command'], RECIPES[family].command())}"
     w = s["worst"]
     scale = entries[0]["budget_scale"]
     budget = f"{s['budget_minutes']:g}" + ("" if scale == 1 else f" ({scale:g} x the budget)")
@@ -97,10 +108,12 @@ def _notes() -> list[str]:
     return ["What a recipe changes from its preset:", "", *notes, ""] if notes else []
 
 
-def _translation_row(family: str, entries: list[dict[str, Any]]) -> str:
+def _translation_row(family: str, entries: list[dict[str, Any]], tried: bool = False) -> str:
     if not entries:
         return _unmeasured(family, 5)
     s = summarise(entries)
+    if tried:
+        family = f"{family}: {changes(s['command'], RECIPES[family].command())}"
     steps = ", ".join(f"{e['scores']['step']:,}" for e in entries)
     mean = lambda key: statistics.fmean(e["scores"][key] for e in entries)  # noqa: E731
     worst_l1 = max(e["scores"]["l1"] for e in entries)
@@ -125,22 +138,73 @@ def _real_row(name: str, entries: list[dict[str, Any]]) -> str:
 def translation_table(by_family: dict[str, list[dict[str, Any]]]) -> list[str]:
     """pix2pix and cyclegan against their bar: beat the copy-the-input baseline in FID and in L1."""
     return [
-        "Translation families, on their built-in pairs' test split: FID of G(A) against the true B images and the "
-        "per-image L1 of G(A) against each A's true B (worst seed), beside the same scores of the input A copied "
-        "as the output. Bar: beat the copy in both.",
-        "",
-        "| family | budget (min) | command | steps reached | FID ↓ | copy FID | L1 ↓ | copy L1 | bar |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *_TRANSLATION_HEAD,
         *(_translation_row(f, by_family.get(f, [])) for f in TRANSLATION_FAMILIES),
         "",
     ]
 
 
+def split_tried(results: list[dict[str, Any]]) -> tuple[dict[str, list], dict[tuple[str, str], list]]:
+    """The current recipes' results by family, and every other command's (variants, earlier recipes) by
+    (family, command): a row counts for its family only while its command is the family's recipe."""
+    current: dict[str, list[dict[str, Any]]] = {f: [] for f in RECIPES}
+    tried: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in results:
+        family, command = e["family"], base_command(e.get("command", ""))
+        if family in RECIPES and command != RECIPES[family].command():
+            tried.setdefault((family, command), []).append(e)
+        else:
+            current.setdefault(family, []).append(e)
+    return current, tried
+
+
+def tried_tables(tried: dict[tuple[str, str], list[dict[str, Any]]]) -> list[str]:
+    """What was tried besides each recipe, measured by the same command (``--set`` variants, earlier recipes)."""
+    if not tried:
+        return []
+    order = lambda key: (list(RECIPES).index(key[0]), key[1])  # noqa: E731
+    images = [
+        _row(f, es, tried=True)
+        for (f, c), es in sorted(tried.items(), key=lambda kv: order(kv[0]))
+        if f not in TRANSLATION_FAMILIES
+    ]
+    pairs = [
+        _translation_row(f, es, tried=True)
+        for (f, c), es in sorted(tried.items(), key=lambda kv: order(kv[0]))
+        if f in TRANSLATION_FAMILIES
+    ]
+    lines = [
+        "## What was tried",
+        "",
+        "Variants measured the same way (`genlab bench recipes --families F --set key=value`) and earlier recipes "
+        "the current one replaced. The first column says how each differs from the family's recipe above "
+        "(+ added or changed, − dropped).",
+        "",
+    ]
+    if images:
+        lines += [_IMAGE_HEAD, _IMAGE_RULE, *images, ""]
+    if pairs:
+        lines += [*_TRANSLATION_HEAD[2:], *pairs, ""]
+    return lines
+
+
+_IMAGE_HEAD = (
+    "| family | budget (min) | command | steps reached | FID ↓ | classes | recall | confident | cond. acc. | bar |"
+)
+_IMAGE_RULE = "|---|---|---|---|---|---|---|---|---|---|"
+_TRANSLATION_HEAD = [
+    "Translation families, on their built-in pairs' test split: FID of G(A) against the true B images and the "
+    "per-image L1 of G(A) against each A's true B (worst seed), beside the same scores of the input A copied "
+    "as the output. Bar: beat the copy in both.",
+    "",
+    "| family | budget (min) | command | steps reached | FID ↓ | copy FID | L1 ↓ | copy L1 | bar |",
+    "|---|---|---|---|---|---|---|---|---|",
+]
+
+
 def write_page(doc: Path, results: list[dict[str, Any]]) -> Path:
     """Render ``doc`` from every stored result (rows in registry order; unmeasured families say so)."""
-    by_family: dict[str, list[dict[str, Any]]] = {f: [] for f in RECIPES}
-    for e in results:
-        by_family.setdefault(e["family"], []).append(e)
+    by_family, tried = split_tried(results)
     machines = sorted(
         {
             f"{m.get('cores')} cores, {m.get('threads')} thread(s) per run, torch {m.get('torch')}"
@@ -174,9 +238,8 @@ def write_page(doc: Path, results: list[dict[str, Any]]) -> Path:
         f"({', '.join(map(str, ISSUE_SEEDS))}): a row names the seeds it has, and one measured on fewer is "
         "provisional, met or missed.",
         "",
-        "| family | budget (min) | command | steps reached | FID ↓ | classes | recall | confident | cond. acc. "
-        "| bar |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        _IMAGE_HEAD,
+        _IMAGE_RULE,
         *(_real_row(f, es) for f, es in sorted(by_family.items()) if f.startswith("real ")),
         *(_row(f, by_family.get(f, [])) for f in RECIPES if f not in TRANSLATION_FAMILIES),
         "",
@@ -185,6 +248,7 @@ def write_page(doc: Path, results: list[dict[str, Any]]) -> Path:
         'text-ddpm is judged against its own "follows prompts" bar by `benchmarks/text.py`: the verdict is '
         "computed on docs/results/text.md, and docs/results/text-ldm.md measures the latent pipeline that passes it.",
         "",
+        *tried_tables(tried),
     ]
     atomic_write_text(doc, "\n".join(lines))
     return doc

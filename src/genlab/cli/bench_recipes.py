@@ -51,11 +51,20 @@ def recipes(
             "a measured family's data if their row is missing).",
         ),
     ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Measure a variant: add key=value to each named family's recipe (repeatable). Its rows go to the "
+            "page's 'What was tried' table, and count as the family's row once the recipe itself has these options.",
+        ),
+    ] = None,
     threads: Threads = 1,
     data_dir: DataDir = None,
 ) -> None:
-    from genlab.bench.recipes import RECIPES, TRANSLATION_FAMILIES, run_recipe, score_real
+    from genlab.bench.recipes import RECIPES, TRANSLATION_FAMILIES, check_recipe, run_recipe, score_real, variant_slug
     from genlab.bench.recipes_report import merge_entries
+    from genlab.config import parse_sets
     from genlab.models.registry import get_family
 
     json_path = doc.with_suffix(".json")
@@ -68,7 +77,10 @@ def recipes(
                 real = score_real(dataset, n=n, reference_n=reference_n, seed=0, data_dir=data_dir)
                 merge_entries(json_path, [real], doc=doc)
 
+    extra = parse_sets(set_ or [])
     if render:
+        if extra:
+            raise ConfigError("--render trains nothing: leave out --set")
         if not json_path.is_file():
             raise ConfigError(f"--render needs {json_path}; run genlab bench recipes first")
         _setup(ctx, threads)
@@ -82,19 +94,22 @@ def recipes(
     if unknown:
         raise ConfigError(f"no recipe for {', '.join(unknown)}; recipes: {', '.join(RECIPES)}")
     seed_list = _seeds(seeds)
+    chosen = {name: RECIPES[name].with_sets(extra) for name in names}
+    for recipe in chosen.values():
+        check_recipe(recipe)
     if budget_scale <= 0 or n < 6 or reference_n < 6:
         raise ConfigError("--budget-scale must be > 0, and -n and --reference-n >= 6 (recall needs k + 1 = 6)")
     _setup(ctx, threads)
     real_rows(names, only_missing=False)
     for name in names:
         for seed in seed_list:
-            run_dir = runs / f"{name}-seed{seed}"
-            stage = RECIPES[name].first_stage
+            run_dir = runs / f"{name}{variant_slug(extra)}-seed{seed}"
+            stage = chosen[name].first_stage
             for d in (run_dir, *([run_dir.with_name(f"{run_dir.name}-{stage.family}")] if stage else [])):
                 if d.exists():
                     raise ConfigError(f"{d} exists; remove it or choose another --runs folder")
             entry = run_recipe(
-                RECIPES[name],
+                chosen[name],
                 seed,
                 run_dir,
                 budget_scale=budget_scale,
