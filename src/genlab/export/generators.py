@@ -187,7 +187,8 @@ class VAEExportable(LatentExportable):
 def vae_exportable(family: VAEFamily, data: Any) -> Exportable:
     k = family.info.num_classes if family.conditional else 0
     lab = [label_spec(k, "class label (one-hot inside the graph)")] if k else []
-    z = TensorSpec("z", (BATCH, family.cfg.latent_dim), "float32", "N(0, 1)", "latent")
+    prior = "N(0, 1)" if family.cfg.sample_prior == "standard" else "the ex-post mixture of VAEFamily.prior_sample"
+    z = TensorSpec("z", (BATCH, family.cfg.latent_dim), "float32", prior, "latent")
     graphs = {
         "generator": Graph(
             _DecoderMean(family).eval(), [z, *lab], [image_spec("images", family.image_shape, "decoder mean")]

@@ -30,6 +30,7 @@ from genlab.math.likelihoods import bernoulli_nll, gaussian_nll
 from genlab.models.base import Family
 from genlab.models.registry import register
 from genlab.models.shapes import SIZES, ShapeSupport
+from genlab.models.vae_prior import PosteriorBank, fit_gmm, sample_gmm
 from genlab.nn.noise import bernoulli, randn
 
 EVAL_BINARIZE_SEED = 1  # held-out metrics binarise each test batch with this seed (not 0: the sampling seed)
@@ -52,8 +53,20 @@ class VAEOptions:
     free_bits: float = 0.0  # minimum KL per latent dimension in nats (Kingma et al. 2016); 0 = off
     binarize: Literal["none", "dynamic"] = "none"  # dynamic: fresh Bernoulli pixels every batch
     lr: float = 1e-3
+    # Where samples draw z: the N(0, I) prior, or a Gaussian mixture fitted to the posterior means of the last
+    # prior_bank training images (ex-post density estimation, Ghosh et al. 2020; models/vae_prior.py).
+    sample_prior: Literal["standard", "gmm"] = "standard"
+    prior_components: int = 10
+    prior_bank: int = 10_000
 
     def check(self) -> None:
+        if self.sample_prior not in ("standard", "gmm"):
+            raise ConfigError(f"sample_prior must be standard or gmm, got {self.sample_prior!r}")
+        if self.prior_components < 1 or self.prior_bank < 2 * self.prior_components:
+            raise ConfigError(
+                f"prior_components must be >= 1 and prior_bank >= 2 x prior_components, got "
+                f"{self.prior_components} and {self.prior_bank}"
+            )
         if self.latent_dim < 1:
             raise ConfigError(f"latent_dim must be >= 1, got {self.latent_dim}")
         if self.gaussian_sigma <= 0 or self.beta < 0 or self.lr <= 0:
@@ -150,6 +163,9 @@ class VAEFamily(Family):
         self.conditional = conditional
         encoder, decoder = self.make_networks(cfg, info, info.num_classes if conditional else 0)
         self.nets = {"encoder": encoder, "decoder": decoder}
+        self._mixture: tuple[int, tuple[torch.Tensor, ...]] | None = None  # (bank count it was fitted at, params)
+        if cfg.sample_prior == "gmm":
+            self.nets["posterior_bank"] = PosteriorBank(cfg.prior_bank, cfg.latent_dim)
         params = [p for net in self.nets.values() for p in net.parameters()]
         self.opts = {"adam": torch.optim.Adam(params, lr=cfg.lr)}
 
@@ -218,6 +234,8 @@ class VAEFamily(Family):
         loss.backward()
         opt.step()
         self.step += 1
+        if "posterior_bank" in self.nets:
+            self.nets["posterior_bank"].add(parts["mu"])
         return {
             "loss": loss.item(),
             "recon": parts["recon"].mean().item(),
@@ -268,7 +286,17 @@ class VAEFamily(Family):
 
     @torch.no_grad()
     def sample(self, n, *, labels=None, generator):
-        return self.decode_mean(randn((n, self.cfg.latent_dim), generator, self.device), labels)
+        return self.decode_mean(self.prior_sample(n, generator), labels)
+
+    def prior_sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """z (n, latent_dim) from ``sample_prior``: N(0, I), or the mixture fitted to the posterior bank (refitted
+        when the bank has changed; N(0, I) until it holds 2 x prior_components means)."""
+        bank = self.nets.get("posterior_bank")
+        if bank is None or int(bank.count) < 2 * self.cfg.prior_components:
+            return randn((n, self.cfg.latent_dim), generator, self.device)
+        if self._mixture is None or self._mixture[0] != int(bank.count):
+            self._mixture = (int(bank.count), fit_gmm(bank.filled(), self.cfg.prior_components))
+        return sample_gmm(*self._mixture[1], n, generator).to(self.device)
 
 
 @register(
