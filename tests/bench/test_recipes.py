@@ -172,10 +172,11 @@ def test_a_tiny_cyclegan_recipe_is_scored_against_the_copy(tmp_path, capsys):
 def test_a_variant_says_how_it_differs_from_the_recipe():
     from genlab.bench.recipes import changes, variant_slug
 
-    ddpm = RECIPES["ddpm"]
+    ddpm = Recipe("ddpm", 10, sets={"guidance": "2"})
     variant = ddpm.with_sets({"guidance": "3", "ema_decay": "0.995"})
     assert variant.command(1).endswith("--set guidance=3 --set ema_decay=0.995 --set max_minutes=10 --seed 1")
     assert changes(variant.command(), ddpm.command()) == "+ guidance=3; + ema_decay=0.995"
+    assert changes(ddpm.command(), variant.command()) == "+ guidance=2; − ema_decay=0.995"
     gan = RECIPES["gan"]  # an earlier recipe without the cure: what it lacked
     assert changes("genlab train gan --preset small --set max_minutes=10", gan.command()) == "− ema=0.999; − r1=1"
     assert changes(gan.with_sets({"ema": "0.99"}).command(), gan.command()) == "+ ema=0.99"
