@@ -162,17 +162,9 @@ def tried_tables(tried: dict[tuple[str, str], list[dict[str, Any]]]) -> list[str
     """What was tried besides each recipe, measured by the same command (``--set`` variants, earlier recipes)."""
     if not tried:
         return []
-    order = lambda key: (list(RECIPES).index(key[0]), key[1])  # noqa: E731
-    images = [
-        _row(f, es, tried=True)
-        for (f, c), es in sorted(tried.items(), key=lambda kv: order(kv[0]))
-        if f not in TRANSLATION_FAMILIES
-    ]
-    pairs = [
-        _translation_row(f, es, tried=True)
-        for (f, c), es in sorted(tried.items(), key=lambda kv: order(kv[0]))
-        if f in TRANSLATION_FAMILIES
-    ]
+    rows = sorted(tried.items(), key=lambda kv: (list(RECIPES).index(kv[0][0]), kv[0][1]))
+    images = [_row(f, es, tried=True) for (f, _), es in rows if f not in TRANSLATION_FAMILIES]
+    pairs = [_translation_row(f, es, tried=True) for (f, _), es in rows if f in TRANSLATION_FAMILIES]
     lines = [
         "## What was tried",
         "",
