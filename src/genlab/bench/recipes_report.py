@@ -21,6 +21,7 @@ from genlab.bench.recipes import (
     changes,
     summarise,
 )
+from genlab.bench.recipes_text import text_section
 from genlab.files import read_json
 
 
@@ -237,9 +238,7 @@ def write_page(doc: Path, results: list[dict[str, Any]]) -> Path:
         "",
         *_notes(),
         *translation_table(by_family),
-        'text-ddpm is judged against its own "follows prompts" bar by `benchmarks/text.py`: the verdict is '
-        "computed on docs/results/text.md, and docs/results/text-ldm.md measures the latent pipeline that passes it.",
-        "",
+        *text_section(doc.parent),
         *tried_tables(tried),
     ]
     atomic_write_text(doc, "\n".join(lines))
