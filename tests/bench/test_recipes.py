@@ -147,11 +147,13 @@ def test_a_tiny_ldm_recipe_trains_its_autoencoder_first(tmp_path, capsys):
     args = ["bench", "recipes", "--families", "ldm", "--seeds", "0", "--budget-scale", "0.001", "-n", "30"]
     code, out, err = run(capsys, *args, "--reference-n", "30", "--runs", tmp_path / "runs", "--doc", doc)
     assert code == 0, err
-    assert (tmp_path / "runs" / "ldm-seed0-conv-vae" / "config.yaml").is_file() and "ldm seed 0: FID" in out
+    assert (
+        tmp_path / "runs" / "ldm+batch_size=128-seed0-conv-vae" / "config.yaml"
+    ).is_file() and "ldm seed 0: FID" in out
     row = next(line for line in doc.read_text().splitlines() if line.startswith("| `ldm`"))
     assert "| 0.01 (0.001 x the budget) |" in row and " && genlab train ldm" in row and "--seed" not in row
     code, _, err = run(capsys, *args, "--reference-n", "30", "--runs", tmp_path / "runs", "--doc", doc)
-    one_line_error(code, err, "ldm-seed0")  # the earlier runs are never overwritten
+    one_line_error(code, err, "ldm+batch_size=128-seed0")  # the earlier runs are never overwritten
 
 
 @pytest.mark.trains
@@ -209,5 +211,9 @@ def test_a_variant_goes_to_what_was_tried_until_the_recipe_takes_it(tmp_path, ca
     main, tried = doc.read_text().split("## What was tried")
     assert "--set beta=0.5" in next(line for line in main.splitlines() if line.startswith("| `vae` |"))
     assert any(line.startswith("| `vae: − beta=0.5`") for line in tried.splitlines())
+    # Run folders are named by the options, so a changed recipe never meets the old recipe's folder.
+    monkeypatch.setitem(recipes.RECIPES, "vae", RECIPES["vae"].with_sets({"beta": "0.25"}))
+    assert run(capsys, *base)[0] == 0 and (runs / "vae+beta=0.25-seed0").is_dir()
+    one_line_error(*run(capsys, *base)[::2], "vae+beta=0.25-seed0 exists")  # the same command is not rerun
     code, _, err = run(capsys, *base, "--set", "nope=1")  # fails before any training
     one_line_error(code, err, "nope")

@@ -41,7 +41,14 @@ def recipes(
     ] = 1.0,
     n: Annotated[int, typer.Option("-n", help="Samples scored per run.")] = 2000,
     reference_n: Annotated[int, typer.Option("--reference-n", help="Test images the scores compare with.")] = 10_000,
-    runs: Annotated[Path, typer.Option("--runs", help="Folder of the training runs.")] = Path("runs/bench-recipes"),
+    runs: Annotated[
+        Path,
+        typer.Option(
+            "--runs",
+            help="Folder of the training runs, named FAMILY+key=value...-seedN by their options; an existing "
+            "one is never rerun.",
+        ),
+    ] = Path("runs/bench-recipes"),
     doc: Annotated[Path, typer.Option("--doc", help="The page to (re)write.")] = DEFAULT_RECIPES_DOC,
     render: Annotated[
         bool,
@@ -103,7 +110,7 @@ def recipes(
     real_rows(names, only_missing=False)
     for name in names:
         for seed in seed_list:
-            run_dir = runs / f"{name}{variant_slug(extra)}-seed{seed}"
+            run_dir = runs / f"{name}{variant_slug(chosen[name].sets)}-seed{seed}"  # named by its options
             stage = chosen[name].first_stage
             for d in (run_dir, *([run_dir.with_name(f"{run_dir.name}-{stage.family}")] if stage else [])):
                 if d.exists():
