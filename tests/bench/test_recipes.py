@@ -196,24 +196,26 @@ def test_a_variant_goes_to_what_was_tried_until_the_recipe_takes_it(tmp_path, ca
     base = ["bench", "recipes", "--families", "vae", "--seeds", "0", "--budget-scale", "0.0005", "-n", "60"]
     base += ["--reference-n", "60", "--runs", runs, "--doc", doc]
     assert run(capsys, *base)[0] == 0
-    code, out, err = run(capsys, *base, "--set", "beta=0.5")
-    assert code == 0 and (runs / "vae+beta=0.5-seed0").is_dir(), err
+    code, out, err = run(capsys, *base, "--set", "beta=0.25")
+    assert code == 0 and (runs / "vae+beta=0.25+sample_prior=gmm-seed0").is_dir(), err
     page = doc.read_text()
     main, tried = page.split("## What was tried")
-    assert "| `vae` |" in main and "beta=0.5" not in main  # the recipe's own row is untouched
-    row = next(line for line in tried.splitlines() if line.startswith("| `vae: + beta=0.5`"))
-    assert "--set beta=0.5 --set max_minutes=10" in row and "(seeds 0)" in row
+    assert "| `vae` |" in main and "beta=0.25" not in main  # the recipe's own row is untouched
+    row = next(line for line in tried.splitlines() if line.startswith("| `vae: + beta=0.25`"))
+    assert "--set beta=0.25 --set sample_prior=gmm --set max_minutes=10" in row and "(seeds 0)" in row
     stored = json.loads(doc.with_suffix(".json").read_text())["results"]
     assert len([e for e in stored if e["family"] == "vae"]) == 2  # a variant does not replace the recipe's result
     # The recipe takes the variant's option: its rows become the family's, the old ones what was tried.
-    monkeypatch.setitem(recipes.RECIPES, "vae", RECIPES["vae"].with_sets({"beta": "0.5"}))
+    monkeypatch.setitem(recipes.RECIPES, "vae", RECIPES["vae"].with_sets({"beta": "0.25"}))
     assert run(capsys, "bench", "recipes", "--render", "--doc", doc)[0] == 0
     main, tried = doc.read_text().split("## What was tried")
-    assert "--set beta=0.5" in next(line for line in main.splitlines() if line.startswith("| `vae` |"))
-    assert any(line.startswith("| `vae: − beta=0.5`") for line in tried.splitlines())
+    assert "--set beta=0.25" in next(line for line in main.splitlines() if line.startswith("| `vae` |"))
+    assert any(line.startswith("| `vae: + beta=0.5`") for line in tried.splitlines())
     # Run folders are named by the options, so a changed recipe never meets the old recipe's folder.
-    monkeypatch.setitem(recipes.RECIPES, "vae", RECIPES["vae"].with_sets({"beta": "0.25"}))
-    assert run(capsys, *base)[0] == 0 and (runs / "vae+beta=0.25-seed0").is_dir()
-    one_line_error(*run(capsys, *base)[::2], "vae+beta=0.25-seed0 exists")  # the same command is not rerun
+    monkeypatch.setitem(recipes.RECIPES, "vae", RECIPES["vae"].with_sets({"beta": "0.125"}))
+    assert run(capsys, *base)[0] == 0 and (runs / "vae+beta=0.125+sample_prior=gmm-seed0").is_dir()
+    one_line_error(
+        *run(capsys, *base)[::2], "vae+beta=0.125+sample_prior=gmm-seed0 exists"
+    )  # the same command is not rerun
     code, _, err = run(capsys, *base, "--set", "nope=1")  # fails before any training
     one_line_error(code, err, "nope")
