@@ -214,8 +214,7 @@ def test_a_variant_goes_to_what_was_tried_until_the_recipe_takes_it(tmp_path, ca
     # Run folders are named by the options, so a changed recipe never meets the old recipe's folder.
     monkeypatch.setitem(recipes.RECIPES, "vae", RECIPES["vae"].with_sets({"beta": "0.125"}))
     assert run(capsys, *base)[0] == 0 and (runs / "vae+beta=0.125+sample_prior=gmm-seed0").is_dir()
-    one_line_error(
-        *run(capsys, *base)[::2], "vae+beta=0.125+sample_prior=gmm-seed0 exists"
-    )  # the same command is not rerun
+    # The same command is not rerun.
+    one_line_error(*run(capsys, *base)[::2], "vae+beta=0.125+sample_prior=gmm-seed0 exists")
     code, _, err = run(capsys, *base, "--set", "nope=1")  # fails before any training
     one_line_error(code, err, "nope")
