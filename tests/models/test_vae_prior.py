@@ -1,4 +1,5 @@
-"""Ex-post density estimation (``sample_prior=gmm``): the posterior bank, the mixture fit and its sampler."""
+"""Ex-post density estimation (``sample_prior=gmm`` / ``class-gmm``): the posterior bank, the mixture fits and
+their samplers."""
 
 import pytest
 import torch
@@ -6,7 +7,7 @@ import torch
 from genlab.data import DataInfo
 from genlab.errors import ConfigError
 from genlab.models.registry import get_family
-from genlab.models.vae_prior import PosteriorBank, fit_gmm, sample_gmm
+from genlab.models.vae_prior import PosteriorBank, fit_class_gmms, fit_gmm, sample_class_gmms, sample_gmm
 from genlab.runs.checkpoint import load_checkpoint, save_checkpoint
 
 MNIST = DataInfo(1, 28, 28, 10)
@@ -79,6 +80,69 @@ def test_training_fills_the_bank_and_samples_come_from_the_mixture(name, tmp_pat
     assert torch.equal(restored.nets["posterior_bank"].bank, bank.bank)  # the checkpoint holds the bank
     again = restored.sample(4, labels=y[:4], generator=torch.Generator().manual_seed(0))
     assert torch.equal(again, images)  # same bank, same mixture, same samples
+
+
+def test_a_labelled_bank_keeps_each_means_label_through_the_ring():
+    bank = PosteriorBank(3, 1, labelled=True)
+    bank.add(torch.tensor([[0.0], [1.0]]), torch.tensor([5, 6]))
+    bank.add(torch.tensor([[2.0], [3.0]]), torch.tensor([7, 8]))  # wraps over the row of mean 0
+    pairs = sorted(zip(bank.filled()[:, 0].tolist(), bank.filled_labels().tolist()))
+    assert pairs == [(1.0, 6), (2.0, 7), (3.0, 8)]
+    with pytest.raises(ValueError, match="labels"):
+        bank.add(torch.zeros(1, 1))
+    with pytest.raises(ValueError, match="labels"):
+        PosteriorBank(3, 1).add(torch.zeros(1, 1), torch.zeros(1, dtype=torch.long))
+
+
+def test_each_class_draws_from_its_own_mixture():
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[-5.0, 0.0], [5.0, 2.0], [0.0, -7.0]])  # class 2 has too few rows for 2 components
+    z = torch.cat([centres[0] + 0.5 * torch.randn(400, 2, generator=g), centres[1] + torch.randn(400, 2, generator=g)])
+    z = torch.cat([z, centres[2].expand(3, 2)])
+    labels = torch.tensor([0] * 400 + [1] * 400 + [2] * 3)
+    mixtures = fit_class_gmms(z, labels, 4, 2)
+    assert mixtures[2] is None and mixtures[3] is None and mixtures[0] is not None
+    want = torch.tensor([1, 0, 2, 1, 0] * 4000)
+    draws = sample_class_gmms(mixtures, want, 2, torch.Generator().manual_seed(1))
+    for c in (0, 1):  # EM keeps the moments of the rows it was fitted to; 8 000 draws pin them to about 2 %
+        held = z[labels == c]
+        assert torch.allclose(draws[want == c].mean(0), held.mean(0), atol=0.05)
+        assert torch.allclose(draws[want == c].std(0), held.std(0, correction=0), rtol=0.06)
+    assert torch.allclose(draws[want == 2].mean(0), torch.zeros(2), atol=0.1)  # no mixture: N(0, I)
+    assert torch.allclose(draws[want == 2].std(0), torch.ones(2), rtol=0.08)
+    again = sample_class_gmms(mixtures, want, 2, torch.Generator().manual_seed(1))
+    assert torch.equal(again, draws)
+
+
+def test_cvae_class_mixture_trains_samples_per_label_and_resumes(tmp_path):
+    opts = {"sample_prior": "class-gmm", "prior_components": 1, "prior_bank": 64}
+    family = build("cvae", **opts)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(8, 1, 28, 28, generator=g), torch.tensor([3, 7] * 4)
+    for _ in range(4):
+        family.train_step(x, y, g)
+    bank = family.nets["posterior_bank"]
+    assert int(bank.count) == 32 and sorted(set(bank.filled_labels().tolist())) == [3, 7]
+    # Put the classes' means far apart by hand: a sample for label 3 must come from 3's, one for 7 from 7's.
+    bank.bank[:32] = torch.where((bank.labels[:32] == 3)[:, None], -4.0, 4.0) + 0.01 * torch.randn(32, 2, generator=g)
+    family._mixture = None  # the count is unchanged, so drop the cached fit from before the edit
+    labels = torch.tensor([3, 7] * 50)
+    z = family.prior_sample(100, torch.Generator().manual_seed(0), labels)
+    assert (z[labels == 3] < -3).all() and (z[labels == 7] > 3).all()
+    unseen = family.prior_sample(20, torch.Generator().manual_seed(0))  # labels 0..9: unseen classes draw N(0, I)
+    assert (unseen[3] < -3).all() and (unseen[7] > 3).all() and unseen[[0, 1, 2]].abs().max() < 4
+    images = family.sample(4, labels=torch.tensor([3, 7, 3, 7]), generator=torch.Generator().manual_seed(2))
+    save_checkpoint(tmp_path / "ckpt", {"family": family.state_dict()}, {})
+    restored = build("cvae", seed=9, **opts)
+    restored.load_state_dict(load_checkpoint(tmp_path / "ckpt.json")[0]["family"])
+    assert torch.equal(restored.nets["posterior_bank"].labels, bank.labels)
+    again = restored.sample(4, labels=torch.tensor([3, 7, 3, 7]), generator=torch.Generator().manual_seed(2))
+    assert torch.equal(again, images)
+
+
+def test_the_class_mixture_needs_a_conditional_vae():
+    with pytest.raises(ConfigError, match="class-gmm needs a conditional"):
+        build("vae", sample_prior="class-gmm")
 
 
 def test_the_standard_prior_keeps_no_bank():

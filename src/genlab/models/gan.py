@@ -28,7 +28,7 @@ from genlab.models.gan_rejection import discriminator_rejection_sample, drs_crit
 from genlab.models.registry import register
 from genlab.models.shapes import SIZES, ShapeSupport
 from genlab.nn.diffaug import diff_augment
-from genlab.nn.noise import rand, randn
+from genlab.nn.noise import rand, randn, truncated_randn
 
 
 @dataclass(frozen=True)
@@ -249,6 +249,13 @@ class AdversarialFamily(Family):
         return torch.optim.Adam(net.parameters(), lr=lr, betas=(self.cfg.beta1, self.cfg.beta2))
 
     # -- sampling and state ----------------------------------------------------
+    def draw_z(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """The latents ``sample`` feeds G, (n, z_dim): N(0, I), truncated to |z_i| <= ``z_truncation`` when set."""
+        shape, device = (n, self.cfg.z_dim), self.device
+        if self.cfg.z_truncation:
+            return truncated_randn(shape, self.cfg.z_truncation, generator, device)
+        return randn(shape, generator, device)
+
     @torch.no_grad()
     def sample(self, n, *, labels=None, generator):
         use_ema = self.cfg.ema and self.cfg.sample_ema
@@ -263,14 +270,14 @@ class AdversarialFamily(Family):
             if self.cfg.rejection == "drs":  # post-hoc: keep the samples the per-sample critic accepts
                 d.eval()
                 x, self.drs_acceptance = discriminator_rejection_sample(
-                    lambda m, gen: g(randn((m, self.cfg.z_dim), gen, device)),
+                    lambda m, gen: g(self.draw_z(m, gen)),
                     d,
                     n,
                     generator=generator,
                     quantile=self.cfg.drs_quantile,
                 )
             else:
-                x = g(randn((n, self.cfg.z_dim), generator, device), labels if self.conditional else None)
+                x = g(self.draw_z(n, generator), labels if self.conditional else None)
             return x.clamp(-1, 1) if self.bounded_output else x
         finally:
             g.train(modes[0])

@@ -14,6 +14,7 @@ from genlab.errors import ConfigError
 from genlab.math.gan import BCE_LOSSES, GAN_LOSSES
 
 DIFFAUG_POLICIES = ("color", "translation", "cutout")
+MIN_Z_TRUNCATION = 0.1  # below it most draws are redrawn (P(|z| <= 0.1) = 0.08 per entry)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class GANOptions:
         "none"  # sample by Discriminator Rejection Sampling (Azadi et al. 2019) with a per-sample critic
     )
     drs_quantile: float = 0.95  # DRS: gamma puts this quantile of each batch's scores at acceptance 1/2
+    # Sampling only: z ~ N(0, I) truncated to |z_i| <= z_truncation (BigGAN's truncation trick, Brock et al. 2019):
+    # fewer atypical z, so more typical images and less spread. 0 off; training always draws the full N(0, I).
+    z_truncation: float = 0.0
 
     def check(self) -> None:
         if self.loss not in GAN_LOSSES:
@@ -74,6 +78,8 @@ class GANOptions:
             raise ConfigError("pack > 1 (PacGAN) is for unconditional GANs; set conditional=false or pack=1")
         if self.rejection not in ("none", "drs"):
             raise ConfigError(f"rejection must be none or drs, got {self.rejection!r}")
+        if self.z_truncation != 0 and not self.z_truncation >= MIN_Z_TRUNCATION:
+            raise ConfigError(f"z_truncation must be 0 (off) or >= {MIN_Z_TRUNCATION}, got {self.z_truncation}")
         if not 0.0 < self.drs_quantile < 1.0:
             raise ConfigError(f"drs_quantile must be in (0, 1), got {self.drs_quantile}")
         if self.rejection == "drs" and self.conditional:

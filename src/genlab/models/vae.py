@@ -30,7 +30,7 @@ from genlab.math.likelihoods import bernoulli_nll, gaussian_nll
 from genlab.models.base import Family
 from genlab.models.registry import register
 from genlab.models.shapes import SIZES, ShapeSupport
-from genlab.models.vae_prior import PosteriorBank, fit_gmm, sample_gmm
+from genlab.models.vae_prior import PosteriorBank, fit_class_gmms, fit_gmm, sample_class_gmms, sample_gmm
 from genlab.nn.noise import bernoulli, randn
 
 EVAL_BINARIZE_SEED = 1  # held-out metrics binarise each test batch with this seed (not 0: the sampling seed)
@@ -54,14 +54,15 @@ class VAEOptions:
     binarize: Literal["none", "dynamic"] = "none"  # dynamic: fresh Bernoulli pixels every batch
     lr: float = 1e-3
     # Where samples draw z: the N(0, I) prior, or a Gaussian mixture fitted to the posterior means of the last
-    # prior_bank training images (ex-post density estimation, Ghosh et al. 2020; models/vae_prior.py).
-    sample_prior: Literal["standard", "gmm"] = "standard"
+    # prior_bank training images (ex-post density estimation, Ghosh et al. 2020; models/vae_prior.py), or (cvae)
+    # one such mixture per class, fitted to that class's means: class-gmm.
+    sample_prior: Literal["standard", "gmm", "class-gmm"] = "standard"
     prior_components: int = 10
     prior_bank: int = 10_000
 
     def check(self) -> None:
-        if self.sample_prior not in ("standard", "gmm"):
-            raise ConfigError(f"sample_prior must be standard or gmm, got {self.sample_prior!r}")
+        if self.sample_prior not in ("standard", "gmm", "class-gmm"):
+            raise ConfigError(f"sample_prior must be standard, gmm or class-gmm, got {self.sample_prior!r}")
         if self.prior_components < 1 or self.prior_bank < 2 * self.prior_components:
             raise ConfigError(
                 f"prior_components must be >= 1 and prior_bank >= 2 x prior_components, got "
@@ -163,9 +164,12 @@ class VAEFamily(Family):
         self.conditional = conditional
         encoder, decoder = self.make_networks(cfg, info, info.num_classes if conditional else 0)
         self.nets = {"encoder": encoder, "decoder": decoder}
-        self._mixture: tuple[int, tuple[torch.Tensor, ...]] | None = None  # (bank count it was fitted at, params)
-        if cfg.sample_prior == "gmm":
-            self.nets["posterior_bank"] = PosteriorBank(cfg.prior_bank, cfg.latent_dim)
+        self._mixture: tuple[int, Any] | None = None  # (bank count it was fitted at, the mixture or per-class list)
+        if cfg.sample_prior == "class-gmm" and not conditional:
+            raise ConfigError("sample_prior=class-gmm needs a conditional VAE (cvae); use sample_prior=gmm")
+        if cfg.sample_prior != "standard":
+            labelled = cfg.sample_prior == "class-gmm"
+            self.nets["posterior_bank"] = PosteriorBank(cfg.prior_bank, cfg.latent_dim, labelled=labelled)
         params = [p for net in self.nets.values() for p in net.parameters()]
         self.opts = {"adam": torch.optim.Adam(params, lr=cfg.lr)}
 
@@ -235,7 +239,7 @@ class VAEFamily(Family):
         opt.step()
         self.step += 1
         if "posterior_bank" in self.nets:
-            self.nets["posterior_bank"].add(parts["mu"])
+            self.nets["posterior_bank"].add(parts["mu"], labels if self.cfg.sample_prior == "class-gmm" else None)
         return {
             "loss": loss.item(),
             "recon": parts["recon"].mean().item(),
@@ -286,16 +290,25 @@ class VAEFamily(Family):
 
     @torch.no_grad()
     def sample(self, n, *, labels=None, generator):
-        return self.decode_mean(self.prior_sample(n, generator), labels)
+        return self.decode_mean(self.prior_sample(n, generator, labels), labels)
 
-    def prior_sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+    def prior_sample(self, n: int, generator: torch.Generator, labels: torch.Tensor | None = None) -> torch.Tensor:
         """z (n, latent_dim) from ``sample_prior``: N(0, I), or the mixture fitted to the posterior bank (refitted
-        when the bank has changed; N(0, I) until it holds 2 x prior_components means)."""
+        when the bank has changed; N(0, I) until it holds 2 x prior_components means). class-gmm draws row i from
+        the mixture of its label (``labels``, or the cycle 0, 1, ..., K-1 that ``one_hot`` uses for None)."""
         bank = self.nets.get("posterior_bank")
-        if bank is None or int(bank.count) < 2 * self.cfg.prior_components:
-            return randn((n, self.cfg.latent_dim), generator, self.device)
+        cfg = self.cfg
+        if bank is None or int(bank.count) < 2 * cfg.prior_components:
+            return randn((n, cfg.latent_dim), generator, self.device)
         if self._mixture is None or self._mixture[0] != int(bank.count):
-            self._mixture = (int(bank.count), fit_gmm(bank.filled(), self.cfg.prior_components))
+            if cfg.sample_prior == "class-gmm":
+                fit = fit_class_gmms(bank.filled(), bank.filled_labels(), self.info.num_classes, cfg.prior_components)
+            else:
+                fit = fit_gmm(bank.filled(), cfg.prior_components)
+            self._mixture = (int(bank.count), fit)
+        if cfg.sample_prior == "class-gmm":
+            labels = torch.arange(n) % self.info.num_classes if labels is None else labels
+            return sample_class_gmms(self._mixture[1], labels, cfg.latent_dim, generator).to(self.device)
         return sample_gmm(*self._mixture[1], n, generator).to(self.device)
 
 

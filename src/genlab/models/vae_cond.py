@@ -4,7 +4,9 @@ The encoder q(z | x, y) sees the image and the one-hot label, the decoder p(x | 
 the latent and the one-hot label, and the prior stays N(0, I). Since the label carries the
 class, z is free to carry style: ``sample(n, labels=...)`` draws digits of the given
 classes. ``arch=mlp`` uses the MLP networks of ``vae``, ``arch=conv`` those of ``conv-vae``
-(the label joins at their fully connected layers).
+(the label joins at their fully connected layers). ``--set sample_prior=class-gmm`` draws
+z for label y from a mixture fitted to the posterior means of training images of y
+(``models/vae_prior.py``), so z and the label agree even where z has learned part of the class.
 """
 
 from __future__ import annotations

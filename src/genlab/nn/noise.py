@@ -22,6 +22,19 @@ def randn(
     return torch.randn(tuple(shape), generator=generator, dtype=dtype, device="cpu").to(device)
 
 
+def truncated_randn(shape: Size, threshold: float, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Standard normal noise conditioned on |z_i| <= ``threshold`` (> 0), from the CPU ``generator``, on ``device``:
+    every entry outside is redrawn until none is (BigGAN's truncation trick, Brock et al. 2019, sec. 3.1)."""
+    if threshold <= 0:
+        raise ValueError(f"threshold must be > 0, got {threshold}")
+    z = torch.randn(tuple(shape), generator=generator, device="cpu")
+    outside = z.abs() > threshold
+    while bool(outside.any()):
+        z[outside] = torch.randn(int(outside.sum()), generator=generator, device="cpu")
+        outside = z.abs() > threshold
+    return z.to(device)
+
+
 def rand(
     shape: Size, generator: torch.Generator, device: torch.device, dtype: torch.dtype | None = None
 ) -> torch.Tensor:
