@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import genlab
+from genlab.config import BUDGET_ONLY_STEPS
 from genlab.errors import CheckpointError, ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,3 +93,17 @@ def test_an_unconditional_run_refuses_labels(tmp_path):
         run.sample(2, labels=[0, 1])
     with pytest.raises(ConfigError, match="already holds a run"):
         genlab.train("vae", steps=1, out=tmp_path / "v")
+
+
+def test_a_budget_alone_sizes_the_run(tmp_path):
+    """max_minutes with no steps or epochs named trains until the budget; naming a size keeps the size."""
+    assert genlab.run_config("dcgan", preset="small", sets={"max_minutes": "10"}).train.steps == BUDGET_ONLY_STEPS
+    assert genlab.run_config("dcgan", preset="small", sets={"max_minutes": "10"}).train.budget_only
+    assert genlab.run_config("dcgan", max_minutes=10.0).train.steps == BUDGET_ONLY_STEPS
+    assert genlab.run_config("dcgan", sets={"max_minutes": "10", "steps": "5"}).train.steps == 5
+    sized = genlab.run_config("dcgan", epochs=2, sets={"max_minutes": "10"}).train
+    assert (sized.steps, sized.epochs, sized.budget_only) == (0, 2, False)
+    assert genlab.run_config("dcgan").train.steps == 0 and not genlab.run_config("dcgan").train.budget_only
+    config = tmp_path / "c.yaml"
+    config.write_text("train:\n  steps: 30\n")
+    assert genlab.run_config("dcgan", config_file=config, sets={"max_minutes": "10"}).train.steps == 30

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genlab.config import TrainConfig, apply_overrides, from_dict, load_yaml
+from genlab.config import BUDGET_ONLY_STEPS, TrainConfig, apply_overrides, from_dict, load_yaml
 from genlab.data import is_named, save_grid
 from genlab.errors import ConfigError
 from genlab.models.base import Family
@@ -55,6 +55,9 @@ def run_config(
     ``overrides`` and ``sets`` name any model or trainer field (``steps=50``, ``lr=2e-4``,
     ``latent_dim=8``); an unknown name is a :class:`ConfigError` that lists the known ones.
     ``epochs`` without ``steps`` means "train for epochs" (steps 0), as on the command line.
+    ``max_minutes`` with neither ``steps`` nor ``epochs`` named (here or in the config file)
+    means "train until the budget": steps become the :data:`BUDGET_ONLY_STEPS` cap, so a
+    recipe's ``--set max_minutes=10`` trains for 10 minutes, not one epoch.
     """
     file_data = load_yaml(str(config_file)) if config_file else {}
     name = family or file_data.get("family")
@@ -72,6 +75,9 @@ def run_config(
         flags["steps"] = 0
     tc, model = apply_overrides([tc, model], flags)
     tc, model = apply_overrides([tc, model], dict(sets or {}))
+    named = {**(file_data.get("train") or {}), **flags, **dict(sets or {})}
+    if tc.max_minutes > 0 and "steps" not in named and "epochs" not in named:
+        tc = dataclasses.replace(tc, steps=BUDGET_ONLY_STEPS)
     tc.check()
     model.check()
     layout = data_pairs(spec.family_cls, tc.pair_layout, not is_named(tc.dataset), spec.name)  # auto -> what it reads

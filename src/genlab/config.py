@@ -22,6 +22,9 @@ from genlab.files import MAX_CONFIG_BYTES, loads_yaml, read_text
 from genlab.marks.visible import DEFAULT_TEXT, VisibleWatermark
 
 MAX_SEED = 2**32 - 1  # numpy's RandomState (KID subsets) takes seeds below 2^32; torch's below 2^64
+# The step cap of a run sized by its wall-clock budget alone (max_minutes with neither steps nor epochs
+# named): the budget ends it long before (10 million steps at 1 000 steps/s is almost 3 hours).
+BUDGET_ONLY_STEPS = 10**7
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,11 @@ class TrainConfig:
     # experiment tracking beside metrics.jsonl (the source of truth): tensorboard writes RUN/tensorboard/
     tracker: Literal["none", "tensorboard"] = "none"
     progress_every: float = 30.0  # seconds between plain progress lines when stderr is not a terminal
+
+    @property
+    def budget_only(self) -> bool:
+        """Whether ``max_minutes`` alone sizes this run (its steps are the :data:`BUDGET_ONLY_STEPS` cap)."""
+        return self.max_minutes > 0 and self.steps >= BUDGET_ONLY_STEPS
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for values that cannot work."""

@@ -1,11 +1,15 @@
 """genlab bench recipes: a family's documented command at a (tiny) budget, scored against its bar, on the page."""
 
 import json
+import shlex
+from dataclasses import replace
 
 import pytest
 from cli_helpers import one_line_error, run
 
-from genlab.bench.recipes import MNIST_BAR, RECIPES, SHAPES_BAR, Recipe, summarise, verdict
+from genlab.api import run_config
+from genlab.bench.recipes import MNIST_BAR, RECIPES, SHAPES_BAR, Recipe, _configs, summarise, verdict
+from genlab.config import parse_sets
 from genlab.errors import ConfigError
 
 
@@ -218,3 +222,46 @@ def test_a_variant_goes_to_what_was_tried_until_the_recipe_takes_it(tmp_path, ca
     one_line_error(*run(capsys, *base)[::2], "vae+beta=0.125+sample_prior=gmm-seed0 exists")
     code, _, err = run(capsys, *base, "--set", "nope=1")  # fails before any training
     one_line_error(code, err, "nope")
+
+
+def _typed(command: str):
+    """The RunConfig ``genlab train`` builds from one stage of a documented command (as cli/train.py does)."""
+    words = shlex.split(command)
+    assert words[:2] == ["genlab", "train"], command
+    family, preset, sets, seed = words[2], None, [], None
+    pairs = iter(words[3:])
+    for flag in pairs:
+        value = next(pairs)
+        if flag == "--preset":
+            preset = value
+        elif flag == "--set":
+            sets.append(value)
+        elif flag == "--seed":
+            seed = int(value)
+        else:
+            assert flag == "--out", command
+    run = run_config(family, preset=preset, sets=parse_sets(sets), seed=seed)
+    return replace(run, train=replace(run.train, pair_layout="auto"))  # the trainer resolves auto as run_config did
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_the_documented_command_trains_what_the_bench_trains(name):
+    """A newcomer who types a row's command gets the bench's run: the same options, the budget as the only limit."""
+    recipe = RECIPES[name]
+    stages = recipe.command(2).split(" && ")
+    if recipe.first_stage is not None:
+        first = _typed(stages[0])
+        bench_tc, bench_model = _configs(recipe.first_stage, 2, 1.0, {})
+        assert (first.train, first.model) == (bench_tc, bench_model)
+    typed = _typed(stages[-1])
+    extra = {"autoencoder": "runs/ldm-conv-vae"} if recipe.first_stage else {}
+    bench_tc, bench_model = _configs(recipe, 2, 1.0, extra)
+    assert typed.train == bench_tc and typed.model == bench_model
+    assert typed.train.budget_only and typed.train.max_minutes == recipe.budget_minutes
+
+
+def test_a_miss_too_small_for_two_decimals_shows_three():
+    from genlab.bench.recipes_report import _miss
+
+    assert _miss("recall", -0.001) == "recall -0.001"  # not "-0.00", which reads as met
+    assert _miss("recall", -0.29) == "recall -0.29" and _miss("classes", -1) == "classes -1"

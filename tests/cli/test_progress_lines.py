@@ -54,6 +54,16 @@ def test_training_prints_a_line_every_progress_every_seconds(tmp_path):
     assert max(gaps([t for t, _ in progress])) <= EVERY + SLACK
 
 
+def test_a_run_sized_by_its_budget_shows_the_budget_left(tmp_path):
+    """--set max_minutes with no steps or epochs: the step count is only a cap, so the lines show the budget left."""
+    argv = ["train", "vae", "--set", "hidden=8", "--set", "latent_dim=2", "--batch-size", "8", "--set"]
+    argv += ["max_minutes=0.05", "--progress-every", str(EVERY), "--out", str(tmp_path / "run")]
+    lines = [ln for _, ln in timed_stderr(argv)]
+    left = [float(m.group(1)) for ln in lines if (m := re.search(r"^vae  step \d+  .* budget left (\d+) s  ", ln))]
+    assert len(left) >= 2 and left == sorted(left, reverse=True) and left[0] <= 3, "".join(lines)
+    assert not any("ETA" in ln or "/10000000" in ln for ln in lines), "".join(lines)
+
+
 def test_a_long_command_shows_its_stage(tmp_path):
     """eval baseline spends seconds on the reference features: its stage shows on stderr meanwhile."""
     lines = timed_stderr(

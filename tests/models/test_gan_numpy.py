@@ -252,9 +252,37 @@ def test_bad_settings_raise_config_error():
         NumpyGANConfig(layers=0).check()
     with pytest.raises(ConfigError):
         NumpyGANConfig(beta1=1.0).check()
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ConfigError, match="ema"):
+            NumpyGANConfig(ema=bad).check()
     with pytest.raises(ConfigError):
         fit_samples(np.zeros(10), CFG, steps=1)  # (N,) instead of (N, D)
     with pytest.raises(ConfigError):
         L.mlp_forward(
             init_players(CFG, DATA_DIM, np.random.default_rng(0))["discriminator"], np.zeros((2, DATA_DIM + 1))
         )
+
+
+def test_the_ema_copy_follows_its_recurrence_and_sampling_uses_it(tmp_path):
+    """ema_t = d ema_(t-1) + (1 - d) G_t after every step, in its own memory; samples come from it; it is saved."""
+    decay = 0.9
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        family = NumpyGAN(NumpyGANConfig(**{**get_family("numpy-gan").tiny, "ema": decay}), INFO)
+    g, ema = family.nets["generator"].arrays, family.nets["generator_ema"].arrays
+    assert all(np.array_equal(ema[k], g[k]) and not np.shares_memory(ema[k], g[k]) for k in g)
+    expected = {k: a.astype(np.float64) for k, a in g.items()}
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        x = torch.rand(8, 1, 28, 28, generator=gen) * 2 - 1
+        family.train_step(x, None, gen)
+        expected = {k: decay * expected[k] + (1 - decay) * g[k] for k in g}
+    for k in g:
+        np.testing.assert_allclose(ema[k], expected[k], rtol=1e-5, atol=1e-6)
+        assert not np.allclose(ema[k], g[k])  # three steps at decay 0.9 leave the copy behind G
+    z = torch.randn(5, family.cfg.z_dim, generator=torch.Generator().manual_seed(1)).numpy()
+    drawn = family.sample(5, generator=torch.Generator().manual_seed(1))
+    np.testing.assert_array_equal(drawn.numpy().reshape(5, -1), L.mlp_forward(ema, z, "tanh")[0].clip(-1, 1))
+    again = NumpyGAN(family.cfg, INFO)
+    again.load_state_dict(family.state_dict())
+    np.testing.assert_array_equal(again.nets["generator_ema"].arrays["W1"], ema["W1"])

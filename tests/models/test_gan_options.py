@@ -253,3 +253,22 @@ def test_identity_output_for_unbounded_toy_data():
     x = family.sample(4, generator=torch.Generator().manual_seed(0))
     assert x.abs().max() > 1.0
     assert not isinstance(family.nets["generator"].net[-1], torch.nn.Tanh)
+
+
+@pytest.mark.parametrize("every", [False, True])
+def test_label_every_layer_feeds_the_label_past_the_first_layer(every):
+    """With the first layer's label columns zeroed, G's output depends on the label only if later layers see it."""
+    family = build("cgan", hidden=8, z_dim=4, embed_dim=3, label_every_layer=every)
+    g = family.nets["generator"]
+    first = g.net[0]
+    with torch.no_grad():
+        first.weight[:, 4:] = 0  # the embedding's columns of the first layer (z takes the first 4)
+    z = torch.randn(1, 4, generator=torch.Generator().manual_seed(0)).expand(10, 4)
+    images = g(z, torch.arange(10))
+    assert images.shape == (10, 1, 28, 28)
+    gap = (images[1:] - images[0]).abs().amax().item()  # how far the other labels' images are from label 0's
+    assert gap > 1e-3 if every else gap < 1e-6, gap
+    widths = [m.in_features for m in g.net if isinstance(m, torch.nn.Linear)]
+    assert widths == ([4 + 3, 8 + 3, 16 + 3, 32 + 3] if every else [4 + 3, 8, 16, 32])
+    with pytest.raises(ConfigError, match="label_every_layer"):
+        build("gan", hidden=8, z_dim=4, label_every_layer=True)

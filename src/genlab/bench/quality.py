@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from genlab.config import TrainConfig, apply_overrides, from_dict
+from genlab.config import BUDGET_ONLY_STEPS, TrainConfig, apply_overrides, from_dict
 from genlab.errors import ConfigError, GenlabError
 from genlab.eval.evaluate import load_reference
 from genlab.eval.extractors import get_extractor
@@ -74,7 +74,8 @@ def time_to_quality(
         raise ConfigError(f"{family} has no preset {preset!r}; presets: {', '.join(spec.presets) or 'none'}")
     model = spec.config_cls(**spec.presets.get(preset or "", {}))
     tc = from_dict(
-        TrainConfig, {"dataset": spec.dataset, "steps": 10**7, "eval_every": check_every, "eval_samples": samples}
+        TrainConfig,
+        {"dataset": spec.dataset, "steps": BUDGET_ONLY_STEPS, "eval_every": check_every, "eval_samples": samples},
     )
     tc, model = apply_overrides([tc, model], sets)
     tc.check()

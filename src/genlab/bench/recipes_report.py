@@ -65,6 +65,13 @@ def _merge_locked(json_path: Path, entries: list[dict[str, Any]]) -> list[dict[s
     return results
 
 
+def _miss(key: str, margin: float) -> str:
+    """``recall -0.29``; a miss too small for 2 decimals gets 3 (``recall -0.001``, not ``-0.00``)."""
+    if key == "classes":
+        return f"{key} {margin:+d}"
+    return f"{key} {margin:+.2f}" if abs(margin) >= 0.005 else f"{key} {margin:+.3f}"
+
+
 def _cell(value: float | None, fmt: str = "{:.2f}") -> str:
     return "—" if value is None else fmt.format(value)
 
@@ -92,7 +99,7 @@ def _row(family: str, entries: list[dict[str, Any]], tried: bool = False) -> str
     if s["met"]:
         verdict = "**met**"
     else:
-        short = [f"{k} {v:+d}" if k == "classes" else f"{k} {v:+.2f}" for k, v in s["misses"].items() if v < 0]
+        short = [_miss(k, v) for k, v in s["misses"].items() if v < 0]
         verdict = "missed: " + ", ".join(short)
     return (
         f"| `{family}` | {budget} | `{s['command']}` | {steps} | {s['fid_mean']:.1f} ± {s['fid_sd']:.1f} "
@@ -210,7 +217,7 @@ def write_page(doc: Path, results: list[dict[str, Any]]) -> Path:
         "",
         "Written by `genlab bench recipes` (src/genlab/bench/recipes.py) from the results in "
         f"`{doc.with_suffix('.json').name}`; every row can be re-measured with the command in its row "
-        "(`--set max_minutes` is the trainer's wall-clock budget of training steps).",
+        "(`--set max_minutes` with no `--steps` or `--epochs` trains until that wall-clock budget).",
         "",
         f"Machine: {'; '.join(machines) or 'none yet'}"
         + (

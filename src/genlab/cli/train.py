@@ -16,7 +16,7 @@ from rich.table import Table
 from genlab.api import extend, run_config, train_and_publish
 from genlab.cli.app import SEED_RANGE, DataDir, Quiet, app, out
 from genlab.cli.data import CacheDir, use_cache_dir, warn_no_license
-from genlab.config import parse_sets
+from genlab.config import BUDGET_ONLY_STEPS, parse_sets
 from genlab.console import Progress
 from genlab.data import is_named, save_grid
 from genlab.data.samples import save_samples_stream
@@ -488,9 +488,10 @@ def _parse_labels(labels: str | None, n: int, family) -> torch.Tensor | None:
 
 def _report(result, quiet: bool) -> None:
     if result.budget_reached:
+        cap = "" if result.total_steps >= BUDGET_ONLY_STEPS else f"/{result.total_steps}"  # the budget sized the run
         out.print(
-            f"time budget reached at step {result.step}/{result.total_steps} ({result.wall_seconds:.0f} s this "
-            f"session) -> {result.run_dir}"
+            f"time budget reached at step {result.step}{cap} ({result.wall_seconds:.0f} s this session) -> "
+            f"{result.run_dir}"
         )
         return
     if result.interrupted:

@@ -37,6 +37,7 @@ class GANConfig(GANOptions):
     hidden: int = 256  # G widths hidden, 2*hidden, 4*hidden; D mirrors them
     dropout: float = 0.3
     output: Literal["tanh", "identity"] = "tanh"  # G's last activation; identity for unbounded toy data
+    label_every_layer: bool = False  # cgan: G sees the label embedding at every layer's input, not only the first
 
     def check(self) -> None:
         super().check()
@@ -44,6 +45,8 @@ class GANConfig(GANOptions):
             raise ConfigError(f"z_dim and hidden must be >= 1, got {self.z_dim} and {self.hidden}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.label_every_layer and not self.conditional:
+            raise ConfigError("label_every_layer needs a label: it is for cgan")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ class CGANConfig(GANConfig):
 
 
 class MLPGenerator(nn.Module):
+    """z [+ label embedding] -> hidden -> 2 hidden -> 4 hidden -> image (LeakyReLU 0.2). ``label_every_layer``
+    concatenates the label embedding to the input of every linear layer, not only the first (cgan)."""
+
     def __init__(
         self,
         z_dim: int,
@@ -60,16 +66,19 @@ class MLPGenerator(nn.Module):
         num_classes: int = 0,
         embed_dim: int = 10,
         output: str = "tanh",
+        label_every_layer: bool = False,
     ) -> None:
         super().__init__()
         self.out_shape = out_shape
         self.label = LabelInput(num_classes, embed_dim) if num_classes else None
+        self.every = bool(label_every_layer and num_classes)
+        extra = embed_dim if self.every else 0  # the embedding's width at each later layer's input
         widths = [z_dim + (embed_dim if num_classes else 0), hidden, 2 * hidden, 4 * hidden]
         layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:]):
-            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            layers += [nn.Linear(a + (extra if i else 0), b), nn.LeakyReLU(0.2)]
         layers += [
-            nn.Linear(widths[-1], out_shape[0] * out_shape[1] * out_shape[2]),
+            nn.Linear(widths[-1] + extra, out_shape[0] * out_shape[1] * out_shape[2]),
             nn.Tanh() if output == "tanh" else nn.Identity(),
         ]
         self.net = nn.Sequential(*layers)
@@ -78,7 +87,15 @@ class MLPGenerator(nn.Module):
         # (B, z_dim) [+ labels (B,)] -> (B, C, H, W)
         if self.label is not None:
             z = self.label(z, labels)
-        return self.net(z).view(z.shape[0], *self.out_shape)
+        if not self.every:
+            return self.net(z).view(z.shape[0], *self.out_shape)
+        e = z[:, -self.label.embed.embedding_dim :]  # (B, embed_dim): the embedding LabelInput appended
+        h = z
+        for i, layer in enumerate(self.net):
+            if isinstance(layer, nn.Linear) and i:
+                h = torch.cat([h, e], dim=1)
+            h = layer(h)
+        return h.view(z.shape[0], *self.out_shape)
 
 
 def mlp_features(in_dim: int, hidden: int, dropout: float) -> tuple[nn.Module, int]:
@@ -129,8 +146,9 @@ class AdversarialFamily(Family):
     # -- architecture hooks -------------------------------------------------
     def make_generator(self, num_classes: int) -> nn.Module:
         self.bounded_output = self.cfg.output != "identity"
+        cfg = self.cfg
         return MLPGenerator(
-            self.cfg.z_dim, self.cfg.hidden, self.image_shape, num_classes, self.cfg.embed_dim, self.cfg.output
+            cfg.z_dim, cfg.hidden, self.image_shape, num_classes, cfg.embed_dim, cfg.output, cfg.label_every_layer
         )
 
     def make_features(self, in_channels: int) -> tuple[nn.Module, int]:

@@ -33,6 +33,7 @@ from genlab.models.gan_numpy_layers import (
     mlp_forward,
     sigmoid,
 )
+from genlab.models.gan_parts import ema_update_
 from genlab.models.registry import register
 from genlab.models.shapes import ShapeSupport
 
@@ -48,6 +49,7 @@ class NumpyGANConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    ema: float = 0.0  # decay of an EMA copy of G's weights that sampling uses (e.g. 0.999); 0 off
 
     def check(self) -> None:
         if self.z_dim < 1 or self.hidden < 1 or self.layers < 1:
@@ -58,6 +60,8 @@ class NumpyGANConfig:
             raise ConfigError(f"lr must be > 0, got {self.lr}; try 2e-4")
         if not (0.0 <= self.beta1 < 1.0 and 0.0 <= self.beta2 < 1.0):
             raise ConfigError(f"beta1 and beta2 must be in [0, 1), got {self.beta1} and {self.beta2}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ema must be in [0, 1) (0 = off), got {self.ema}")
 
 
 def player_widths(cfg: NumpyGANConfig, data_dim: int) -> dict[str, list[int]]:
@@ -167,7 +171,7 @@ class ArrayParams(nn.Module):
 @register(
     "numpy-gan",
     config=NumpyGANConfig,
-    description="MLP GAN in NumPy with hand-written backprop and Adam (teaching); --set hidden=, layers=",
+    description="MLP GAN in NumPy with hand-written backprop and Adam (teaching); --set hidden=, layers=, ema=",
     presets={"small": {"z_dim": 64, "hidden": 256, "layers": 2}},
     tiny={"z_dim": 4, "hidden": 8, "layers": 1},
     shapes=ShapeSupport((28,), (1,), task="the NumPy teaching GAN on MNIST, --dataset mnist; gan takes other sizes"),
@@ -187,6 +191,8 @@ class NumpyGAN(Family):
         rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
         players = init_players(cfg, math.prod(self.image_shape), rng)
         self.nets = {name: ArrayParams(players[name]) for name in PLAYERS}
+        if cfg.ema:  # its own memory: ema <- decay * ema + (1 - decay) * G after every step, as in the torch GANs
+            self.nets["generator_ema"] = ArrayParams({k: a.copy() for k, a in players["generator"].items()})
         self.adam = {name: adam_init(players[name]) for name in PLAYERS}
 
     def players(self) -> dict[str, dict[str, np.ndarray]]:
@@ -196,11 +202,15 @@ class NumpyGAN(Family):
         b = images.shape[0]
         real = images.reshape(b, -1).numpy().astype(DTYPE, copy=False)  # (B, C, H, W) -> (B, C*H*W)
         z = torch.randn(b, self.cfg.z_dim, generator=generator).numpy()  # (B, z_dim) float32
-        return gan_step(self.players(), self.adam, real, z, self.cfg)
+        metrics = gan_step(self.players(), self.adam, real, z, self.cfg)
+        if self.cfg.ema:
+            ema_update_(self.nets["generator_ema"], self.nets["generator"], self.cfg.ema)
+        return metrics
 
     def sample(self, n, *, labels=None, generator):
         z = torch.randn(n, self.cfg.z_dim, generator=generator).numpy()  # (n, z_dim)
-        x, _ = mlp_forward(self.nets["generator"].arrays, z, "tanh")  # (n, C*H*W)
+        g = self.nets["generator_ema" if self.cfg.ema else "generator"]
+        x, _ = mlp_forward(g.arrays, z, "tanh")  # (n, C*H*W)
         return torch.from_numpy(x.reshape(n, *self.image_shape)).clamp_(-1, 1)
 
     def state_dict(self):

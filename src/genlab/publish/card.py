@@ -219,11 +219,17 @@ def _metric_lines(records: list[dict[str, Any]], evaluation: dict[str, Any] | No
     return lines or ["- No metrics recorded yet (metrics.jsonl is empty)."]
 
 
+def _size(tc) -> str:
+    """How the run was sized: its wall-clock budget, steps or epochs."""
+    if tc.budget_only:
+        return f"at most {tc.max_minutes:g} minutes"
+    return f"{tc.steps} steps" if tc.steps else f"{tc.epochs} epochs"
+
+
 def _limitation_lines(run: RunConfig, records: list[dict[str, Any]], evaluation: dict[str, Any] | None) -> list[str]:
     lines = [
-        f"- A small model trained on a CPU for {run.train.steps or run.train.epochs} "
-        f"{'steps' if run.train.steps else 'epochs'}: judge its samples by the metrics above, against real data's "
-        "numbers (docs/results/baselines.md).",
+        f"- A small model trained on a CPU for {_size(run.train)}: judge its samples by the metrics above, against "
+        "real data's numbers (docs/results/baselines.md).",
     ]
     source = DATA_SOURCES.get(run.train.dataset)
     if source:

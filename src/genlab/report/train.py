@@ -18,12 +18,11 @@ from typing import Any
 
 import yaml
 
-from genlab.config import TrainConfig, apply_overrides, from_dict, parse_sets
+from genlab.config import BUDGET_ONLY_STEPS, TrainConfig, apply_overrides, from_dict, parse_sets
 from genlab.errors import ConfigError, GenlabError
 from genlab.models.registry import get_family
 from genlab.runs.rundir import RunConfig, find_checkpoint, read_config
 
-UNCAPPED_STEPS = 10**9  # the budget, not the step count, ends a budgeted run
 GRID_EVERY = {"ddpm": 50, "ldm": 50}  # steps between sample grids: diffusion steps are slow, grids too
 DEFAULT_GRID_EVERY = 500
 COMPARE_TRAIN = {"log_every": 10, "grid_size": 36}  # finer loss curves, small grids for the report
@@ -54,7 +53,7 @@ def budget_run(
         "dataset": spec.dataset,
         **COMPARE_TRAIN,
         "seed": seed,
-        "steps": steps or UNCAPPED_STEPS,
+        "steps": steps or BUDGET_ONLY_STEPS,  # the budget, not the step count, ends a budgeted run
         "max_minutes": budget_minutes,
         "sample_every": GRID_EVERY.get(family, DEFAULT_GRID_EVERY),
     }

@@ -132,7 +132,9 @@ class Loop:
         spent = self.s.run.train.max_minutes and self.state.seconds_before >= self.s.run.train.max_minutes * 60
         self.budget_reached = bool(spent)  # a resumed run whose budget is already used takes no step
         try:
-            with TrainingProgress(self.s.run.family, self.total, step, self.s.quiet, tc.progress_every) as progress:
+            with TrainingProgress(
+                self.s.run.family, self.total, step, self.s.quiet, tc.progress_every, tc.budget_only
+            ) as progress:
                 while step < self.total and not self.replicas.any(self.stop_requested) and not self.budget_reached:
                     wall0, cpu0 = time.perf_counter(), time.process_time()
                     x, y = self._next_batches()
@@ -157,7 +159,7 @@ class Loop:
                         self._record({"step": step, "warning": message})
                     now = time.perf_counter()
                     rate = window_images / max(now - window_start, 1e-9)
-                    progress.step(step, metrics, rate)
+                    progress.step(step, metrics, rate, tc.max_minutes * 60 - self.train_seconds())
                     if step % tc.log_every == 0 or step == self.total:
                         last = {k: sum(v) / len(v) for k, v in window.items()}
                         record = {"step": step, "epoch": step / self.steps_per_epoch, **last}
